@@ -1,0 +1,12 @@
+DROP TABLE events;
+DROP TABLE jobs;
+DROP TABLE alarms;
+ALTER TABLE containers DROP CONSTRAINT containers_custom_distro_fkey;
+DROP TABLE custom_distros;
+DROP TABLE containers;
+DROP TABLE distros;
+DROP TABLE servers;
+DROP TABLE sessions;
+DROP TABLE api_tokens;
+DROP TABLE users;
+DROP TABLE customers;

@@ -1,0 +1,3 @@
+//! Who is asking: passwords, and (with the identity work) sessions, tokens and roles.
+
+pub mod password;

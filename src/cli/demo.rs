@@ -1,0 +1,100 @@
+//! `distropanel demo`: a database (found or started), the schema, demo data, and the panel on
+//! 127.0.0.1. Seeding is idempotent: running the demo again keeps what is there, including
+//! passwords a user changed.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use diesel::prelude::*;
+
+use crate::Application;
+use crate::cli::admin::{self, ContainerSpec, CustomerSpec};
+use crate::config::Settings;
+use crate::db::queries::{containers, distros, servers, users};
+
+pub const STAFF: (&str, &str) = ("staff", "staff-demo");
+pub const CUSTOMERS: [(&str, &str, &str); 2] = [("kratos", "deimos", "Olympus Hosting"), ("ares", "phobos", "Mars Labs")];
+const SERVER: (&str, &str) = ("demo1", "127.0.0.1");
+const PLATFORM_DISTROS: [(&str, &str, &str); 2] = [
+    ("Debian 12 (bookworm)", "bookworm", "the platform default"),
+    ("Ubuntu 24.04 (noble)", "noble", ""),
+];
+const CONTAINER_ROLES: [&str; 5] = ["web", "api", "worker", "db", "cache"];
+
+pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
+    settings.bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), settings.bind.port());
+    let config = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let config = super::load_config(settings)?;
+        let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
+        let mut conn = PgConnection::establish(&url)?;
+        crate::db::migrate(&mut conn)?;
+        seed(&mut conn, config.base_uid)?;
+        Ok(config)
+    })
+    .await??;
+    let app = Application::build(config.clone()).await?;
+    println!("distropanel demo is running at http://127.0.0.1:{}/", app.port());
+    println!("  staff:    {} / {}", STAFF.0, STAFF.1);
+    for (username, password, _) in CUSTOMERS {
+        println!("  customer: {username} / {password}");
+    }
+    println!("  host root: {}", config.host_root.display());
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// Creates whatever part of the demo data is missing.
+pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
+    if users::by_username(conn, STAFF.0)?.is_none() {
+        admin::add_staff(conn, STAFF.0, "staff@distropanel.test", STAFF.1)?;
+    }
+    let mut default_distro = None;
+    for (name, path, note) in PLATFORM_DISTROS {
+        let distro = match distros::by_path(conn, path)? {
+            Some(d) => d.id,
+            None => crate::domain::ids::DistroId(
+                admin::add_distro(conn, name, path, note)?["id"].as_i64().unwrap_or_default() as i32,
+            ),
+        };
+        default_distro.get_or_insert(distro);
+    }
+    if servers::by_name(conn, SERVER.0)?.is_none() {
+        admin::add_server(conn, SERVER.0, SERVER.1, Some(65536), Some(1_048_576))?;
+    }
+    for (username, password, company) in CUSTOMERS {
+        let user = match users::by_username(conn, username)? {
+            Some(user) => user,
+            None => {
+                let email = format!("{username}@distropanel.test");
+                admin::add_customer(
+                    conn,
+                    &CustomerSpec { username, email: &email, password, company, vat: "" },
+                )?;
+                users::by_username(conn, username)?.expect("just created")
+            }
+        };
+        let customer = user.customer_id.expect("demo users are customers");
+        let mut wanted: Vec<(String, i64, bool)> =
+            CONTAINER_ROLES.iter().map(|role| (format!("{username}-{role}"), 512, false)).collect();
+        if username == "kratos" {
+            wanted.push(("kratos-distros".into(), 64, true));
+        }
+        for (name, memory, storage_container) in wanted {
+            if containers::by_customer_and_name(conn, customer, &name)?.is_none() {
+                admin::add_container(
+                    conn,
+                    base_uid,
+                    &ContainerSpec {
+                        customer: username,
+                        server: SERVER.0,
+                        name: &name,
+                        memory,
+                        storage: 2048,
+                        distro: default_distro.map(|d| d.0),
+                        storage_container,
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

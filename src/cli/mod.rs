@@ -1,0 +1,262 @@
+//! The command line: every subcommand and its flags. `main` parses and calls [`run`].
+
+pub mod admin;
+pub mod demo;
+
+use std::io::BufRead;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::config::{Config, Settings};
+use crate::{Application, db, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "distropanel", version, about = "Control panel for custom distros on uwsgi.it-style container hosting")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web panel and the JSON API.
+    Serve(Settings),
+    /// Apply pending database migrations and exit.
+    Migrate(Settings),
+    /// Set up everything on this machine (database, demo data) and serve on 127.0.0.1.
+    Demo(Settings),
+    /// Run the jobs of one container host (run one agent on each host).
+    Agent {
+        /// The server (as named by `server add --name`) whose jobs this agent runs.
+        #[arg(long)]
+        server: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Support staff accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Customers and their logins.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Container hosts.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Platform distros, shared by all customers.
+    #[command(subcommand)]
+    Distro(DistroCommand),
+    /// Customers' containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create a staff user; prints it as one JSON line.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// The password; omit it (or give `-`) to read one line from standard input.
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Create a customer and its login; prints it as one JSON line.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// The password; omit it (or give `-`) to read one line from standard input.
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value = "")]
+        company: String,
+        #[arg(long, default_value = "")]
+        vat: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Register a container host; prints it as one JSON line.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+        /// Memory (MB) the host can give to containers; unset: no limit.
+        #[arg(long)]
+        memory: Option<i64>,
+        /// Storage (MB) the host can give to containers; unset: no limit.
+        #[arg(long)]
+        storage: Option<i64>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DistroCommand {
+    /// Register a platform distro (rooted at /distros/<path> on every host).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        path: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create a container for a customer on a server; prints it (with its uid) as one JSON line.
+    Add {
+        /// The customer's username.
+        #[arg(long)]
+        customer: String,
+        /// The server's name.
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        name: String,
+        /// Memory in MB.
+        #[arg(long)]
+        memory: i64,
+        /// Storage quota in MB.
+        #[arg(long)]
+        storage: i64,
+        /// The default (and fallback) platform distro's id.
+        #[arg(long)]
+        distro: Option<i32>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
+    match given {
+        Some(p) if p != "-" => Ok(p),
+        _ => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+            Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+        }
+    }
+}
+
+/// Resolves the database (finding or starting one if none is configured) and validates settings.
+pub fn load_config(settings: Settings) -> anyhow::Result<Config> {
+    let url = db::bootstrap::resolve(settings.database_url.clone(), &std::path::absolute(&settings.var_dir)?)?;
+    settings.into_config(SecretString::from(url))
+}
+
+fn connect(settings: Settings) -> anyhow::Result<(Config, diesel::PgConnection)> {
+    use diesel::Connection;
+    let config = load_config(settings)?;
+    let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
+    let mut conn = diesel::PgConnection::establish(&url).context("connecting to PostgreSQL")?;
+    db::migrate(&mut conn)?;
+    Ok((config, conn))
+}
+
+fn print_json(value: serde_json::Value) {
+    println!("{value}");
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(settings) => {
+            telemetry::init(settings.log_format);
+            let config = tokio::task::spawn_blocking(move || load_config(settings)).await??;
+            let app = Application::build(config.clone()).await?;
+            tracing::info!("serving on http://{}:{}", config.bind.ip(), app.port());
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate(settings) => {
+            telemetry::init(settings.log_format);
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let (_, mut conn) = connect(settings)?;
+                let _ = &mut conn;
+                println!("migrations applied");
+                Ok(())
+            })
+            .await??;
+        }
+        Command::Demo(settings) => {
+            telemetry::init(settings.log_format);
+            demo::run(settings).await?;
+        }
+        Command::Agent { server, settings } => {
+            telemetry::init(settings.log_format);
+            let (_, mut conn) = tokio::task::spawn_blocking(move || connect(settings)).await??;
+            let found = tokio::task::spawn_blocking(move || admin::server_exists(&mut conn, &server)).await??;
+            tracing::info!(server = %found, "agent started; no jobs yet");
+            tokio::signal::ctrl_c().await?;
+        }
+        admin_command => {
+            let value = tokio::task::spawn_blocking(move || run_admin(admin_command)).await??;
+            print_json(value);
+        }
+    }
+    Ok(())
+}
+
+fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
+    match command {
+        Command::Staff(StaffCommand::Add { username, email, password, settings }) => {
+            let password = password_or_stdin(password)?;
+            let (_, mut conn) = connect(settings)?;
+            admin::add_staff(&mut conn, &username, &email, &password)
+        }
+        Command::Customer(CustomerCommand::Add { username, email, password, company, vat, settings }) => {
+            let password = password_or_stdin(password)?;
+            let (_, mut conn) = connect(settings)?;
+            admin::add_customer(
+                &mut conn,
+                &admin::CustomerSpec { username: &username, email: &email, password: &password, company: &company, vat: &vat },
+            )
+        }
+        Command::Server(ServerCommand::Add { name, address, memory, storage, settings }) => {
+            let (_, mut conn) = connect(settings)?;
+            admin::add_server(&mut conn, &name, &address, memory, storage)
+        }
+        Command::Distro(DistroCommand::Add { name, path, note, settings }) => {
+            let (_, mut conn) = connect(settings)?;
+            admin::add_distro(&mut conn, &name, &path, &note)
+        }
+        Command::Container(ContainerCommand::Add { customer, server, name, memory, storage, distro, settings }) => {
+            let (config, mut conn) = connect(settings)?;
+            admin::add_container(
+                &mut conn,
+                config.base_uid,
+                &admin::ContainerSpec {
+                    customer: &customer,
+                    server: &server,
+                    name: &name,
+                    memory,
+                    storage,
+                    distro,
+                    storage_container: false,
+                },
+            )
+        }
+        Command::Serve(_) | Command::Migrate(_) | Command::Demo(_) | Command::Agent { .. } => {
+            unreachable!("handled by run")
+        }
+    }
+}

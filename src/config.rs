@@ -1,0 +1,175 @@
+//! Settings from the environment and flags, with defaults that run on a laptop.
+//! Relative paths are resolved once, at start, against the working directory, so nothing later
+//! depends on where the process happens to be.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Flags shared by every command that talks to the database or serves.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// PostgreSQL connection URL. Unset: the local server on its default socket (the
+    /// `distropanel` database is created if missing), else a private cluster under <var>/pg.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Address the web server listens on.
+    #[arg(long, env = "DISTROPANEL_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory for state the panel keeps on disk (session key, private PostgreSQL cluster).
+    #[arg(long, env = "DISTROPANEL_VAR_DIR", default_value = "./var")]
+    pub var_dir: PathBuf,
+
+    /// Root of the container host: `<root>/containers/<uid>` homes, `<root>/distros/<path>`.
+    #[arg(long, env = "DISTROPANEL_HOST_ROOT", default_value = "./var/host")]
+    pub host_root: PathBuf,
+
+    /// The uWSGI Emperor's vassals directory [default: <host root>/etc/uwsgi/vassals].
+    #[arg(long, env = "DISTROPANEL_VASSALS_DIR")]
+    pub vassals_dir: Option<PathBuf>,
+
+    /// uid of the container with id 0; a container's uid is this plus its id.
+    #[arg(long, env = "DISTROPANEL_BASE_UID", default_value_t = 30000)]
+    pub base_uid: u32,
+
+    /// Alarms kept per container; a new one beyond this deletes the oldest.
+    #[arg(long, env = "DISTROPANEL_MAX_ALARMS", default_value_t = 100)]
+    pub max_alarms: u32,
+
+    /// Key signing session cookies, 64 bytes as 128 hex digits. Unset: generated once and
+    /// kept in <var>/session.key.
+    #[arg(long, env = "DISTROPANEL_SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
+
+    /// Mark cookies `Secure` (set it when the panel is served over TLS).
+    #[arg(long, env = "DISTROPANEL_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Connections in the database pool.
+    #[arg(long, env = "DISTROPANEL_DB_POOL", default_value_t = 16)]
+    pub db_pool: u32,
+
+    /// HTTP worker threads [default: one per core].
+    #[arg(long, env = "DISTROPANEL_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Log format.
+    #[arg(long, env = "DISTROPANEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+/// Validated configuration: every path absolute, every secret present.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: SecretString,
+    pub bind: SocketAddr,
+    pub var_dir: PathBuf,
+    pub host_root: PathBuf,
+    pub vassals_dir: PathBuf,
+    pub base_uid: u32,
+    pub max_alarms: u32,
+    pub session_key: SecretKey,
+    pub secure_cookies: bool,
+    pub db_pool: u32,
+    pub workers: Option<usize>,
+}
+
+/// 64 random bytes; `Debug` never prints them.
+#[derive(Clone)]
+pub struct SecretKey(pub [u8; 64]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+impl SecretKey {
+    pub fn parse_hex(raw: &str) -> anyhow::Result<Self> {
+        let bytes = hex::decode(raw.trim()).context("the session key is not hexadecimal")?;
+        let key: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("the session key must be 64 bytes (128 hex digits)"))?;
+        Ok(Self(key))
+    }
+
+    pub fn generate() -> Self {
+        let mut key = [0u8; 64];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+        Self(key)
+    }
+
+    /// Reads the key kept in `path`, or creates it (mode 0600) on first use.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse_hex(&text).with_context(|| format!("reading {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let key = Self::generate();
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                writeln!(file, "{}", hex::encode(key.0))?;
+                Ok(key)
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+impl Settings {
+    /// Resolves paths and the session key. The database URL comes from the caller, which
+    /// may have had to find or start a server (see `db::bootstrap`).
+    pub fn into_config(self, database_url: SecretString) -> anyhow::Result<Config> {
+        let var_dir = absolute(&self.var_dir)?;
+        let host_root = absolute(&self.host_root)?;
+        let vassals_dir = match self.vassals_dir {
+            Some(dir) => absolute(&dir)?,
+            None => host_root.join("etc/uwsgi/vassals"),
+        };
+        let session_key = match self.session_key {
+            Some(hex) => SecretKey::parse_hex(&hex)?,
+            None => SecretKey::load_or_create(&var_dir.join("session.key"))?,
+        };
+        anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
+        anyhow::ensure!(self.db_pool >= 1, "the database pool needs at least one connection");
+        Ok(Config {
+            database_url,
+            bind: self.bind,
+            var_dir,
+            host_root,
+            vassals_dir,
+            base_uid: self.base_uid,
+            max_alarms: self.max_alarms,
+            session_key,
+            secure_cookies: self.secure_cookies,
+            db_pool: self.db_pool,
+            workers: self.workers,
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! Queries grouped by aggregate. Each function takes a `&mut PgConnection` and returns
+//! `QueryResult`, so callers choose the transaction.
+
+pub mod containers;
+pub mod customers;
+pub mod distros;
+pub mod events;
+pub mod servers;
+pub mod users;

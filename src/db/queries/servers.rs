@@ -1,0 +1,36 @@
+use diesel::prelude::*;
+
+use crate::db::models::server::{NewServer, Server};
+use crate::db::schema::{containers, servers};
+use crate::domain::ids::ServerId;
+
+pub fn insert(conn: &mut PgConnection, new: &NewServer) -> QueryResult<Server> {
+    diesel::insert_into(servers::table)
+        .values(new)
+        .returning(Server::as_returning())
+        .get_result(conn)
+}
+
+pub fn by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Server>> {
+    servers::table
+        .filter(servers::name.eq(name))
+        .select(Server::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The server row, locked until the transaction ends, so two placements cannot both take the
+/// last free megabytes.
+pub fn lock(conn: &mut PgConnection, id: ServerId) -> QueryResult<Server> {
+    servers::table.find(id).select(Server::as_select()).for_update().first(conn)
+}
+
+/// Memory and storage (MB) already given to the server's containers.
+pub fn allocated(conn: &mut PgConnection, id: ServerId) -> QueryResult<(i64, i64)> {
+    use diesel::dsl::sum;
+    let (memory, storage): (Option<i64>, Option<i64>) = containers::table
+        .filter(containers::server_id.eq(id))
+        .select((sum(containers::memory_mb), sum(containers::storage_mb)))
+        .first(conn)?;
+    Ok((memory.unwrap_or(0), storage.unwrap_or(0)))
+}

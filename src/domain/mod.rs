@@ -1,0 +1,4 @@
+//! Pure rules and validated types. Nothing here touches the database, the network or files.
+
+pub mod ids;
+pub mod values;

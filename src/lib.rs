@@ -1,0 +1,104 @@
+//! distropanel: the control panel for custom distros on uwsgi.it-style container hosting.
+//!
+//! [`Application::build`] is the one way to get a running server; `main` and every test use it.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod telemetry;
+pub mod web;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpServer, web as aweb};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Config;
+use crate::db::PgPool;
+use crate::web::error::AppError;
+
+/// What every request handler may use.
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Config,
+}
+
+/// A bound, not yet running, web server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     object-src 'none'; frame-ancestors 'none'";
+
+impl Application {
+    /// Connects the pool, applies pending migrations and binds `config.bind` (port 0 picks a
+    /// free port, as tests do).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let url = config.database_url.expose_secret().to_owned();
+        let size = config.db_pool;
+        let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<PgPool> {
+            let pool = db::pool(&url, size).context("connecting to PostgreSQL")?;
+            let applied = db::migrate(&mut *pool.get()?)?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "applied migrations");
+            }
+            Ok(pool)
+        })
+        .await??;
+
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let workers = config.workers;
+        let state = aweb::Data::new(AppState { pool, config });
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "same-origin"))
+                        .add(("X-Frame-Options", "DENY")),
+                )
+                .wrap(TracingLogger::default())
+                .configure(configure)
+        })
+        .listen(listener)?;
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        Ok(Self { port, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every route of the panel. Shared by [`Application::build`] and in-process tests.
+pub fn configure(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(web::health::healthz)
+        .service(web::health::readyz)
+        .service(web::assets::serve)
+        .service(web::pages::home::show)
+        .default_service(aweb::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

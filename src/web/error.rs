@@ -1,0 +1,231 @@
+//! Error policy.
+//!
+//! Handlers return `AppError` (pages) or `ApiError` (the JSON API); both carry the same closed
+//! set of cases, so a refusal means the same thing in the browser and over the API.
+//! - A missing id and someone else's id are one case, `NotFound`: the caller cannot tell them
+//!   apart (404 page; 403 `{"error":"Forbidden"}` in the API, as uwsgi.it answers).
+//! - 4xx bodies say what was wrong and what to do. 5xx bodies are opaque: the cause is logged
+//!   with the request id and never sent to the client.
+//! - `db/` returns `QueryResult`; a database error that reaches a handler unmapped is a 500,
+//!   and an unreachable database is a 503.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+use serde_json::json;
+
+use crate::db::Unavailable;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// Not there, or not the caller's.
+    NotFound,
+    /// Authenticated, but the rules refuse it (e.g. a customer on a staff page is NotFound instead).
+    Forbidden(String),
+    Unauthorized,
+    /// The body or query could not be read at all.
+    BadRequest(String),
+    /// Readable, but fields are invalid: field name → what is wrong.
+    Invalid(Vec<(String, String)>),
+    /// Clashes with what is stored (duplicates, rules that name blocking containers).
+    Conflict(String),
+    PayloadTooLarge,
+    MethodNotAllowed,
+    TooManyRequests { retry_after_secs: u64 },
+    /// The database cannot be reached.
+    Unavailable,
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl fmt::Display) -> Self {
+        AppError::Invalid(vec![(field.to_owned(), message.to_string())])
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(error.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the user is told. Never the internal cause.
+    pub fn reason(&self) -> String {
+        match self {
+            AppError::NotFound => "There is nothing here, or it is not yours.".into(),
+            AppError::Forbidden(why) | AppError::BadRequest(why) | AppError::Conflict(why) => why.clone(),
+            AppError::Unauthorized => "Log in first.".into(),
+            AppError::Invalid(fields) => fields
+                .iter()
+                .map(|(field, why)| format!("{field}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            AppError::PayloadTooLarge => "The request body is larger than allowed.".into(),
+            AppError::MethodNotAllowed => "This address does not take that method.".into(),
+            AppError::TooManyRequests { retry_after_secs } => {
+                format!("Too many attempts; try again in {retry_after_secs} seconds.")
+            }
+            AppError::Unavailable => "The database is unavailable; try again shortly.".into(),
+            AppError::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            AppError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            AppError::Unavailable => tracing::warn!("database unavailable"),
+            _ => {}
+        }
+    }
+
+    fn decorate(&self, response: &mut HttpResponse) {
+        if let AppError::TooManyRequests { retry_after_secs } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Internal(cause) => write!(f, "internal error: {cause:#}"),
+            other => write!(f, "{}: {}", other.status(), other.reason()),
+        }
+    }
+}
+
+impl From<Unavailable> for AppError {
+    fn from(_: Unavailable) -> Self {
+        AppError::Unavailable
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        AppError::Internal(error.into())
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(error: askama::Error) -> Self {
+        AppError::Internal(error.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: crate::web::render::Layout,
+    status: u16,
+    title: &'a str,
+    reason: String,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let status = self.status();
+        let page = ErrorPage {
+            layout: crate::web::render::Layout::anonymous(),
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            reason: self.reason(),
+        };
+        let body = page.render().unwrap_or_else(|_| self.reason());
+        let mut response = HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body);
+        self.decorate(&mut response);
+        response
+    }
+}
+
+/// The same cases, rendered as uwsgi.it JSON: `{"error": ..., "reason": ...}`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ApiError {
+    fn wire_status(&self) -> StatusCode {
+        match self.0 {
+            // uwsgi.it answers 403 for ids that are missing or not the caller's
+            AppError::NotFound => StatusCode::FORBIDDEN,
+            ref other => other.status(),
+        }
+    }
+
+    fn wire_error(&self) -> &'static str {
+        match self.0 {
+            AppError::NotFound | AppError::Forbidden(_) => "Forbidden",
+            AppError::Unauthorized => "Unauthorized",
+            AppError::BadRequest(_) => "Bad request",
+            AppError::Invalid(_) => "Unprocessable entity",
+            AppError::Conflict(_) => "Conflict",
+            AppError::PayloadTooLarge => "Request entity too large",
+            AppError::MethodNotAllowed => "Method not allowed",
+            AppError::TooManyRequests { .. } => "Too many requests",
+            AppError::Unavailable => "Service unavailable",
+            AppError::Internal(_) => "Internal server error",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.wire_status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.log();
+        let mut body = json!({ "error": self.wire_error(), "reason": self.0.reason() });
+        if let AppError::Invalid(fields) = &self.0 {
+            body["fields"] = fields
+                .iter()
+                .map(|(field, why)| (field.clone(), json!(why)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        let mut response = HttpResponse::build(self.wire_status()).json(body);
+        if let AppError::Unauthorized = self.0 {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"distropanel\""),
+            );
+        }
+        self.0.decorate(&mut response);
+        response
+    }
+}

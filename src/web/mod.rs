@@ -1,0 +1,8 @@
+//! The HTTP layer: customer pages, staff pages, the JSON API, errors and static assets.
+//! Handlers call domain, db and jobs; they never touch host files.
+
+pub mod assets;
+pub mod error;
+pub mod health;
+pub mod pages;
+pub mod render;

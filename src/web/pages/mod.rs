@@ -1,0 +1,3 @@
+//! Customer screens, one file per screen.
+
+pub mod home;
