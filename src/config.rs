@@ -116,7 +116,9 @@ impl SecretKey {
     /// Reads the key kept in `path`, or creates it (mode 0600) on first use.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse_hex(&text).with_context(|| format!("reading {}", path.display())),
+            Ok(text) => {
+                Self::parse_hex(&text).with_context(|| format!("reading {}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use std::io::Write;
                 use std::os::unix::fs::OpenOptionsExt;
@@ -157,7 +159,10 @@ impl Settings {
             None => SecretKey::load_or_create(&var_dir.join("session.key"))?,
         };
         anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
-        anyhow::ensure!(self.db_pool >= 1, "the database pool needs at least one connection");
+        anyhow::ensure!(
+            self.db_pool >= 1,
+            "the database pool needs at least one connection"
+        );
         Ok(Config {
             database_url,
             bind: self.bind,

@@ -55,8 +55,8 @@ impl Application {
         })
         .await??;
 
-        let listener = TcpListener::bind(config.bind)
-            .with_context(|| format!("binding {}", config.bind))?;
+        let listener =
+            TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
         let state = aweb::Data::new(AppState { pool, config });
@@ -78,7 +78,10 @@ impl Application {
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run() })
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -1,3 +1,4 @@
-//! Who is asking: passwords, and (with the identity work) sessions, tokens and roles.
+//! Who is asking: passwords, sessions, tokens and roles.
 
+pub mod guard;
 pub mod password;

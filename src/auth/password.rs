@@ -26,15 +26,18 @@ pub fn hash(password: &Password) -> String {
 /// Verifies against a stored PHC string. An unparsable hash verifies nothing.
 pub fn verify(candidate: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => hasher().verify_password(candidate.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => hasher()
+            .verify_password(candidate.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
 
 /// Verified against when the user does not exist, so an unknown username costs the same time
 /// as a wrong password.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash(&Password::provisioned("no such user, no such password").expect("non-empty")));
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash(&Password::provisioned("no such user, no such password").expect("non-empty"))
+});
 
 pub fn verify_or_dummy(candidate: &str, phc: Option<&str>) -> bool {
     match phc {

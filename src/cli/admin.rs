@@ -40,7 +40,12 @@ fn user_json(user: &User) -> Value {
     json!({ "id": user.id, "username": user.username, "email": user.email, "role": user.role })
 }
 
-pub fn add_staff(conn: &mut PgConnection, username: &str, email: &str, password: &str) -> anyhow::Result<Value> {
+pub fn add_staff(
+    conn: &mut PgConnection,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<Value> {
     let username = field("username", Username::parse(username))?;
     let email = field("email", Email::parse(email))?;
     let password = field("password", Password::provisioned(password))?;
@@ -111,8 +116,14 @@ pub fn add_server(
 ) -> anyhow::Result<Value> {
     let name = field("name", ServerName::parse(name))?;
     let address = field("address", ServerAddress::parse(address))?;
-    let memory = memory.map(Megabytes::parse).transpose().map_err(|w| anyhow!("--memory: {w}"))?;
-    let storage = storage.map(Megabytes::parse).transpose().map_err(|w| anyhow!("--storage: {w}"))?;
+    let memory = memory
+        .map(Megabytes::parse)
+        .transpose()
+        .map_err(|w| anyhow!("--memory: {w}"))?;
+    let storage = storage
+        .map(Megabytes::parse)
+        .transpose()
+        .map_err(|w| anyhow!("--storage: {w}"))?;
     let new = NewServer {
         name: name.as_str(),
         address: address.as_str(),
@@ -130,14 +141,26 @@ pub fn add_server(
     }))
 }
 
-pub fn add_distro(conn: &mut PgConnection, name: &str, path: &str, note: &str) -> anyhow::Result<Value> {
+pub fn add_distro(
+    conn: &mut PgConnection,
+    name: &str,
+    path: &str,
+    note: &str,
+) -> anyhow::Result<Value> {
     let name = field("name", DisplayName::parse(name))?;
     let path = field("path", DistroPath::parse(path))?;
-    let distro = distros::insert(conn, &NewDistro { name: name.as_str(), path: path.as_str(), note })
-        .map_err(|e| match violated_constraint(&e) {
-            Some("distros_path_key") => explain(e, path.as_str()),
-            _ => explain(e, name.as_str()),
-        })?;
+    let distro = distros::insert(
+        conn,
+        &NewDistro {
+            name: name.as_str(),
+            path: path.as_str(),
+            note,
+        },
+    )
+    .map_err(|e| match violated_constraint(&e) {
+        Some("distros_path_key") => explain(e, path.as_str()),
+        _ => explain(e, name.as_str()),
+    })?;
     Ok(json!({ "id": distro.id, "name": distro.name, "path": distro.path, "note": distro.note }))
 }
 
@@ -166,7 +189,11 @@ pub fn container_json(container: &Container, base_uid: u32) -> Value {
     })
 }
 
-pub fn add_container(conn: &mut PgConnection, base_uid: u32, spec: &ContainerSpec) -> anyhow::Result<Value> {
+pub fn add_container(
+    conn: &mut PgConnection,
+    base_uid: u32,
+    spec: &ContainerSpec,
+) -> anyhow::Result<Value> {
     let name = field("name", DisplayName::parse(spec.name))?;
     let memory = field("memory", Megabytes::parse(spec.memory))?;
     let storage = field("storage", Megabytes::parse(spec.storage))?;

@@ -12,7 +12,10 @@ use crate::config::Settings;
 use crate::db::queries::{containers, distros, servers, users};
 
 pub const STAFF: (&str, &str) = ("staff", "staff-demo");
-pub const CUSTOMERS: [(&str, &str, &str); 2] = [("kratos", "deimos", "Olympus Hosting"), ("ares", "phobos", "Mars Labs")];
+pub const CUSTOMERS: [(&str, &str, &str); 2] = [
+    ("kratos", "deimos", "Olympus Hosting"),
+    ("ares", "phobos", "Mars Labs"),
+];
 const SERVER: (&str, &str) = ("demo1", "127.0.0.1");
 const PLATFORM_DISTROS: [(&str, &str, &str); 2] = [
     ("Debian 12 (bookworm)", "bookworm", "the platform default"),
@@ -32,7 +35,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     })
     .await??;
     let app = Application::build(config.clone()).await?;
-    println!("distropanel demo is running at http://127.0.0.1:{}/", app.port());
+    println!(
+        "distropanel demo is running at http://127.0.0.1:{}/",
+        app.port()
+    );
     println!("  staff:    {} / {}", STAFF.0, STAFF.1);
     for (username, password, _) in CUSTOMERS {
         println!("  customer: {username} / {password}");
@@ -52,7 +58,9 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
         let distro = match distros::by_path(conn, path)? {
             Some(d) => d.id,
             None => crate::domain::ids::DistroId(
-                admin::add_distro(conn, name, path, note)?["id"].as_i64().unwrap_or_default() as i32,
+                admin::add_distro(conn, name, path, note)?["id"]
+                    .as_i64()
+                    .unwrap_or_default() as i32,
             ),
         };
         default_distro.get_or_insert(distro);
@@ -67,14 +75,22 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
                 let email = format!("{username}@distropanel.test");
                 admin::add_customer(
                     conn,
-                    &CustomerSpec { username, email: &email, password, company, vat: "" },
+                    &CustomerSpec {
+                        username,
+                        email: &email,
+                        password,
+                        company,
+                        vat: "",
+                    },
                 )?;
                 users::by_username(conn, username)?.expect("just created")
             }
         };
         let customer = user.customer_id.expect("demo users are customers");
-        let mut wanted: Vec<(String, i64, bool)> =
-            CONTAINER_ROLES.iter().map(|role| (format!("{username}-{role}"), 512, false)).collect();
+        let mut wanted: Vec<(String, i64, bool)> = CONTAINER_ROLES
+            .iter()
+            .map(|role| (format!("{username}-{role}"), 512, false))
+            .collect();
         if username == "kratos" {
             wanted.push(("kratos-distros".into(), 64, true));
         }

@@ -13,7 +13,11 @@ use crate::config::{Config, Settings};
 use crate::{Application, db, telemetry};
 
 #[derive(Debug, Parser)]
-#[command(name = "distropanel", version, about = "Control panel for custom distros on uwsgi.it-style container hosting")]
+#[command(
+    name = "distropanel",
+    version,
+    about = "Control panel for custom distros on uwsgi.it-style container hosting"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -153,7 +157,10 @@ fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
         Some(p) if p != "-" => Ok(p),
         _ => {
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
             Ok(line.trim_end_matches(['\n', '\r']).to_owned())
         }
     }
@@ -161,7 +168,10 @@ fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
 
 /// Resolves the database (finding or starting one if none is configured) and validates settings.
 pub fn load_config(settings: Settings) -> anyhow::Result<Config> {
-    let url = db::bootstrap::resolve(settings.database_url.clone(), &std::path::absolute(&settings.var_dir)?)?;
+    let url = db::bootstrap::resolve(
+        settings.database_url.clone(),
+        &std::path::absolute(&settings.var_dir)?,
+    )?;
     settings.into_config(SecretString::from(url))
 }
 
@@ -204,7 +214,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent { server, settings } => {
             telemetry::init(settings.log_format);
             let (_, mut conn) = tokio::task::spawn_blocking(move || connect(settings)).await??;
-            let found = tokio::task::spawn_blocking(move || admin::server_exists(&mut conn, &server)).await??;
+            let found =
+                tokio::task::spawn_blocking(move || admin::server_exists(&mut conn, &server))
+                    .await??;
             tracing::info!(server = %found, "agent started; no jobs yet");
             tokio::signal::ctrl_c().await?;
         }
@@ -218,28 +230,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
     match command {
-        Command::Staff(StaffCommand::Add { username, email, password, settings }) => {
+        Command::Staff(StaffCommand::Add {
+            username,
+            email,
+            password,
+            settings,
+        }) => {
             let password = password_or_stdin(password)?;
             let (_, mut conn) = connect(settings)?;
             admin::add_staff(&mut conn, &username, &email, &password)
         }
-        Command::Customer(CustomerCommand::Add { username, email, password, company, vat, settings }) => {
+        Command::Customer(CustomerCommand::Add {
+            username,
+            email,
+            password,
+            company,
+            vat,
+            settings,
+        }) => {
             let password = password_or_stdin(password)?;
             let (_, mut conn) = connect(settings)?;
             admin::add_customer(
                 &mut conn,
-                &admin::CustomerSpec { username: &username, email: &email, password: &password, company: &company, vat: &vat },
+                &admin::CustomerSpec {
+                    username: &username,
+                    email: &email,
+                    password: &password,
+                    company: &company,
+                    vat: &vat,
+                },
             )
         }
-        Command::Server(ServerCommand::Add { name, address, memory, storage, settings }) => {
+        Command::Server(ServerCommand::Add {
+            name,
+            address,
+            memory,
+            storage,
+            settings,
+        }) => {
             let (_, mut conn) = connect(settings)?;
             admin::add_server(&mut conn, &name, &address, memory, storage)
         }
-        Command::Distro(DistroCommand::Add { name, path, note, settings }) => {
+        Command::Distro(DistroCommand::Add {
+            name,
+            path,
+            note,
+            settings,
+        }) => {
             let (_, mut conn) = connect(settings)?;
             admin::add_distro(&mut conn, &name, &path, &note)
         }
-        Command::Container(ContainerCommand::Add { customer, server, name, memory, storage, distro, settings }) => {
+        Command::Container(ContainerCommand::Add {
+            customer,
+            server,
+            name,
+            memory,
+            storage,
+            distro,
+            settings,
+        }) => {
             let (config, mut conn) = connect(settings)?;
             admin::add_container(
                 &mut conn,

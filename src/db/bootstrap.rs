@@ -24,15 +24,21 @@ pub fn resolve(configured: Option<String>, var_dir: &Path) -> anyhow::Result<Str
         "no DATABASE_URL, no PostgreSQL server on the default socket, and no private cluster \
          could be started: install PostgreSQL (apt-get install postgresql) or set DATABASE_URL",
     )?;
-    tracing::info!("using the private PostgreSQL cluster under {}", var_dir.join("pg").display());
+    tracing::info!(
+        "using the private PostgreSQL cluster under {}",
+        var_dir.join("pg").display()
+    );
     Ok(url)
 }
 
 fn current_user() -> Option<String> {
-    std::env::var("USER").ok().filter(|u| !u.is_empty()).or_else(|| {
-        let out = Command::new("id").arg("-un").output().ok()?;
-        Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|u| !u.is_empty())
-    })
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            let out = Command::new("id").arg("-un").output().ok()?;
+            Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|u| !u.is_empty())
+        })
 }
 
 fn conninfo(host: &str, user: &str, dbname: &str) -> String {
@@ -108,9 +114,17 @@ fn running_as_root() -> bool {
 /// The unprivileged account that owns the cluster when we run as root (`initdb` refuses root).
 fn cluster_owner() -> &'static str {
     let has = |name: &str| {
-        Command::new("id").arg("-u").arg(name).output().is_ok_and(|o| o.status.success())
+        Command::new("id")
+            .arg("-u")
+            .arg(name)
+            .output()
+            .is_ok_and(|o| o.status.success())
     };
-    if has("postgres") { "postgres" } else { "nobody" }
+    if has("postgres") {
+        "postgres"
+    } else {
+        "nobody"
+    }
 }
 
 fn run_tool(bindir: &Path, tool: &str, args: &[&str], owner: Option<&str>) -> anyhow::Result<()> {
@@ -123,9 +137,15 @@ fn run_tool(bindir: &Path, tool: &str, args: &[&str], owner: Option<&str>) -> an
         }
         None => Command::new(&program),
     };
-    let out = command.args(args).output().with_context(|| format!("running {tool}"))?;
+    let out = command
+        .args(args)
+        .output()
+        .with_context(|| format!("running {tool}"))?;
     if !out.status.success() {
-        bail!("{tool} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{tool} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -137,15 +157,32 @@ fn private_cluster(dir: &Path) -> anyhow::Result<String> {
     std::fs::create_dir_all(&socket)?;
     let owner = running_as_root().then(cluster_owner);
     if let Some(user) = owner {
-        let status = Command::new("chown").arg("-R").arg(user).arg(dir).status()?;
-        anyhow::ensure!(status.success(), "could not hand {} to {user}", dir.display());
+        let status = Command::new("chown")
+            .arg("-R")
+            .arg(user)
+            .arg(dir)
+            .status()?;
+        anyhow::ensure!(
+            status.success(),
+            "could not hand {} to {user}",
+            dir.display()
+        );
     }
     let data_s = data.to_string_lossy().into_owned();
     if !data.join("PG_VERSION").exists() {
         run_tool(
             &bindir,
             "initdb",
-            &["-D", &data_s, "-U", DATABASE, "--auth=trust", "-E", "UTF8", "--no-instructions"],
+            &[
+                "-D",
+                &data_s,
+                "-U",
+                DATABASE,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ],
             owner,
         )?;
     }
@@ -153,7 +190,12 @@ fn private_cluster(dir: &Path) -> anyhow::Result<String> {
     if !running {
         let options = format!("-k {} -c listen_addresses=''", socket.display());
         let log = dir.join("postgres.log").to_string_lossy().into_owned();
-        run_tool(&bindir, "pg_ctl", &["-D", &data_s, "-o", &options, "-l", &log, "-w", "start"], owner)?;
+        run_tool(
+            &bindir,
+            "pg_ctl",
+            &["-D", &data_s, "-o", &options, "-l", &log, "-w", "start"],
+            owner,
+        )?;
     }
     let host = socket.to_string_lossy();
     let mut conn = PgConnection::establish(&conninfo(&host, DATABASE, "postgres"))

@@ -55,7 +55,10 @@ string_value!(Username);
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let ok_first = raw.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let ok_first = raw
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
         let ok_rest = raw
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
@@ -103,7 +106,10 @@ impl Password {
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.chars().count() < Self::MIN_CHARS {
-            return Err(invalid(format!("a password has at least {} characters", Self::MIN_CHARS)));
+            return Err(invalid(format!(
+                "a password has at least {} characters",
+                Self::MIN_CHARS
+            )));
         }
         Self::provisioned(raw)
     }
@@ -113,7 +119,10 @@ impl Password {
             return Err(invalid("the password is empty"));
         }
         if raw.len() > Self::MAX_BYTES {
-            return Err(invalid(format!("a password has at most {} bytes", Self::MAX_BYTES)));
+            return Err(invalid(format!(
+                "a password has at most {} bytes",
+                Self::MAX_BYTES
+            )));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -166,7 +175,10 @@ string_value!(ServerName);
 
 impl ServerName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let ok_first = raw.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let ok_first = raw
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
         let ok_rest = raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -186,8 +198,13 @@ string_value!(ServerAddress);
 
 impl ServerAddress {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        if raw.is_empty() || raw.len() > 255 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("an address is a host name or an IP address, without spaces"));
+        if raw.is_empty()
+            || raw.len() > 255
+            || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "an address is a host name or an IP address, without spaces",
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -202,7 +219,10 @@ impl Megabytes {
     pub fn parse(raw: i64) -> Result<Self, Invalid> {
         match i32::try_from(raw) {
             Ok(mb) if mb > 0 => Ok(Self(mb)),
-            _ => Err(invalid(format!("a size is a whole number of megabytes from 1 to {}", i32::MAX))),
+            _ => Err(invalid(format!(
+                "a size is a whole number of megabytes from 1 to {}",
+                i32::MAX
+            ))),
         }
     }
     pub fn get(self) -> i32 {
@@ -264,7 +284,19 @@ mod tests {
         for ok in ["ubuntu0001", "a", "my-distro_1.2", &"x".repeat(64)] {
             assert!(DistroPath::parse(ok).is_ok(), "{ok} should be accepted");
         }
-        for bad in ["", ".", "..", "a/b", "../etc", "/abs", "sp ace", "é", &"x".repeat(65), "a\0b", "a\\b"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../etc",
+            "/abs",
+            "sp ace",
+            "é",
+            &"x".repeat(65),
+            "a\0b",
+            "a\\b",
+        ] {
             assert!(DistroPath::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -303,7 +335,10 @@ mod tests {
         assert!(Password::parse("longenough").is_ok());
         assert!(Password::provisioned("x").is_ok());
         assert!(Password::provisioned("").is_err());
-        assert_eq!(format!("{:?}", Password::parse("secret-pass").unwrap()), "Password(..)");
+        assert_eq!(
+            format!("{:?}", Password::parse("secret-pass").unwrap()),
+            "Password(..)"
+        );
     }
 
     #[test]

@@ -19,13 +19,22 @@ pub async fn serve(request: HttpRequest, path: web::Path<String>) -> HttpRespons
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag.to_string()));
-    let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
     response
         .insert_header(header::ETag(etag))
-        .insert_header(CacheControl(vec![CacheDirective::Public, CacheDirective::MaxAge(3600)]));
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(3600),
+        ]));
     if fresh {
         return response.finish();
     }
     let mime = mime_guess::from_path(path.as_str()).first_or_octet_stream();
-    response.content_type(mime.as_ref()).body(file.data.into_owned())
+    response
+        .content_type(mime.as_ref())
+        .body(file.data.into_owned())
 }

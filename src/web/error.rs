@@ -34,7 +34,9 @@ pub enum AppError {
     Conflict(String),
     PayloadTooLarge,
     MethodNotAllowed,
-    TooManyRequests { retry_after_secs: u64 },
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
     /// The database cannot be reached.
     Unavailable,
     Internal(anyhow::Error),
@@ -69,7 +71,9 @@ impl AppError {
     pub fn reason(&self) -> String {
         match self {
             AppError::NotFound => "There is nothing here, or it is not yours.".into(),
-            AppError::Forbidden(why) | AppError::BadRequest(why) | AppError::Conflict(why) => why.clone(),
+            AppError::Forbidden(why) | AppError::BadRequest(why) | AppError::Conflict(why) => {
+                why.clone()
+            }
             AppError::Unauthorized => "Log in first.".into(),
             AppError::Invalid(fields) => fields
                 .iter()

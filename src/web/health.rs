@@ -18,6 +18,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if crate::db::is_ready(&state.pool, Duration::from_secs(2)).await {
         HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "database unavailable" }))
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "database unavailable" }))
     }
 }

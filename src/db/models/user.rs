@@ -20,7 +20,11 @@ impl Role {
     }
 
     pub fn from_db(raw: &str) -> Self {
-        if raw == "staff" { Role::Staff } else { Role::Customer }
+        if raw == "staff" {
+            Role::Staff
+        } else {
+            Role::Customer
+        }
     }
 }
 

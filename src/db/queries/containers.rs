@@ -18,7 +18,11 @@ pub fn find_for_customer(
     id: ContainerId,
 ) -> QueryResult<Option<Container>> {
     containers::table
-        .filter(containers::id.eq(id).and(containers::customer_id.eq(customer)))
+        .filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        )
         .select(Container::as_select())
         .first(conn)
         .optional()
@@ -38,7 +42,11 @@ pub fn by_customer_and_name(
     name: &str,
 ) -> QueryResult<Option<Container>> {
     containers::table
-        .filter(containers::customer_id.eq(customer).and(containers::name.eq(name)))
+        .filter(
+            containers::customer_id
+                .eq(customer)
+                .and(containers::name.eq(name)),
+        )
         .order(containers::id)
         .select(Container::as_select())
         .first(conn)

@@ -12,11 +12,18 @@ pub fn insert(conn: &mut PgConnection, new: &NewDistro) -> QueryResult<Distro> {
 }
 
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<Distro>> {
-    distros::table.order(distros::id).select(Distro::as_select()).load(conn)
+    distros::table
+        .order(distros::id)
+        .select(Distro::as_select())
+        .load(conn)
 }
 
 pub fn find(conn: &mut PgConnection, id: DistroId) -> QueryResult<Option<Distro>> {
-    distros::table.find(id).select(Distro::as_select()).first(conn).optional()
+    distros::table
+        .find(id)
+        .select(Distro::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn by_path(conn: &mut PgConnection, path: &str) -> QueryResult<Option<Distro>> {

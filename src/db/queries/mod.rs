@@ -5,5 +5,6 @@ pub mod containers;
 pub mod customers;
 pub mod distros;
 pub mod events;
+pub mod jobs;
 pub mod servers;
 pub mod users;

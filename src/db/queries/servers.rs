@@ -22,7 +22,11 @@ pub fn by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Server
 /// The server row, locked until the transaction ends, so two placements cannot both take the
 /// last free megabytes.
 pub fn lock(conn: &mut PgConnection, id: ServerId) -> QueryResult<Server> {
-    servers::table.find(id).select(Server::as_select()).for_update().first(conn)
+    servers::table
+        .find(id)
+        .select(Server::as_select())
+        .for_update()
+        .first(conn)
 }
 
 /// Memory and storage (MB) already given to the server's containers.

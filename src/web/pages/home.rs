@@ -12,5 +12,7 @@ struct HomePage {
 
 #[get("/")]
 pub async fn show() -> Result<HttpResponse, AppError> {
-    html(&HomePage { layout: Layout::anonymous() })
+    html(&HomePage {
+        layout: Layout::anonymous(),
+    })
 }

@@ -1,0 +1,338 @@
+//! The staff command line, run as a real process against a test database.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn distropanel(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distropanel"))
+        .args(args)
+        .env("DATABASE_URL", app.db.conninfo())
+        .env("DISTROPANEL_VAR_DIR", app.var_dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json_line(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one JSON line: {stdout}");
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+fn one_error_line(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_provision_a_customer_and_a_container_and_get_its_uid() {
+    let app = spawn_app().await;
+    let customer = json_line(&distropanel(
+        &app,
+        &[
+            "customer",
+            "add",
+            "--username",
+            "kratos",
+            "--email",
+            "k@example.com",
+            "--password",
+            "deimos",
+            "--company",
+            "Olympus",
+        ],
+        None,
+    ));
+    assert_eq!(customer["username"], "kratos");
+    assert_eq!(customer["customer"]["company"], "Olympus");
+    json_line(&distropanel(
+        &app,
+        &[
+            "server",
+            "add",
+            "--name",
+            "s1",
+            "--address",
+            "10.0.0.1",
+            "--memory",
+            "1024",
+        ],
+        None,
+    ));
+    let distro = json_line(&distropanel(
+        &app,
+        &["distro", "add", "--name", "Debian", "--path", "bookworm"],
+        None,
+    ));
+    let distro_id = distro["id"].as_i64().unwrap().to_string();
+    let container = json_line(&distropanel(
+        &app,
+        &[
+            "container",
+            "add",
+            "--customer",
+            "kratos",
+            "--server",
+            "s1",
+            "--name",
+            "web",
+            "--memory",
+            "256",
+            "--storage",
+            "2048",
+            "--distro",
+            &distro_id,
+        ],
+        None,
+    ));
+    let id = container["id"].as_i64().unwrap();
+    assert_eq!(container["uid"].as_i64().unwrap(), 30000 + id);
+    assert_eq!(container["distro"].as_i64().unwrap().to_string(), distro_id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_can_come_from_standard_input() {
+    let app = spawn_app().await;
+    json_line(&distropanel(
+        &app,
+        &[
+            "staff",
+            "add",
+            "--username",
+            "root-ops",
+            "--email",
+            "o@example.com",
+        ],
+        Some("from stdin\n"),
+    ));
+    let hash: String = {
+        use diesel::prelude::*;
+        use distropanel::db::schema::users;
+        users::table
+            .select(users::password_hash)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert!(distropanel::auth::password::verify("from stdin", &hash));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_one_clear_line_exit_1_and_writes_nothing() {
+    let app = spawn_app().await;
+    app.customer("kratos");
+    app.server("s1");
+    let before = ["users", "customers", "servers", "containers", "distros"].map(|t| app.count(t));
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "customer",
+                "add",
+                "--username",
+                "kratos",
+                "--email",
+                "x@example.com",
+                "--password",
+                "p",
+            ],
+            "already taken",
+        ),
+        (
+            vec![
+                "customer",
+                "add",
+                "--username",
+                "bad name",
+                "--email",
+                "x@example.com",
+                "--password",
+                "p",
+            ],
+            "--username",
+        ),
+        (
+            vec![
+                "customer",
+                "add",
+                "--username",
+                "new",
+                "--email",
+                "not-an-email",
+                "--password",
+                "p",
+            ],
+            "--email",
+        ),
+        (
+            vec![
+                "container",
+                "add",
+                "--customer",
+                "nobody",
+                "--server",
+                "s1",
+                "--name",
+                "w",
+                "--memory",
+                "1",
+                "--storage",
+                "1",
+            ],
+            "no customer",
+        ),
+        (
+            vec![
+                "container",
+                "add",
+                "--customer",
+                "kratos",
+                "--server",
+                "nowhere",
+                "--name",
+                "w",
+                "--memory",
+                "1",
+                "--storage",
+                "1",
+            ],
+            "no server",
+        ),
+        (
+            vec![
+                "container",
+                "add",
+                "--customer",
+                "kratos",
+                "--server",
+                "s1",
+                "--name",
+                "w",
+                "--memory",
+                "0",
+                "--storage",
+                "1",
+            ],
+            "--memory",
+        ),
+        (
+            vec![
+                "container",
+                "add",
+                "--customer",
+                "kratos",
+                "--server",
+                "s1",
+                "--name",
+                "w",
+                "--memory",
+                "1",
+                "--storage",
+                "1",
+                "--distro",
+                "999",
+            ],
+            "no platform distro",
+        ),
+        (
+            vec!["distro", "add", "--name", "up", "--path", ".."],
+            "--path",
+        ),
+        (
+            vec!["server", "add", "--name", "s1", "--address", "other"],
+            "already exists",
+        ),
+    ];
+    for (args, expected) in cases {
+        let line = one_error_line(&distropanel(&app, &args, None));
+        assert!(line.contains(expected), "{args:?}: {line}");
+    }
+    assert_eq!(
+        before,
+        ["users", "customers", "servers", "containers", "distros"].map(|t| app.count(t))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_server_refuses_another_container() {
+    let app = spawn_app().await;
+    app.customer("kratos");
+    json_line(&distropanel(
+        &app,
+        &[
+            "server",
+            "add",
+            "--name",
+            "small",
+            "--address",
+            "10.0.0.9",
+            "--memory",
+            "300",
+        ],
+        None,
+    ));
+    let add = |name: &str| {
+        distropanel(
+            &app,
+            &[
+                "container",
+                "add",
+                "--customer",
+                "kratos",
+                "--server",
+                "small",
+                "--name",
+                name,
+                "--memory",
+                "200",
+                "--storage",
+                "10",
+            ],
+            None,
+        )
+    };
+    json_line(&add("first"));
+    let line = one_error_line(&add("second"));
+    assert!(line.contains("is full"), "{line}");
+    assert_eq!(app.count("containers"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_seed_is_idempotent_and_keeps_changed_passwords() {
+    let app = spawn_app().await;
+    let conn = &mut app.conn();
+    distropanel::cli::demo::seed(conn, 30000).unwrap();
+    let counts = ["users", "customers", "servers", "containers", "distros"].map(|t| app.count(t));
+    assert_eq!(counts, [3, 2, 1, 11, 2]);
+    distropanel::cli::demo::seed(conn, 30000).unwrap();
+    assert_eq!(
+        counts,
+        ["users", "customers", "servers", "containers", "distros"].map(|t| app.count(t))
+    );
+    assert_eq!(
+        app.sql(
+            "SELECT 1 FROM containers WHERE custom_distros_storage AND name = 'kratos-distros'"
+        ),
+        Ok(1)
+    );
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real app, real HTTP, a fresh PostgreSQL database per test.
+
+mod helpers;
+
+mod cli;
+mod health;
+mod schema_rules;
