@@ -95,7 +95,8 @@ impl Application {
 
 /// Every route of the panel. Shared by [`Application::build`] and in-process tests.
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
-    cfg.service(web::health::healthz)
+    cfg.configure(web::api::configure)
+        .service(web::health::healthz)
         .service(web::health::readyz)
         .service(web::assets::serve)
         .service(web::pages::home::show)
