@@ -49,7 +49,10 @@ pub fn usable_by(c: &ContainerFacts, d: &DistroFacts) -> Result<(), Refusal> {
 }
 
 /// Rule 3: the distros among `candidates` that `c` may boot, in the given order.
-pub fn usable_distros<'a>(c: &ContainerFacts, candidates: &'a [DistroFacts]) -> Vec<&'a DistroFacts> {
+pub fn usable_distros<'a>(
+    c: &ContainerFacts,
+    candidates: &'a [DistroFacts],
+) -> Vec<&'a DistroFacts> {
     candidates
         .iter()
         .filter(|d| usable_by(c, d).is_ok())
@@ -310,11 +313,7 @@ mod tests {
             custom_distro: Some(None),
             ..Default::default()
         };
-        assert!(
-            plan_container_change(&mapped, &[], &unmap)
-                .unwrap()
-                .restart
-        );
+        assert!(plan_container_change(&mapped, &[], &unmap).unwrap().restart);
         assert!(!plan_container_change(&web(), &[], &unmap).unwrap().restart);
     }
 

@@ -110,9 +110,7 @@ impl Refusal {
             Refusal::NoDefaultDistro => "The container has no default distro to fall back to; \
                  set distro first."
                 .into(),
-            Refusal::DistroOfAnotherCustomer => {
-                "There is nothing here, or it is not yours.".into()
-            }
+            Refusal::DistroOfAnotherCustomer => "There is nothing here, or it is not yours.".into(),
             Refusal::PathOfMappedDistro { distro, containers } => format!(
                 "The custom distro '{distro}' is used by the containers {}; map them to another \
                  distro before changing its path.",

@@ -2,6 +2,14 @@
 
 mod helpers;
 
+mod api_alarms;
+mod api_client;
+mod api_containers;
+mod api_conventions;
+mod api_custom_distros;
+mod api_jobs;
+mod api_me;
+mod api_tenancy;
 mod cli;
 mod health;
 mod schema_rules;

@@ -17,7 +17,10 @@ pub struct AlarmFilter {
     pub func: Option<String>,
 }
 
-fn matching(customer: CustomerId, filter: &AlarmFilter) -> alarms::BoxedQuery<'static, diesel::pg::Pg> {
+fn matching(
+    customer: CustomerId,
+    filter: &AlarmFilter,
+) -> alarms::BoxedQuery<'static, diesel::pg::Pg> {
     let mut query = alarms::table
         .filter(alarms::customer_id.eq(customer))
         .into_boxed();
@@ -67,7 +70,11 @@ pub fn list(
     query.load(conn)
 }
 
-pub fn count(conn: &mut PgConnection, customer: CustomerId, filter: &AlarmFilter) -> QueryResult<i64> {
+pub fn count(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    filter: &AlarmFilter,
+) -> QueryResult<i64> {
     matching(customer, filter).count().get_result(conn)
 }
 

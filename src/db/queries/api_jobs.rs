@@ -55,9 +55,7 @@ pub fn pending_counts(
         .group_by(jobs::container_id)
         .select((jobs::container_id, count_star()));
     match container {
-        Some(container) => pending
-            .filter(jobs::container_id.eq(container))
-            .load(conn),
+        Some(container) => pending.filter(jobs::container_id.eq(container)).load(conn),
         None => pending.load(conn),
     }
 }

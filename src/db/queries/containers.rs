@@ -93,8 +93,9 @@ pub fn views_for_customer(
         .inner_join(servers::table)
         .left_join(distros::table)
         .left_join(
-            custom_distros::table
-                .on(custom_distros::id.nullable().eq(containers::custom_distro_id)),
+            custom_distros::table.on(custom_distros::id
+                .nullable()
+                .eq(containers::custom_distro_id)),
         )
         .filter(containers::customer_id.eq(customer))
         .select(view_columns())
@@ -116,10 +117,15 @@ pub fn view_for_customer(
         .inner_join(servers::table)
         .left_join(distros::table)
         .left_join(
-            custom_distros::table
-                .on(custom_distros::id.nullable().eq(containers::custom_distro_id)),
+            custom_distros::table.on(custom_distros::id
+                .nullable()
+                .eq(containers::custom_distro_id)),
         )
-        .filter(containers::id.eq(id).and(containers::customer_id.eq(customer)))
+        .filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        )
         .select(view_columns())
         .first(conn)
         .optional()
@@ -132,7 +138,11 @@ pub fn lock_for_customer(
     id: ContainerId,
 ) -> QueryResult<Option<Container>> {
     containers::table
-        .filter(containers::id.eq(id).and(containers::customer_id.eq(customer)))
+        .filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        )
         .select(Container::as_select())
         .for_update()
         .first(conn)
@@ -147,7 +157,11 @@ pub fn lock_row_for_customer(
     id: ContainerId,
 ) -> QueryResult<Option<Container>> {
     containers::table
-        .filter(containers::id.eq(id).and(containers::customer_id.eq(customer)))
+        .filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        )
         .select(Container::as_select())
         .for_no_key_update()
         .first(conn)
@@ -174,7 +188,11 @@ pub fn exists_for_customer(
     id: ContainerId,
 ) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        containers::table.filter(containers::id.eq(id).and(containers::customer_id.eq(customer))),
+        containers::table.filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        ),
     ))
     .get_result(conn)
 }
@@ -245,7 +263,11 @@ pub fn renew_alarm_key(
     id: ContainerId,
 ) -> QueryResult<Option<uuid::Uuid>> {
     diesel::update(
-        containers::table.filter(containers::id.eq(id).and(containers::customer_id.eq(customer))),
+        containers::table.filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        ),
     )
     .set(containers::alarm_key.eq(uuid::Uuid::new_v4()))
     .returning(containers::alarm_key.assume_not_null())

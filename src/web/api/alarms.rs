@@ -83,7 +83,10 @@ impl Range {
             if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            Some(s.parse::<u64>().map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)))
+            Some(
+                s.parse::<u64>()
+                    .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+            )
         };
         let (from, to) = match raw.split_once('-') {
             Some((from, to)) => (number(from)?, number(to)?),
@@ -273,7 +276,9 @@ impl RaiseCommand {
         let color = query
             .get("color")
             .map_or(Some("#ffffff".to_owned()), |raw| {
-                errors.check("color", Color::parse(raw)).map(Color::into_inner)
+                errors
+                    .check("color", Color::parse(raw))
+                    .map(Color::into_inner)
             });
         let line = query.get("line").and_then(|raw| {
             errors.check("line", raw.parse::<i32>().map_err(|_| "is a line number"))
@@ -395,7 +400,13 @@ mod tests {
 
     #[test]
     fn ranges_are_numeric_slices_of_the_newest_first_list() {
-        let r = |offset, limit, reversed| Some(Range { offset, limit, reversed });
+        let r = |offset, limit, reversed| {
+            Some(Range {
+                offset,
+                limit,
+                reversed,
+            })
+        };
         assert_eq!(Range::parse("5"), r(0, 5, false));
         assert_eq!(Range::parse("2-7"), r(2, 5, false));
         assert_eq!(Range::parse("10-2"), r(2, 8, true));

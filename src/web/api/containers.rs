@@ -21,7 +21,9 @@ use crate::db::queries::{api_jobs, containers, custom_distros, distros, events, 
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
 use crate::domain::policy::{self, ContainerChange, ContainerFacts, DistroFacts};
 use crate::domain::values::{DisplayName, Uid};
-use crate::web::api::input::{FieldErrors, JsonBody, QueryMap, nullable, one_line, plain_text, present};
+use crate::web::api::input::{
+    FieldErrors, JsonBody, QueryMap, nullable, one_line, plain_text, present,
+};
 use crate::web::api::{container_of_uid, epoch};
 use crate::web::error::{ApiError, AppError};
 
@@ -77,7 +79,13 @@ pub struct ContainerDetail {
 /// replaced by `-`.
 fn hostname(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -184,7 +192,11 @@ fn load_detail(
 ) -> Result<ContainerDetail, AppError> {
     let view = containers::view_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
     let pending = pending_map(api_jobs::pending_counts(conn, customer, Some(id))?);
-    Ok(detail(view, base_uid, pending.get(&id).copied().unwrap_or(0)))
+    Ok(detail(
+        view,
+        base_uid,
+        pending.get(&id).copied().unwrap_or(0),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/containers/{uid}", operation_id = "containers_show", tag = "containers",
@@ -198,7 +210,10 @@ pub async fn show(
     let customer = caller.customer()?;
     let base_uid = state.config.base_uid;
     let id = container_of_uid(&uid, base_uid)?;
-    let shown = db::run(&state.pool, move |conn| load_detail(conn, customer, id, base_uid)).await?;
+    let shown = db::run(&state.pool, move |conn| {
+        load_detail(conn, customer, id, base_uid)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(shown))
 }
 
@@ -301,7 +316,10 @@ impl TryFrom<ContainerUpdate> for ContainerCommand {
                 tags.iter()
                     .map(|t| match one_line(t, 64) {
                         Ok(t) if !t.contains(',') => Ok(Some(t)),
-                        _ => Err("each tag has 1 to 64 characters, no commas or control characters".to_string()),
+                        _ => Err(
+                            "each tag has 1 to 64 characters, no commas or control characters"
+                                .to_string(),
+                        ),
                     })
                     .collect::<Result<Vec<_>, _>>()
             };
@@ -394,7 +412,8 @@ fn apply(
     };
     let target = match command.custom_distro {
         Some(Some(d)) => {
-            let row = custom_distros::find_for_customer(conn, customer, d)?.ok_or(AppError::NotFound)?;
+            let row =
+                custom_distros::find_for_customer(conn, customer, d)?.ok_or(AppError::NotFound)?;
             Some(DistroFacts {
                 id: row.id,
                 name: row.name,
@@ -408,7 +427,10 @@ fn apply(
     let mut distro_name = None;
     if let Some(d) = command.distro {
         let row = distros::find(conn, d)?.ok_or_else(|| {
-            AppError::invalid("distro", format!("there is no platform distro {d}; see GET /api/distros"))
+            AppError::invalid(
+                "distro",
+                format!("there is no platform distro {d}; see GET /api/distros"),
+            )
         })?;
         distro_name = Some(row.name);
     }
@@ -432,7 +454,9 @@ fn apply(
     fields.distro_id = command.distro.map(Some);
     fields.custom_distro_id = command.custom_distro;
     if ssh_keys_changed {
-        fields.ssh_keys = command.ssh_keys.map(|keys| keys.into_iter().map(Some).collect());
+        fields.ssh_keys = command
+            .ssh_keys
+            .map(|keys| keys.into_iter().map(Some).collect());
         fields.ssh_keys_changed_at = Some(now);
     }
     if effects.restart {
@@ -443,7 +467,10 @@ fn apply(
 
     if effects.restart {
         let mut causes = Vec::new();
-        if let Some(on) = command.storage.filter(|on| *on != current.custom_distros_storage) {
+        if let Some(on) = command
+            .storage
+            .filter(|on| *on != current.custom_distros_storage)
+        {
             causes.push(format!("custom_distros_storage set to {on}"));
         }
         if let (Some(d), Some(name)) = (command.distro, &distro_name)
@@ -451,7 +478,10 @@ fn apply(
         {
             causes.push(format!("distro set to '{name}' ({d})"));
         }
-        if let Some(mapped) = command.custom_distro.filter(|m| *m != current.custom_distro_id) {
+        if let Some(mapped) = command
+            .custom_distro
+            .filter(|m| *m != current.custom_distro_id)
+        {
             causes.push(match (&target, mapped) {
                 (Some(t), _) => format!("custom_distro set to '{}' ({})", t.name, t.id),
                 (None, _) => "custom_distro set to null (default distro)".into(),

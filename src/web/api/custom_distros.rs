@@ -293,7 +293,11 @@ pub async fn show(
 }
 
 /// The containers booting a distro, as refusals name them.
-fn booting(conn: &mut PgConnection, id: CustomDistroId, base_uid: u32) -> Result<Vec<ContainerRef>, AppError> {
+fn booting(
+    conn: &mut PgConnection,
+    id: CustomDistroId,
+    base_uid: u32,
+) -> Result<Vec<ContainerRef>, AppError> {
     Ok(containers::booting(conn, id)?
         .into_iter()
         .map(|(id, name)| ContainerRef {
@@ -321,10 +325,7 @@ pub async fn update(
         conn.transaction(|conn| {
             let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
                 .ok_or(AppError::NotFound)?;
-            let new_path = fields
-                .path
-                .as_ref()
-                .filter(|p| p.as_str() != current.path);
+            let new_path = fields.path.as_ref().filter(|p| p.as_str() != current.path);
             if new_path.is_some() {
                 policy::may_change_path(&current.name, &booting(conn, id, base_uid)?)?;
             }
@@ -403,7 +404,13 @@ pub async fn delete(
             } else {
                 format!("distros/{} kept", current.path)
             };
-            actor.log(conn, current.container_id, "custom distro deleted", &current.name, &detail)
+            actor.log(
+                conn,
+                current.container_id,
+                "custom distro deleted",
+                &current.name,
+                &detail,
+            )
         })
     })
     .await?;

@@ -18,8 +18,14 @@ pub struct DistroItem {
 
 #[utoipa::path(get, path = "/api/distros", operation_id = "distros_list", tag = "distros",
     responses((status = 200, body = Vec<DistroItem>)))]
-pub async fn list(_caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let all = db::run(&state.pool, |conn| distros::all(conn).map_err(AppError::from)).await?;
+pub async fn list(
+    _caller: ApiCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let all = db::run(&state.pool, |conn| {
+        distros::all(conn).map_err(AppError::from)
+    })
+    .await?;
     let items: Vec<DistroItem> = all
         .into_iter()
         .map(|d| DistroItem {

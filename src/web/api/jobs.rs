@@ -96,7 +96,9 @@ pub async fn list(
         {
             return Err(AppError::NotFound);
         }
-        Ok(api_jobs::for_customer(conn, customer, container, LIST_LIMIT)?)
+        Ok(api_jobs::for_customer(
+            conn, customer, container, LIST_LIMIT,
+        )?)
     })
     .await?;
     let views: Vec<JobView> = found.into_iter().map(|j| view(j, base_uid)).collect();

@@ -83,8 +83,8 @@ async fn load(state: &AppState, caller: &ApiCaller) -> Result<MeView, ApiError> 
     let user = caller.user_id;
     let base_uid = state.config.base_uid;
     db::run(&state.pool, move |conn| {
-        let (row, email) = customers::with_login_email(conn, customer, user)?
-            .ok_or(AppError::Unauthorized)?;
+        let (row, email) =
+            customers::with_login_email(conn, customer, user)?.ok_or(AppError::Unauthorized)?;
         let ids = containers::ids_for_customer(conn, customer)?;
         let servers = customers::server_addresses(conn, customer)?;
         Ok::<_, AppError>(MeView {
@@ -92,7 +92,10 @@ async fn load(state: &AppState, caller: &ApiCaller) -> Result<MeView, ApiError> 
             company: row.company,
             vat: row.vat,
             uuid: row.uuid,
-            containers: ids.into_iter().map(|id| Uid::of(base_uid, id).get()).collect(),
+            containers: ids
+                .into_iter()
+                .map(|id| Uid::of(base_uid, id).get())
+                .collect(),
             servers,
         })
     })

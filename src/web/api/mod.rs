@@ -156,11 +156,8 @@ async fn conventions(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|agent| agent.starts_with("curl/"));
-    let http_request = request.request().clone();
-    let response = match next.call(request).await {
-        Ok(response) => response.map_into_boxed_body(),
-        Err(error) => ServiceResponse::new(http_request, error.error_response()),
-    };
+    // handlers and extractors turn their errors into responses, so an error here is actix's own
+    let response = next.call(request).await?.map_into_boxed_body();
     let mut response = if curl {
         with_trailing_newline(response).await
     } else {

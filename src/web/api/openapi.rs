@@ -87,8 +87,10 @@ impl Modify for Aliases {
                     .into_iter()
                     .flatten()
                 {
-                    operation.operation_id =
-                        operation.operation_id.as_ref().map(|id| format!("{id}_alias"));
+                    operation.operation_id = operation
+                        .operation_id
+                        .as_ref()
+                        .map(|id| format!("{id}_alias"));
                 }
                 openapi.paths.paths.insert(alias.to_owned(), item);
             }
