@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod bootstrap;
 mod cli;
 mod health;
 mod schema_rules;
