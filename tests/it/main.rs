@@ -3,6 +3,7 @@
 mod helpers;
 
 mod bootstrap;
+mod browser;
 mod cli;
 mod health;
 mod schema_rules;
