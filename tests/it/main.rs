@@ -6,4 +6,5 @@ mod bootstrap;
 mod browser;
 mod cli;
 mod health;
+mod images;
 mod schema_rules;
