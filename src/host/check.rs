@@ -65,7 +65,8 @@ fn walk(image: &Dir) -> io::Result<Walk> {
             let meta = entry.metadata()?;
             let mode = meta.permissions().mode();
             if meta.is_dir() {
-                if mode & 0o002 != 0 {
+                // sticky world-writable directories (/tmp) are the normal kind
+                if mode & 0o002 != 0 && mode & 0o1000 == 0 {
                     out.world_writable.add(path.clone());
                 }
                 if let Ok(sub) = dir.open_dir_nofollow(&name) {

@@ -3,4 +3,5 @@
 pub mod check;
 pub mod image;
 pub mod report;
+pub mod sample_image;
 pub mod unpack;

@@ -415,3 +415,36 @@ fn the_check_finds_what_the_platforms_checklist_names() {
         "{report:?}"
     );
 }
+
+#[test]
+fn the_busybox_sample_image_installs_and_passes_the_check() {
+    let home = Home::new();
+    let tarball = distropanel::host::sample_image::busybox_rootfs(
+        Path::new(distropanel::host::sample_image::BUSYBOX),
+        &[("web", 30001)],
+    )
+    .unwrap();
+    let done = home.install(&tarball).unwrap();
+    assert!(
+        done.bytes > 500_000,
+        "the busybox binary is in: {}",
+        done.bytes
+    );
+    assert!(std::fs::read_link(home.image().join("bin/sh")).unwrap() == Path::new("busybox"));
+    let image = Dir::open_ambient_dir(home.image(), ambient_authority()).unwrap();
+    let report = check(
+        &image,
+        &CheckFacts {
+            mapped_uids: vec![30001],
+            home_has_uwsgi: true,
+        },
+    )
+    .unwrap();
+    assert!(report.iter().all(|l| l.level == Level::Info), "{report:?}");
+    // the image really runs: its shell answers from inside (as a chroot would run it)
+    let out = std::process::Command::new(home.image().join("bin/busybox"))
+        .args(["sh", "-c", "echo alive"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alive\n");
+}
