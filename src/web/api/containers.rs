@@ -145,12 +145,13 @@ fn pending_map(rows: Vec<(Option<ContainerId>, i64)>) -> HashMap<ContainerId, i6
         .collect()
 }
 
-/// `?tags=a,b`: containers carrying any of the tags.
+/// `?tags=a,b`: containers carrying any of the tags. A tag no container can carry (empty,
+/// with control characters) matches nothing.
 fn tags_filter(query: &QueryMap) -> Option<Vec<String>> {
     query.get("tags").map(|raw| {
         raw.split(',')
             .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .filter(|t| !t.is_empty() && !t.chars().any(char::is_control))
             .map(str::to_owned)
             .collect()
     })

@@ -62,9 +62,15 @@ impl TryFrom<MeUpdate> for MeCommand {
         };
         let company = text(body.company, 255, "company", &mut errors);
         let vat = text(body.vat, 64, "vat", &mut errors);
-        let email = body
-            .email
-            .and_then(|raw| errors.check("email", Email::parse(&raw)));
+        let email = body.email.and_then(|raw| {
+            // PostgreSQL cannot store NUL, and no address holds a control character
+            let parsed = if raw.chars().any(char::is_control) {
+                Err("an e-mail address has no control characters".to_owned())
+            } else {
+                Email::parse(&raw).map_err(|why| why.to_string())
+            };
+            errors.check("email", parsed)
+        });
         let password = body
             .password
             .and_then(|raw| errors.check("password", Password::parse(&raw)));
