@@ -10,6 +10,7 @@ mod api_custom_distros;
 mod api_fuzz;
 mod api_jobs;
 mod api_me;
+mod api_statements;
 mod api_tenancy;
 mod bootstrap;
 mod browser;
