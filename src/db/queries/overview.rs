@@ -4,9 +4,10 @@ use diesel::prelude::*;
 
 use crate::db::models::container::Container;
 use crate::db::models::customer::Customer;
+use crate::db::models::event::Event;
 use crate::db::models::server::Server;
 use crate::db::models::user::User;
-use crate::db::schema::{containers, customers, servers, users};
+use crate::db::schema::{containers, customers, events, servers, users};
 
 pub fn customers_with_logins(conn: &mut PgConnection) -> QueryResult<Vec<(Customer, Vec<User>)>> {
     let all: Vec<Customer> = customers::table
@@ -53,5 +54,15 @@ pub fn containers(conn: &mut PgConnection) -> QueryResult<Vec<(Container, String
         .inner_join(customers::table)
         .order(containers::id)
         .select((Container::as_select(), servers::name, customers::company))
+        .load(conn)
+}
+
+/// The newest entries of the audit trail.
+pub fn recent_audit(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Event>> {
+    events::table
+        .filter(events::kind.eq("audit"))
+        .order(events::id.desc())
+        .limit(limit)
+        .select(Event::as_select())
         .load(conn)
 }
