@@ -5,3 +5,10 @@ mod helpers;
 mod cli;
 mod health;
 mod schema_rules;
+mod personas;
+
+mod auth_api;
+mod auth_csrf;
+mod auth_login;
+mod auth_staff;
+mod auth_tenancy;

@@ -1,6 +1,6 @@
 //! `GET/POST /login` and `POST /logout`.
 
-use actix_session::Session;
+use actix_session::{Session, SessionExt};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -52,8 +52,12 @@ fn landing(role: Role) -> &'static str {
     }
 }
 
-/// The login form's token: the browser's pre-session cookie, made when missing.
+/// The login form's token: the session's own when signed in already (logging in again as
+/// someone else), else the browser's pre-session cookie, made when missing.
 fn form_token(request: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
+    if let Some(token) = SignedIn::csrf_token(&request.get_session()) {
+        return (token, None);
+    }
     if let Some(cookie) = request.cookie(csrf::PRESESSION_COOKIE)
         && !cookie.value().is_empty()
     {
@@ -77,8 +81,11 @@ fn login_page(
     problem: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let (token, cookie) = form_token(request, state);
+    let layout = SignedIn::read(&request.get_session())
+        .map(|s| s.layout())
+        .unwrap_or_else(Layout::anonymous);
     let body = LoginPage {
-        layout: Layout::anonymous(),
+        layout,
         form_token: &token,
         username,
         problem,
@@ -95,14 +102,7 @@ fn login_page(
 }
 
 #[get("/login")]
-async fn show(
-    request: HttpRequest,
-    session: Session,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    if let Some(signed_in) = SignedIn::read(&session) {
-        return Ok(see_other(landing(signed_in.role)));
-    }
+async fn show(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     login_page(StatusCode::OK, &request, &state, "", None)
 }
 
