@@ -71,14 +71,15 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(verified_credentials.clone())
-                .app_data(aweb::FormConfig::default().limit(64 * 1024).error_handler(
-                    |_, _| AppError::BadRequest("The form could not be read.".into()).into(),
-                ))
+                .app_data(
+                    aweb::FormConfig::default()
+                        .limit(64 * 1024)
+                        .error_handler(|_, _| {
+                            AppError::BadRequest("The form could not be read.".into()).into()
+                        }),
+                )
                 .wrap(from_fn(auth::csrf::protect))
-                .wrap(auth::session::middleware(
-                    state.pool.clone(),
-                    &state.config,
-                ))
+                .wrap(auth::session::middleware(state.pool.clone(), &state.config))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))

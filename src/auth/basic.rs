@@ -231,7 +231,10 @@ mod tests {
             !cache.recalls(&given, &user(1, 200)),
             "changed elsewhere: the row says so"
         );
-        assert!(!cache.recalls(&given, &user(1, 100)), "and the entry is gone");
+        assert!(
+            !cache.recalls(&given, &user(1, 100)),
+            "and the entry is gone"
+        );
     }
 
     #[test]

@@ -62,10 +62,7 @@ pub fn from_another_site(request: &HttpRequest) -> bool {
     let Ok(origin) = origin.to_str() else {
         return true;
     };
-    let authority = origin
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or("");
+    let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
     !authority.eq_ignore_ascii_case(request.connection_info().host())
 }
 
@@ -155,7 +152,10 @@ pub async fn protect(
             .await
             .map(ServiceResponse::map_into_left_body),
         Err(refused) => {
-            tracing::info!(path = request.path(), "refused a request without a valid CSRF token");
+            tracing::info!(
+                path = request.path(),
+                "refused a request without a valid CSRF token"
+            );
             Ok(request.error_response(refused).map_into_right_body())
         }
     }

@@ -34,11 +34,8 @@ pub async fn sweep_forever(pool: PgPool) {
 pub async fn sweep(pool: &PgPool) -> Result<(usize, usize), AppError> {
     let now = Utc::now();
     db::run(pool, move |conn| {
-        let sessions = db::queries::sessions::delete_dead(
-            conn,
-            now,
-            now - session::ABSOLUTE_TIMEOUT,
-        )?;
+        let sessions =
+            db::queries::sessions::delete_dead(conn, now, now - session::ABSOLUTE_TIMEOUT)?;
         let attempts =
             db::queries::login_attempts::delete_before(conn, throttle::window_start(now))?;
         Ok::<_, AppError>((sessions, attempts))

@@ -86,7 +86,12 @@ impl Row {
         }
     }
 
-    fn write<'a>(&'a self, key_hash: &'a str, now: DateTime<Utc>, ttl: Duration) -> SessionWrite<'a> {
+    fn write<'a>(
+        &'a self,
+        key_hash: &'a str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> SessionWrite<'a> {
         SessionWrite {
             key_hash,
             user_id: self.user_id,

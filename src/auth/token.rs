@@ -40,7 +40,11 @@ pub fn digest(token: &str) -> String {
 
 /// The token of an `Authorization: Bearer ...` header, if that is the scheme used.
 pub fn bearer(request: &HttpRequest) -> Option<&str> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -86,7 +90,10 @@ mod tests {
 
     #[test]
     fn token_names_are_trimmed_and_bounded() {
-        assert_eq!(TokenName::parse("  deploy bot ").unwrap().as_str(), "deploy bot");
+        assert_eq!(
+            TokenName::parse("  deploy bot ").unwrap().as_str(),
+            "deploy bot"
+        );
         assert!(TokenName::parse("   ").is_err());
         assert!(TokenName::parse(&"x".repeat(101)).is_err());
         assert!(TokenName::parse("tab\there").is_err());

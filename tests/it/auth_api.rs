@@ -13,8 +13,12 @@ async fn a_request_without_valid_credentials_is_401_with_a_basic_challenge() {
     app.customer("alice");
     for response in [
         app.client.get(app.url("/api/tokens")).send().await.unwrap(),
-        BasicClient::new(&app.address, "alice", "wrong").get("/api/tokens").await,
-        TokenClient::new(&app.address, "dpt_nonsense").get("/api/tokens").await,
+        BasicClient::new(&app.address, "alice", "wrong")
+            .get("/api/tokens")
+            .await,
+        TokenClient::new(&app.address, "dpt_nonsense")
+            .get("/api/tokens")
+            .await,
     ] {
         assert_eq!(response.status(), 401);
         assert_eq!(
@@ -107,7 +111,11 @@ async fn a_revoked_token_is_401_at_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), 403, "a revoked token is gone like a missing one");
+    assert_eq!(
+        again.status(),
+        403,
+        "a revoked token is gone like a missing one"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +123,9 @@ async fn a_token_revoked_in_the_panel_is_401_at_once() {
     let app = spawn_app().await;
     app.customer("alice");
     let browser = Browser::customer(&app, "alice").await;
-    let created = browser.post_form("/settings/tokens", &[("name", "laptop")]).await;
+    let created = browser
+        .post_form("/settings/tokens", &[("name", "laptop")])
+        .await;
     assert_eq!(created.status(), 200);
     assert_eq!(created.headers()["cache-control"], "no-store");
     let page = created.text().await.unwrap();
@@ -157,7 +167,10 @@ async fn token_requests_that_make_no_sense_get_clear_4xx_answers() {
         .await
         .unwrap();
     assert_eq!(put.status(), 405);
-    assert_eq!(put.json::<Value>().await.unwrap()["error"], "Method not allowed");
+    assert_eq!(
+        put.json::<Value>().await.unwrap()["error"],
+        "Method not allowed"
+    );
     assert_eq!(app.count("api_tokens"), 0);
 }
 
@@ -190,10 +203,18 @@ async fn after_a_password_change_the_old_basic_credentials_are_401_on_every_node
     assert_eq!(changed.headers()["location"], "/settings?done=password");
 
     assert_eq!(here.get("/api/tokens").await.status(), 401);
-    assert_eq!(there.get("/api/tokens").await.status(), 401, "the other node too");
+    assert_eq!(
+        there.get("/api/tokens").await.status(),
+        401,
+        "the other node too"
+    );
     let new = BasicClient::new(&app.address, "alice", "brand-new-password");
     assert_eq!(new.get("/api/tokens").await.status(), 200);
-    assert_eq!(browser.get("/settings").await.status(), 200, "this session stays");
+    assert_eq!(
+        browser.get("/settings").await.status(),
+        200,
+        "this session stays"
+    );
     assert_eq!(
         elsewhere.get("/settings").await.status(),
         303,
@@ -208,9 +229,19 @@ async fn a_password_change_needs_the_current_password_and_eight_characters() {
     let browser = Browser::customer(&app, "alice").await;
     let before = crate::personas::snapshot(&app);
     for (current, new, confirm, says) in [
-        ("wrong-password", "brand-new-password", "brand-new-password", "current password is wrong"),
+        (
+            "wrong-password",
+            "brand-new-password",
+            "brand-new-password",
+            "current password is wrong",
+        ),
         ("alice-password", "short", "short", "at least 8 characters"),
-        ("alice-password", "brand-new-password", "brand-new-passw0rd", "differ"),
+        (
+            "alice-password",
+            "brand-new-password",
+            "brand-new-passw0rd",
+            "differ",
+        ),
     ] {
         let response = browser
             .post_form(

@@ -36,7 +36,11 @@ async fn a_customer_without_the_csrf_token_is_refused_and_nothing_changes() {
     assert_eq!(logout.status(), 403);
 
     assert_eq!(snapshot(&app), before, "the database is unchanged");
-    assert_eq!(browser.get("/settings").await.status(), 200, "still logged in");
+    assert_eq!(
+        browser.get("/settings").await.status(),
+        200,
+        "still logged in"
+    );
 }
 
 #[tokio::test]
@@ -52,7 +56,10 @@ async fn the_token_is_accepted_as_a_form_field_and_as_the_htmx_header() {
     );
 
     let by_field = browser
-        .post_raw("/settings/tokens", &[("csrf_token", &token), ("name", "one")])
+        .post_raw(
+            "/settings/tokens",
+            &[("csrf_token", &token), ("name", "one")],
+        )
         .await;
     assert_eq!(by_field.status(), 200);
     let by_header = browser
@@ -104,7 +111,10 @@ async fn the_login_form_needs_its_own_token_too() {
     app.customer("alice");
     let browser = Browser::new(&app);
     let without = browser
-        .post_raw("/login", &[("username", "alice"), ("password", "alice-password")])
+        .post_raw(
+            "/login",
+            &[("username", "alice"), ("password", "alice-password")],
+        )
         .await;
     assert_eq!(without.status(), 403);
     assert_eq!(app.count("sessions"), 0);
@@ -115,7 +125,11 @@ async fn the_login_form_needs_its_own_token_too() {
     let crossed = browser
         .post_raw(
             "/login",
-            &[("csrf_token", &foreign), ("username", "alice"), ("password", "alice-password")],
+            &[
+                ("csrf_token", &foreign),
+                ("username", "alice"),
+                ("password", "alice-password"),
+            ],
         )
         .await;
     assert_eq!(crossed.status(), 403);

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{spawn_app, test_config, TestDb};
-use crate::personas::{Browser, BasicClient};
+use crate::helpers::{TestDb, spawn_app, test_config};
+use crate::personas::{BasicClient, Browser};
 
 fn set_cookie_for<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     response
@@ -15,13 +15,21 @@ fn set_cookie_for<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a
         .find(|v| v.starts_with(&format!("{name}=")))
 }
 
-async fn failed_login(browser: &Browser, username: &str, password: &str) -> (u16, String, Duration) {
+async fn failed_login(
+    browser: &Browser,
+    username: &str,
+    password: &str,
+) -> (u16, String, Duration) {
     let token = browser.token_on("/login").await;
     let started = Instant::now();
     let response = browser
         .post_raw(
             "/login",
-            &[("csrf_token", &token), ("username", username), ("password", password)],
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+            ],
         )
         .await;
     let took = started.elapsed();
@@ -78,7 +86,10 @@ async fn logging_in_sets_a_fresh_httponly_samesite_session_cookie_and_logout_end
         .to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
-    assert!(!set_cookie.contains("Secure"), "not configured for TLS: {set_cookie}");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "not configured for TLS: {set_cookie}"
+    );
     assert_eq!(app.count("sessions"), 1);
 
     let first = browser.cookie("distropanel_session").unwrap();
@@ -94,13 +105,21 @@ async fn logging_in_sets_a_fresh_httponly_samesite_session_cookie_and_logout_end
     assert_ne!(first, second, "the session id changes at login");
     let planted = Browser::new(&app);
     planted.set_cookie("distropanel_session", &first);
-    assert_eq!(planted.get("/settings").await.status(), 303, "the old key opens nothing");
+    assert_eq!(
+        planted.get("/settings").await.status(),
+        303,
+        "the old key opens nothing"
+    );
     assert_eq!(app.count("sessions"), 1);
 
     let token = browser.token_on("/settings").await;
     let out = browser.post_raw("/logout", &[("csrf_token", &token)]).await;
     assert_eq!(out.status(), 303);
-    assert_eq!(app.count("sessions"), 0, "logging out deletes the session row");
+    assert_eq!(
+        app.count("sessions"),
+        0,
+        "logging out deletes the session row"
+    );
     let after = browser.get("/settings").await;
     assert_eq!(after.status(), 303);
     assert_eq!(after.headers()["location"], "/login");
@@ -126,7 +145,9 @@ async fn the_session_cookie_is_secure_when_configured() {
         .build()
         .unwrap();
     let login_page = client.get(format!("{address}/login")).send().await.unwrap();
-    let presession = set_cookie_for(&login_page, "distropanel_csrf").unwrap().to_owned();
+    let presession = set_cookie_for(&login_page, "distropanel_csrf")
+        .unwrap()
+        .to_owned();
     assert!(presession.contains("Secure"), "{presession}");
     let cookie = presession.split(';').next().unwrap().to_owned();
     let token = cookie.split_once('=').unwrap().1.to_owned();
@@ -144,7 +165,10 @@ async fn the_session_cookie_is_secure_when_configured() {
         .unwrap();
     assert_eq!(response.status(), 303);
     let session = set_cookie_for(&response, "distropanel_session").unwrap();
-    assert!(session.contains("Secure") && session.contains("HttpOnly"), "{session}");
+    assert!(
+        session.contains("Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
 }
 
 #[tokio::test]
@@ -157,8 +181,10 @@ async fn an_idle_session_and_a_session_past_its_absolute_limit_are_over() {
 
     app.sql("UPDATE sessions SET last_seen = now() - interval '31 minutes', expires_at = now() - interval '1 minute' WHERE key_hash = (SELECT key_hash FROM sessions ORDER BY created_at LIMIT 1)")
         .unwrap();
-    app.sql("UPDATE sessions SET created_at = now() - interval '13 hours' WHERE expires_at > now()")
-        .unwrap();
+    app.sql(
+        "UPDATE sessions SET created_at = now() - interval '13 hours' WHERE expires_at > now()",
+    )
+    .unwrap();
     assert_eq!(idle.get("/settings").await.status(), 303);
     assert_eq!(old.get("/settings").await.status(), 303);
 
@@ -197,7 +223,11 @@ async fn the_sixth_failed_login_within_15_minutes_is_429_even_with_the_right_pas
     let response = browser
         .post_raw(
             "/login",
-            &[("csrf_token", &token), ("username", "alice"), ("password", "alice-password")],
+            &[
+                ("csrf_token", &token),
+                ("username", "alice"),
+                ("password", "alice-password"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 429);
@@ -211,7 +241,8 @@ async fn the_sixth_failed_login_within_15_minutes_is_429_even_with_the_right_pas
     assert_eq!(app.count("sessions"), 0);
 
     // once the failures are older than 15 minutes the right password works again
-    app.sql("UPDATE login_attempts SET at = at - interval '15 minutes'").unwrap();
+    app.sql("UPDATE login_attempts SET at = at - interval '15 minutes'")
+        .unwrap();
     let browser = Browser::logged_in(&app, "alice", "alice-password").await;
     assert_eq!(browser.get("/settings").await.status(), 200);
 }

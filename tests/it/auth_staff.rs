@@ -17,7 +17,14 @@ async fn staff_see_every_customer_server_and_container() {
     let staff = Browser::logged_in(&app, "root", "staff-password").await;
     let (status, page) = staff.get_text("/staff").await;
     assert_eq!(status, 200);
-    for shown in ["alice", "bob", "node1.example.com", "alice-web", "bob-store", "30001"] {
+    for shown in [
+        "alice",
+        "bob",
+        "node1.example.com",
+        "alice-web",
+        "bob-store",
+        "30001",
+    ] {
         assert!(page.contains(shown), "{shown} is listed");
     }
 }
@@ -55,7 +62,10 @@ async fn staff_ending_a_customers_sessions_is_audited() {
     app.customer("alice");
     let alice = Browser::customer(&app, "alice").await;
     let staff = Browser::logged_in(&app, "root", "staff-password").await;
-    let alice_id = scalar(&app, "SELECT id::bigint AS n FROM users WHERE username = 'alice'");
+    let alice_id = scalar(
+        &app,
+        "SELECT id::bigint AS n FROM users WHERE username = 'alice'",
+    );
     let token = staff.token_on("/staff").await;
     let response = staff
         .post_raw(
@@ -64,7 +74,11 @@ async fn staff_ending_a_customers_sessions_is_audited() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    assert_eq!(alice.get("/settings").await.status(), 303, "alice is logged out");
+    assert_eq!(
+        alice.get("/settings").await.status(),
+        303,
+        "alice is logged out"
+    );
     assert_eq!(staff.get("/settings").await.status(), 200);
     assert_eq!(
         scalar(
@@ -77,5 +91,8 @@ async fn staff_ending_a_customers_sessions_is_audited() {
         1
     );
     let (_, page) = staff.get_text("/staff").await;
-    assert!(page.contains("end sessions"), "the trail is on the staff page");
+    assert!(
+        page.contains("end sessions"),
+        "the trail is on the staff page"
+    );
 }

@@ -41,24 +41,36 @@ async fn customer_b_with_customer_as_ids_gets_what_a_missing_id_gets_and_nothing
     for (foreign, missing) in [
         (
             bob_api
-                .request(reqwest::Method::DELETE, &format!("/api/tokens/{alice_token_id}"))
+                .request(
+                    reqwest::Method::DELETE,
+                    &format!("/api/tokens/{alice_token_id}"),
+                )
                 .send()
                 .await
                 .unwrap(),
             bob_api
-                .request(reqwest::Method::DELETE, &format!("/api/tokens/{missing_token_id}"))
+                .request(
+                    reqwest::Method::DELETE,
+                    &format!("/api/tokens/{missing_token_id}"),
+                )
                 .send()
                 .await
                 .unwrap(),
         ),
         (
             bob_bearer
-                .request(reqwest::Method::DELETE, &format!("/api/tokens/{alice_token_id}/"))
+                .request(
+                    reqwest::Method::DELETE,
+                    &format!("/api/tokens/{alice_token_id}/"),
+                )
                 .send()
                 .await
                 .unwrap(),
             bob_bearer
-                .request(reqwest::Method::DELETE, &format!("/api/tokens/{missing_token_id}/"))
+                .request(
+                    reqwest::Method::DELETE,
+                    &format!("/api/tokens/{missing_token_id}/"),
+                )
                 .send()
                 .await
                 .unwrap(),
@@ -69,7 +81,11 @@ async fn customer_b_with_customer_as_ids_gets_what_a_missing_id_gets_and_nothing
         assert_eq!(foreign, missing);
     }
     let listed: Value = bob_api.get("/api/tokens").await.json().await.unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 1, "bob lists only his own");
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "bob lists only his own"
+    );
     assert_eq!(listed[0]["name"], "bob's");
 
     // pages
@@ -96,7 +112,10 @@ async fn customer_b_with_customer_as_ids_gets_what_a_missing_id_gets_and_nothing
         assert_eq!(foreign, missing, "{foreign_path}");
     }
     let (_, settings) = bob.get_text("/settings").await;
-    assert!(!settings.contains("alice"), "nothing of alice's on bob's settings page");
+    assert!(
+        !settings.contains("alice"),
+        "nothing of alice's on bob's settings page"
+    );
 
     assert_eq!(snapshot(&app), before, "the database is unchanged");
     let alice_bearer = TokenClient::new(&app.address, &alice_secret);

@@ -4,8 +4,8 @@ mod helpers;
 
 mod cli;
 mod health;
-mod schema_rules;
 mod personas;
+mod schema_rules;
 
 mod auth_api;
 mod auth_csrf;

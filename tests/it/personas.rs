@@ -83,7 +83,8 @@ impl Browser {
     /// Puts a cookie in the jar as if the site had set it (a planted or stolen one).
     pub fn set_cookie(&self, name: &str, value: &str) {
         let url = self.base.parse().unwrap();
-        self.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -173,7 +174,10 @@ impl BasicClient {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.request(reqwest::Method::GET, path).send().await.unwrap()
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Makes a token through the API; returns (id, secret).
@@ -216,7 +220,10 @@ impl TokenClient {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.request(reqwest::Method::GET, path).send().await.unwrap()
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
     }
 }
 

@@ -57,7 +57,11 @@ pub fn active_with_user(
 }
 
 /// Records use, at most once a minute per token, so a busy client does not write every request.
-pub fn mark_used(conn: &mut PgConnection, id: ApiTokenId, now: DateTime<Utc>) -> QueryResult<usize> {
+pub fn mark_used(
+    conn: &mut PgConnection,
+    id: ApiTokenId,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     let a_minute_ago = now - chrono::Duration::minutes(1);
     diesel::update(
         api_tokens::table.filter(api_tokens::id.eq(id)).filter(

@@ -83,7 +83,11 @@ pub fn failures(
     })
 }
 
-pub fn record_failure(conn: &mut PgConnection, username: &str, address: &str) -> QueryResult<usize> {
+pub fn record_failure(
+    conn: &mut PgConnection,
+    username: &str,
+    address: &str,
+) -> QueryResult<usize> {
     diesel::insert_into(login_attempts::table)
         .values((
             login_attempts::username.eq(username),

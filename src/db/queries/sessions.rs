@@ -52,7 +52,10 @@ pub fn touch(
             .filter(sessions::key_hash.eq(key_hash))
             .filter(sessions::last_seen.lt(unless_seen_after)),
     )
-    .set((sessions::last_seen.eq(now), sessions::expires_at.eq(expires_at)))
+    .set((
+        sessions::last_seen.eq(now),
+        sessions::expires_at.eq(expires_at),
+    ))
     .execute(conn)
 }
 

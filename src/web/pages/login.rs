@@ -130,7 +130,9 @@ async fn submit(
                 .map_err(AppError::internal)?;
             tracing::info!(user = %signed_in.username, "logged in");
             let mut response = see_other(landing(signed_in.role));
-            let mut spent = Cookie::build(csrf::PRESESSION_COOKIE, "").path("/").finish();
+            let mut spent = Cookie::build(csrf::PRESESSION_COOKIE, "")
+                .path("/")
+                .finish();
             spent.make_removal();
             response.add_cookie(&spent).map_err(AppError::internal)?;
             Ok(response)

@@ -89,8 +89,7 @@ async fn render(
     let (user, tokens, live) = db::run(&state.pool, move |conn| {
         let user = users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
         let tokens = api_tokens::active_for_user(conn, user_id)?;
-        let live =
-            sessions::live_for_user(conn, user_id, now, now - session::ABSOLUTE_TIMEOUT)?;
+        let live = sessions::live_for_user(conn, user_id, now, now - session::ABSOLUTE_TIMEOUT)?;
         Ok::<_, AppError>((user, tokens, live))
     })
     .await?;
@@ -200,7 +199,11 @@ async fn change_password(
     let new = match Password::parse(&form.new_password) {
         Ok(new) => new,
         Err(why) => {
-            return refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("New password: {why}.")).await;
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("New password: {why}."),
+            )
+            .await;
         }
     };
     if form.new_password != form.confirm_password {

@@ -49,17 +49,16 @@ pub async fn show(
     state: web::Data<AppState>,
     query: web::Query<Done>,
 ) -> Result<HttpResponse, AppError> {
-    let (customers, staff_logins, servers, containers, audit) =
-        db::run(&state.pool, |conn| {
-            Ok::<_, AppError>((
-                overview::customers_with_logins(conn)?,
-                overview::staff_logins(conn)?,
-                overview::servers(conn)?,
-                overview::containers(conn)?,
-                overview::recent_audit(conn, 50)?,
-            ))
-        })
-        .await?;
+    let (customers, staff_logins, servers, containers, audit) = db::run(&state.pool, |conn| {
+        Ok::<_, AppError>((
+            overview::customers_with_logins(conn)?,
+            overview::staff_logins(conn)?,
+            overview::servers(conn)?,
+            overview::containers(conn)?,
+            overview::recent_audit(conn, 50)?,
+        ))
+    })
+    .await?;
     let base_uid = i64::from(state.config.base_uid);
     html(&StaffHome {
         layout: staff.layout(),
@@ -69,13 +68,15 @@ pub async fn show(
         servers,
         containers: containers
             .into_iter()
-            .map(|(c, server, company): (Container, String, String)| ContainerRow {
-                uid: base_uid + i64::from(c.id.0),
-                name: c.name,
-                company,
-                server,
-                storage: c.custom_distros_storage,
-            })
+            .map(
+                |(c, server, company): (Container, String, String)| ContainerRow {
+                    uid: base_uid + i64::from(c.id.0),
+                    name: c.name,
+                    company,
+                    server,
+                    storage: c.custom_distros_storage,
+                },
+            )
             .collect(),
         audit: audit.into_iter().map(|e| (when(e.at), e)).collect(),
     })
