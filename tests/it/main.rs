@@ -2,8 +2,11 @@
 
 mod helpers;
 
+mod bootstrap;
+mod browser;
 mod cli;
 mod health;
+mod images;
 mod personas;
 mod schema_rules;
 
