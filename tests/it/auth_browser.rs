@@ -47,7 +47,10 @@ async fn a_customer_logs_in_makes_and_revokes_a_token_and_logs_out_in_a_real_bro
         .click()
         .await
         .unwrap();
-    c.wait().for_element(Locator::LinkText("alice")).await.unwrap();
+    c.wait()
+        .for_element(Locator::LinkText("alice"))
+        .await
+        .unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/");
 
     c.goto(&app.url("/settings")).await.unwrap();
@@ -98,7 +101,10 @@ async fn a_customer_logs_in_makes_and_revokes_a_token_and_logs_out_in_a_real_bro
         .click()
         .await
         .unwrap();
-    c.wait().for_element(Locator::LinkText("Log in")).await.unwrap();
+    c.wait()
+        .for_element(Locator::LinkText("Log in"))
+        .await
+        .unwrap();
     assert_eq!(app.count("sessions"), 0);
     c.goto(&app.url("/settings")).await.unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/login");

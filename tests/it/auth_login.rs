@@ -328,3 +328,24 @@ async fn staff_land_on_the_staff_pages_and_customers_on_the_start_page() {
     assert_eq!(status, 200, "the form is there to log in as someone else");
     assert!(page.contains("alice"), "the layout shows who is logged in");
 }
+
+#[tokio::test]
+async fn the_limit_holds_across_web_nodes() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let other_node = crate::personas::another_node(&app.db).await;
+    let here = Browser::new(&app);
+    for _ in 0..3 {
+        let (status, _, _) = failed_login(&here, "alice", "guess").await;
+        assert_eq!(status, 401);
+    }
+    let there = Browser::at(&other_node.address);
+    for _ in 0..2 {
+        let (status, _, _) = failed_login(&there, "alice", "guess").await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, _) = failed_login(&there, "alice", "alice-password").await;
+    assert_eq!(status, 429);
+    let (status, _, _) = failed_login(&here, "alice", "alice-password").await;
+    assert_eq!(status, 429);
+}
