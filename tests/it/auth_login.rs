@@ -60,9 +60,10 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer_in_similar_tim
     assert!(wrong_password[0].0.contains("Wrong username or password."));
 
     // Load on the machine only ever adds time, so the fastest of each is the fair figure; an
-    // unknown user must cost at least the argon2 verification a wrong password costs.
+    // unknown user must cost an argon2 verification as a wrong password does (skipping it
+    // makes the login ten times faster than one verification).
     let fastest = |v: &[(String, Duration)]| v.iter().map(|(_, t)| *t).min().unwrap();
-    let one_verification = (0..3)
+    let one_verification = (0..5)
         .map(|_| {
             let phc = distropanel::auth::password::hash(
                 &distropanel::domain::values::Password::parse("some password").unwrap(),
@@ -78,7 +79,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer_in_similar_tim
         ("unknown user", fastest(&unknown_user)),
     ] {
         assert!(
-            took * 10 >= one_verification * 8,
+            took * 2 >= one_verification,
             "{who}: {took:?}, one argon2 verification: {one_verification:?}"
         );
     }
