@@ -14,7 +14,7 @@ pub mod web;
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -34,6 +34,7 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    pool: PgPool,
 }
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -60,11 +61,26 @@ impl Application {
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.workers;
-        let state = aweb::Data::new(AppState { pool, config });
+        let state = aweb::Data::new(AppState {
+            pool: pool.clone(),
+            config,
+        });
+        // one per process, shared by every worker: the key of its fingerprints dies with it
+        let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());
 
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(verified_credentials.clone())
+                .app_data(
+                    aweb::FormConfig::default()
+                        .limit(64 * 1024)
+                        .error_handler(|_, _| {
+                            AppError::BadRequest("The form could not be read.".into()).into()
+                        }),
+                )
+                .wrap(from_fn(auth::csrf::protect))
+                .wrap(auth::session::middleware(state.pool.clone(), &state.config))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
@@ -82,6 +98,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            pool,
         })
     }
 
@@ -89,14 +106,21 @@ impl Application {
         self.port
     }
 
+    /// Serves until stopped, sweeping dead sessions and stale failed logins meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let sweeper = tokio::spawn(auth::sweep_forever(self.pool));
+        let served = self.server.await;
+        sweeper.abort();
+        served
     }
 }
 
 /// Every route of the panel. Shared by [`Application::build`] and in-process tests.
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.configure(web::api::configure)
+        .configure(web::pages::login::configure)
+        .configure(web::pages::settings::configure)
+        .configure(web::staff::configure)
         .service(web::health::healthz)
         .service(web::health::readyz)
         .service(web::assets::serve)

@@ -7,3 +7,4 @@ pub mod error;
 pub mod health;
 pub mod pages;
 pub mod render;
+pub mod staff;

@@ -10,15 +10,46 @@ use crate::api_client::{World, world};
 
 /// Field names the handlers read, so random bodies reach past "unknown field" often.
 const FIELDS: &[&str] = &[
-    "name", "path", "note", "company", "vat", "email", "quota_threshold", "alarm_freq",
-    "nofollow", "custom_distros_storage", "ssh_keys", "distro", "custom_distro", "tags",
-    "reboot", "jid", "jid_destinations", "pushover_user", "pushover_token", "pushover_sound",
-    "pushbullet_token", "slack_webhook", "container",
+    "name",
+    "path",
+    "note",
+    "company",
+    "vat",
+    "email",
+    "quota_threshold",
+    "alarm_freq",
+    "nofollow",
+    "custom_distros_storage",
+    "ssh_keys",
+    "distro",
+    "custom_distro",
+    "tags",
+    "reboot",
+    "jid",
+    "jid_destinations",
+    "pushover_user",
+    "pushover_token",
+    "pushover_sound",
+    "pushbullet_token",
+    "slack_webhook",
+    "container",
 ];
 
 const PARAMS: &[&str] = &[
-    "container", "level", "line", "color", "vassal", "class", "filename", "func", "with_total",
-    "range", "unix", "key", "tags", "purge",
+    "container",
+    "level",
+    "line",
+    "color",
+    "vassal",
+    "class",
+    "filename",
+    "func",
+    "with_total",
+    "range",
+    "unix",
+    "key",
+    "tags",
+    "purge",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -27,7 +58,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         (-2i64..70_000).prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         any::<String>().prop_map(Value::String),
         "[a-z0-9._/ -]{0,70}".prop_map(Value::String),
         Just(Value::String("\u{0}".into())),
@@ -43,14 +75,11 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn body() -> impl Strategy<Value = Vec<u8>> {
-    let object = prop::collection::vec(
-        (prop::sample::select(FIELDS), json_value()),
-        0..6,
-    )
-    .prop_map(|kv| {
-        let map: Map<String, Value> = kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        Value::Object(map).to_string().into_bytes()
-    });
+    let object = prop::collection::vec((prop::sample::select(FIELDS), json_value()), 0..6)
+        .prop_map(|kv| {
+            let map: Map<String, Value> = kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            Value::Object(map).to_string().into_bytes()
+        });
     prop_oneof![
         4 => object,
         1 => json_value().prop_map(|v| v.to_string().into_bytes()),
@@ -94,7 +123,15 @@ fn urlencode(raw: &str) -> String {
 
 /// Path segments where a uid or id goes: the caller's, someone else's, nonsense.
 fn segment(w: &World) -> impl Strategy<Value = String> + use<> {
-    let own = vec![w.web.uid(), w.images.uid(), w.bare.uid(), w.bobs.uid(), 1, 2, 0];
+    let own = vec![
+        w.web.uid(),
+        w.images.uid(),
+        w.bare.uid(),
+        w.bobs.uid(),
+        1,
+        2,
+        0,
+    ];
     prop_oneof![
         prop::sample::select(own).prop_map(|n| n.to_string()),
         any::<i64>().prop_map(|n| n.to_string()),
@@ -156,10 +193,15 @@ fn random_bodies_query_strings_and_ids_never_get_a_500() {
                 return Ok(());
             }
             let path = template.replace("{}", &id);
-            let url = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
+            let url = if query.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{query}")
+            };
             let api = w.app.api("alice");
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            let answer = runtime.block_on(api.send(api.request(method.clone(), &url).body(body.clone())));
+            let answer =
+                runtime.block_on(api.send(api.request(method.clone(), &url).body(body.clone())));
             prop_assert!(
                 answer.status.as_u16() < 500,
                 "{method} {url} with body {:?} answered {}: {}",
@@ -168,7 +210,11 @@ fn random_bodies_query_strings_and_ids_never_get_a_500() {
                 answer.text
             );
             if !answer.status.is_success() {
-                prop_assert!(answer.json["error"].is_string(), "{method} {url}: {}", answer.text);
+                prop_assert!(
+                    answer.json["error"].is_string(),
+                    "{method} {url}: {}",
+                    answer.text
+                );
             }
             Ok(())
         })

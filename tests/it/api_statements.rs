@@ -37,12 +37,19 @@ impl Instrumentation for Counter {
 }
 
 fn statements(database: &str) -> u64 {
-    STATEMENTS.lock().unwrap().get(database).copied().unwrap_or(0)
+    STATEMENTS
+        .lock()
+        .unwrap()
+        .get(database)
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Alice gets `n` more containers, `n` custom distros and `10 n` alarms on `web`.
 fn grow(w: &World, n: usize) {
-    let alice = w.app.scalar("SELECT customer_id FROM users WHERE username = 'alice'");
+    let alice = w
+        .app
+        .scalar("SELECT customer_id FROM users WHERE username = 'alice'");
     let s1 = w.app.scalar("SELECT id FROM servers WHERE name = 's1'");
     w.app
         .sql(&format!(

@@ -17,4 +17,12 @@ mod browser;
 mod cli;
 mod health;
 mod images;
+mod personas;
 mod schema_rules;
+
+mod auth_api;
+mod auth_browser;
+mod auth_csrf;
+mod auth_login;
+mod auth_staff;
+mod auth_tenancy;

@@ -3,11 +3,15 @@
 
 pub mod alarms;
 pub mod api_jobs;
+pub mod api_tokens;
 pub mod containers;
 pub mod custom_distros;
 pub mod customers;
 pub mod distros;
 pub mod events;
 pub mod jobs;
+pub mod login_attempts;
+pub mod overview;
 pub mod servers;
+pub mod sessions;
 pub mod users;
