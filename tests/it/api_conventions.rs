@@ -326,3 +326,42 @@ async fn the_openapi_document_lists_every_route_and_each_answers() {
         assert_ne!(answer.status, 500, "{method} {concrete}: {answer:?}");
     }
 }
+
+#[tokio::test]
+async fn credentials_no_user_can_have_are_401_never_500() {
+    let w = world().await;
+    use base64::Engine;
+    let encode = |pair: &[u8]| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let requests = [
+        w.app
+            .client
+            .get(w.app.url("/api/me"))
+            .header("X-uwsgi-it-username", hex::encode("a\0b"))
+            .header("X-uwsgi-it-password", hex::encode("pass")),
+        w.app
+            .client
+            .get(w.app.url("/api/me"))
+            .header("Authorization", encode(b"a\0b:pass")),
+        w.app
+            .client
+            .get(w.app.url("/api/me"))
+            .header("Authorization", encode(b"alice:\0")),
+        w.app
+            .client
+            .get(w.app.url("/api/me"))
+            .header("Authorization", encode(&[0xff, b':', 0xfe])),
+        w.app
+            .client
+            .get(w.app.url("/api/me"))
+            .header("Authorization", "Bearer nonsense"),
+    ];
+    for request in requests {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+}
