@@ -86,15 +86,15 @@ fn grow(w: &World, n: usize) {
 async fn profile(w: &World) -> Vec<(String, u64)> {
     let web = w.web.uid();
     let requests = [
-        format!("GET /api/me"),
-        format!("GET /api/containers"),
-        format!("GET /api/containers?tags=t1,t2"),
+        "GET /api/me".to_owned(),
+        "GET /api/containers".to_owned(),
+        "GET /api/containers?tags=t1,t2".to_owned(),
         format!("GET /api/containers/{web}"),
-        format!("GET /api/custom_distros"),
+        "GET /api/custom_distros".to_owned(),
         format!("GET /api/custom_distros/{web}"),
         format!("GET /api/alarms?container={web}&level=2&range=5-15"),
-        format!("GET /api/alarms?with_total=1&range=20"),
-        format!("GET /api/jobs"),
+        "GET /api/alarms?with_total=1&range=20".to_owned(),
+        "GET /api/jobs".to_owned(),
         format!("POST /api/containers/{web} {}", json!({"reboot": 1})),
     ];
     let api = w.app.api("alice");
