@@ -78,14 +78,6 @@ pub fn lock_for_customer(
         .optional()
 }
 
-pub fn find(conn: &mut PgConnection, id: CustomDistroId) -> QueryResult<Option<CustomDistro>> {
-    custom_distros::table
-        .find(id)
-        .select(CustomDistro::as_select())
-        .first(conn)
-        .optional()
-}
-
 /// Names of the distros stored in a storage container.
 pub fn names_in(conn: &mut PgConnection, storage: ContainerId) -> QueryResult<Vec<String>> {
     custom_distros::table

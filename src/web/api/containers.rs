@@ -393,7 +393,7 @@ fn apply(
     let customer = caller.customer;
     let current = containers::lock_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
     let booted_name = match current.custom_distro_id {
-        Some(d) => custom_distros::find(conn, d)?.map(|d| d.name),
+        Some(d) => custom_distros::find_for_customer(conn, customer, d)?.map(|d| d.name),
         None => None,
     };
     let facts = ContainerFacts {
