@@ -14,7 +14,7 @@ pub mod input;
 mod jobs;
 mod me;
 pub mod openapi;
-pub mod tokens;
+mod tokens;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -120,9 +120,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::at("/alarm_key/{uid}").get(alarms::key),
         Endpoint::at("/jobs").get(jobs::list),
         Endpoint::at("/jobs/{id}").get(jobs::show),
-        Endpoint::at("/tokens")
-            .get(tokens::list)
-            .post(tokens::create),
+        Endpoint::at("/tokens").get(tokens::list).post(tokens::create),
         Endpoint::at("/tokens/{id}").delete(tokens::revoke),
         Endpoint::at("/openapi.json").get(openapi::document),
     ]

@@ -63,9 +63,10 @@ impl Modify for Authentication {
         super::alarms::list, super::alarms::show, super::alarms::delete, super::alarms::raise,
         super::alarms::key,
         super::jobs::list, super::jobs::show,
+        super::tokens::list, super::tokens::create, super::tokens::revoke,
         document,
     ),
-    modifiers(&Authentication, &Aliases, &Tokens),
+    modifiers(&Authentication, &Aliases),
     security(("basic" = []), ("bearer" = [])),
 )]
 pub struct ApiDoc;
@@ -95,77 +96,6 @@ impl Modify for Aliases {
                 openapi.paths.paths.insert(alias.to_owned(), item);
             }
         }
-    }
-}
-
-/// Bearer tokens (`tokens.rs`), documented here so their handlers stay free of annotations.
-struct Tokens;
-
-impl Modify for Tokens {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-        use utoipa::openapi::request_body::RequestBodyBuilder;
-        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
-
-        let json = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content("application/json", ContentBuilder::new().build())
-                .build()
-        };
-        let operation = |id: &str, summary: &str, status: &str, answer: &str| {
-            OperationBuilder::new()
-                .operation_id(Some(id))
-                .tag("tokens")
-                .summary(Some(summary))
-                .response(status, json(answer))
-                .response("401", json("not authenticated"))
-        };
-        let paths = &mut openapi.paths;
-        paths.add_path_operation(
-            "/api/tokens",
-            vec![HttpMethod::Get],
-            operation(
-                "tokens_list",
-                "The caller's tokens, without secrets",
-                "200",
-                "[{id, name, created, last_used}]",
-            ),
-        );
-        paths.add_path_operation(
-            "/api/tokens",
-            vec![HttpMethod::Post],
-            operation(
-                "tokens_create",
-                "A new bearer token; the secret is shown this once",
-                "201",
-                "{id, name, token, created}",
-            )
-            .request_body(Some(
-                RequestBodyBuilder::new()
-                    .description(Some("{\"name\": \"deploy\"}"))
-                    .content("application/json", ContentBuilder::new().build())
-                    .build(),
-            ))
-            .response("422", json("a bad name")),
-        );
-        paths.add_path_operation(
-            "/api/tokens/{id}",
-            vec![HttpMethod::Delete],
-            operation(
-                "tokens_revoke",
-                "Revokes a token",
-                "200",
-                "{\"message\": \"Ok\"}",
-            )
-            .parameter(
-                ParameterBuilder::new()
-                    .name("id")
-                    .parameter_in(ParameterIn::Path)
-                    .required(utoipa::openapi::Required::True),
-            )
-            .response("403", json("not one of the caller's tokens")),
-        );
     }
 }
 
