@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod host;
+pub mod jobs;
 pub mod telemetry;
 pub mod web;
 
