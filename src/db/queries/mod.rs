@@ -8,3 +8,6 @@ pub mod events;
 pub mod jobs;
 pub mod servers;
 pub mod users;
+pub mod host_alarms;
+pub mod host_facts;
+pub mod server_tokens;
