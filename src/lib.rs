@@ -13,6 +13,7 @@ pub mod telemetry;
 pub mod web;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
@@ -23,12 +24,18 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
 use crate::db::PgPool;
+use crate::host::HostExecutor;
+use crate::host::vassal::VassalTemplate;
 use crate::web::error::AppError;
 
 /// What every request handler may use.
 pub struct AppState {
     pub pool: PgPool,
     pub config: Config,
+    /// The host this process runs jobs on (handlers never call it: they enqueue jobs).
+    pub host: Arc<dyn HostExecutor>,
+    /// The vassal template, for serving vassals on `/private`.
+    pub vassal_template: Arc<VassalTemplate>,
 }
 
 /// A bound, not yet running, web server.
@@ -60,8 +67,14 @@ impl Application {
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let (host, vassal_template) = host::open_local(&config).await?;
         let workers = config.workers;
-        let state = aweb::Data::new(AppState { pool, config });
+        let state = aweb::Data::new(AppState {
+            pool,
+            config,
+            host,
+            vassal_template,
+        });
 
         let mut server = HttpServer::new(move || {
             App::new()
@@ -98,6 +111,7 @@ impl Application {
 /// Every route of the panel. Shared by [`Application::build`] and in-process tests.
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.configure(web::api::configure)
+        .configure(web::private::configure)
         .service(web::health::healthz)
         .service(web::health::readyz)
         .service(web::assets::serve)

@@ -10,8 +10,31 @@ pub mod vassal;
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
+
+use anyhow::Context;
 
 use crate::domain::values::{DistroPath, Uid};
+
+/// The executor for this machine and the vassal template, as configured (blocking work done
+/// off the runtime).
+pub async fn open_local(
+    config: &crate::config::Config,
+) -> anyhow::Result<(Arc<dyn HostExecutor>, Arc<vassal::VassalTemplate>)> {
+    let root = config.host_root.clone();
+    let vassals = config.vassals_dir.clone();
+    let template = config.vassal_template.clone();
+    tokio::task::spawn_blocking(move || {
+        let host = local::LocalHost::open(&root, &vassals)
+            .with_context(|| format!("opening the host root {}", root.display()))?;
+        let template = vassal::VassalTemplate::load(template.as_deref())?;
+        Ok((
+            Arc::new(host) as Arc<dyn HostExecutor>,
+            Arc::new(template),
+        ))
+    })
+    .await?
+}
 
 /// The container-side path of a home, as the container and its alarms name it.
 pub fn home_label(uid: Uid) -> String {

@@ -6,4 +6,5 @@ pub mod assets;
 pub mod error;
 pub mod health;
 pub mod pages;
+pub mod private;
 pub mod render;
