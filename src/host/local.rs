@@ -70,7 +70,8 @@ impl LocalHost {
     fn give(&self, fd: impl rustix::fd::AsFd, uid: Uid, label: &str) -> Result<(), HostError> {
         if self.give_to_container {
             let (u, g) = Self::owner(uid)?;
-            rustix::fs::fchown(fd, Some(u), Some(g))
+            // directory capabilities may be O_PATH descriptors, which fchown refuses
+            rustix::fs::chownat(fd, "", Some(u), Some(g), rustix::fs::AtFlags::EMPTY_PATH)
                 .map_err(|e| HostError::io(label, io::Error::from(e)))?;
         }
         Ok(())
@@ -276,7 +277,7 @@ impl HostExecutor for LocalHost {
                 }
             }
             self.vassals.rename(&temp, &self.vassals, &name)?;
-            rustix::fs::fsync(&self.vassals)?;
+            sync_dir(&self.vassals)?;
             Ok(())
         };
         write().map_err(|e| {
@@ -312,7 +313,7 @@ impl HostExecutor for LocalHost {
             }
             Err(e) => return Err(HostError::io(label, e.into())),
         }
-        rustix::fs::fsync(&distros).map_err(|e| HostError::io(&label, e.into()))
+        sync_dir(&distros).map_err(|e| HostError::io(&label, e))
     }
 
     fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
@@ -367,6 +368,12 @@ impl HostExecutor for LocalHost {
     fn layout(&self) -> &HostLayout {
         &self.layout
     }
+}
+
+/// Makes a rename in `dir` durable. Directory capabilities may be O_PATH descriptors, which
+/// cannot be synced: open the directory itself.
+fn sync_dir(dir: &Dir) -> io::Result<()> {
+    dir.open(".")?.sync_all()
 }
 
 fn whole_seconds(t: SystemTime) -> u64 {

@@ -5,3 +5,5 @@ mod helpers;
 mod cli;
 mod health;
 mod schema_rules;
+mod host_executor;
+mod host_fixtures;
