@@ -7,3 +7,4 @@ mod health;
 mod schema_rules;
 mod host_executor;
 mod host_fixtures;
+mod jobs_queue;
