@@ -8,3 +8,4 @@ mod schema_rules;
 mod host_executor;
 mod host_fixtures;
 mod jobs_queue;
+mod jobs_crash;
