@@ -9,3 +9,4 @@ mod host_executor;
 mod host_fixtures;
 mod jobs_queue;
 mod jobs_crash;
+mod host_emperor;
