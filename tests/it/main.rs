@@ -10,3 +10,4 @@ mod host_fixtures;
 mod jobs_queue;
 mod jobs_crash;
 mod host_emperor;
+mod host_private;
