@@ -16,7 +16,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -42,6 +42,7 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    pool: PgPool,
 }
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -70,15 +71,27 @@ impl Application {
         let (host, vassal_template) = host::open_local(&config).await?;
         let workers = config.workers;
         let state = aweb::Data::new(AppState {
-            pool,
+            pool: pool.clone(),
             config,
             host,
             vassal_template,
         });
+        // one per process, shared by every worker: the key of its fingerprints dies with it
+        let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());
 
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(verified_credentials.clone())
+                .app_data(
+                    aweb::FormConfig::default()
+                        .limit(64 * 1024)
+                        .error_handler(|_, _| {
+                            AppError::BadRequest("The form could not be read.".into()).into()
+                        }),
+                )
+                .wrap(from_fn(auth::csrf::protect))
+                .wrap(auth::session::middleware(state.pool.clone(), &state.config))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
@@ -96,6 +109,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            pool,
         })
     }
 
@@ -103,8 +117,12 @@ impl Application {
         self.port
     }
 
+    /// Serves until stopped, sweeping dead sessions and stale failed logins meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let sweeper = tokio::spawn(auth::sweep_forever(self.pool));
+        let served = self.server.await;
+        sweeper.abort();
+        served
     }
 }
 
@@ -112,6 +130,9 @@ impl Application {
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.configure(web::api::configure)
         .configure(web::private::configure)
+        .configure(web::pages::login::configure)
+        .configure(web::pages::settings::configure)
+        .configure(web::staff::configure)
         .service(web::health::healthz)
         .service(web::health::readyz)
         .service(web::assets::serve)

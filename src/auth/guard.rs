@@ -1,21 +1,36 @@
-//! Extractors that say who is calling. A handler that takes one is unreachable without it.
+//! Extractors that say who is calling. A handler that takes one is unreachable without it, and
+//! each carries the scope its queries must use.
+//!
+//! - [`ApiCaller`]: the JSON API, by bearer token, HTTP Basic or the uwsgi.it headers.
+//! - [`SignedIn`]: any signed-in browser session.
+//! - [`Customer`]: a customer's session, carrying the customer every query is scoped to.
+//! - [`Staff`]: a staff session; anyone else gets the 404 page (customers) or the login page.
 
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_session::SessionExt;
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
-use base64::Engine;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use chrono::Utc;
 
 use crate::AppState;
-use crate::auth::password;
+use crate::auth::authenticate::{self, Refused};
+use crate::auth::basic::{self, CredentialCache};
+use crate::auth::{csrf, token};
 use crate::db;
+use crate::db::models::event::NewEvent;
 use crate::db::models::user::Role;
-use crate::domain::ids::{CustomerId, UserId};
+use crate::db::queries::api_tokens;
+use crate::domain::ids::{ContainerId, CustomerId, UserId};
 use crate::web::error::{ApiError, AppError};
+use crate::web::render::Layout;
 
-/// An authenticated caller of the JSON API: HTTP Basic, or the uwsgi.it
+pub use crate::auth::session::SignedIn;
+
+/// An authenticated caller of the JSON API: a bearer token, HTTP Basic, or the uwsgi.it
 /// `X-uwsgi-it-username` / `X-uwsgi-it-password` headers (hex-encoded).
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
@@ -37,43 +52,34 @@ impl ApiCaller {
     }
 }
 
-/// Credentials as sent: username and password.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
+fn app_state(request: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    request
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))
 }
 
-/// Reads Basic or uwsgi.it header credentials. A Basic password may contain `:`: the
-/// credentials split at the first colon only.
-pub fn credentials(request: &HttpRequest) -> Option<Credentials> {
-    let headers = request.headers();
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, rest) = value.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
+async fn by_token(state: &AppState, secret: String) -> Result<ApiCaller, AppError> {
+    let digest = token::digest(&secret);
+    let now = Utc::now();
+    db::run(&state.pool, move |conn| {
+        let Some((token, user)) = api_tokens::active_with_user(conn, &digest)? else {
+            return Err(AppError::Unauthorized);
+        };
+        let stale = token
+            .last_used_at
+            .is_none_or(|used| now - used > chrono::Duration::minutes(1));
+        if stale {
+            api_tokens::mark_used(conn, token.id, now)?;
         }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (username, password) = text.split_once(':')?;
-        return Some(Credentials {
-            username: username.to_owned(),
-            password: password.to_owned(),
-        });
-    }
-    let hex_header = |name: &str| -> Option<String> {
-        let raw = headers.get(name)?.to_str().ok()?;
-        String::from_utf8(hex::decode(raw.trim()).ok()?).ok()
-    };
-    Some(Credentials {
-        username: hex_header("X-uwsgi-it-username")?,
-        password: hex_header("X-uwsgi-it-password")?,
+        Ok(ApiCaller {
+            user_id: user.id,
+            role: user.role(),
+            customer_id: user.customer_id,
+            username: user.username,
+        })
     })
+    .await
 }
 
 impl FromRequest for ApiCaller {
@@ -81,31 +87,187 @@ impl FromRequest for ApiCaller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let given = credentials(request);
+        let state = app_state(request);
+        let cache = request.app_data::<web::Data<CredentialCache>>().cloned();
+        let bearer = token::bearer(request).map(str::to_owned);
+        let given = basic::credentials(request);
+        let replayed_by_browser = csrf::basic_sent_by_another_site(request);
+        let address = authenticate::client_address(request);
         Box::pin(async move {
-            let state = state
-                .ok_or_else(|| ApiError(AppError::internal(anyhow::anyhow!("no app state"))))?;
-            let given = given.ok_or(ApiError(AppError::Unauthorized))?;
-            let username = given.username.clone();
-            let user = db::run(&state.pool, move |conn| {
-                db::queries::users::by_username(conn, &username).map_err(AppError::from)
-            })
-            .await?;
-            let ok = password::verify_off_worker(
-                given.password,
-                user.as_ref().map(|u| u.password_hash.clone()),
-            )
-            .await;
-            match user {
-                Some(user) if ok => Ok(ApiCaller {
+            let state = state?;
+            if let Some(secret) = bearer {
+                return Ok(by_token(&state, secret).await?);
+            }
+            let given = given.ok_or(AppError::Unauthorized)?;
+            if replayed_by_browser {
+                return Err(ApiError(AppError::Forbidden(
+                    "Another site sent this request with your saved credentials; it was refused."
+                        .into(),
+                )));
+            }
+            let cache = cache.ok_or_else(|| AppError::internal(anyhow::anyhow!("no cache")))?;
+            match authenticate::check_password(&state.pool, Some(&cache), given, address).await? {
+                Ok(user) => Ok(ApiCaller {
                     user_id: user.id,
                     role: user.role(),
                     customer_id: user.customer_id,
                     username: user.username,
                 }),
-                _ => Err(ApiError(AppError::Unauthorized)),
+                Err(Refused::WrongCredentials) => Err(ApiError(AppError::Unauthorized)),
+                Err(Refused::Locked(locked)) => Err(ApiError(AppError::TooManyRequests {
+                    retry_after_secs: locked.retry_after_secs,
+                })),
             }
         })
+    }
+}
+
+/// A page refused: either the login page is the way on, or the usual error page.
+#[derive(Debug)]
+pub enum Denied {
+    LogInFirst { htmx: bool },
+    Page(AppError),
+}
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Denied::LogInFirst { .. } => f.write_str("log in first"),
+            Denied::Page(error) => error.fmt(f),
+        }
+    }
+}
+
+impl ResponseError for Denied {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Denied::LogInFirst { htmx: false } => StatusCode::SEE_OTHER,
+            Denied::LogInFirst { htmx: true } => StatusCode::UNAUTHORIZED,
+            Denied::Page(error) => error.status(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            // htmx would swap a followed redirect into the page; it navigates on HX-Redirect
+            Denied::LogInFirst { htmx: true } => HttpResponse::Unauthorized()
+                .insert_header(("HX-Redirect", "/login"))
+                .finish(),
+            Denied::LogInFirst { htmx: false } => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish(),
+            Denied::Page(error) => error.error_response(),
+        }
+    }
+}
+
+fn signed_in(request: &HttpRequest) -> Result<SignedIn, Denied> {
+    SignedIn::read(&request.get_session()).ok_or(Denied::LogInFirst {
+        htmx: request.headers().contains_key("HX-Request"),
+    })
+}
+
+impl SignedIn {
+    pub fn layout(&self) -> Layout {
+        Layout {
+            username: Some(self.username.clone()),
+            is_staff: self.role == Role::Staff,
+            csrf_token: self.csrf_token.clone(),
+        }
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = Denied;
+    type Future = std::future::Ready<Result<Self, Denied>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(signed_in(request))
+    }
+}
+
+/// A signed-in customer. Every customer page scopes its queries by `customer_id`.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub session: SignedIn,
+    pub customer_id: CustomerId,
+}
+
+impl Customer {
+    pub fn layout(&self) -> Layout {
+        self.session.layout()
+    }
+}
+
+impl FromRequest for Customer {
+    type Error = Denied;
+    type Future = std::future::Ready<Result<Self, Denied>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(signed_in(request).and_then(|session| {
+            match (session.role, session.customer_id) {
+                (Role::Customer, Some(customer_id)) => Ok(Customer {
+                    session,
+                    customer_id,
+                }),
+                _ => Err(Denied::Page(AppError::Forbidden(
+                    "Staff accounts have no containers of their own; use the staff pages.".into(),
+                ))),
+            }
+        }))
+    }
+}
+
+/// A signed-in member of staff, with the address their actions are audited from.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub session: SignedIn,
+    pub address: String,
+}
+
+impl Staff {
+    pub fn layout(&self) -> Layout {
+        self.session.layout()
+    }
+
+    /// The audit entry for an action of this member of staff on a customer's data; insert it
+    /// in the transaction that makes the change.
+    pub fn audit<'a>(
+        &'a self,
+        customer: Option<CustomerId>,
+        container: Option<ContainerId>,
+        action: &'a str,
+        target: &'a str,
+        detail: &'a str,
+    ) -> NewEvent<'a> {
+        NewEvent {
+            kind: "audit",
+            actor_user_id: Some(self.session.user_id),
+            actor: &self.session.username,
+            customer_id: customer,
+            container_id: container,
+            job_id: None,
+            action,
+            target,
+            outcome: "ok",
+            detail,
+            ip: Some(&self.address),
+        }
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = Denied;
+    type Future = std::future::Ready<Result<Self, Denied>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(signed_in(request).and_then(|session| match session.role {
+            Role::Staff => Ok(Staff {
+                session,
+                address: authenticate::client_address(request),
+            }),
+            // a customer cannot tell the staff pages from pages that do not exist
+            Role::Customer => Err(Denied::Page(AppError::NotFound)),
+        }))
     }
 }

@@ -150,7 +150,9 @@ fn run_tool(bindir: &Path, tool: &str, args: &[&str], owner: Option<&str>) -> an
     Ok(())
 }
 
-fn private_cluster(dir: &Path) -> anyhow::Result<String> {
+/// Starts (creating it on first use) a cluster under `dir` that listens only on a socket in
+/// `dir/run`, and returns the conninfo of its `distropanel` database.
+pub fn private_cluster(dir: &Path) -> anyhow::Result<String> {
     let bindir = postgres_bindir().context("PostgreSQL's initdb was not found")?;
     let data = dir.join("data");
     let socket = dir.join("run");
@@ -202,4 +204,17 @@ fn private_cluster(dir: &Path) -> anyhow::Result<String> {
         .context("connecting to the private cluster")?;
     ensure_database(&mut conn)?;
     Ok(conninfo(&host, DATABASE, DATABASE))
+}
+
+/// Stops the private cluster under `dir`, if it runs.
+pub fn stop_private_cluster(dir: &Path) -> anyhow::Result<()> {
+    let bindir = postgres_bindir().context("PostgreSQL's pg_ctl was not found")?;
+    let data = dir.join("data").to_string_lossy().into_owned();
+    let owner = running_as_root().then(cluster_owner);
+    run_tool(
+        &bindir,
+        "pg_ctl",
+        &["-D", &data, "-m", "fast", "-w", "stop"],
+        owner,
+    )
 }

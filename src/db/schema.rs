@@ -146,6 +146,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_attempts (id) {
+        id -> Int8,
+        username -> Text,
+        ip -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     servers (id) {
         id -> Int4,
         name -> Text,
@@ -168,6 +177,7 @@ diesel::table! {
         created_at -> Timestamptz,
         last_seen -> Timestamptz,
         expires_at -> Timestamptz,
+        public_id -> Nullable<Text>,
     }
 }
 
@@ -208,6 +218,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     distros,
     events,
     jobs,
+    login_attempts,
     servers,
     sessions,
     users,

@@ -5,7 +5,12 @@
 //! resolved beneath the container's home and never through a symbolic link, so nothing planted
 //! in a home can make the executor touch a file outside it.
 
+pub mod check;
+pub mod image;
 pub mod local;
+pub mod report;
+pub mod sample_image;
+pub mod unpack;
 pub mod vassal;
 
 use std::fmt;

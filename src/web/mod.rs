@@ -8,3 +8,4 @@ pub mod health;
 pub mod pages;
 pub mod private;
 pub mod render;
+pub mod staff;

@@ -2,8 +2,12 @@
 
 mod helpers;
 
+mod bootstrap;
+mod browser;
 mod cli;
 mod health;
+mod images;
+mod personas;
 mod schema_rules;
 mod host_executor;
 mod host_fixtures;
@@ -11,3 +15,9 @@ mod jobs_queue;
 mod jobs_crash;
 mod host_emperor;
 mod host_private;
+
+mod auth_api;
+mod auth_csrf;
+mod auth_login;
+mod auth_staff;
+mod auth_tenancy;

@@ -1,6 +1,7 @@
 //! Row structs, one file per table: what a query returns and what an insert takes.
 
 pub mod alarm;
+pub mod api_token;
 pub mod container;
 pub mod custom_distro;
 pub mod customer;
@@ -8,4 +9,5 @@ pub mod distro;
 pub mod event;
 pub mod job;
 pub mod server;
+pub mod session;
 pub mod user;

@@ -1,12 +1,16 @@
 //! Queries grouped by aggregate. Each function takes a `&mut PgConnection` and returns
 //! `QueryResult`, so callers choose the transaction.
 
+pub mod api_tokens;
 pub mod containers;
 pub mod customers;
 pub mod distros;
 pub mod events;
 pub mod jobs;
+pub mod login_attempts;
+pub mod overview;
 pub mod servers;
+pub mod sessions;
 pub mod users;
 pub mod host_alarms;
 pub mod host_facts;

@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, get};
 use askama::Template;
 
+use crate::auth::guard::SignedIn;
 use crate::web::error::AppError;
 use crate::web::render::{Layout, html};
 
@@ -11,8 +12,10 @@ struct HomePage {
 }
 
 #[get("/")]
-pub async fn show() -> Result<HttpResponse, AppError> {
+pub async fn show(signed_in: Option<SignedIn>) -> Result<HttpResponse, AppError> {
     html(&HomePage {
-        layout: Layout::anonymous(),
+        layout: signed_in
+            .map(|s| s.layout())
+            .unwrap_or_else(Layout::anonymous),
     })
 }

@@ -1,3 +1,5 @@
 //! Customer screens, one file per screen.
 
 pub mod home;
+pub mod login;
+pub mod settings;

@@ -1,0 +1,413 @@
+//! Staged, bounded, link-safe extraction of an image archive into a directory.
+//!
+//! The archive is refused whole when a member would land outside the target: an absolute
+//! name, a `..` component, a hard link whose target leaves the image, or a write through a
+//! symbolic link. Names are never rewritten. Device nodes and fifos are skipped and set-uid /
+//! set-gid bits dropped, each reported. Every write goes through a capability on the target
+//! directory and never follows a symbolic link, so a hostile archive cannot reach anything
+//! outside it whatever it contains.
+
+use std::ffi::OsStr;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use cap_fs_ext::DirExt;
+use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
+use rustix::fs::{AtFlags, Gid, Uid};
+
+use crate::host::report::{Findings, ReportLine};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes of file content the image may hold (the storage quota).
+    pub max_bytes: u64,
+    /// Members the archive may have.
+    pub max_entries: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("the archive was refused: {0}")]
+    Refused(String),
+    #[error("the image is larger than the {limit} bytes the storage quota allows")]
+    TooLarge { limit: u64 },
+    #[error("the archive has more than {0} members")]
+    TooManyEntries(u64),
+    #[error("the archive could not be read: {0}")]
+    Corrupt(String),
+    #[error("writing the image failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+#[derive(Debug, Default)]
+pub struct Unpacked {
+    /// Bytes of file content written.
+    pub bytes: u64,
+    pub entries: u64,
+    pub report: Vec<ReportLine>,
+}
+
+/// Gives an open file or directory to `owner` (uid and gid alike), when there is one. Works on
+/// path-only descriptors too, which is how directories are held.
+pub(crate) fn chown(fd: impl std::os::fd::AsFd, owner: Option<u32>) -> io::Result<()> {
+    if let Some(uid) = owner {
+        let id = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(uid)));
+        rustix::fs::chownat(fd, "", id.0, id.1, AtFlags::EMPTY_PATH)?;
+    }
+    Ok(())
+}
+
+/// How the archive is compressed, from its first bytes.
+fn decompressed<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut reader = BufReader::new(reader);
+    let head = reader.fill_buf()?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// The components of a member name, or why the name is refused. `.` components and
+/// repeated or trailing slashes carry no meaning and are passed over.
+fn member_components(raw: &[u8]) -> Result<Vec<&OsStr>, String> {
+    let path = Path::new(OsStr::from_bytes(raw));
+    let mut parts = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => parts.push(part),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "the member '{}' has an absolute name",
+                    path.display()
+                ));
+            }
+            Component::ParentDir => {
+                return Err(format!(
+                    "the member '{}' climbs out with '..'",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(parts)
+}
+
+fn joined(parts: &[&OsStr]) -> PathBuf {
+    parts.iter().collect()
+}
+
+struct Extractor<'a> {
+    root: &'a Dir,
+    owner: Option<u32>,
+    limits: Limits,
+    written: Unpacked,
+    directory_modes: Vec<(PathBuf, u32)>,
+    devices: Findings,
+    setid: Findings,
+    other: Findings,
+}
+
+impl Extractor<'_> {
+    fn chown_fd(&self, fd: impl std::os::fd::AsFd) -> io::Result<()> {
+        chown(fd, self.owner)
+    }
+
+    fn chown_link(&self, dir: &Dir, name: &OsStr) -> io::Result<()> {
+        if let Some(uid) = self.owner {
+            rustix::fs::chownat(
+                dir,
+                name,
+                Some(Uid::from_raw(uid)),
+                Some(Gid::from_raw(uid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Opens (creating as needed) the directory holding a member, refusing to pass through a
+    /// symbolic link or a file.
+    fn open_parent(&self, parts: &[&OsStr], member: &Path) -> Result<Dir, UnpackError> {
+        let mut dir = self.root.try_clone()?;
+        for (depth, part) in parts.iter().enumerate() {
+            let next = match dir.open_dir_nofollow(part) {
+                Ok(next) => next,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    dir.create_dir(part)?;
+                    let next = dir.open_dir_nofollow(part)?;
+                    self.chown_fd(&next)?;
+                    next
+                }
+                Err(_) => {
+                    let through = joined(&parts[..=depth]);
+                    let is_link = dir
+                        .symlink_metadata(part)
+                        .map(|m| m.is_symlink())
+                        .unwrap_or(false);
+                    return Err(if is_link {
+                        UnpackError::Refused(format!(
+                            "the member '{}' would be written through the symbolic link '{}'",
+                            member.display(),
+                            through.display()
+                        ))
+                    } else {
+                        UnpackError::Corrupt(format!(
+                            "the member '{}' needs '{}' to be a directory, but it is not",
+                            member.display(),
+                            through.display()
+                        ))
+                    });
+                }
+            };
+            dir = next;
+        }
+        Ok(dir)
+    }
+
+    /// Makes room for a non-directory member: an earlier file or link of the same name goes,
+    /// a directory is never replaced.
+    fn clear_name(&self, dir: &Dir, name: &OsStr, member: &Path) -> Result<(), UnpackError> {
+        match dir.symlink_metadata(name) {
+            Ok(meta) if meta.is_dir() => Err(UnpackError::Corrupt(format!(
+                "the member '{}' would replace a directory",
+                member.display()
+            ))),
+            Ok(_) => Ok(dir.remove_file(name)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn safe_mode(&mut self, mode: u32, member: &Path) -> u32 {
+        if mode & 0o6000 != 0 {
+            self.setid.add(member.display().to_string());
+        }
+        mode & 0o1777
+    }
+
+    fn file(
+        &mut self,
+        entry: &mut impl Read,
+        dir: &Dir,
+        name: &OsStr,
+        member: &Path,
+        mode: u32,
+    ) -> Result<(), UnpackError> {
+        self.clear_name(dir, name, member)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        let mut file = dir.open_with(name, &options)?;
+        let room = self.limits.max_bytes.saturating_sub(self.written.bytes);
+        let copied = io::copy(&mut entry.take(room.saturating_add(1)), &mut file)?;
+        if copied > room {
+            return Err(UnpackError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
+        }
+        self.written.bytes += copied;
+        file.flush()?;
+        let mode = self.safe_mode(mode, member);
+        file.set_permissions(Permissions::from_mode(mode))?;
+        self.chown_fd(&file)?;
+        Ok(())
+    }
+
+    fn directory(
+        &mut self,
+        dir: &Dir,
+        name: &OsStr,
+        member: &Path,
+        parts: &[&OsStr],
+        mode: u32,
+    ) -> Result<(), UnpackError> {
+        match dir.symlink_metadata(name) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(UnpackError::Corrupt(format!(
+                    "the directory '{}' would replace a file or link",
+                    member.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => dir.create_dir(name)?,
+            Err(e) => return Err(e.into()),
+        }
+        let opened = dir.open_dir_nofollow(name)?;
+        self.chown_fd(&opened)?;
+        let mode = self.safe_mode(mode, member);
+        self.directory_modes.push((joined(parts), mode));
+        Ok(())
+    }
+
+    fn symlink(
+        &mut self,
+        dir: &Dir,
+        name: &OsStr,
+        member: &Path,
+        target: &[u8],
+    ) -> Result<(), UnpackError> {
+        if target.is_empty() {
+            return Err(UnpackError::Corrupt(format!(
+                "the link '{}' has no target",
+                member.display()
+            )));
+        }
+        self.clear_name(dir, name, member)?;
+        // The target is data: the container resolves it inside its own root, we never follow it.
+        // (cap-std refuses absolute targets, which root filesystems are full of.)
+        rustix::fs::symlinkat(OsStr::from_bytes(target), dir, name).map_err(io::Error::from)?;
+        self.chown_link(dir, name)?;
+        Ok(())
+    }
+
+    fn hard_link(
+        &mut self,
+        dir: &Dir,
+        name: &OsStr,
+        member: &Path,
+        target: &[u8],
+    ) -> Result<(), UnpackError> {
+        let target_parts = member_components(target).map_err(|why| {
+            UnpackError::Refused(format!(
+                "the hard link '{}' points outside the image: {why}",
+                member.display()
+            ))
+        })?;
+        let Some((target_name, target_parents)) = target_parts.split_last() else {
+            return Err(UnpackError::Refused(format!(
+                "the hard link '{}' points at the image root",
+                member.display()
+            )));
+        };
+        let target_dir = self.open_parent(target_parents, Path::new(OsStr::from_bytes(target)))?;
+        self.clear_name(dir, name, member)?;
+        target_dir.hard_link(target_name, dir, name).map_err(|e| {
+            UnpackError::Corrupt(format!(
+                "the hard link '{}' points at '{}', which is not in the image before it: {e}",
+                member.display(),
+                String::from_utf8_lossy(target)
+            ))
+        })?;
+        Ok(())
+    }
+
+    fn member(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<(), UnpackError> {
+        use tar::EntryType;
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
+        ) {
+            return Ok(());
+        }
+        self.written.entries += 1;
+        if self.written.entries > self.limits.max_entries {
+            return Err(UnpackError::TooManyEntries(self.limits.max_entries));
+        }
+        let raw_name = entry.path_bytes().into_owned();
+        let parts = member_components(&raw_name).map_err(UnpackError::Refused)?;
+        let member = joined(&parts);
+        let Some((name, parents)) = parts.split_last() else {
+            return Ok(()); // the archive's own root, `./`
+        };
+        let mode = entry
+            .header()
+            .mode()
+            .map_err(|e| UnpackError::Corrupt(e.to_string()))?;
+        let link_target = entry
+            .link_name_bytes()
+            .map(|t| t.into_owned())
+            .unwrap_or_default();
+        match kind {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let dir = self.open_parent(parents, &member)?;
+                self.file(entry, &dir, name, &member, mode)
+            }
+            EntryType::Directory => {
+                let dir = self.open_parent(parents, &member)?;
+                self.directory(&dir, name, &member, &parts, mode)
+            }
+            EntryType::Symlink => {
+                let dir = self.open_parent(parents, &member)?;
+                self.symlink(&dir, name, &member, &link_target)
+            }
+            EntryType::Link => {
+                let dir = self.open_parent(parents, &member)?;
+                self.hard_link(&dir, name, &member, &link_target)
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                self.devices.add(member.display().to_string());
+                Ok(())
+            }
+            _ => {
+                self.other.add(member.display().to_string());
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<Unpacked, UnpackError> {
+        // Directory modes last, deepest first, so a read-only directory did not stop its children.
+        self.directory_modes
+            .sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
+        for (path, mode) in &self.directory_modes {
+            self.root
+                .set_permissions(path, Permissions::from_mode(*mode))?;
+        }
+        if !self.devices.is_empty() {
+            self.written.report.push(ReportLine::warning(
+                self.devices.describe("skipped device nodes and fifos"),
+            ));
+        }
+        if !self.setid.is_empty() {
+            self.written.report.push(ReportLine::warning(
+                self.setid.describe("dropped set-uid/set-gid bits"),
+            ));
+        }
+        if !self.other.is_empty() {
+            self.written.report.push(ReportLine::warning(
+                self.other.describe("skipped members of unknown kinds"),
+            ));
+        }
+        self.written.report.push(ReportLine::info(format!(
+            "unpacked {} members, {} bytes",
+            self.written.entries, self.written.bytes
+        )));
+        Ok(self.written)
+    }
+}
+
+/// Unpacks a tar archive (plain or gzip) into `target`, which should be empty. Files,
+/// directories and links become owned by `owner` when given (the storage container's uid).
+/// On error `target` holds a partial tree the caller throws away.
+pub fn unpack(
+    archive: impl Read,
+    target: &Dir,
+    owner: Option<u32>,
+    limits: Limits,
+) -> Result<Unpacked, UnpackError> {
+    let mut archive = tar::Archive::new(decompressed(archive)?);
+    let mut extractor = Extractor {
+        root: target,
+        owner,
+        limits,
+        written: Unpacked::default(),
+        directory_modes: Vec::new(),
+        devices: Findings::default(),
+        setid: Findings::default(),
+        other: Findings::default(),
+    };
+    let entries = archive
+        .entries()
+        .map_err(|e| UnpackError::Corrupt(e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| UnpackError::Corrupt(e.to_string()))?;
+        extractor.member(&mut entry)?;
+    }
+    extractor.finish()
+}

@@ -1,0 +1,351 @@
+//! `/settings`: the signed-in user's password, API tokens and sessions. Every form works
+//! without JavaScript; each change answers with a redirect back (or the page, with the problem).
+
+use actix_session::Session;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::authenticate::{self, Refused};
+use crate::auth::basic::{CredentialCache, Credentials};
+use crate::auth::guard::SignedIn;
+use crate::auth::{password, session, token};
+use crate::db;
+use crate::db::models::api_token::NewApiToken;
+use crate::db::queries::{api_tokens, sessions, users};
+use crate::domain::ids::ApiTokenId;
+use crate::domain::values::Password;
+use crate::web::error::AppError;
+use crate::web::render::Layout;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(show)
+        .service(change_password)
+        .service(create_token)
+        .service(revoke_token)
+        .service(end_session);
+}
+
+pub fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+struct TokenRow {
+    id: ApiTokenId,
+    name: String,
+    created: String,
+    last_used: String,
+}
+
+struct SessionRow {
+    id: String,
+    started: String,
+    last_seen: String,
+    address: String,
+    browser: String,
+    current: bool,
+}
+
+struct NewToken {
+    name: String,
+    secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    username: String,
+    email: String,
+    role: &'static str,
+    notice: Option<&'static str>,
+    new_token: Option<NewToken>,
+    password_problem: Option<String>,
+    token_problem: Option<String>,
+    tokens: Vec<TokenRow>,
+    sessions: Vec<SessionRow>,
+}
+
+/// What a page shows besides the stored facts.
+#[derive(Default)]
+struct Outcome {
+    notice: Option<&'static str>,
+    new_token: Option<NewToken>,
+    password_problem: Option<String>,
+    token_problem: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    me: &SignedIn,
+    status: StatusCode,
+    outcome: Outcome,
+) -> Result<HttpResponse, AppError> {
+    let user_id = me.user_id;
+    let now = Utc::now();
+    let (user, tokens, live) = db::run(&state.pool, move |conn| {
+        let user = users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+        let tokens = api_tokens::active_for_user(conn, user_id)?;
+        let live = sessions::live_for_user(conn, user_id, now, now - session::ABSOLUTE_TIMEOUT)?;
+        Ok::<_, AppError>((user, tokens, live))
+    })
+    .await?;
+    let page = SettingsPage {
+        layout: me.layout(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        role: user.role().as_str(),
+        notice: outcome.notice,
+        new_token: outcome.new_token,
+        password_problem: outcome.password_problem,
+        token_problem: outcome.token_problem,
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                name: t.name,
+                created: when(t.created_at),
+                last_used: t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+            })
+            .collect(),
+        sessions: live
+            .into_iter()
+            .filter_map(|s| {
+                let id = s.public_id?;
+                Some(SessionRow {
+                    current: id == me.public_id,
+                    id,
+                    started: when(s.created_at),
+                    last_seen: when(s.last_seen),
+                    address: s.ip.unwrap_or_default(),
+                    browser: s.user_agent.unwrap_or_default(),
+                })
+            })
+            .collect(),
+    };
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+fn back_to_settings(done: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/settings?done={done}")))
+        .finish()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Done {
+    done: String,
+}
+
+#[get("/settings")]
+async fn show(
+    me: SignedIn,
+    state: web::Data<AppState>,
+    query: web::Query<Done>,
+) -> Result<HttpResponse, AppError> {
+    let notice = match query.done.as_str() {
+        "password" => Some("Your password was changed and your other sessions were ended."),
+        "token-revoked" => Some("The token was revoked; it no longer works."),
+        "session-ended" => Some("The session was ended."),
+        _ => None,
+    };
+    render(
+        &state,
+        &me,
+        StatusCode::OK,
+        Outcome {
+            notice,
+            ..Outcome::default()
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+#[post("/settings/password")]
+async fn change_password(
+    me: SignedIn,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    verified_credentials: web::Data<CredentialCache>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let refuse = |status, problem: String| {
+        render(
+            &state,
+            &me,
+            status,
+            Outcome {
+                password_problem: Some(problem),
+                ..Outcome::default()
+            },
+        )
+    };
+    let new = match Password::parse(&form.new_password) {
+        Ok(new) => new,
+        Err(why) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("New password: {why}."),
+            )
+            .await;
+        }
+    };
+    if form.new_password != form.confirm_password {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The two new passwords differ; type the same one twice.".into(),
+        )
+        .await;
+    }
+    let given = Credentials {
+        username: me.username.clone(),
+        password: form.current_password,
+    };
+    let address = authenticate::client_address(&request);
+    match authenticate::check_password(&state.pool, None, given, address).await? {
+        Ok(_) => {}
+        Err(Refused::WrongCredentials) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The current password is wrong.".into(),
+            )
+            .await;
+        }
+        Err(Refused::Locked(locked)) => {
+            let refusal = AppError::TooManyRequests {
+                retry_after_secs: locked.retry_after_secs,
+            };
+            return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.reason()).await;
+        }
+    }
+    let hash = password::hash_off_worker(new).await;
+    let (user_id, keep) = (me.user_id, me.public_id.clone());
+    db::run(&state.pool, move |conn| {
+        use diesel::Connection;
+        conn.transaction(|conn| {
+            users::change_password(conn, user_id, &hash, Utc::now())?;
+            sessions::end_all_for_user_except(conn, user_id, Some(&keep))
+        })
+        .map_err(AppError::from)
+    })
+    .await?;
+    verified_credentials.forget_user(me.user_id);
+    tracing::info!(user = %me.username, "password changed");
+    Ok(back_to_settings("password"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TokenForm {
+    name: String,
+}
+
+#[post("/settings/tokens")]
+async fn create_token(
+    me: SignedIn,
+    state: web::Data<AppState>,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let name = match token::TokenName::parse(&form.name) {
+        Ok(name) => name,
+        Err(why) => {
+            return render(
+                &state,
+                &me,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Outcome {
+                    token_problem: Some(format!("Token name: {why}.")),
+                    ..Outcome::default()
+                },
+            )
+            .await;
+        }
+    };
+    let secret = token::Secret::generate();
+    let (user_id, digest, stored_name) = (me.user_id, secret.digest(), name.clone());
+    db::run(&state.pool, move |conn| {
+        api_tokens::insert(
+            conn,
+            &NewApiToken {
+                user_id,
+                name: stored_name.as_str(),
+                token_hash: &digest,
+            },
+        )
+        .map_err(AppError::from)
+    })
+    .await?;
+    render(
+        &state,
+        &me,
+        StatusCode::OK,
+        Outcome {
+            new_token: Some(NewToken {
+                name: name.as_str().to_owned(),
+                secret: secret.expose().to_owned(),
+            }),
+            ..Outcome::default()
+        },
+    )
+    .await
+}
+
+#[post("/settings/tokens/{id}/revoke")]
+async fn revoke_token(
+    me: SignedIn,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.parse::<i32>().map_err(|_| AppError::NotFound)?;
+    let user_id = me.user_id;
+    let revoked = db::run(&state.pool, move |conn| {
+        api_tokens::revoke_for_user(conn, user_id, ApiTokenId(id), Utc::now())
+            .map_err(AppError::from)
+    })
+    .await?;
+    if revoked == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(back_to_settings("token-revoked"))
+}
+
+#[post("/settings/sessions/{id}/end")]
+async fn end_session(
+    me: SignedIn,
+    session: Session,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let public_id = id.into_inner();
+    if public_id == me.public_id {
+        session.purge();
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish());
+    }
+    let user_id = me.user_id;
+    let ended = db::run(&state.pool, move |conn| {
+        sessions::end_for_user(conn, user_id, &public_id).map_err(AppError::from)
+    })
+    .await?;
+    if ended == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(back_to_settings("session-ended"))
+}

@@ -1,0 +1,12 @@
+//! Staff screens under `/staff`. Every handler takes the [`Staff`](crate::auth::guard::Staff)
+//! extractor: a customer gets the 404 page, as if the screens did not exist. Every change to a
+//! customer's data writes an audit entry in the same transaction.
+
+pub mod home;
+pub mod users;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(home::show).service(users::end_sessions);
+}

@@ -1,0 +1,173 @@
+//! Forms and htmx requests that change something carry the session's CSRF token; without it,
+//! or from another site, they are refused and change nothing. The JSON API is exempt.
+
+use crate::helpers::spawn_app;
+use crate::personas::{BasicClient, Browser, snapshot};
+
+#[tokio::test]
+async fn a_customer_without_the_csrf_token_is_refused_and_nothing_changes() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::customer(&app, "alice").await;
+    let before = snapshot(&app);
+
+    let no_token = browser
+        .post_raw(
+            "/settings/password",
+            &[
+                ("current_password", "alice-password"),
+                ("new_password", "a-new-password"),
+                ("confirm_password", "a-new-password"),
+            ],
+        )
+        .await;
+    assert_eq!(no_token.status(), 403);
+    assert!(no_token.text().await.unwrap().contains("reload the page"));
+
+    let wrong_token = browser
+        .post_raw(
+            "/settings/tokens",
+            &[("csrf_token", "not-the-token"), ("name", "deploy")],
+        )
+        .await;
+    assert_eq!(wrong_token.status(), 403);
+
+    let logout = browser.post_raw("/logout", &[]).await;
+    assert_eq!(logout.status(), 403);
+
+    assert_eq!(snapshot(&app), before, "the database is unchanged");
+    assert_eq!(
+        browser.get("/settings").await.status(),
+        200,
+        "still logged in"
+    );
+}
+
+#[tokio::test]
+async fn the_token_is_accepted_as_a_form_field_and_as_the_htmx_header() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::customer(&app, "alice").await;
+    let token = browser.token_on("/settings").await;
+    let (_, page) = browser.get_text("/settings").await;
+    assert!(
+        page.contains(&format!("hx-headers='{{\"X-CSRF-Token\": \"{token}\"}}'")),
+        "the layout gives htmx the token"
+    );
+
+    let by_field = browser
+        .post_raw(
+            "/settings/tokens",
+            &[("csrf_token", &token), ("name", "one")],
+        )
+        .await;
+    assert_eq!(by_field.status(), 200);
+    let by_header = browser
+        .client
+        .post(browser.url("/settings/tokens"))
+        .header("X-CSRF-Token", &token)
+        .header("HX-Request", "true")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("name=two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_header.status(), 200);
+    assert_eq!(app.count("api_tokens"), 2);
+}
+
+#[tokio::test]
+async fn a_post_from_another_origin_is_refused_even_with_the_token() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::customer(&app, "alice").await;
+    let token = browser.token_on("/settings").await;
+    let response = browser
+        .client
+        .post(browser.url("/settings/tokens"))
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={token}&name=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let same_origin = browser
+        .client
+        .post(browser.url("/settings/tokens"))
+        .header("Origin", &app.address)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={token}&name=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 200);
+    assert_eq!(app.count("api_tokens"), 1);
+}
+
+#[tokio::test]
+async fn the_login_form_needs_its_own_token_too() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::new(&app);
+    let without = browser
+        .post_raw(
+            "/login",
+            &[("username", "alice"), ("password", "alice-password")],
+        )
+        .await;
+    assert_eq!(without.status(), 403);
+    assert_eq!(app.count("sessions"), 0);
+    // a token from another browser is no good either: it is bound to the cookie
+    let other = Browser::new(&app);
+    let foreign = other.token_on("/login").await;
+    browser.token_on("/login").await;
+    let crossed = browser
+        .post_raw(
+            "/login",
+            &[
+                ("csrf_token", &foreign),
+                ("username", "alice"),
+                ("password", "alice-password"),
+            ],
+        )
+        .await;
+    assert_eq!(crossed.status(), 403);
+    assert_eq!(app.count("sessions"), 0);
+}
+
+#[tokio::test]
+async fn the_json_api_with_basic_auth_needs_no_csrf_token() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let api = BasicClient::new(&app.address, "alice", "alice-password");
+    api.create_token("ci").await;
+    assert_eq!(app.count("api_tokens"), 1);
+}
+
+#[tokio::test]
+async fn basic_credentials_a_browser_replays_for_another_site_change_nothing() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let api = BasicClient::new(&app.address, "alice", "alice-password");
+    let response = api
+        .request(reqwest::Method::POST, "/api/tokens")
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "text/plain")
+        .body(r#"{"name": "planted"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "Forbidden");
+    assert_eq!(app.count("api_tokens"), 0);
+    // reading is harmless (the browser keeps the answer from the other site)
+    let read = api
+        .request(reqwest::Method::GET, "/api/tokens")
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+}

@@ -1,0 +1,450 @@
+//! Installing images into a storage container's home: real archives, real files, hostile
+//! members, and the staged swap that keeps the previous image whole.
+
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use distropanel::domain::values::DistroPath;
+use distropanel::host::check::{CheckFacts, check};
+use distropanel::host::image::{ImageError, install, rollback};
+use distropanel::host::report::Level;
+use distropanel::host::unpack::{Limits, UnpackError};
+
+const UID: u32 = 30007;
+const ROOMY: Limits = Limits {
+    max_bytes: 10 << 20,
+    max_entries: 10_000,
+};
+
+enum Member<'a> {
+    File(&'a str, &'a [u8], u32),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    HardLink(&'a str, &'a str),
+    Fifo(&'a str),
+    CharDevice(&'a str),
+}
+
+/// A tar archive written header by header, so names can be anything, hostile ones included.
+fn archive(members: &[Member]) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    for member in members {
+        let mut header = tar::Header::new_ustar();
+        let (name, kind, data, mode, link): (&str, tar::EntryType, &[u8], u32, Option<&str>) =
+            match *member {
+                Member::File(n, d, m) => (n, tar::EntryType::Regular, d, m, None),
+                Member::Dir(n) => (n, tar::EntryType::Directory, b"", 0o755, None),
+                Member::Symlink(n, t) => (n, tar::EntryType::Symlink, b"", 0o777, Some(t)),
+                Member::HardLink(n, t) => (n, tar::EntryType::Link, b"", 0o644, Some(t)),
+                Member::Fifo(n) => (n, tar::EntryType::Fifo, b"", 0o644, None),
+                Member::CharDevice(n) => (n, tar::EntryType::Char, b"", 0o644, None),
+            };
+        let old = header.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        out.append(&header, data).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A storage container's home in a temporary host root, with its `distros/`.
+struct Home {
+    root: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("home/distros")).unwrap();
+        std::fs::create_dir_all(root.path().join("outside")).unwrap();
+        Self { root }
+    }
+    fn path(&self) -> std::path::PathBuf {
+        self.root.path().join("home")
+    }
+    fn dir(&self) -> Dir {
+        Dir::open_ambient_dir(self.path(), ambient_authority()).unwrap()
+    }
+    fn outside(&self) -> std::path::PathBuf {
+        self.root.path().join("outside")
+    }
+    fn install(&self, bytes: &[u8]) -> Result<distropanel::host::unpack::Unpacked, ImageError> {
+        install(&self.dir(), &path(), bytes, Some(UID), ROOMY)
+    }
+    fn image(&self) -> std::path::PathBuf {
+        self.path().join("distros/img")
+    }
+    fn nothing_outside(&self) {
+        assert_eq!(
+            std::fs::read_dir(self.outside()).unwrap().count(),
+            0,
+            "something was written outside the home"
+        );
+    }
+}
+
+fn path() -> DistroPath {
+    DistroPath::parse("img").unwrap()
+}
+
+fn good_image(marker: &[u8]) -> Vec<u8> {
+    archive(&[
+        Member::Dir("./"),
+        Member::Dir("./.old_root/"),
+        Member::Dir("./containers/"),
+        Member::Dir("./etc/"),
+        Member::File(
+            "./etc/passwd",
+            b"root:x:0:0::/root:/bin/sh\napp:x:30001:30001::/:/bin/sh\n",
+            0o644,
+        ),
+        Member::File("./marker", marker, 0o644),
+        Member::Dir("./usr/bin/"),
+        Member::File("./usr/bin/busybox", b"\x7fELF...", 0o755),
+        Member::Symlink("./bin", "usr/bin"),
+        Member::Symlink("./etc/localtime", "/usr/share/zoneinfo/UTC"),
+        Member::HardLink("./usr/bin/sh", "./usr/bin/busybox"),
+    ])
+}
+
+#[test]
+fn a_gzip_image_unpacks_with_links_and_the_storage_containers_owner() {
+    let home = Home::new();
+    let done = home.install(&gzip(&good_image(b"v1"))).unwrap();
+    let image = home.image();
+    assert_eq!(std::fs::read(image.join("marker")).unwrap(), b"v1");
+    assert_eq!(
+        std::fs::read_link(image.join("bin")).unwrap(),
+        Path::new("usr/bin")
+    );
+    assert_eq!(
+        std::fs::read_link(image.join("etc/localtime")).unwrap(),
+        Path::new("/usr/share/zoneinfo/UTC")
+    );
+    let busybox = std::fs::metadata(image.join("usr/bin/busybox")).unwrap();
+    assert_eq!(
+        busybox.ino(),
+        std::fs::metadata(image.join("usr/bin/sh")).unwrap().ino(),
+        "a hard link"
+    );
+    assert_eq!(busybox.mode() & 0o7777, 0o755);
+    for owned in ["marker", "usr/bin", ".old_root", "."] {
+        assert_eq!(
+            std::fs::metadata(image.join(owned)).unwrap().uid(),
+            UID,
+            "{owned}"
+        );
+    }
+    assert_eq!(
+        std::fs::symlink_metadata(image.join("bin")).unwrap().uid(),
+        UID
+    );
+    assert_eq!(done.bytes, 2 + 55 + 7);
+    assert!(
+        done.report.iter().all(|l| l.level == Level::Info),
+        "{:?}",
+        done.report
+    );
+}
+
+#[test]
+fn a_member_climbing_out_or_named_absolutely_refuses_the_whole_archive() {
+    for hostile in [
+        "../escaped",
+        "a/../../escaped",
+        "/escaped",
+        "./../outside/escaped",
+    ] {
+        let home = Home::new();
+        home.install(&good_image(b"v1")).unwrap();
+        let bad = archive(&[
+            Member::File("fine", b"ok", 0o644),
+            Member::File(hostile, b"pwned", 0o644),
+        ]);
+        let refused = home.install(&bad).unwrap_err();
+        assert!(
+            matches!(refused, ImageError::Unpack(UnpackError::Refused(_))),
+            "{hostile}: {refused}"
+        );
+        assert_eq!(
+            std::fs::read(home.image().join("marker")).unwrap(),
+            b"v1",
+            "the previous image stays"
+        );
+        assert!(
+            !home.path().join(".distropanel/staging/img").exists(),
+            "staging is cleaned up"
+        );
+        assert!(
+            !home.path().join("escaped").exists() && !home.root.path().join("escaped").exists()
+        );
+        home.nothing_outside();
+    }
+}
+
+#[test]
+fn writing_through_a_symbolic_link_is_refused_and_nothing_lands_outside() {
+    let home = Home::new();
+    let outside = home.outside().to_string_lossy().into_owned();
+    for (link_target, through) in [(outside.as_str(), "link/owned"), ("sub", "link/file")] {
+        let bad = archive(&[
+            Member::Dir("sub/"),
+            Member::Symlink("link", link_target),
+            Member::File(through, b"x", 0o644),
+        ]);
+        let refused = home.install(&bad).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("through the symbolic link 'link'"),
+            "{refused}"
+        );
+    }
+    home.nothing_outside();
+    assert!(!home.image().exists());
+}
+
+#[test]
+fn a_hard_link_to_a_file_outside_the_image_is_refused() {
+    let home = Home::new();
+    std::fs::write(home.outside().join("secret"), b"s").unwrap();
+    for target in ["../../outside/secret", "/etc/passwd"] {
+        let refused = home
+            .install(&archive(&[Member::HardLink("stolen", target)]))
+            .unwrap_err();
+        assert!(
+            matches!(refused, ImageError::Unpack(UnpackError::Refused(_))),
+            "{target}: {refused}"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(home.outside().join("secret"))
+            .unwrap()
+            .nlink(),
+        1
+    );
+}
+
+#[test]
+fn device_nodes_and_fifos_are_skipped_and_setid_bits_dropped_each_reported() {
+    let home = Home::new();
+    let done = home
+        .install(&archive(&[
+            Member::File("su", b"#!", 0o4755),
+            Member::File("wall", b"#!", 0o2755),
+            Member::Fifo("pipe"),
+            Member::CharDevice("dev-null"),
+        ]))
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(home.image().join("su")).unwrap().mode() & 0o7777,
+        0o755
+    );
+    assert_eq!(
+        std::fs::metadata(home.image().join("wall")).unwrap().mode() & 0o7777,
+        0o755
+    );
+    assert!(!home.image().join("pipe").exists() && !home.image().join("dev-null").exists());
+    let warnings: Vec<&str> = done
+        .report
+        .iter()
+        .filter(|l| l.level == Level::Warning)
+        .map(|l| l.message.as_str())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("device nodes and fifos (2): pipe, dev-null"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("set-uid/set-gid bits (2): su, wall"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_stays() {
+    let home = Home::new();
+    home.install(&good_image(b"v1")).unwrap();
+    let big = vec![7u8; 4096];
+    let tight = Limits {
+        max_bytes: 4000,
+        max_entries: 10_000,
+    };
+    let refused = install(
+        &home.dir(),
+        &path(),
+        &archive(&[Member::File("big", &big, 0o644)])[..],
+        Some(UID),
+        tight,
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(ImageError::Unpack(UnpackError::TooLarge { limit: 4000 }))
+        ),
+        "{refused:?}"
+    );
+    let few = Limits {
+        max_bytes: 1 << 20,
+        max_entries: 2,
+    };
+    let many = archive(&[Member::Dir("a/"), Member::Dir("b/"), Member::Dir("c/")]);
+    let refused = install(&home.dir(), &path(), &many[..], Some(UID), few);
+    assert!(
+        matches!(
+            refused,
+            Err(ImageError::Unpack(UnpackError::TooManyEntries(2)))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(std::fs::read(home.image().join("marker")).unwrap(), b"v1");
+}
+
+#[test]
+fn a_garbage_archive_is_a_clear_error_and_the_previous_image_stays() {
+    let home = Home::new();
+    home.install(&good_image(b"v1")).unwrap();
+    let refused = home
+        .install(b"this is not a tar archive at all, not even close.....")
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("could not be read"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read(home.image().join("marker")).unwrap(), b"v1");
+}
+
+#[test]
+fn a_new_image_swaps_in_and_rollback_brings_the_previous_back_and_forth() {
+    let home = Home::new();
+    home.install(&good_image(b"v1")).unwrap();
+    home.install(&good_image(b"v2")).unwrap();
+    let marker = || std::fs::read(home.image().join("marker")).unwrap();
+    assert_eq!(marker(), b"v2");
+    assert_eq!(
+        std::fs::read(home.path().join(".distropanel/previous/img/marker")).unwrap(),
+        b"v1"
+    );
+    rollback(&home.dir(), &path()).unwrap();
+    assert_eq!(marker(), b"v1");
+    rollback(&home.dir(), &path()).unwrap();
+    assert_eq!(marker(), b"v2");
+    let other = DistroPath::parse("never-installed").unwrap();
+    assert!(matches!(
+        rollback(&home.dir(), &other),
+        Err(ImageError::NoPrevious)
+    ));
+}
+
+#[test]
+fn links_planted_in_the_home_are_never_followed() {
+    for planted in [".distropanel", "distros"] {
+        let home = Home::new();
+        if planted == "distros" {
+            std::fs::remove_dir(home.path().join("distros")).unwrap();
+        }
+        std::os::unix::fs::symlink(home.outside(), home.path().join(planted)).unwrap();
+        let refused = home.install(&good_image(b"v1")).unwrap_err();
+        assert!(
+            matches!(refused, ImageError::NotADirectory(_)),
+            "{planted}: {refused}"
+        );
+        home.nothing_outside();
+    }
+}
+
+#[test]
+fn the_check_finds_what_the_platforms_checklist_names() {
+    let home = Home::new();
+    home.install(&good_image(b"v1")).unwrap();
+    let image = Dir::open_ambient_dir(home.image(), ambient_authority()).unwrap();
+    let facts = CheckFacts {
+        mapped_uids: vec![30001],
+        home_has_uwsgi: true,
+    };
+    let report = check(&image, &facts).unwrap();
+    assert!(
+        report.iter().all(|l| l.level == Level::Info),
+        "a good image: {report:?}"
+    );
+
+    std::fs::remove_dir(home.image().join(".old_root")).unwrap();
+    std::fs::create_dir(home.image().join("tmp")).unwrap();
+    std::fs::set_permissions(
+        home.image().join("tmp"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    std::fs::write(home.image().join("etc/rc.local"), b"#!/bin/sh").unwrap();
+    let facts = CheckFacts {
+        mapped_uids: vec![30001, 30002],
+        home_has_uwsgi: false,
+    };
+    let report = check(&image, &facts).unwrap();
+    let said = |level: Level, text: &str| {
+        report
+            .iter()
+            .any(|l| l.level == level && l.message.contains(text))
+    };
+    assert!(said(Level::Error, "/.old_root is missing"), "{report:?}");
+    assert!(said(Level::Warning, "no entry for uid 30002"), "{report:?}");
+    assert!(!said(Level::Warning, "30001,"), "{report:?}");
+    assert!(said(Level::Warning, "no uwsgi binary"), "{report:?}");
+    assert!(
+        said(Level::Info, "/etc/rc.local of the image is ignored"),
+        "{report:?}"
+    );
+    assert!(
+        said(Level::Warning, "world-writable directories (1): /tmp"),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn the_busybox_sample_image_installs_and_passes_the_check() {
+    let home = Home::new();
+    let tarball = distropanel::host::sample_image::busybox_rootfs(
+        Path::new(distropanel::host::sample_image::BUSYBOX),
+        &[("web", 30001)],
+    )
+    .unwrap();
+    let done = home.install(&tarball).unwrap();
+    assert!(
+        done.bytes > 500_000,
+        "the busybox binary is in: {}",
+        done.bytes
+    );
+    assert!(std::fs::read_link(home.image().join("bin/sh")).unwrap() == Path::new("busybox"));
+    let image = Dir::open_ambient_dir(home.image(), ambient_authority()).unwrap();
+    let report = check(
+        &image,
+        &CheckFacts {
+            mapped_uids: vec![30001],
+            home_has_uwsgi: true,
+        },
+    )
+    .unwrap();
+    assert!(report.iter().all(|l| l.level == Level::Info), "{report:?}");
+    // the image really runs: its shell answers from inside (as a chroot would run it)
+    let out = std::process::Command::new(home.image().join("bin/busybox"))
+        .args(["sh", "-c", "echo alive"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alive\n");
+}
