@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
-use crate::db::queries::{events, host_alarms, host_facts, jobs};
+use crate::db::queries::{events, events_batch, host_alarms, host_facts, jobs};
 use crate::db::{PgPool, PgPooled};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
@@ -81,75 +81,99 @@ impl Outcome {
     }
 }
 
-/// The operation log of one attempt.
+/// One step, waiting to be written to the database.
+struct Step {
+    action: String,
+    target: String,
+    outcome: Outcome,
+    detail: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The operation log of one attempt. Each step goes to `<home>/logs/emperor.log` at once; the
+/// database copy (`events` and the job's report) is written with the attempt's next durable
+/// change (the alarms, the boot record, the outcome), in the same transaction, so a job costs
+/// a few commits rather than one per step. A crash loses only the database copy of the steps
+/// since the last change, never a change without its steps.
 struct Log<'a> {
     runner: &'a Runner,
     job: &'a Job,
     subject: Option<Subject>,
+    pending: std::cell::RefCell<Vec<Step>>,
 }
 
 impl Log<'_> {
-    /// Records one step in the job's transaction-guarded report and in `events`, then
-    /// appends it to the container's emperor.log (best effort: a customer may have broken it).
-    fn step(
-        &self,
-        conn: &mut PgPooled,
-        action: &str,
-        target: &str,
-        outcome: Outcome,
-        detail: &str,
-    ) -> Result<(), JobError> {
-        self.guarded(conn, |conn| self.record(conn, action, target, outcome, detail))?;
+    fn step(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
         self.emperor_log(action, target, outcome, detail);
-        Ok(())
+        self.pending.borrow_mut().push(Step {
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome,
+            detail: detail.to_owned(),
+            at: chrono::Utc::now(),
+        });
     }
 
-    /// Runs `work` in a transaction that holds the job row, or fails with `Lost`.
+    /// Runs `work` in a transaction that holds the job row (or fails with `Lost`), writing the
+    /// pending steps first.
     fn guarded<T>(
         &self,
         conn: &mut PgPooled,
         work: impl FnOnce(&mut PgConnection) -> Result<T, JobError>,
     ) -> Result<T, JobError> {
-        conn.transaction(|conn| {
+        let done = conn.transaction(|conn| {
             if !jobs::hold(conn, self.job.id, &self.runner.worker)? {
                 return Err(JobError::Lost);
             }
+            self.write_pending(conn)?;
             work(conn)
-        })
+        });
+        if done.is_ok() {
+            self.pending.borrow_mut().clear();
+        }
+        done
     }
 
-    fn record(
-        &self,
-        conn: &mut PgConnection,
-        action: &str,
-        target: &str,
-        outcome: Outcome,
-        detail: &str,
-    ) -> Result<(), JobError> {
-        events::insert(
-            conn,
-            &NewEvent {
+    /// Writes the pending steps now.
+    fn flush(&self, conn: &mut PgPooled) -> Result<(), JobError> {
+        self.guarded(conn, |_| Ok(()))
+    }
+
+    fn write_pending(&self, conn: &mut PgConnection) -> Result<(), JobError> {
+        let pending = self.pending.borrow();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<NewEvent> = pending
+            .iter()
+            .map(|step| NewEvent {
                 kind: "operation",
                 actor: &self.runner.worker,
                 customer_id: self.subject.map(|s| s.customer),
                 container_id: self.subject.map(|s| s.container),
                 job_id: Some(self.job.id),
-                action,
-                target,
-                outcome: outcome.as_str(),
-                detail,
+                action: &step.action,
+                target: &step.target,
+                outcome: step.outcome.as_str(),
+                detail: &step.detail,
                 ..Default::default()
-            },
-        )?;
-        let step = json!({
-            "at": chrono::Utc::now(),
-            "attempt": self.job.attempts,
-            "step": action,
-            "target": target,
-            "outcome": outcome.as_str(),
-            "detail": detail,
-        });
-        jobs::append_step(conn, self.job.id, &step)?;
+            })
+            .collect();
+        events_batch::insert_all(conn, &rows)?;
+        let report: Vec<_> = pending
+            .iter()
+            .map(|step| {
+                json!({
+                    "at": step.at,
+                    "attempt": self.job.attempts,
+                    "step": step.action,
+                    "target": step.target,
+                    "outcome": step.outcome.as_str(),
+                    "detail": step.detail,
+                })
+            })
+            .collect();
+        jobs::append_steps(conn, self.job.id, &serde_json::Value::Array(report))?;
         Ok(())
     }
 
@@ -201,56 +225,59 @@ impl Runner {
                 customer: f.customer_id,
                 uid: Uid::of(self.base_uid, f.id),
             }),
+            pending: Default::default(),
         };
         let Some(facts) = facts else {
-            log.step(&mut conn, "skip", "", Outcome::Ok, "the container no longer exists")?;
-            return self.finish(&mut conn, job);
+            log.step("skip", "", Outcome::Ok, "the container no longer exists");
+            return self.finish(&mut conn, &log);
         };
         let uid = Uid::of(self.base_uid, facts.id);
         log.step(
-            &mut conn,
             "start",
             &home_label(uid),
             Outcome::Ok,
             &format!("attempt {} of {}", job.attempts, job.max_attempts),
-        )?;
+        );
         let done = match task {
             Task::Restart(_) => self.restart(&mut conn, &log, uid, &facts),
-            Task::EnsureStorageDir(_) => self.ensure_storage_dir(&mut conn, &log, uid, &facts),
+            Task::EnsureStorageDir(_) => self.ensure_storage_dir(&log, uid, &facts),
             Task::RenameImage { from, to, .. } => {
                 let target = format!("{}/distros/{from}", home_label(uid));
                 let result = self.host.rename_image(uid, &from, &to);
-                self.outcome(&mut conn, &log, "rename image", &target, result, &format!("now distros/{to}"))
+                self.outcome(&log, "rename image", &target, result, &format!("now distros/{to}"))
             }
             Task::PurgeImage { path, .. } => {
                 let target = format!("{}/distros/{path}", home_label(uid));
                 let result = self.host.purge_image(uid, &path);
-                self.outcome(&mut conn, &log, "purge image", &target, result, "deleted")
+                self.outcome(&log, "purge image", &target, result, "deleted")
             }
         };
         match done {
-            Ok(()) => self.finish(&mut conn, job),
+            Ok(()) => self.finish(&mut conn, &log),
             Err(JobError::Lost) => Err(JobError::Lost),
             Err(e) => {
                 // the failure is a step too; the worker decides about retrying
-                let _ = log.step(&mut conn, "failed", "", Outcome::Error, &e.to_string());
+                log.step("failed", "", Outcome::Error, &e.to_string());
+                let _ = log.flush(&mut conn);
                 Err(e)
             }
         }
     }
 
-    fn finish(&self, conn: &mut PgPooled, job: &Job) -> Result<(), JobError> {
-        if jobs::finish(conn, job.id, &self.worker)? {
-            Ok(())
-        } else {
-            Err(JobError::Lost)
-        }
+    /// Marks the job done, with its last steps.
+    fn finish(&self, conn: &mut PgPooled, log: &Log) -> Result<(), JobError> {
+        log.guarded(conn, |conn| {
+            if jobs::finish(conn, log.job.id, &self.worker)? {
+                Ok(())
+            } else {
+                Err(JobError::Lost)
+            }
+        })
     }
 
     /// Logs a host operation's outcome as a step and passes its error on.
     fn outcome<T>(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         action: &str,
         target: &str,
@@ -259,40 +286,39 @@ impl Runner {
     ) -> Result<T, JobError> {
         match result {
             Ok(value) => {
-                log.step(conn, action, target, Outcome::Ok, ok_detail)?;
+                log.step(action, target, Outcome::Ok, ok_detail);
                 Ok(value)
             }
             Err(e) => {
-                log.step(conn, action, target, Outcome::Error, &e.to_string())?;
+                log.step(action, target, Outcome::Error, &e.to_string());
                 Err(e.into())
             }
         }
     }
 
-    fn ensure_home(&self, conn: &mut PgPooled, log: &Log, uid: Uid) -> Result<(), JobError> {
+    fn ensure_home(&self, log: &Log, uid: Uid) -> Result<(), JobError> {
         let skipped = self.host.ensure_home(uid);
-        let skipped = self.outcome(conn, log, "home", &home_label(uid), skipped, "ready")?;
+        let skipped = self.outcome(log, "home", &home_label(uid), skipped, "ready")?;
         for s in skipped {
-            log.step(conn, "home", &s.path, Outcome::Warning, &s.why)?;
+            log.step("home", &s.path, Outcome::Warning, &s.why);
         }
         Ok(())
     }
 
     fn ensure_storage_dir(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
         facts: &host_facts::ContainerFacts,
     ) -> Result<(), JobError> {
         let target = format!("{}/distros", home_label(uid));
         if !facts.custom_distros_storage {
-            log.step(conn, "distros", &target, Outcome::Ok, "not a storage container (any more): nothing to do")?;
+            log.step("distros", &target, Outcome::Ok, "not a storage container (any more): nothing to do");
             return Ok(());
         }
-        self.ensure_home(conn, log, uid)?;
+        self.ensure_home(log, uid)?;
         let result = self.host.ensure_storage_dir(uid);
-        self.outcome(conn, log, "distros", &target, result, "ready, owned by the container")
+        self.outcome(log, "distros", &target, result, "ready, owned by the container")
     }
 
     fn restart(
@@ -302,19 +328,19 @@ impl Runner {
         uid: Uid,
         facts: &host_facts::ContainerFacts,
     ) -> Result<(), JobError> {
-        self.ensure_home(conn, log, uid)?;
+        self.ensure_home(log, uid)?;
         if facts.custom_distros_storage {
             let target = format!("{}/distros", home_label(uid));
             let result = self.host.ensure_storage_dir(uid);
-            self.outcome(conn, log, "distros", &target, result, "ready, owned by the container")?;
+            self.outcome(log, "distros", &target, result, "ready, owned by the container")?;
         }
         let (distro, image) = super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;
         let check = match &image {
             Some(image) => {
                 let check = self.host.check_image(image);
-                let check = self.outcome(conn, log, "check image", &image.label(), check, "")?;
+                let check = self.outcome(log, "check image", &image.label(), check, "")?;
                 if !check.bootable() {
-                    log.step(conn, "check image", &image.label(), Outcome::Warning, "the image cannot boot")?;
+                    log.step("check image", &image.label(), Outcome::Warning, "the image cannot boot");
                 }
                 Some(check)
             }
@@ -325,12 +351,11 @@ impl Runner {
         if let Boot::Fallback { reasons, distro, .. } = &boot {
             self.raise_fallback_alarms(conn, log, reasons)?;
             log.step(
-                conn,
                 "fallback",
                 &format!("/distros/{distro}"),
                 Outcome::Warning,
                 "the container boots its default distro",
-            )?;
+            );
         }
         // the container row says what the vassal about to be written boots; under the lease,
         // so a worker that lost the job cannot write it late
@@ -339,10 +364,9 @@ impl Runner {
         })?;
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);
-        let vassal = self.outcome(conn, log, "render vassal", "", vassal, boot.kind())?;
+        let vassal = self.outcome(log, "render vassal", "", vassal, boot.kind())?;
         let result = self.host.restart(uid, &vassal);
         self.outcome(
-            conn,
             log,
             "vassal",
             &format!("{uid}.ini"),
@@ -360,10 +384,16 @@ impl Runner {
         reasons: &[String],
     ) -> Result<(), JobError> {
         let subject = log.subject.expect("a restart has a container");
-        let stored = log.guarded(conn, |conn| {
-            if jobs::has_step(conn, log.job.id, "alarm")? {
-                return Ok(false);
-            }
+        // only the worker holding the job gets here, so checking first cannot race
+        if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, "alarm")?))? {
+            log.step("alarm", "", Outcome::Ok, "already stored by an earlier attempt");
+            return Ok(());
+        }
+        // the alarm steps, written with the alarms, are the marker a later attempt finds
+        for reason in reasons {
+            log.step("alarm", "", Outcome::Warning, reason);
+        }
+        log.guarded(conn, |conn| {
             for reason in reasons {
                 host_alarms::raise_danger(
                     conn,
@@ -372,18 +402,9 @@ impl Runner {
                     reason,
                     self.max_alarms,
                 )?;
-                log.record(conn, "alarm", "", Outcome::Warning, reason)?;
             }
-            Ok(true)
-        })?;
-        if stored {
-            for reason in reasons {
-                log.emperor_log("alarm", "", Outcome::Warning, reason);
-            }
-        } else {
-            log.step(conn, "alarm", "", Outcome::Ok, "already stored by an earlier attempt")?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// After the last attempt: a level-0 alarm on the container and a line in its log.

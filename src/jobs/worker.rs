@@ -210,3 +210,4 @@ pub async fn local_worker(
     };
     Ok(Worker::new(runner, settings))
 }
+

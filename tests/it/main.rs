@@ -21,3 +21,4 @@ mod auth_csrf;
 mod auth_login;
 mod auth_staff;
 mod auth_tenancy;
+mod jobs_bench;

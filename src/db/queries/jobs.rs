@@ -149,11 +149,11 @@ pub fn hold(conn: &mut PgConnection, job: JobId, worker: &str) -> QueryResult<bo
     Ok(held.is_some())
 }
 
-/// Appends one step to the job's report.
-pub fn append_step(conn: &mut PgConnection, job: JobId, step: &serde_json::Value) -> QueryResult<()> {
-    diesel::sql_query("UPDATE jobs SET report = report || jsonb_build_array($2::jsonb) WHERE id = $1")
+/// Appends steps (a JSON array) to the job's report.
+pub fn append_steps(conn: &mut PgConnection, job: JobId, steps: &serde_json::Value) -> QueryResult<()> {
+    diesel::sql_query("UPDATE jobs SET report = report || $2::jsonb WHERE id = $1")
         .bind::<BigInt, _>(job.0)
-        .bind::<Jsonb, _>(step)
+        .bind::<Jsonb, _>(steps)
         .execute(conn)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod overview;
 pub mod servers;
 pub mod sessions;
 pub mod users;
+pub mod events_batch;
 pub mod host_alarms;
 pub mod host_facts;
 pub mod server_tokens;
