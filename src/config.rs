@@ -231,7 +231,10 @@ impl Settings {
             None => SecretKey::load_or_create(&var_dir.join("session.key"))?,
         };
         anyhow::ensure!(self.job_slots >= 1, "a job worker needs at least one slot");
-        anyhow::ensure!(self.job_lease_secs >= 1, "a job lease lasts at least a second");
+        anyhow::ensure!(
+            self.job_lease_secs >= 1,
+            "a job lease lasts at least a second"
+        );
         anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
         anyhow::ensure!(
             self.db_pool >= 1,

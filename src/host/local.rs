@@ -59,8 +59,9 @@ impl LocalHost {
     }
 
     fn owner(uid: Uid) -> Result<(rustix::fs::Uid, rustix::fs::Gid), HostError> {
-        let raw = u32::try_from(uid.get())
-            .map_err(|_| HostError::refused(home_label(uid), "the uid does not fit a system uid"))?;
+        let raw = u32::try_from(uid.get()).map_err(|_| {
+            HostError::refused(home_label(uid), "the uid does not fit a system uid")
+        })?;
         Ok((
             rustix::fs::Uid::from_raw(raw),
             rustix::fs::Gid::from_raw(raw),
@@ -103,7 +104,12 @@ impl LocalHost {
     /// The distros directory of a storage container, if it is a plain directory.
     fn distros(&self, storage: Uid) -> Result<Option<Dir>, HostError> {
         let label = format!("{}/distros", home_label(storage));
-        let home = match subdir(&self.containers, &storage.to_string(), &home_label(storage), false) {
+        let home = match subdir(
+            &self.containers,
+            &storage.to_string(),
+            &home_label(storage),
+            false,
+        ) {
             Ok(home) => home,
             Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 return Ok(None);
@@ -112,7 +118,9 @@ impl LocalHost {
         };
         match subdir(&home, "distros", &label, false) {
             Ok(dir) => Ok(Some(dir)),
-            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -134,15 +142,18 @@ impl LocalHost {
         } else {
             options.read(true);
         }
-        options
-            .follow(FollowSymlinks::No)
-            .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32);
+        options.follow(FollowSymlinks::No).custom_flags(
+            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32,
+        );
         let file = logs
             .open_with("emperor.log", &options)
             .map_err(|e| explain_open(&logs, "emperor.log", &label, e))?;
         let meta = file.metadata().map_err(|e| HostError::io(&label, e))?;
         if !meta.is_file() {
-            return Err(HostError::refused(label, "is not a regular file; it was left alone"));
+            return Err(HostError::refused(
+                label,
+                "is not a regular file; it was left alone",
+            ));
         }
         if write {
             self.give(&file, uid, &label)?;
@@ -173,11 +184,18 @@ fn explain_open(parent: &Dir, name: &str, label: &str, error: io::Error) -> Host
         Ok(meta) if meta.is_symlink() => {
             HostError::refused(label, "is a symbolic link; it was not followed")
         }
-        Ok(meta) if !meta.is_dir() && !meta.is_file() => {
-            HostError::refused(label, "is neither a file nor a directory; it was left alone")
-        }
-        Ok(meta) if meta.is_file() && error.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
-            HostError::refused(label, "is a file where a directory belongs; it was left alone")
+        Ok(meta) if !meta.is_dir() && !meta.is_file() => HostError::refused(
+            label,
+            "is neither a file nor a directory; it was left alone",
+        ),
+        Ok(meta)
+            if meta.is_file()
+                && error.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+        {
+            HostError::refused(
+                label,
+                "is a file where a directory belongs; it was left alone",
+            )
         }
         _ => HostError::io(label, error),
     }
@@ -293,9 +311,9 @@ impl HostExecutor for LocalHost {
         to: &DistroPath,
     ) -> Result<(), HostError> {
         let label = format!("{}/distros/{from}", home_label(storage));
-        let distros = self
-            .distros(storage)?
-            .ok_or_else(|| HostError::refused(&label, "the storage container has no distros directory"))?;
+        let distros = self.distros(storage)?.ok_or_else(|| {
+            HostError::refused(&label, "the storage container has no distros directory")
+        })?;
         match rustix::fs::renameat_with(
             &distros,
             from.as_str(),

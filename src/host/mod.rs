@@ -33,10 +33,7 @@ pub async fn open_local(
         let host = local::LocalHost::open(&root, &vassals)
             .with_context(|| format!("opening the host root {}", root.display()))?;
         let template = vassal::VassalTemplate::load(template.as_deref())?;
-        Ok((
-            Arc::new(host) as Arc<dyn HostExecutor>,
-            Arc::new(template),
-        ))
+        Ok((Arc::new(host) as Arc<dyn HostExecutor>, Arc::new(template)))
     })
     .await?
 }
@@ -78,7 +75,10 @@ impl ImageCheck {
     /// The level-0 alarms a restart raises for this image, in uwsgi.it's words.
     pub fn danger_alarms(&self, image: &ImageRef) -> Vec<String> {
         let mut alarms = Vec::new();
-        for (present, dir) in [(self.old_root, ".old_root"), (self.containers, "containers")] {
+        for (present, dir) in [
+            (self.old_root, ".old_root"),
+            (self.containers, "containers"),
+        ] {
             if !present {
                 alarms.push(format!(
                     "[DANGER] {}/{dir} does not exist as a custom distro",
@@ -157,8 +157,12 @@ pub trait HostExecutor: Send + Sync + 'static {
 
     /// Renames `distros/<from>` to `distros/<to>` in a storage container. Done already
     /// (`from` gone, `to` there) counts as done.
-    fn rename_image(&self, storage: Uid, from: &DistroPath, to: &DistroPath)
-    -> Result<(), HostError>;
+    fn rename_image(
+        &self,
+        storage: Uid,
+        from: &DistroPath,
+        to: &DistroPath,
+    ) -> Result<(), HostError>;
 
     /// Deletes `distros/<path>` of a storage container; a missing one counts as deleted.
     fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError>;

@@ -41,7 +41,11 @@ impl HostLayout {
     }
 
     pub fn root(&self) -> &str {
-        if self.root.is_empty() { "/" } else { &self.root }
+        if self.root.is_empty() {
+            "/"
+        } else {
+            &self.root
+        }
     }
 
     pub fn home(&self, uid: Uid) -> String {
@@ -444,7 +448,9 @@ mod tests {
         let boot = Boot::decide(Some(jammy()), Some(image()), Some(check));
         assert_eq!(
             boot.fallback_reason().as_deref(),
-            Some("[DANGER] /containers/30001/distros/ubuntu0001/.old_root does not exist as a custom distro")
+            Some(
+                "[DANGER] /containers/30001/distros/ubuntu0001/.old_root does not exist as a custom distro"
+            )
         );
         let text = render(boot);
         assert!(text.contains("hook-pre-jail = mount:none /distros/jammy /ns bind"));
@@ -484,8 +490,8 @@ mod tests {
 
     #[test]
     fn a_placeholder_template_knows_its_names() {
-        let t = PlaceholderTemplate::parse("[uwsgi]\n; {{ uid }} boots {{root}} ({{boot}})\n")
-            .unwrap();
+        let t =
+            PlaceholderTemplate::parse("[uwsgi]\n; {{ uid }} boots {{root}} ({{boot}})\n").unwrap();
         let layout = HostLayout::new(Path::new("/h")).unwrap();
         let view = VassalView::new(&layout, &VassalSpec::new(uid(3), Boot::Platform(jammy())));
         assert_eq!(

@@ -13,8 +13,8 @@ pub mod worker;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::container::Container;
-use crate::db::queries::host_facts::ContainerFacts;
 use crate::db::models::job::{Job, JobKind, NewJob};
+use crate::db::queries::host_facts::ContainerFacts;
 use crate::domain::ids::ContainerId;
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::ImageRef;
@@ -143,8 +143,7 @@ pub fn boot_inputs(
     facts: &ContainerFacts,
     base_uid: u32,
 ) -> Result<(Option<DistroPath>, Option<ImageRef>), String> {
-    let parse =
-        |raw: &str| DistroPath::parse(raw).map_err(|e| format!("distro path {raw:?}: {e}"));
+    let parse = |raw: &str| DistroPath::parse(raw).map_err(|e| format!("distro path {raw:?}: {e}"));
     let distro = facts.distro_path.as_deref().map(parse).transpose()?;
     let image = match &facts.custom {
         Some((storage, path)) => Some(ImageRef {

@@ -35,7 +35,9 @@ impl Default for QueueSettings {
 
 /// Exponential backoff after the `attempts`-th failed attempt, capped at an hour.
 pub fn backoff(base: Duration, attempts: i32) -> Duration {
-    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
     base.saturating_mul(1u32 << doublings)
         .min(Duration::from_secs(3600))
 }

@@ -244,7 +244,13 @@ impl Runner {
             Task::RenameImage { from, to, .. } => {
                 let target = format!("{}/distros/{from}", home_label(uid));
                 let result = self.host.rename_image(uid, &from, &to);
-                self.outcome(&log, "rename image", &target, result, &format!("now distros/{to}"))
+                self.outcome(
+                    &log,
+                    "rename image",
+                    &target,
+                    result,
+                    &format!("now distros/{to}"),
+                )
             }
             Task::PurgeImage { path, .. } => {
                 let target = format!("{}/distros/{path}", home_label(uid));
@@ -313,12 +319,23 @@ impl Runner {
     ) -> Result<(), JobError> {
         let target = format!("{}/distros", home_label(uid));
         if !facts.custom_distros_storage {
-            log.step("distros", &target, Outcome::Ok, "not a storage container (any more): nothing to do");
+            log.step(
+                "distros",
+                &target,
+                Outcome::Ok,
+                "not a storage container (any more): nothing to do",
+            );
             return Ok(());
         }
         self.ensure_home(log, uid)?;
         let result = self.host.ensure_storage_dir(uid);
-        self.outcome(log, "distros", &target, result, "ready, owned by the container")
+        self.outcome(
+            log,
+            "distros",
+            &target,
+            result,
+            "ready, owned by the container",
+        )
     }
 
     fn restart(
@@ -332,15 +349,27 @@ impl Runner {
         if facts.custom_distros_storage {
             let target = format!("{}/distros", home_label(uid));
             let result = self.host.ensure_storage_dir(uid);
-            self.outcome(log, "distros", &target, result, "ready, owned by the container")?;
+            self.outcome(
+                log,
+                "distros",
+                &target,
+                result,
+                "ready, owned by the container",
+            )?;
         }
-        let (distro, image) = super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;
+        let (distro, image) =
+            super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;
         let check = match &image {
             Some(image) => {
                 let check = self.host.check_image(image);
                 let check = self.outcome(log, "check image", &image.label(), check, "")?;
                 if !check.bootable() {
-                    log.step("check image", &image.label(), Outcome::Warning, "the image cannot boot");
+                    log.step(
+                        "check image",
+                        &image.label(),
+                        Outcome::Warning,
+                        "the image cannot boot",
+                    );
                 }
                 Some(check)
             }
@@ -348,7 +377,10 @@ impl Runner {
         };
         let boot = Boot::decide(distro, image, check);
         let reason = boot.fallback_reason();
-        if let Boot::Fallback { reasons, distro, .. } = &boot {
+        if let Boot::Fallback {
+            reasons, distro, ..
+        } = &boot
+        {
             self.raise_fallback_alarms(conn, log, reasons)?;
             log.step(
                 "fallback",
@@ -371,7 +403,10 @@ impl Runner {
             "vassal",
             &format!("{uid}.ini"),
             result,
-            &format!("written; the Emperor restarts the container (root: {})", boot.kind()),
+            &format!(
+                "written; the Emperor restarts the container (root: {})",
+                boot.kind()
+            ),
         )?;
         Ok(())
     }
@@ -386,7 +421,12 @@ impl Runner {
         let subject = log.subject.expect("a restart has a container");
         // only the worker holding the job gets here, so checking first cannot race
         if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, "alarm")?))? {
-            log.step("alarm", "", Outcome::Ok, "already stored by an earlier attempt");
+            log.step(
+                "alarm",
+                "",
+                Outcome::Ok,
+                "already stored by an earlier attempt",
+            );
             return Ok(());
         }
         // the alarm steps, written with the alarms, are the marker a later attempt finds
@@ -416,9 +456,18 @@ impl Runner {
         let Some(facts) = host_facts::container(&mut conn, container)? else {
             return Ok(());
         };
-        let message = format!("[distropanel] job {} ({}) failed: {error}", job.id, job.kind);
+        let message = format!(
+            "[distropanel] job {} ({}) failed: {error}",
+            job.id, job.kind
+        );
         conn.transaction(|conn| {
-            host_alarms::raise_danger(conn, facts.id, facts.customer_id, &message, self.max_alarms)?;
+            host_alarms::raise_danger(
+                conn,
+                facts.id,
+                facts.customer_id,
+                &message,
+                self.max_alarms,
+            )?;
             events::insert(
                 conn,
                 &NewEvent {
@@ -436,8 +485,9 @@ impl Runner {
             Ok::<_, diesel::result::Error>(())
         })?;
         let line = log_line(job, "gave up", "", Outcome::Error, error);
-        let _ = self.host.append_log(Uid::of(self.base_uid, facts.id), &line);
+        let _ = self
+            .host
+            .append_log(Uid::of(self.base_uid, facts.id), &line);
         Ok(())
     }
 }
-

@@ -172,7 +172,9 @@ fn settle(runner: &Runner, job: &Job, backoff: std::time::Duration) {
         error.is_permanent(),
         backoff,
     ) {
-        Ok(AfterFailure::Retrying) => tracing::warn!(error = %message, "job attempt failed; will retry"),
+        Ok(AfterFailure::Retrying) => {
+            tracing::warn!(error = %message, "job attempt failed; will retry")
+        }
         Ok(AfterFailure::Failed) => {
             tracing::error!(error = %message, "job failed");
             if let Err(e) = runner.report_failure(job, &message) {
@@ -190,7 +192,9 @@ pub async fn local_worker(
     scope: crate::db::queries::jobs::ServerScope,
 ) -> anyhow::Result<Worker> {
     let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
-    let size = u32::try_from(config.jobs.slots).unwrap_or(u32::MAX).saturating_add(2);
+    let size = u32::try_from(config.jobs.slots)
+        .unwrap_or(u32::MAX)
+        .saturating_add(2);
     let pool = tokio::task::spawn_blocking(move || crate::db::pool(&url, size)).await??;
     let (host, template) = crate::host::open_local(config).await?;
     let runner = Runner {
@@ -210,4 +214,3 @@ pub async fn local_worker(
     };
     Ok(Worker::new(runner, settings))
 }
-

@@ -43,10 +43,7 @@ async fn server(request: &HttpRequest, state: &AppState) -> Result<ServerId, Api
 }
 
 #[get("/private/containers/")]
-async fn list(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let server = server(&request, &state).await?;
     let rows = crate::db::run(&state.pool, move |conn| {
         host_facts::on_server(conn, server).map_err(AppError::from)
@@ -85,8 +82,8 @@ async fn vassal(
     })
     .await?
     .ok_or(AppError::NotFound)?;
-    let (distro, image) =
-        crate::jobs::boot_inputs(&facts, base_uid).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+    let (distro, image) = crate::jobs::boot_inputs(&facts, base_uid)
+        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
     let boot = Boot::recorded(distro, image, facts.fallback_reason.as_deref());
     let spec = crate::jobs::vassal_spec(&facts, base_uid, boot);
     let rendered = state

@@ -56,7 +56,10 @@ async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
         if let Some(found) = probe() {
             return found;
         }
-        assert!(start.elapsed() < Duration::from_secs(40), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -110,7 +113,10 @@ async fn a_restart_job_makes_a_real_emperor_restart_the_vassal() {
     assert!(!alive(first), "the old instance is gone");
     let log = std::fs::read_to_string(&emperor_log).unwrap();
     assert!(
-        log.contains(&format!("reload the uwsgi instance {}.ini", estate.web.uid())),
+        log.contains(&format!(
+            "reload the uwsgi instance {}.ini",
+            estate.web.uid()
+        )),
         "{log}"
     );
     let _ = second;

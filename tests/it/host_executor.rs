@@ -21,10 +21,17 @@ async fn turning_storage_on_creates_a_distros_directory_owned_by_the_container()
     let distros = home(&app, storage.uid()).join("distros");
     let meta = std::fs::symlink_metadata(&distros).expect("distros/ exists");
     assert!(meta.is_dir());
-    assert_eq!(i64::from(meta.uid()), storage.uid(), "owned by the container");
+    assert_eq!(
+        i64::from(meta.uid()),
+        storage.uid(),
+        "owned by the container"
+    );
     assert_eq!(job_state(&app, &job), "done");
     for dir in ["logs", "etc", "run", "tmp", "vassals", ".old_root"] {
-        assert!(home(&app, storage.uid()).join(dir).is_dir(), "{dir}/ in the home");
+        assert!(
+            home(&app, storage.uid()).join(dir).is_dir(),
+            "{dir}/ in the home"
+        );
     }
     assert!(
         home(&app, storage.uid())
@@ -63,9 +70,14 @@ async fn mapping_a_custom_distro_and_restarting_writes_a_vassal_booting_it() {
     assert_eq!(job_state(&app, &job), "done");
     let root = app.host_root.path().display().to_string();
     let text = vassal(&app, estate.web.uid());
-    let image = format!("{root}/containers/{}/distros/ubuntu0001", estate.storage.uid());
+    let image = format!(
+        "{root}/containers/{}/distros/ubuntu0001",
+        estate.storage.uid()
+    );
     assert!(
-        text.contains(&format!("if-dir = {image}/.old_root\nhook-pre-jail = mount:none {image} /ns bind")),
+        text.contains(&format!(
+            "if-dir = {image}/.old_root\nhook-pre-jail = mount:none {image} /ns bind"
+        )),
         "the vassal boots the custom distro:\n{text}"
     );
     assert!(text.contains("pivot_root = /ns /ns/.old_root"));
@@ -96,7 +108,9 @@ async fn an_image_without_old_root_falls_back_to_the_default_distro_with_an_alar
     assert_eq!(alarms(&app, &estate.web), vec![(0, expected.clone())]);
     let text = vassal(&app, estate.web.uid());
     let root = app.host_root.path().display().to_string();
-    assert!(text.contains(&format!("hook-pre-jail = mount:none {root}/distros/jammy /ns bind")));
+    assert!(text.contains(&format!(
+        "hook-pre-jail = mount:none {root}/distros/jammy /ns bind"
+    )));
     assert!(!text.contains("distros/ubuntu0001 /ns bind"), "{text}");
     assert!(
         operations(&app, &estate.web)
@@ -125,10 +139,8 @@ async fn an_image_without_old_root_falls_back_to_the_default_distro_with_an_alar
 async fn an_image_without_containers_raises_the_same_kind_of_alarm() {
     let app = spawn_app().await;
     let estate = estate(&app);
-    std::fs::remove_dir(
-        home(&app, estate.storage.uid()).join("distros/ubuntu0001/containers"),
-    )
-    .unwrap();
+    std::fs::remove_dir(home(&app, estate.storage.uid()).join("distros/ubuntu0001/containers"))
+        .unwrap();
     map_and_restart(&app, &estate.web, estate.distro);
     drain(&app).await;
     assert_eq!(
@@ -168,7 +180,11 @@ async fn a_distros_link_planted_in_a_home_is_not_followed() {
     let after = std::fs::metadata(outside.path()).unwrap();
     assert_eq!((after.uid(), after.mode()), (before.uid(), before.mode()));
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
-    assert!(std::fs::symlink_metadata(home.join("distros")).unwrap().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(home.join("distros"))
+            .unwrap()
+            .is_symlink()
+    );
     let alarms = alarms(&app, &storage);
     assert_eq!(alarms.len(), 1);
     assert!(alarms[0].1.contains("failed"), "{alarms:?}");

@@ -10,8 +10,8 @@ use distropanel::db::models::container::Container;
 use distropanel::db::models::job::Job;
 use distropanel::db::queries::jobs::{self as queue, ServerScope};
 use distropanel::domain::ids::ContainerId;
-use distropanel::jobs::worker::{Worker, local_worker};
 use distropanel::jobs;
+use distropanel::jobs::worker::{Worker, local_worker};
 
 use crate::helpers::{BASE_UID, Made, TestApp, test_config};
 
@@ -37,7 +37,9 @@ pub fn home(app: &TestApp, uid: i64) -> PathBuf {
 }
 
 pub fn vassal_path(app: &TestApp, uid: i64) -> PathBuf {
-    app.host_root.path().join(format!("etc/uwsgi/vassals/{uid}.ini"))
+    app.host_root
+        .path()
+        .join(format!("etc/uwsgi/vassals/{uid}.ini"))
 }
 
 pub fn vassal(app: &TestApp, uid: i64) -> String {

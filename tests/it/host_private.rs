@@ -50,7 +50,11 @@ async fn a_server_lists_its_containers_and_fetches_the_vassal_the_executor_wrote
         .unwrap();
     assert_eq!(response.status(), 200);
     let served = response.text().await.unwrap();
-    assert_eq!(served, vassal(&app, estate.web.uid()), "the same vassal, fallback included");
+    assert_eq!(
+        served,
+        vassal(&app, estate.web.uid()),
+        "the same vassal, fallback included"
+    );
     assert!(served.contains(".old_root does not exist as a custom distro"));
 }
 

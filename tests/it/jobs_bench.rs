@@ -13,8 +13,14 @@ use crate::host_fixtures::*;
 #[tokio::test]
 #[ignore = "a benchmark: run it with scripts/bench-restarts"]
 async fn bench_restarts_of_a_thousand_containers() {
-    let containers: i64 = std::env::var("BENCH_CONTAINERS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    let slots: usize = std::env::var("BENCH_SLOTS").ok().and_then(|n| n.parse().ok()).unwrap_or(4);
+    let containers: i64 = std::env::var("BENCH_CONTAINERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let slots: usize = std::env::var("BENCH_SLOTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4);
     let app = spawn_app().await;
     app.customer("kratos");
     app.server("s1");
@@ -57,7 +63,10 @@ async fn bench_restarts_of_a_thousand_containers() {
         if app.count("jobs WHERE state = 'done'") == containers {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "the benchmark stalled");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the benchmark stalled"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed();

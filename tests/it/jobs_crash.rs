@@ -27,7 +27,10 @@ fn agent(app: &TestApp) -> Child {
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -45,19 +48,28 @@ async fn a_restart_whose_agent_is_killed_mid_job_is_finished_by_the_next_agent_o
     // to record what the container boots
     let mut lock = app.conn();
     diesel::sql_query("BEGIN").execute(&mut lock).unwrap();
-    diesel::sql_query(format!("SELECT 1 FROM containers WHERE id = {} FOR NO KEY UPDATE", estate.web.id))
-        .execute(&mut lock)
-        .unwrap();
+    diesel::sql_query(format!(
+        "SELECT 1 FROM containers WHERE id = {} FOR NO KEY UPDATE",
+        estate.web.id
+    ))
+    .execute(&mut lock)
+    .unwrap();
 
     let mut first = agent(&app);
-    wait_for("the alarm of the first attempt", || alarms(&app, &estate.web).len() == 1).await;
+    wait_for("the alarm of the first attempt", || {
+        alarms(&app, &estate.web).len() == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let during = crate::host_fixtures::job(&app, job.id);
     assert_eq!((during.state.as_str(), during.attempts), ("running", 1));
     first.kill().unwrap();
     first.wait().unwrap();
     diesel::sql_query("ROLLBACK").execute(&mut lock).unwrap();
-    assert!(!vassal_path(&app, estate.web.uid()).exists(), "the first agent died before writing");
+    assert!(
+        !vassal_path(&app, estate.web.uid()).exists(),
+        "the first agent died before writing"
+    );
 
     let mut second = agent(&app);
     wait_for("the second agent to finish the job", || {
@@ -70,16 +82,27 @@ async fn a_restart_whose_agent_is_killed_mid_job_is_finished_by_the_next_agent_o
     let finished = crate::host_fixtures::job(&app, job.id);
     assert_eq!(finished.attempts, 2);
     assert_ne!(finished.locked_by, during.locked_by);
-    assert_eq!(alarms(&app, &estate.web).len(), 1, "the alarm is stored once");
+    assert_eq!(
+        alarms(&app, &estate.web).len(),
+        1,
+        "the alarm is stored once"
+    );
     let ops = operations(&app, &estate.web);
     assert_eq!(
-        ops.iter().filter(|(action, outcome, _)| action == "alarm" && outcome == "warning").count(),
+        ops.iter()
+            .filter(|(action, outcome, _)| action == "alarm" && outcome == "warning")
+            .count(),
         1
     );
-    assert!(ops.iter().any(|(action, _, detail)| action == "alarm"
-        && detail == "already stored by an earlier attempt"));
+    assert!(
+        ops.iter().any(|(action, _, detail)| action == "alarm"
+            && detail == "already stored by an earlier attempt")
+    );
     assert!(vassal(&app, estate.web.uid()).contains("/distros/jammy /ns bind"));
     let log = emperor_log(&app, estate.web.uid());
-    assert!(log.contains("attempt 1 of 5") && log.contains("attempt 2 of 5"), "{log}");
+    assert!(
+        log.contains("attempt 1 of 5") && log.contains("attempt 2 of 5"),
+        "{log}"
+    );
     assert_eq!(app.count("containers WHERE fallback_reason IS NOT NULL"), 1);
 }

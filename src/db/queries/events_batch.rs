@@ -6,5 +6,7 @@ use crate::db::models::event::NewEvent;
 use crate::db::schema::events;
 
 pub fn insert_all(conn: &mut PgConnection, rows: &[NewEvent]) -> QueryResult<usize> {
-    diesel::insert_into(events::table).values(rows).execute(conn)
+    diesel::insert_into(events::table)
+        .values(rows)
+        .execute(conn)
 }

@@ -48,21 +48,21 @@ type Columns = (
 
 fn columns() -> Columns {
     (
-    containers::id,
-    containers::customer_id,
-    containers::server_id,
-    containers::custom_distros_storage,
-    containers::memory_mb,
-    containers::storage_mb,
-    containers::alarm_freq,
-    containers::nofollow,
-    containers::ssh_keys,
-    containers::fallback_reason,
-    containers::updated_at,
-    containers::last_reboot,
-    containers::ssh_keys_changed_at,
-    distros::path.nullable(),
-    (custom_distros::container_id, custom_distros::path).nullable(),
+        containers::id,
+        containers::customer_id,
+        containers::server_id,
+        containers::custom_distros_storage,
+        containers::memory_mb,
+        containers::storage_mb,
+        containers::alarm_freq,
+        containers::nofollow,
+        containers::ssh_keys,
+        containers::fallback_reason,
+        containers::updated_at,
+        containers::last_reboot,
+        containers::ssh_keys_changed_at,
+        distros::path.nullable(),
+        (custom_distros::container_id, custom_distros::path).nullable(),
     )
 }
 

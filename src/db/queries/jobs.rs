@@ -150,7 +150,11 @@ pub fn hold(conn: &mut PgConnection, job: JobId, worker: &str) -> QueryResult<bo
 }
 
 /// Appends steps (a JSON array) to the job's report.
-pub fn append_steps(conn: &mut PgConnection, job: JobId, steps: &serde_json::Value) -> QueryResult<()> {
+pub fn append_steps(
+    conn: &mut PgConnection,
+    job: JobId,
+    steps: &serde_json::Value,
+) -> QueryResult<()> {
     diesel::sql_query("UPDATE jobs SET report = report || $2::jsonb WHERE id = $1")
         .bind::<BigInt, _>(job.0)
         .bind::<Jsonb, _>(steps)
@@ -336,7 +340,9 @@ pub fn retry(conn: &mut PgConnection, id: JobId) -> QueryResult<Result<Job, Staf
     match retried {
         Ok(Some(job)) => Ok(Ok(job)),
         Ok(None) => Ok(Err(refusal(conn, id, "failed or cancelled", "retried")?)),
-        Err(e) if crate::db::violated_constraint(&e) == Some("jobs_one_pending_per_container_idx") => {
+        Err(e)
+            if crate::db::violated_constraint(&e) == Some("jobs_one_pending_per_container_idx") =>
+        {
             let job = find(conn, id)?.expect("the job exists: it conflicted");
             let waiting = jobs::table
                 .filter(jobs::container_id.eq(job.container_id))
