@@ -249,3 +249,32 @@ async fn renaming_and_purging_an_image_stay_inside_the_storage_home() {
     assert!(outside.path().join("keep").exists());
     assert_eq!(app.count("jobs WHERE state = 'done'"), 2);
 }
+
+#[tokio::test]
+async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blocking() {
+    use distropanel::domain::ids::ContainerId;
+    use distropanel::domain::values::Uid;
+    use distropanel::host::HostExecutor;
+    use distropanel::host::local::LocalHost;
+
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    restart(&app, &estate.web);
+    drain(&app).await;
+    let host = LocalHost::open(app.host_root.path(), &config(&app).vassals_dir).unwrap();
+    let uid = |made: &crate::helpers::Made| Uid::of(crate::helpers::BASE_UID, ContainerId(made.id as i32));
+
+    let tail = host.log_tail(uid(&estate.web), 300).unwrap();
+    assert!(!tail.is_empty() && tail.len() <= 300);
+    assert!(tail.lines().all(|l| l.starts_with("20") && l.contains("[distropanel] job")), "{tail}");
+    assert!(tail.contains("vassal"), "{tail}");
+
+    let fifo = home(&app, estate.storage.uid()).join("logs/emperor.log");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let started = std::time::Instant::now();
+    assert!(host.log_tail(uid(&estate.storage), 300).is_err());
+    assert!(host.append_log(uid(&estate.storage), "x").is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}

@@ -22,3 +22,4 @@ mod auth_login;
 mod auth_staff;
 mod auth_tenancy;
 mod jobs_bench;
+mod jobs_serve;
