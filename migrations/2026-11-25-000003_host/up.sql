@@ -15,6 +15,8 @@ CREATE UNIQUE INDEX jobs_one_pending_per_container_idx ON jobs (container_id, ki
 
 -- Finding jobs whose worker died: running with an expired lease.
 CREATE INDEX jobs_lease_idx ON jobs (locked_until) WHERE state = 'running';
+-- Claiming walks unfinished jobs oldest first, never the (ever growing) finished ones.
+CREATE INDEX jobs_claimable_idx ON jobs (id) WHERE state IN ('queued', 'retrying', 'running');
 -- Jobs of one container run in order: the claim looks for earlier unfinished ones.
 CREATE INDEX jobs_container_pending_idx ON jobs (container_id, id)
     WHERE state IN ('queued', 'retrying', 'running');

@@ -94,7 +94,8 @@ pub fn claim(
                 attempts = attempts + 1, started_at = coalesce(started_at, now()) \
          WHERE id IN ( \
              SELECT j.id FROM jobs j \
-             WHERE ($3::int[] IS NULL OR j.server_id = ANY($3)) \
+             WHERE j.state IN ('queued', 'retrying', 'running') \
+               AND ($3::int[] IS NULL OR j.server_id = ANY($3)) \
                AND j.kind = ANY($4) \
                AND ((j.state IN ('queued', 'retrying') AND j.run_after <= now()) \
                     OR (j.state = 'running' AND j.locked_until < now())) \
