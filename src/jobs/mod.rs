@@ -166,3 +166,54 @@ pub fn vassal_spec(facts: &ContainerFacts, base_uid: u32, boot: Boot) -> VassalS
     spec.nofollow = facts.nofollow;
     spec
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{JobId, ServerId};
+
+    fn job(kind: &str, payload: serde_json::Value) -> Job {
+        let now = chrono::Utc::now();
+        Job {
+            id: JobId(1),
+            kind: kind.into(),
+            container_id: Some(ContainerId(2)),
+            customer_id: None,
+            server_id: ServerId(1),
+            payload,
+            state: "queued".into(),
+            attempts: 0,
+            max_attempts: 5,
+            run_after: now,
+            locked_by: None,
+            locked_until: None,
+            error: None,
+            report: serde_json::json!([]),
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn a_job_row_parses_into_a_task_with_safe_paths_or_is_refused() {
+        let rename = job("rename_image", serde_json::json!({"from": "a", "to": "b"}));
+        assert!(matches!(Task::parse(&rename), Ok(Task::RenameImage { .. })));
+        for payload in [
+            serde_json::json!({"from": "../../etc", "to": "b"}),
+            serde_json::json!({"from": "a", "to": "/"}),
+            serde_json::json!({"from": "a"}),
+            serde_json::json!("a"),
+        ] {
+            assert!(
+                Task::parse(&job("rename_image", payload.clone())).is_err(),
+                "{payload}"
+            );
+        }
+        assert!(Task::parse(&job("purge_image", serde_json::json!({"path": ".."}))).is_err());
+        assert!(Task::parse(&job("unpack_image", serde_json::json!({}))).is_err());
+        let mut orphan = job("restart", serde_json::json!({}));
+        orphan.container_id = None;
+        assert!(Task::parse(&orphan).is_err());
+    }
+}

@@ -348,14 +348,22 @@ impl Runner {
         self.ensure_home(log, uid)?;
         if facts.custom_distros_storage {
             let target = format!("{}/distros", home_label(uid));
-            let result = self.host.ensure_storage_dir(uid);
-            self.outcome(
-                log,
-                "distros",
-                &target,
-                result,
-                "ready, owned by the container",
-            )?;
+            match self.host.ensure_storage_dir(uid) {
+                Ok(()) => log.step(
+                    "distros",
+                    &target,
+                    Outcome::Ok,
+                    "ready, owned by the container",
+                ),
+                // something planted there: reported, left alone, and no reason not to restart
+                Err(HostError::Refused { why, .. }) => {
+                    log.step("distros", &target, Outcome::Warning, &why)
+                }
+                Err(e) => {
+                    log.step("distros", &target, Outcome::Error, &e.to_string());
+                    return Err(e.into());
+                }
+            }
         }
         let (distro, image) =
             super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;

@@ -188,6 +188,20 @@ async fn a_distros_link_planted_in_a_home_is_not_followed() {
     let alarms = alarms(&app, &storage);
     assert_eq!(alarms.len(), 1);
     assert!(alarms[0].1.contains("failed"), "{alarms:?}");
+
+    // the container still restarts: the link is reported and left alone
+    let restart = restart(&app, &storage);
+    drain(&app).await;
+    assert_eq!(job_state(&app, &restart), "done");
+    assert!(vassal_path(&app, storage.uid()).exists());
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    assert!(
+        operations(&app, &storage)
+            .iter()
+            .any(|(action, outcome, detail)| action == "distros"
+                && outcome == "warning"
+                && detail.contains("not followed"))
+    );
 }
 
 #[tokio::test]
@@ -262,17 +276,29 @@ async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blo
     restart(&app, &estate.web);
     drain(&app).await;
     let host = LocalHost::open(app.host_root.path(), &config(&app).vassals_dir).unwrap();
-    let uid = |made: &crate::helpers::Made| Uid::of(crate::helpers::BASE_UID, ContainerId(made.id as i32));
+    let uid = |made: &crate::helpers::Made| {
+        Uid::of(crate::helpers::BASE_UID, ContainerId(made.id as i32))
+    };
 
     let tail = host.log_tail(uid(&estate.web), 300).unwrap();
     assert!(!tail.is_empty() && tail.len() <= 300);
-    assert!(tail.lines().all(|l| l.starts_with("20") && l.contains("[distropanel] job")), "{tail}");
+    assert!(
+        tail.lines()
+            .all(|l| l.starts_with("20") && l.contains("[distropanel] job")),
+        "{tail}"
+    );
     assert!(tail.contains("vassal"), "{tail}");
 
     let fifo = home(&app, estate.storage.uid()).join("logs/emperor.log");
     std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&fifo);
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let started = std::time::Instant::now();
     assert!(host.log_tail(uid(&estate.storage), 300).is_err());
     assert!(host.append_log(uid(&estate.storage), "x").is_err());

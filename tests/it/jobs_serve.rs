@@ -34,7 +34,10 @@ impl Drop for Running {
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -56,9 +59,17 @@ async fn serve_runs_its_local_servers_jobs_and_an_agent_runs_its_own_servers() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(job(&app, remote_job.id).state, "queued", "s2 is not local to serve");
+    assert_eq!(
+        job(&app, remote_job.id).state,
+        "queued",
+        "s2 is not local to serve"
+    );
 
-    let _agent = Running(distropanel(&app, &["agent", "--server", "s2"]).spawn().unwrap());
+    let _agent = Running(
+        distropanel(&app, &["agent", "--server", "s2"])
+            .spawn()
+            .unwrap(),
+    );
     wait_for("the s2 agent to run its restart", || {
         job(&app, remote_job.id).state == "done"
     })
@@ -78,7 +89,13 @@ async fn a_server_token_is_printed_once_and_opens_the_private_api() {
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let token = printed["token"].as_str().unwrap();
     assert_eq!(token.len(), 64);
-    assert_eq!(app.count(&format!("servers WHERE token_hash IS NOT NULL AND token_hash <> '{token}'")), 1, "only its hash is stored");
+    assert_eq!(
+        app.count(&format!(
+            "servers WHERE token_hash IS NOT NULL AND token_hash <> '{token}'"
+        )),
+        1,
+        "only its hash is stored"
+    );
     let response = app
         .client
         .get(app.url("/private/containers/"))
