@@ -273,13 +273,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Agent { server, settings } => {
             telemetry::init(settings.log_format);
+            let stop = termination()?;
             let (config, mut conn) =
                 tokio::task::spawn_blocking(move || connect(settings)).await??;
             let name = server.clone();
             let id = tokio::task::spawn_blocking(move || server_id(&mut conn, &name)).await??;
             let worker = jobs::worker::local_worker(&config, ServerScope::Only(vec![id])).await?;
             tracing::info!(%server, worker = %worker.name(), "agent started");
-            worker.run(termination()).await;
+            worker.run(stop).await;
         }
         Command::Job(command) => {
             tokio::task::spawn_blocking(move || run_jobs(command)).await??;
@@ -292,20 +293,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves after SIGINT or SIGTERM.
-async fn termination() {
+/// Resolves after SIGINT or SIGTERM. The handlers are installed at once, so a signal that
+/// arrives before the future is first polled is not lost.
+fn termination() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 fn server_id(conn: &mut diesel::PgConnection, name: &str) -> anyhow::Result<ServerId> {

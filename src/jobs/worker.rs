@@ -50,6 +50,12 @@ impl Worker {
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.name(), slots, "job worker started");
         loop {
+            // a stop asked for while claiming or running is seen before the next claim
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = std::future::ready(()) => {}
+            }
             let free = slots - running.len();
             if free > 0 {
                 match self.claim(free).await {
@@ -66,6 +72,7 @@ impl Worker {
                 }
             }
             tokio::select! {
+                biased;
                 _ = &mut shutdown => break,
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = heartbeat.tick() => self.heartbeat().await,

@@ -106,3 +106,49 @@ async fn a_restart_whose_agent_is_killed_mid_job_is_finished_by_the_next_agent_o
     );
     assert_eq!(app.count("containers WHERE fallback_reason IS NOT NULL"), 1);
 }
+
+#[tokio::test]
+async fn an_agent_asked_to_stop_finishes_its_running_job_and_takes_no_new_one() {
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    let job = restart(&app, &estate.web);
+
+    let mut lock = app.conn();
+    diesel::sql_query("BEGIN").execute(&mut lock).unwrap();
+    diesel::sql_query(format!(
+        "SELECT 1 FROM containers WHERE id = {} FOR NO KEY UPDATE",
+        estate.web.id
+    ))
+    .execute(&mut lock)
+    .unwrap();
+
+    let mut agent = agent(&app);
+    wait_for("the agent to start the job", || {
+        crate::host_fixtures::job(&app, job.id).state == "running"
+    })
+    .await;
+    let pid = rustix::process::Pid::from_raw(agent.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = restart(&app, &estate.storage);
+    assert!(
+        agent.try_wait().unwrap().is_none(),
+        "it waits for its running job"
+    );
+
+    diesel::sql_query("ROLLBACK").execute(&mut lock).unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = agent.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the agent did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success());
+    assert_eq!(crate::host_fixtures::job(&app, job.id).state, "done");
+    assert_eq!(crate::host_fixtures::job(&app, later.id).state, "queued");
+}

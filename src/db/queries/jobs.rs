@@ -125,11 +125,14 @@ pub fn claim(
         .load(conn)
 }
 
-/// Extends the leases of every job `worker` is running; returns how many it holds.
+/// Extends the leases of the jobs `worker` is running. A job whose row its own attempt has
+/// locked (waiting inside a transaction) is skipped rather than waited for: nobody can claim a
+/// locked row anyway, and the worker loop must not stall.
 pub fn extend_leases(conn: &mut PgConnection, worker: &str, lease: Duration) -> QueryResult<usize> {
     diesel::sql_query(
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $2) \
-         WHERE locked_by = $1 AND state = 'running'",
+         WHERE id IN (SELECT id FROM jobs WHERE locked_by = $1 AND state = 'running' \
+                      FOR UPDATE SKIP LOCKED)",
     )
     .bind::<Text, _>(worker)
     .bind::<Double, _>(lease.as_secs_f64())
