@@ -199,22 +199,30 @@ impl Customer {
     }
 }
 
+impl Customer {
+    /// Only a customer's session is one; staff have no customer data of their own.
+    pub fn from_session(session: SignedIn) -> Result<Self, AppError> {
+        match (session.role, session.customer_id) {
+            (Role::Customer, Some(customer_id)) => Ok(Customer {
+                session,
+                customer_id,
+            }),
+            _ => Err(AppError::Forbidden(
+                "Staff accounts have no containers of their own; use the staff pages.".into(),
+            )),
+        }
+    }
+}
+
 impl FromRequest for Customer {
     type Error = Denied;
     type Future = std::future::Ready<Result<Self, Denied>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(signed_in(request).and_then(|session| {
-            match (session.role, session.customer_id) {
-                (Role::Customer, Some(customer_id)) => Ok(Customer {
-                    session,
-                    customer_id,
-                }),
-                _ => Err(Denied::Page(AppError::Forbidden(
-                    "Staff accounts have no containers of their own; use the staff pages.".into(),
-                ))),
-            }
-        }))
+        std::future::ready(
+            signed_in(request)
+                .and_then(|session| Customer::from_session(session).map_err(Denied::Page)),
+        )
     }
 }
 
@@ -256,18 +264,71 @@ impl Staff {
     }
 }
 
+impl Staff {
+    /// Only a staff session is one; a customer cannot tell the staff pages from pages that do
+    /// not exist.
+    pub fn from_session(session: SignedIn, address: String) -> Result<Self, AppError> {
+        match session.role {
+            Role::Staff => Ok(Staff { session, address }),
+            Role::Customer => Err(AppError::NotFound),
+        }
+    }
+}
+
 impl FromRequest for Staff {
     type Error = Denied;
     type Future = std::future::Ready<Result<Self, Denied>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(signed_in(request).and_then(|session| match session.role {
-            Role::Staff => Ok(Staff {
-                session,
-                address: authenticate::client_address(request),
-            }),
-            // a customer cannot tell the staff pages from pages that do not exist
-            Role::Customer => Err(Denied::Page(AppError::NotFound)),
+        std::future::ready(signed_in(request).and_then(|session| {
+            Staff::from_session(session, authenticate::client_address(request))
+                .map_err(Denied::Page)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(role: Role, customer: Option<i32>) -> SignedIn {
+        SignedIn {
+            user_id: UserId(7),
+            username: "someone".into(),
+            role,
+            customer_id: customer.map(CustomerId),
+            csrf_token: "t".into(),
+            public_id: "p".into(),
+        }
+    }
+
+    #[test]
+    fn a_customer_session_carries_its_customer_and_staff_are_not_customers() {
+        let customer = Customer::from_session(session(Role::Customer, Some(3))).unwrap();
+        assert_eq!(customer.customer_id, CustomerId(3));
+        assert!(matches!(
+            Customer::from_session(session(Role::Staff, None)),
+            Err(AppError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn only_staff_are_staff_and_customers_see_a_missing_page() {
+        assert!(Staff::from_session(session(Role::Staff, None), "::1".into()).is_ok());
+        assert!(matches!(
+            Staff::from_session(session(Role::Customer, Some(3)), "::1".into()),
+            Err(AppError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn an_audit_entry_names_the_actor_and_the_address() {
+        let staff = Staff::from_session(session(Role::Staff, None), "192.0.2.1".into()).unwrap();
+        let entry = staff.audit(Some(CustomerId(3)), None, "reset", "alice", "why");
+        assert_eq!(entry.kind, "audit");
+        assert_eq!(entry.actor, "someone");
+        assert_eq!(entry.actor_user_id, Some(UserId(7)));
+        assert_eq!(entry.customer_id, Some(CustomerId(3)));
+        assert_eq!(entry.ip, Some("192.0.2.1"));
     }
 }

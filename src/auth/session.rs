@@ -27,7 +27,8 @@ use crate::domain::ids::{CustomerId, UserId};
 pub const COOKIE_NAME: &str = "distropanel_session";
 pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
-/// A request within this long of the last recorded one does not write `last_seen` again.
+/// A request within this long of the last recorded one does not write `last_seen` again, so a
+/// page view costs one read, and a write at most once a minute.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
 pub fn middleware(pool: PgPool, config: &Config) -> SessionMiddleware<PgSessionStore> {
@@ -41,7 +42,8 @@ pub fn middleware(pool: PgPool, config: &Config) -> SessionMiddleware<PgSessionS
         .session_lifecycle(
             BrowserSession::default()
                 .state_ttl(idle)
-                .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                // the idle expiry moves on in `load`, which sees when the session was last used
+                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
         )
         .build()
 }
@@ -145,12 +147,15 @@ impl SessionStore for PgSessionStore {
         let key_hash = key_digest(session_key.as_ref());
         let now = Utc::now();
         let stored = db::run(&self.pool, move |conn| -> anyhow::Result<_> {
-            Ok(sessions::live_state(
-                conn,
-                &key_hash,
-                now,
-                now - ABSOLUTE_TIMEOUT,
-            )?)
+            let Some((state, last_seen)) =
+                sessions::live_state(conn, &key_hash, now, now - ABSOLUTE_TIMEOUT)?
+            else {
+                return Ok(None);
+            };
+            if now - last_seen > TOUCH_EVERY {
+                sessions::touch(conn, &key_hash, now, now + IDLE_TIMEOUT)?;
+            }
+            Ok(Some(state))
         })
         .await
         .map_err(LoadError::Other)?;
@@ -195,6 +200,7 @@ impl SessionStore for PgSessionStore {
             .map_err(UpdateError::Other)
     }
 
+    /// Not called with [`TtlExtensionPolicy::OnStateChanges`]; `load` keeps sessions alive.
     async fn update_ttl(
         &self,
         session_key: &SessionKey,
@@ -204,7 +210,7 @@ impl SessionStore for PgSessionStore {
         let now = Utc::now();
         let expires_at = now + chrono_ttl(ttl);
         db::run(&self.pool, move |conn| -> anyhow::Result<_> {
-            sessions::touch(conn, &key_hash, now, expires_at, now - TOUCH_EVERY)?;
+            sessions::touch(conn, &key_hash, now, expires_at)?;
             Ok(())
         })
         .await

@@ -161,6 +161,21 @@ async fn token_requests_that_make_no_sense_get_clear_4xx_answers() {
     assert!(unnamed.json::<Value>().await.unwrap()["fields"]["name"].is_string());
     assert_eq!(post(r#"{"name": 7}"#).await.unwrap().status(), 422);
     assert_eq!(post(r#"{"name": "   "}"#).await.unwrap().status(), 422);
+    let huge = format!(
+        r#"{{"name": "x", "padding": "{}"}}"#,
+        "x".repeat(300 * 1024)
+    );
+    let too_large = basic
+        .request(reqwest::Method::POST, "/api/tokens")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), 413);
+    assert_eq!(
+        too_large.json::<Value>().await.unwrap()["error"],
+        "Request entity too large"
+    );
     let put = basic
         .request(reqwest::Method::PUT, "/api/tokens")
         .send()

@@ -171,3 +171,28 @@ async fn basic_credentials_a_browser_replays_for_another_site_change_nothing() {
         .unwrap();
     assert_eq!(read.status(), 200);
 }
+
+#[tokio::test]
+async fn identity_pages_and_refusals_carry_the_security_headers() {
+    let app = spawn_app().await;
+    app.staff("root");
+    let staff = Browser::logged_in(&app, "root", "staff-password").await;
+    let refused = staff.post_raw("/settings/tokens", &[("name", "x")]).await;
+    assert_eq!(refused.status(), 403);
+    let mut responses = vec![refused];
+    for path in ["/login", "/settings", "/staff"] {
+        responses.push(staff.get(path).await);
+    }
+    responses.push(Browser::new(&app).get("/settings").await);
+    for response in responses {
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{}: {csp}",
+            response.url()
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(headers.contains_key("referrer-policy"));
+    }
+}

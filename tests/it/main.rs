@@ -17,6 +17,7 @@ mod personas;
 mod schema_rules;
 
 mod auth_api;
+mod auth_browser;
 mod auth_csrf;
 mod auth_login;
 mod auth_staff;

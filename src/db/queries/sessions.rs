@@ -8,19 +8,19 @@ use crate::db::models::session::{ActiveSession, SessionWrite};
 use crate::db::schema::sessions;
 use crate::domain::ids::UserId;
 
-/// The state of a live session: not idle past `expires_at`, and started after `started_after`
-/// (the absolute timeout).
+/// The state of a live session and when it was last seen: not idle past `expires_at`, and
+/// started after `started_after` (the absolute timeout).
 pub fn live_state(
     conn: &mut PgConnection,
     key_hash: &str,
     now: DateTime<Utc>,
     started_after: DateTime<Utc>,
-) -> QueryResult<Option<serde_json::Value>> {
+) -> QueryResult<Option<(serde_json::Value, DateTime<Utc>)>> {
     sessions::table
         .filter(sessions::key_hash.eq(key_hash))
         .filter(sessions::expires_at.gt(now))
         .filter(sessions::created_at.gt(started_after))
-        .select(sessions::state)
+        .select((sessions::state, sessions::last_seen))
         .first(conn)
         .optional()
 }
@@ -38,25 +38,19 @@ pub fn rewrite(conn: &mut PgConnection, row: &SessionWrite) -> QueryResult<usize
         .execute(conn)
 }
 
-/// Pushes the idle expiry forward. Skipped while the last push is recent, so a page view does
-/// not always cost a write.
+/// Records a request: pushes the idle expiry forward.
 pub fn touch(
     conn: &mut PgConnection,
     key_hash: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-    unless_seen_after: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        sessions::table
-            .filter(sessions::key_hash.eq(key_hash))
-            .filter(sessions::last_seen.lt(unless_seen_after)),
-    )
-    .set((
-        sessions::last_seen.eq(now),
-        sessions::expires_at.eq(expires_at),
-    ))
-    .execute(conn)
+    diesel::update(sessions::table.filter(sessions::key_hash.eq(key_hash)))
+        .set((
+            sessions::last_seen.eq(now),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
 }
 
 pub fn delete(conn: &mut PgConnection, key_hash: &str) -> QueryResult<usize> {

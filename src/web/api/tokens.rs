@@ -62,11 +62,17 @@ struct CreateToken {
     name: Option<serde_json::Value>,
 }
 
+/// The body, refused as soon as it grows past [`MAX_BODY`] (whatever `Content-Length` says).
+async fn read_body(payload: web::Payload) -> Result<web::Bytes, AppError> {
+    match payload.to_bytes_limited(MAX_BODY).await {
+        Err(_) => Err(AppError::PayloadTooLarge),
+        Ok(Err(_)) => Err(AppError::BadRequest("The body could not be read.".into())),
+        Ok(Ok(body)) => Ok(body),
+    }
+}
+
 /// Bodies are JSON whatever `Content-Type` says (uwsgi.it clients send none).
 fn parse_create(body: &[u8]) -> Result<TokenName, AppError> {
-    if body.len() > MAX_BODY {
-        return Err(AppError::PayloadTooLarge);
-    }
     let request: CreateToken = serde_json::from_slice(body).map_err(|_| {
         AppError::BadRequest("Send a JSON object such as {\"name\": \"deploy\"}.".into())
     })?;
@@ -82,9 +88,9 @@ fn parse_create(body: &[u8]) -> Result<TokenName, AppError> {
 async fn create(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let name = parse_create(&body)?;
+    let name = parse_create(&read_body(payload).await?)?;
     let secret = Secret::generate();
     let (user, digest) = (caller.user_id, secret.digest());
     let token = db::run(&state.pool, move |conn| {

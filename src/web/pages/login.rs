@@ -67,7 +67,7 @@ fn form_token(request: &HttpRequest, state: &AppState) -> (String, Option<Cookie
     let cookie = Cookie::build(csrf::PRESESSION_COOKIE, token.clone())
         .path("/")
         .http_only(true)
-        .same_site(SameSite::Strict)
+        .same_site(SameSite::Lax)
         .secure(state.config.secure_cookies)
         .finish();
     (token, Some(cookie))
