@@ -53,7 +53,11 @@ async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let body: Vec<_> = rows
         .iter()
         .map(|c| {
-            let changed = c.last_reboot.map_or(c.updated_at, |r| r.max(c.updated_at));
+            // what the vassal says changes with the container, a reboot, or a restart's fallback
+            let changed = [c.last_reboot, c.restarted_at]
+                .into_iter()
+                .flatten()
+                .fold(c.updated_at, |latest, t| latest.max(t));
             json!({
                 "uid": Uid::of(base_uid, c.id),
                 "mtime": changed.timestamp(),
