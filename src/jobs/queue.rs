@@ -1,12 +1,12 @@
-//! The queue as workers and staff use it: claiming with a lease, backing off, giving up, and
-//! listing, retrying and cancelling. The SQL is in `db::queries::jobs`.
+//! The queue as workers use it: claiming with a lease, renewing it, backing off, giving up.
+//! The SQL is in `db::queries::jobs`, which also has what staff use (`list`, `retry`,
+//! `cancel`; run them with `db::run` from a handler).
 
 use std::time::Duration;
 
 use crate::db::PgPool;
 use crate::db::models::job::Job;
-use crate::db::queries::jobs::{self, AfterFailure, JobFilter, ServerScope, StaffRefusal};
-use crate::domain::ids::JobId;
+use crate::db::queries::jobs::{self, AfterFailure, ServerScope};
 use crate::jobs::HANDLED_KINDS;
 
 /// How long a claim holds a job, how often to look for work, how long to wait before retrying.
@@ -88,21 +88,6 @@ pub fn fail_attempt(
         permanent,
         wait,
     )?)
-}
-
-/// Jobs for staff, newest first (blocking).
-pub fn list(pool: &PgPool, filter: &JobFilter) -> anyhow::Result<Vec<Job>> {
-    Ok(jobs::list(&mut *pool.get()?, filter)?)
-}
-
-/// Puts a failed or cancelled job back in the queue (blocking).
-pub fn retry(pool: &PgPool, id: JobId) -> anyhow::Result<Result<Job, StaffRefusal>> {
-    Ok(jobs::retry(&mut *pool.get()?, id)?)
-}
-
-/// Cancels a job that has not started (blocking).
-pub fn cancel(pool: &PgPool, id: JobId) -> anyhow::Result<Result<Job, StaffRefusal>> {
-    Ok(jobs::cancel(&mut *pool.get()?, id)?)
 }
 
 /// A job as one JSON object, for the command line and staff views.
