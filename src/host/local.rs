@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, OpenOptions, OpenOptionsExt};
+use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
 
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
@@ -153,6 +153,13 @@ impl LocalHost {
             return Err(HostError::refused(
                 label,
                 "is not a regular file; it was left alone",
+            ));
+        }
+        // a hard link would let a write (or the chown) reach the file it is linked to
+        if write && meta.nlink() > 1 {
+            return Err(HostError::refused(
+                label,
+                "has other hard links; it was left alone",
             ));
         }
         if write {

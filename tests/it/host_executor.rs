@@ -233,6 +233,18 @@ async fn links_planted_for_the_log_and_the_skeleton_are_left_alone_by_a_restart(
         "{warnings:?}"
     );
     assert!(vassal_path(&app, estate.web.uid()).exists());
+
+    // a hard link to a file elsewhere on the same filesystem is not written through either
+    let linked = outside.path().join("linked");
+    std::fs::write(&linked, "untouched\n").unwrap();
+    let storage_logs = crate::host_fixtures::home(&app, estate.storage.uid()).join("logs");
+    std::fs::create_dir_all(&storage_logs).unwrap();
+    std::fs::hard_link(&linked, storage_logs.join("emperor.log")).unwrap();
+    let job = restart(&app, &estate.storage);
+    drain(&app).await;
+    assert_eq!(job_state(&app, &job), "done");
+    assert_eq!(std::fs::read_to_string(&linked).unwrap(), "untouched\n");
+    assert_eq!(std::fs::metadata(&linked).unwrap().uid(), 0);
 }
 
 #[tokio::test]
