@@ -10,6 +10,9 @@ use crate::cli::admin::{self, ContainerSpec, CustomerSpec};
 use crate::config::Settings;
 use crate::db::queries::{containers, distros, servers, users};
 use crate::domain::ids::{ContainerId, CustomerId};
+use crate::domain::values::{DistroPath, Uid};
+use crate::host::HostExecutor;
+use sha2::Digest;
 
 pub const STAFF: (&str, &str) = ("staff", "staff-demo");
 pub const CUSTOMERS: [(&str, &str, &str); 2] = [
@@ -31,9 +34,13 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         let mut conn = PgConnection::establish(&url)?;
         crate::db::migrate(&mut conn)?;
         seed(&mut conn, config.base_uid)?;
-        Ok(config)
+        Ok((config, conn))
     })
     .await??;
+    let (config, mut conn) = config;
+    let (host, _) = crate::host::open_local(&config).await?;
+    let base_uid = config.base_uid;
+    tokio::task::spawn_blocking(move || seed_image(&mut conn, host.as_ref(), base_uid)).await??;
     let host_root = config.host_root.clone();
     super::serve(config, |port| {
         println!("distropanel demo is running at http://127.0.0.1:{port}/");
@@ -44,6 +51,97 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         println!("  host root: {}", host_root.display());
     })
     .await
+}
+
+const SAMPLE: (&str, &str, &str) = ("BusyBox (demo)", "busybox", "a tiny real root filesystem");
+
+/// Puts the busybox sample image into kratos's storage container and boots `kratos-web` into
+/// it, unless that distro exists already. Without Debian's busybox-static it says so and goes on.
+pub fn seed_image(
+    conn: &mut PgConnection,
+    host: &dyn HostExecutor,
+    base_uid: u32,
+) -> anyhow::Result<()> {
+    use crate::db::models::custom_distro::NewCustomDistro;
+    use crate::db::queries::{containers::ContainerChangeset, custom_distros, images, jobs};
+    use crate::host::{ImageRef, check::CheckFacts, sample_image, unpack::Limits};
+
+    let customer = users::by_username(conn, "kratos")?
+        .and_then(|u| u.customer_id)
+        .ok_or_else(|| anyhow::anyhow!("the demo customer kratos is missing"))?;
+    let find = |conn: &mut PgConnection,
+                name: &str|
+     -> anyhow::Result<crate::db::models::container::Container> {
+        containers::by_customer_and_name(conn, customer, name)?
+            .ok_or_else(|| anyhow::anyhow!("the demo container {name} is missing"))
+    };
+    let storage = find(conn, "kratos-distros")?;
+    let web = find(conn, "kratos-web")?;
+    if custom_distros::names_in(conn, storage.id)?
+        .iter()
+        .any(|n| n == SAMPLE.0)
+    {
+        return Ok(());
+    }
+    let busybox = std::path::Path::new(sample_image::BUSYBOX);
+    if !busybox.exists() {
+        println!(
+            "  (no {} here: install busybox-static for the sample image)",
+            busybox.display()
+        );
+        return Ok(());
+    }
+    let (storage_uid, web_uid) = (Uid::of(base_uid, storage.id), Uid::of(base_uid, web.id));
+    let tarball = sample_image::busybox_rootfs(
+        busybox,
+        &[(web.name.as_str(), u32::try_from(web_uid.get())?)],
+    )?;
+    let path = DistroPath::parse(SAMPLE.1).map_err(|e| anyhow::anyhow!(e))?;
+    host.ensure_home(storage_uid)?;
+    host.ensure_storage_dir(storage_uid)?;
+    let limits = Limits {
+        max_bytes: u64::try_from(storage.storage_mb)? << 20,
+        max_entries: 100_000,
+    };
+    let unpacked = host.install_image(storage_uid, &path, &mut &tarball[..], limits)?;
+    let image = ImageRef {
+        storage_uid,
+        path: path.clone(),
+    };
+    let facts = CheckFacts {
+        mapped_uids: vec![u32::try_from(web_uid.get())?],
+        home_has_uwsgi: false,
+    };
+    let report = host.inspect_image(&image, &facts)?;
+    let digest = hex::encode(sha2::Sha256::digest(&tarball));
+    conn.transaction(|conn| -> anyhow::Result<()> {
+        let distro = custom_distros::insert(
+            conn,
+            &NewCustomDistro {
+                container_id: storage.id,
+                server_id: storage.server_id,
+                customer_id: customer,
+                name: SAMPLE.0,
+                path: SAMPLE.1,
+                note: SAMPLE.2,
+            },
+        )?;
+        images::record_installed(
+            conn,
+            distro.id,
+            i64::try_from(unpacked.bytes)?,
+            &digest,
+            serde_json::to_value(&report)?,
+        )?;
+        let mapping = ContainerChangeset {
+            custom_distro_id: Some(Some(distro.id)),
+            last_reboot: Some(chrono::Utc::now()),
+            ..Default::default()
+        };
+        containers::update(conn, web.id, &mapping)?;
+        jobs::enqueue(conn, &crate::jobs::restart(&web))?;
+        Ok(())
+    })
 }
 
 /// Queues what the host does for a new container: its storage directory if it is a storage

@@ -15,8 +15,11 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
 
 use crate::domain::values::{DistroPath, Uid};
+use crate::host::report::ReportLine;
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
-use crate::host::{HostError, HostExecutor, ImageCheck, ImageRef, Skipped, home_label};
+use crate::host::{
+    HostError, HostExecutor, ImageCheck, ImageRef, Skipped, check, home_label, image, unpack,
+};
 
 pub struct LocalHost {
     layout: HostLayout,
@@ -76,6 +79,14 @@ impl LocalHost {
                 .map_err(|e| HostError::io(label, io::Error::from(e)))?;
         }
         Ok(())
+    }
+
+    /// Who owns an unpacked image: the storage container, when we may give files away.
+    fn image_owner(&self, uid: Uid) -> Result<Option<u32>, HostError> {
+        if !self.give_to_container {
+            return Ok(None);
+        }
+        Ok(Some(Self::owner(uid)?.0.as_raw()))
     }
 
     /// The home of `uid`, created (and given to the container) when `create`.
@@ -388,6 +399,40 @@ impl HostExecutor for LocalHost {
             })
         };
         read().map_err(|e| HostError::io(label, e))
+    }
+
+    fn install_image(
+        &self,
+        storage: Uid,
+        path: &DistroPath,
+        archive: &mut dyn Read,
+        limits: unpack::Limits,
+    ) -> Result<unpack::Unpacked, HostError> {
+        let home = self.home(storage, false)?;
+        let owner = self.image_owner(storage)?;
+        let label = format!("{}/distros/{path}", home_label(storage));
+        image::install(&home, path, archive, owner, limits).map_err(|e| HostError::from((label, e)))
+    }
+
+    fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
+        let home = self.home(storage, false)?;
+        let label = format!("{}/distros/{path}", home_label(storage));
+        image::rollback(&home, path).map_err(|e| HostError::from((label, e)))
+    }
+
+    fn inspect_image(
+        &self,
+        image: &ImageRef,
+        facts: &check::CheckFacts,
+    ) -> Result<Vec<ReportLine>, HostError> {
+        let Some(distros) = self.distros(image.storage_uid)? else {
+            return Err(HostError::refused(
+                image.label(),
+                "the storage container has no distros directory",
+            ));
+        };
+        let root = subdir(&distros, image.path.as_str(), &image.label(), false)?;
+        check::check(&root, facts).map_err(|e| HostError::io(image.label(), e))
     }
 
     fn layout(&self) -> &HostLayout {

@@ -175,4 +175,39 @@ pub trait HostExecutor: Send + Sync + 'static {
 
     /// Where things are on this host, for rendering vassals.
     fn layout(&self) -> &vassal::HostLayout;
+
+    /// Unpacks an image archive as `distros/<path>` of a storage container: staged, then
+    /// swapped in atomically, the replaced image kept for [`HostExecutor::rollback_image`].
+    /// A refused archive leaves the installed image as it was.
+    fn install_image(
+        &self,
+        storage: Uid,
+        path: &DistroPath,
+        archive: &mut dyn io::Read,
+        limits: unpack::Limits,
+    ) -> Result<unpack::Unpacked, HostError>;
+
+    /// Puts the previous image of `distros/<path>` back (a second call undoes the first).
+    fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError>;
+
+    /// The whole checklist of an image (what `check_image` decides boot on, and more).
+    fn inspect_image(
+        &self,
+        image: &ImageRef,
+        facts: &check::CheckFacts,
+    ) -> Result<Vec<report::ReportLine>, HostError>;
+}
+
+impl From<(String, image::ImageError)> for HostError {
+    /// An image error about the image at `label`: what the archive or the home holds is the
+    /// customer's to fix, so only the operating system's own failures are worth a retry.
+    fn from((label, error): (String, image::ImageError)) -> Self {
+        match error {
+            image::ImageError::Io(source)
+            | image::ImageError::Unpack(unpack::UnpackError::Io(source)) => {
+                HostError::io(label, source)
+            }
+            refused => HostError::refused(label, refused.to_string()),
+        }
+    }
 }

@@ -342,3 +342,38 @@ async fn the_demo_seed_is_idempotent_and_keeps_changed_passwords() {
         Ok(1)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_installs_the_busybox_image_and_boots_kratos_web_into_it_once() {
+    let app = spawn_app().await;
+    let conn = &mut app.conn();
+    distropanel::cli::demo::seed(conn, 30000).unwrap();
+    let host = distropanel::host::local::LocalHost::open(
+        app.host_root.path(),
+        &app.host_root.path().join("etc/uwsgi/vassals"),
+    )
+    .unwrap();
+    distropanel::cli::demo::seed_image(conn, &host, 30000).unwrap();
+    distropanel::cli::demo::seed_image(conn, &host, 30000).unwrap();
+    assert_eq!(
+        app.sql(
+            "SELECT 1 FROM custom_distros d JOIN containers c ON c.custom_distro_id = d.id
+             WHERE c.name = 'kratos-web' AND d.path = 'busybox' AND d.image_state = 'ready'
+               AND d.image_bytes > 500000 AND d.image_sha256 IS NOT NULL"
+        ),
+        Ok(1)
+    );
+    assert_eq!(app.count("custom_distros"), 1);
+    assert_eq!(
+        app.count("jobs"),
+        12,
+        "the restart of kratos-web joins its queued first start"
+    );
+    let storage_uid = app.sql("SELECT 1 FROM containers WHERE name = 'kratos-distros' AND id = 6");
+    assert_eq!(storage_uid, Ok(1));
+    let image = app
+        .host_root
+        .path()
+        .join("containers/30006/distros/busybox");
+    assert!(image.join(".old_root").is_dir() && image.join("bin/busybox").is_file());
+}

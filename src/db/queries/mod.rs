@@ -12,6 +12,7 @@ pub mod events;
 pub mod events_batch;
 pub mod host_alarms;
 pub mod host_facts;
+pub mod images;
 pub mod jobs;
 pub mod login_attempts;
 pub mod overview;
