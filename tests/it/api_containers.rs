@@ -379,3 +379,20 @@ async fn a_container_without_a_default_distro_maps_once_the_same_request_sets_on
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.json["custom_distro"], own);
 }
+
+#[tokio::test]
+async fn every_customer_sees_the_platform_distros() {
+    let w = world().await;
+    let trixie = w.app.distro("trixie");
+    for customer in ["alice", "bob"] {
+        let answer = w.app.api(customer).get("/api/distros").await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.json,
+            json!([
+                {"id": w.bookworm.id, "name": "Distro bookworm"},
+                {"id": trixie.id, "name": "Distro trixie"},
+            ])
+        );
+    }
+}
