@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -70,6 +71,74 @@ pub struct Settings {
     /// Log format.
     #[arg(long, env = "DISTROPANEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+
+    /// A vassal template replacing the built-in one; `{{uid}}`, `{{home}}`, `{{root}}`, ...
+    /// placeholders (see the README).
+    #[arg(long, env = "DISTROPANEL_VASSAL_TEMPLATE")]
+    pub vassal_template: Option<PathBuf>,
+
+    /// Servers (comma-separated names) whose jobs `serve` runs itself; empty: none
+    /// [default: all].
+    #[arg(long, env = "DISTROPANEL_LOCAL_SERVERS")]
+    pub local_servers: Option<String>,
+
+    /// Jobs a worker runs at once (of different containers).
+    #[arg(long, env = "DISTROPANEL_JOB_SLOTS", default_value_t = 4)]
+    pub job_slots: usize,
+
+    /// Seconds a worker holds a job without renewing; after that another worker takes it.
+    #[arg(long, env = "DISTROPANEL_JOB_LEASE_SECS", default_value_t = 60)]
+    pub job_lease_secs: u64,
+
+    /// Milliseconds between looks for new jobs.
+    #[arg(long, env = "DISTROPANEL_JOB_POLL_MS", default_value_t = 1000)]
+    pub job_poll_ms: u64,
+
+    /// Milliseconds before the first retry of a failed job; doubled for each further one.
+    #[arg(long, env = "DISTROPANEL_JOB_BACKOFF_MS", default_value_t = 5000)]
+    pub job_backoff_ms: u64,
+}
+
+/// Which servers' jobs `serve` runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalServers {
+    All,
+    Named(Vec<String>),
+}
+
+impl LocalServers {
+    pub fn parse(raw: Option<&str>) -> Self {
+        match raw {
+            None => LocalServers::All,
+            Some(list) => LocalServers::Named(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// How job workers pace themselves.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub slots: usize,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub backoff: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            slots: 4,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            backoff: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Validated configuration: every path absolute, every secret present.
@@ -86,6 +155,9 @@ pub struct Config {
     pub secure_cookies: bool,
     pub db_pool: u32,
     pub workers: Option<usize>,
+    pub vassal_template: Option<PathBuf>,
+    pub local_servers: LocalServers,
+    pub jobs: JobSettings,
 }
 
 /// 64 random bytes; `Debug` never prints them.
@@ -158,6 +230,11 @@ impl Settings {
             Some(hex) => SecretKey::parse_hex(&hex)?,
             None => SecretKey::load_or_create(&var_dir.join("session.key"))?,
         };
+        anyhow::ensure!(self.job_slots >= 1, "a job worker needs at least one slot");
+        anyhow::ensure!(
+            self.job_lease_secs >= 1,
+            "a job lease lasts at least a second"
+        );
         anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
         anyhow::ensure!(
             self.db_pool >= 1,
@@ -175,6 +252,14 @@ impl Settings {
             secure_cookies: self.secure_cookies,
             db_pool: self.db_pool,
             workers: self.workers,
+            vassal_template: self.vassal_template.as_deref().map(absolute).transpose()?,
+            local_servers: LocalServers::parse(self.local_servers.as_deref()),
+            jobs: JobSettings {
+                slots: self.job_slots,
+                lease: Duration::from_secs(self.job_lease_secs),
+                poll: Duration::from_millis(self.job_poll_ms),
+                backoff: Duration::from_millis(self.job_backoff_ms),
+            },
         })
     }
 }

@@ -8,10 +8,12 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod host;
+pub mod jobs;
 pub mod telemetry;
 pub mod web;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -22,12 +24,18 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
 use crate::db::PgPool;
+use crate::host::HostExecutor;
+use crate::host::vassal::VassalTemplate;
 use crate::web::error::AppError;
 
 /// What every request handler may use.
 pub struct AppState {
     pub pool: PgPool,
     pub config: Config,
+    /// The host this process runs jobs on (handlers never call it: they enqueue jobs).
+    pub host: Arc<dyn HostExecutor>,
+    /// The vassal template, for serving vassals on `/private`.
+    pub vassal_template: Arc<VassalTemplate>,
 }
 
 /// A bound, not yet running, web server.
@@ -60,10 +68,13 @@ impl Application {
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let (host, vassal_template) = host::open_local(&config).await?;
         let workers = config.workers;
         let state = aweb::Data::new(AppState {
             pool: pool.clone(),
             config,
+            host,
+            vassal_template,
         });
         // one per process, shared by every worker: the key of its fingerprints dies with it
         let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());
@@ -118,6 +129,7 @@ impl Application {
 /// Every route of the panel. Shared by [`Application::build`] and in-process tests.
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.configure(web::api::configure)
+        .configure(web::private::configure)
         .configure(web::pages::login::configure)
         .configure(web::pages::settings::configure)
         .configure(web::staff::configure)

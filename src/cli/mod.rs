@@ -9,8 +9,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::config::{Config, Settings};
-use crate::{Application, db, telemetry};
+use crate::config::{Config, LocalServers, Settings};
+use crate::db::queries::jobs::{JobFilter, ServerScope};
+use crate::domain::ids::{JobId, ServerId};
+use crate::domain::values::Uid;
+use crate::{Application, db, jobs, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +57,41 @@ pub enum Command {
     /// Customers' containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// The job queue: list, retry and cancel host jobs.
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Jobs, newest first, one JSON line each.
+    List {
+        /// queued, running, retrying, done, failed or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only the jobs of the container with this uid.
+        #[arg(long)]
+        container: Option<i64>,
+        /// Only the jobs of this server (by name).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Put a failed or cancelled job back in the queue with fresh attempts.
+    Retry {
+        id: i64,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Cancel a job that has not started (or waits to retry).
+    Cancel {
+        id: i64,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +144,13 @@ pub enum ServerCommand {
         /// Storage (MB) the host can give to containers; unset: no limit.
         #[arg(long)]
         storage: Option<i64>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Give a server a new token for `/private` (the old one stops working); prints it once.
+    Token {
+        #[arg(long)]
+        name: String,
         #[command(flatten)]
         settings: Settings,
     },
@@ -193,9 +238,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(settings) => {
             telemetry::init(settings.log_format);
             let config = tokio::task::spawn_blocking(move || load_config(settings)).await??;
-            let app = Application::build(config.clone()).await?;
-            tracing::info!("serving on http://{}:{}", config.bind.ip(), app.port());
-            app.run_until_stopped().await?;
+            let bind = config.bind;
+            serve(config, |port| {
+                tracing::info!("serving on http://{}:{port}", bind.ip())
+            })
+            .await?;
         }
         Command::Migrate(settings) => {
             telemetry::init(settings.log_format);
@@ -213,12 +260,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Agent { server, settings } => {
             telemetry::init(settings.log_format);
-            let (_, mut conn) = tokio::task::spawn_blocking(move || connect(settings)).await??;
-            let found =
-                tokio::task::spawn_blocking(move || admin::server_exists(&mut conn, &server))
-                    .await??;
-            tracing::info!(server = %found, "agent started; no jobs yet");
-            tokio::signal::ctrl_c().await?;
+            let stop = termination()?;
+            let (config, mut conn) =
+                tokio::task::spawn_blocking(move || connect(settings)).await??;
+            let name = server.clone();
+            let id = tokio::task::spawn_blocking(move || server_id(&mut conn, &name)).await??;
+            let worker = jobs::worker::local_worker(&config, ServerScope::Only(vec![id])).await?;
+            tracing::info!(%server, worker = %worker.name(), "agent started");
+            worker.run(stop).await;
+        }
+        Command::Job(command) => {
+            tokio::task::spawn_blocking(move || run_jobs(command)).await??;
         }
         admin_command => {
             let value = tokio::task::spawn_blocking(move || run_admin(admin_command)).await??;
@@ -228,8 +280,126 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Serves the panel, with the job worker of the servers this node runs (see
+/// `DISTROPANEL_LOCAL_SERVERS`), until the process is told to stop. `ready` gets the port.
+pub async fn serve(config: Config, ready: impl FnOnce(u16)) -> anyhow::Result<()> {
+    let app = Application::build(config.clone()).await?;
+    ready(app.port());
+    let worker = match local_scope(&config).await? {
+        Some(scope) => {
+            let worker = jobs::worker::local_worker(&config, scope).await?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let handle = tokio::spawn(worker.run(async move {
+                let _ = stopped.await;
+            }));
+            Some((stop, handle))
+        }
+        None => None,
+    };
+    app.run_until_stopped().await?;
+    if let Some((stop, handle)) = worker {
+        let _ = stop.send(());
+        handle.await?;
+    }
+    Ok(())
+}
+
+/// Resolves after SIGINT or SIGTERM. The handlers are installed at once, so a signal that
+/// arrives before the future is first polled is not lost.
+fn termination() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+fn server_id(conn: &mut diesel::PgConnection, name: &str) -> anyhow::Result<ServerId> {
+    db::queries::servers::by_name(conn, name)?
+        .map(|s| s.id)
+        .ok_or_else(|| anyhow::anyhow!("there is no server named '{name}'"))
+}
+
+/// The servers whose jobs `serve` runs: `None` when it runs none.
+async fn local_scope(config: &Config) -> anyhow::Result<Option<ServerScope>> {
+    let names = match &config.local_servers {
+        LocalServers::All => return Ok(Some(ServerScope::All)),
+        LocalServers::Named(names) if names.is_empty() => return Ok(None),
+        LocalServers::Named(names) => names.clone(),
+    };
+    let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
+    tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = diesel::PgConnection::establish(&url)?;
+        let ids = names
+            .iter()
+            .map(|n| server_id(&mut conn, n))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Some(ServerScope::Only(ids)))
+    })
+    .await?
+}
+
+fn run_jobs(command: JobCommand) -> anyhow::Result<()> {
+    match command {
+        JobCommand::List {
+            state,
+            container,
+            server,
+            limit,
+            settings,
+        } => {
+            let (config, mut conn) = connect(settings)?;
+            let container = match container {
+                Some(uid) => Some(
+                    Uid::container_id(uid, config.base_uid)
+                        .ok_or_else(|| anyhow::anyhow!("{uid} is not a container uid"))?,
+                ),
+                None => None,
+            };
+            let server = server.map(|n| server_id(&mut conn, &n)).transpose()?;
+            let filter = JobFilter {
+                state,
+                container,
+                server,
+                limit,
+            };
+            for job in db::queries::jobs::list(&mut conn, &filter)? {
+                print_json(jobs::queue::to_json(&job));
+            }
+            Ok(())
+        }
+        JobCommand::Retry { id, settings } => {
+            let (_, mut conn) = connect(settings)?;
+            let job = db::queries::jobs::retry(&mut conn, JobId(id))??;
+            print_json(jobs::queue::to_json(&job));
+            Ok(())
+        }
+        JobCommand::Cancel { id, settings } => {
+            let (_, mut conn) = connect(settings)?;
+            let job = db::queries::jobs::cancel(&mut conn, JobId(id))??;
+            print_json(jobs::queue::to_json(&job));
+            Ok(())
+        }
+    }
+}
+
 fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
     match command {
+        Command::Server(ServerCommand::Token { name, settings }) => {
+            let (_, mut conn) = connect(settings)?;
+            let token = hex::encode(rand::random::<[u8; 32]>());
+            let hash = crate::web::private::token_hash(&token);
+            anyhow::ensure!(
+                db::queries::server_tokens::set(&mut conn, &name, &hash)?,
+                "there is no server named '{name}'"
+            );
+            Ok(serde_json::json!({ "server": name, "token": token }))
+        }
         Command::Staff(StaffCommand::Add {
             username,
             email,
@@ -304,7 +474,11 @@ fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
                 },
             )
         }
-        Command::Serve(_) | Command::Migrate(_) | Command::Demo(_) | Command::Agent { .. } => {
+        Command::Serve(_)
+        | Command::Migrate(_)
+        | Command::Demo(_)
+        | Command::Agent { .. }
+        | Command::Job(_) => {
             unreachable!("handled by run")
         }
     }

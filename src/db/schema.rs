@@ -59,6 +59,8 @@ diesel::table! {
         ssh_keys_changed_at -> Timestamptz,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        fallback_reason -> Nullable<Text>,
+        restarted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -161,6 +163,7 @@ diesel::table! {
         storage_mb -> Nullable<Int4>,
         customer_id -> Nullable<Int4>,
         created_at -> Timestamptz,
+        token_hash -> Nullable<Text>,
     }
 }
 

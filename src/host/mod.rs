@@ -1,7 +1,178 @@
-//! Everything that touches a container host's files. Nothing outside this module does.
+//! Everything that happens on a container host. Only this module touches host files.
+//!
+//! [`HostExecutor`] is what the job worker drives; [`local::LocalHost`] does it on the
+//! machine it runs on, through directory capabilities: every path a customer can influence is
+//! resolved beneath the container's home and never through a symbolic link, so nothing planted
+//! in a home can make the executor touch a file outside it.
 
 pub mod check;
 pub mod image;
+pub mod local;
 pub mod report;
 pub mod sample_image;
 pub mod unpack;
+pub mod vassal;
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::domain::values::{DistroPath, Uid};
+
+/// The executor for this machine and the vassal template, as configured (blocking work done
+/// off the runtime).
+pub async fn open_local(
+    config: &crate::config::Config,
+) -> anyhow::Result<(Arc<dyn HostExecutor>, Arc<vassal::VassalTemplate>)> {
+    let root = config.host_root.clone();
+    let vassals = config.vassals_dir.clone();
+    let template = config.vassal_template.clone();
+    tokio::task::spawn_blocking(move || {
+        let host = local::LocalHost::open(&root, &vassals)
+            .with_context(|| format!("opening the host root {}", root.display()))?;
+        let template = vassal::VassalTemplate::load(template.as_deref())?;
+        Ok((Arc::new(host) as Arc<dyn HostExecutor>, Arc::new(template)))
+    })
+    .await?
+}
+
+/// The container-side path of a home, as the container and its alarms name it.
+pub fn home_label(uid: Uid) -> String {
+    format!("/containers/{uid}")
+}
+
+/// A custom distro image: `distros/<path>` in the home of its storage container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub storage_uid: Uid,
+    pub path: DistroPath,
+}
+
+impl ImageRef {
+    /// `/containers/<storage uid>/distros/<path>`: how alarms and logs name the image.
+    pub fn label(&self) -> String {
+        format!("{}/distros/{}", home_label(self.storage_uid), self.path)
+    }
+}
+
+/// What the image directory holds of what every image needs to boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageCheck {
+    /// `pivot_root` keeps the host's root there.
+    pub old_root: bool,
+    /// The home is mounted at `/containers/<uid>` inside it.
+    pub containers: bool,
+}
+
+impl ImageCheck {
+    /// An image missing either directory cannot boot: the container falls back.
+    pub fn bootable(&self) -> bool {
+        self.old_root && self.containers
+    }
+
+    /// The level-0 alarms a restart raises for this image, in uwsgi.it's words.
+    pub fn danger_alarms(&self, image: &ImageRef) -> Vec<String> {
+        let mut alarms = Vec::new();
+        for (present, dir) in [
+            (self.old_root, ".old_root"),
+            (self.containers, "containers"),
+        ] {
+            if !present {
+                alarms.push(format!(
+                    "[DANGER] {}/{dir} does not exist as a custom distro",
+                    image.label()
+                ));
+            }
+        }
+        alarms
+    }
+}
+
+/// Why a host operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Something in a home is not what it must be (a link, a file where a directory belongs).
+    /// It was left alone; trying again will not help until the customer fixes it.
+    #[error("{path}: {why}")]
+    Refused { path: String, why: String },
+    /// The operating system said no; it may work next time.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The vassal template could not be rendered.
+    #[error("rendering the vassal: {0}")]
+    Template(String),
+}
+
+impl HostError {
+    pub fn io(path: impl fmt::Display, source: io::Error) -> Self {
+        HostError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    pub fn refused(path: impl fmt::Display, why: impl Into<String>) -> Self {
+        HostError::Refused {
+            path: path.to_string(),
+            why: why.into(),
+        }
+    }
+
+    /// Retrying cannot help: the job fails at once.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, HostError::Refused { .. } | HostError::Template(_))
+    }
+}
+
+/// One thing a step left alone, for the operation log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub why: String,
+}
+
+/// What must happen on a container host. Implementations are blocking; the worker calls
+/// them off the async runtime.
+pub trait HostExecutor: Send + Sync + 'static {
+    /// Creates what is missing of the home skeleton (`logs/`, `etc/`, `run/`, `tmp/`,
+    /// `vassals/`, `.old_root/<uid>`), owned by the container. Entries that exist but are not
+    /// plain directories are left alone and reported.
+    fn ensure_home(&self, uid: Uid) -> Result<Vec<Skipped>, HostError>;
+
+    /// Creates `<home>/distros` for a storage container, owned by the container.
+    fn ensure_storage_dir(&self, uid: Uid) -> Result<(), HostError>;
+
+    /// Looks for `/.old_root` and `/containers` in a custom distro image.
+    fn check_image(&self, image: &ImageRef) -> Result<ImageCheck, HostError>;
+
+    /// Atomically replaces the container's vassal in the Emperor's directory, which makes the
+    /// Emperor restart the container.
+    fn restart(&self, uid: Uid, vassal: &vassal::RenderedVassal) -> Result<(), HostError>;
+
+    /// Renames `distros/<from>` to `distros/<to>` in a storage container. Done already
+    /// (`from` gone, `to` there) counts as done.
+    fn rename_image(
+        &self,
+        storage: Uid,
+        from: &DistroPath,
+        to: &DistroPath,
+    ) -> Result<(), HostError>;
+
+    /// Deletes `distros/<path>` of a storage container; a missing one counts as deleted.
+    fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError>;
+
+    /// Appends one line to `<home>/logs/emperor.log`.
+    fn append_log(&self, uid: Uid, line: &str) -> Result<(), HostError>;
+
+    /// The last `max_bytes` (at most) of `<home>/logs/emperor.log`, from a line start.
+    fn log_tail(&self, uid: Uid, max_bytes: usize) -> Result<String, HostError>;
+
+    /// Where things are on this host, for rendering vassals.
+    fn layout(&self) -> &vassal::HostLayout;
+}

@@ -6,5 +6,6 @@ pub mod assets;
 pub mod error;
 pub mod health;
 pub mod pages;
+pub mod private;
 pub mod render;
 pub mod staff;

@@ -189,6 +189,14 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
         secure_cookies: false,
         db_pool: 4,
         workers: Some(2),
+        vassal_template: None,
+        local_servers: distropanel::config::LocalServers::All,
+        jobs: distropanel::config::JobSettings {
+            slots: 4,
+            lease: std::time::Duration::from_secs(5),
+            poll: std::time::Duration::from_millis(50),
+            backoff: std::time::Duration::from_millis(200),
+        },
     }
 }
 

@@ -1,13 +1,378 @@
+//! The job queue: the outbox rows state changes write, and how workers claim, extend, finish
+//! and give up jobs. Every write by a worker is guarded by its lease (`locked_by`), so a worker
+//! that lost its job to another (its lease expired) cannot overwrite what the other did.
+
+use std::time::Duration;
+
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text};
 
 use crate::db::models::job::{Job, NewJob};
 use crate::db::schema::jobs;
+use crate::domain::ids::{ContainerId, JobId, ServerId};
+
+/// Job states in which a job still has to run.
+pub const PENDING: [&str; 2] = ["queued", "retrying"];
 
 /// Adds a job to the outbox. Call it inside the transaction that makes the change needing it,
 /// so the change and its job commit or vanish together.
+///
+/// A restart (or storage set-up) of a container that already has one waiting is not added
+/// again: the waiting job is returned, and it will act on the state as it is when it runs.
 pub fn enqueue(conn: &mut PgConnection, new: &NewJob) -> QueryResult<Job> {
+    for _ in 0..3 {
+        let inserted = diesel::insert_into(jobs::table)
+            .values(new)
+            .on_conflict_do_nothing()
+            .returning(Job::as_returning())
+            .get_result(conn)
+            .optional()?;
+        if let Some(job) = inserted {
+            return Ok(job);
+        }
+        let waiting = jobs::table
+            .filter(jobs::container_id.eq(new.container_id))
+            .filter(jobs::kind.eq(new.kind))
+            .filter(jobs::state.eq_any(PENDING))
+            .select(Job::as_select())
+            .first(conn)
+            .optional()?;
+        // None: the waiting job started between the two statements; insert again
+        if let Some(job) = waiting {
+            return Ok(job);
+        }
+    }
+    // still colliding with a job this transaction cannot see: let PostgreSQL say so
     diesel::insert_into(jobs::table)
         .values(new)
         .returning(Job::as_returning())
         .get_result(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: JobId) -> QueryResult<Option<Job>> {
+    jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Which servers' jobs a worker runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerScope {
+    All,
+    Only(Vec<ServerId>),
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Takes up to `limit` runnable jobs for `worker`, oldest first, with a lease of `lease`.
+///
+/// Runnable: waiting and due, or running under an expired lease (its worker died). A job
+/// waits while an earlier job of its container is unfinished, so one container's jobs run in
+/// order while different containers' run in parallel. `SKIP LOCKED` lets workers on several
+/// machines claim side by side without waiting for each other.
+pub fn claim(
+    conn: &mut PgConnection,
+    worker: &str,
+    scope: &ServerScope,
+    kinds: &[&str],
+    limit: i64,
+    lease: Duration,
+) -> QueryResult<Vec<Job>> {
+    let servers: Option<Vec<i32>> = match scope {
+        ServerScope::All => None,
+        ServerScope::Only(ids) => Some(ids.iter().map(|s| s.0).collect()),
+    };
+    let claimed: Vec<Claimed> = diesel::sql_query(
+        "UPDATE jobs SET state = 'running', locked_by = $1, \
+                locked_until = now() + make_interval(secs => $2), \
+                attempts = attempts + 1, started_at = coalesce(started_at, now()) \
+         WHERE id IN ( \
+             SELECT j.id FROM jobs j \
+             WHERE j.state IN ('queued', 'retrying', 'running') \
+               AND ($3::int[] IS NULL OR j.server_id = ANY($3)) \
+               AND j.kind = ANY($4) \
+               AND ((j.state IN ('queued', 'retrying') AND j.run_after <= now()) \
+                    OR (j.state = 'running' AND j.locked_until < now())) \
+               AND NOT EXISTS ( \
+                   SELECT 1 FROM jobs e \
+                   WHERE e.container_id = j.container_id AND e.id < j.id \
+                     AND e.state IN ('queued', 'retrying', 'running')) \
+             ORDER BY j.id \
+             LIMIT $5 \
+             FOR UPDATE SKIP LOCKED) \
+         RETURNING id",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<Double, _>(lease.as_secs_f64())
+    .bind::<Nullable<Array<Integer>>, _>(servers)
+    .bind::<Array<Text>, _>(kinds)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<JobId> = claimed.iter().map(|c| JobId(c.id)).collect();
+    jobs::table
+        .filter(jobs::id.eq_any(ids))
+        .order(jobs::id)
+        .select(Job::as_select())
+        .load(conn)
+}
+
+/// Extends the leases of the jobs `worker` is running. A job whose row its own attempt has
+/// locked (waiting inside a transaction) is skipped rather than waited for: nobody can claim a
+/// locked row anyway, and the worker loop must not stall.
+pub fn extend_leases(conn: &mut PgConnection, worker: &str, lease: Duration) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => $2) \
+         WHERE id IN (SELECT id FROM jobs WHERE locked_by = $1 AND state = 'running' \
+                      FOR UPDATE SKIP LOCKED)",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<Double, _>(lease.as_secs_f64())
+    .execute(conn)
+}
+
+/// Whether `worker` still holds `job`, locking the row until the transaction ends so that a
+/// step recorded in that transaction cannot race a new owner.
+pub fn hold(conn: &mut PgConnection, job: JobId, worker: &str) -> QueryResult<bool> {
+    let held = jobs::table
+        .filter(jobs::id.eq(job))
+        .filter(jobs::locked_by.eq(worker))
+        .filter(jobs::state.eq("running"))
+        .select(jobs::id)
+        .for_update()
+        .first::<JobId>(conn)
+        .optional()?;
+    Ok(held.is_some())
+}
+
+/// Appends steps (a JSON array) to the job's report.
+pub fn append_steps(
+    conn: &mut PgConnection,
+    job: JobId,
+    steps: &serde_json::Value,
+) -> QueryResult<()> {
+    diesel::sql_query("UPDATE jobs SET report = report || $2::jsonb WHERE id = $1")
+        .bind::<BigInt, _>(job.0)
+        .bind::<Jsonb, _>(steps)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether an earlier attempt of the job recorded `step` (e.g. stored its alarms).
+pub fn has_step(conn: &mut PgConnection, job: JobId, step: &str) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = Bool)]
+        found: bool,
+    }
+    let found: Found = diesel::sql_query(
+        "SELECT report @> jsonb_build_array(jsonb_build_object('step', $2::text)) AS found \
+         FROM jobs WHERE id = $1",
+    )
+    .bind::<BigInt, _>(job.0)
+    .bind::<Text, _>(step)
+    .get_result(conn)?;
+    Ok(found.found)
+}
+
+/// Marks the job done if `worker` still holds it; false if it lost the job.
+pub fn finish(conn: &mut PgConnection, job: JobId, worker: &str) -> QueryResult<bool> {
+    let updated = diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(job))
+            .filter(jobs::locked_by.eq(worker))
+            .filter(jobs::state.eq("running")),
+    )
+    .set((
+        jobs::state.eq("done"),
+        jobs::finished_at.eq(diesel::dsl::now),
+        jobs::locked_by.eq(None::<String>),
+        jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
+        jobs::error.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// What became of a job whose attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// It runs again after its backoff.
+    Retrying,
+    /// No more attempts: it is `failed`.
+    Failed,
+    /// Another worker holds it now; nothing was changed.
+    Lost,
+}
+
+/// Records a failed attempt: `retrying` after `backoff`, or `failed` when `permanent` or out of
+/// attempts.
+pub fn fail_attempt(
+    conn: &mut PgConnection,
+    job: JobId,
+    worker: &str,
+    error: &str,
+    permanent: bool,
+    backoff: Duration,
+) -> QueryResult<AfterFailure> {
+    #[derive(QueryableByName)]
+    struct State {
+        #[diesel(sql_type = Text)]
+        state: String,
+    }
+    let state: Option<State> = diesel::sql_query(
+        "UPDATE jobs SET \
+             state = CASE WHEN $4 OR attempts >= max_attempts THEN 'failed' ELSE 'retrying' END, \
+             finished_at = CASE WHEN $4 OR attempts >= max_attempts THEN now() END, \
+             run_after = now() + make_interval(secs => $5), \
+             error = $3, locked_by = NULL, locked_until = NULL \
+         WHERE id = $1 AND locked_by = $2 AND state = 'running' \
+         RETURNING state",
+    )
+    .bind::<BigInt, _>(job.0)
+    .bind::<Text, _>(worker)
+    .bind::<Text, _>(error)
+    .bind::<Bool, _>(permanent)
+    .bind::<Double, _>(backoff.as_secs_f64())
+    .get_result(conn)
+    .optional()?;
+    Ok(match state.as_ref().map(|s| s.state.as_str()) {
+        Some("failed") => AfterFailure::Failed,
+        Some(_) => AfterFailure::Retrying,
+        None => AfterFailure::Lost,
+    })
+}
+
+/// What staff see in the job list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub state: Option<String>,
+    pub container: Option<ContainerId>,
+    pub server: Option<ServerId>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub fn list(conn: &mut PgConnection, filter: &JobFilter) -> QueryResult<Vec<Job>> {
+    let mut query = jobs::table.select(Job::as_select()).into_boxed();
+    if let Some(state) = &filter.state {
+        query = query.filter(jobs::state.eq(state.clone()));
+    }
+    if let Some(container) = filter.container {
+        query = query.filter(jobs::container_id.eq(container));
+    }
+    if let Some(server) = filter.server {
+        query = query.filter(jobs::server_id.eq(server));
+    }
+    query
+        .order(jobs::id.desc())
+        .limit(filter.limit.clamp(1, 10_000))
+        .load(conn)
+}
+
+/// Unfinished jobs of a container (what the container page shows as pending).
+pub fn pending_for_container(conn: &mut PgConnection, container: ContainerId) -> QueryResult<i64> {
+    jobs::table
+        .filter(jobs::container_id.eq(container))
+        .filter(jobs::state.eq_any(["queued", "retrying", "running"]))
+        .count()
+        .get_result(conn)
+}
+
+/// Why staff could not cancel or retry a job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StaffRefusal {
+    #[error("there is no job {0}")]
+    NotFound(JobId),
+    #[error("job {id} is {state}; only {allowed} jobs can be {action}")]
+    WrongState {
+        id: JobId,
+        state: String,
+        allowed: &'static str,
+        action: &'static str,
+    },
+    #[error("job {id} cannot be retried: job {waiting} already does the same and has not run yet")]
+    Duplicate { id: JobId, waiting: JobId },
+}
+
+/// Cancels a job that has not started (or is waiting to retry).
+pub fn cancel(conn: &mut PgConnection, id: JobId) -> QueryResult<Result<Job, StaffRefusal>> {
+    let cancelled = diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(id))
+            .filter(jobs::state.eq_any(PENDING)),
+    )
+    .set((
+        jobs::state.eq("cancelled"),
+        jobs::finished_at.eq(diesel::dsl::now),
+    ))
+    .returning(Job::as_returning())
+    .get_result(conn)
+    .optional()?;
+    Ok(match cancelled {
+        Some(job) => Ok(job),
+        None => Err(refusal(conn, id, "queued or retrying", "cancelled")?),
+    })
+}
+
+/// Puts a failed or cancelled job back in the queue with fresh attempts.
+pub fn retry(conn: &mut PgConnection, id: JobId) -> QueryResult<Result<Job, StaffRefusal>> {
+    let retried = conn.transaction(|conn| {
+        diesel::update(
+            jobs::table
+                .filter(jobs::id.eq(id))
+                .filter(jobs::state.eq_any(["failed", "cancelled"])),
+        )
+        .set((
+            jobs::state.eq("queued"),
+            jobs::attempts.eq(0),
+            jobs::run_after.eq(diesel::dsl::now),
+            jobs::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+        ))
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .optional()
+    });
+    match retried {
+        Ok(Some(job)) => Ok(Ok(job)),
+        Ok(None) => Ok(Err(refusal(conn, id, "failed or cancelled", "retried")?)),
+        Err(e)
+            if crate::db::violated_constraint(&e) == Some("jobs_one_pending_per_container_idx") =>
+        {
+            let job = find(conn, id)?.expect("the job exists: it conflicted");
+            let waiting = jobs::table
+                .filter(jobs::container_id.eq(job.container_id))
+                .filter(jobs::kind.eq(&job.kind))
+                .filter(jobs::state.eq_any(PENDING))
+                .select(jobs::id)
+                .first(conn)?;
+            Ok(Err(StaffRefusal::Duplicate { id, waiting }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn refusal(
+    conn: &mut PgConnection,
+    id: JobId,
+    allowed: &'static str,
+    action: &'static str,
+) -> QueryResult<StaffRefusal> {
+    Ok(match find(conn, id)? {
+        None => StaffRefusal::NotFound(id),
+        Some(job) => StaffRefusal::WrongState {
+            id,
+            state: job.state,
+            allowed,
+            action,
+        },
+    })
 }

@@ -1,0 +1,413 @@
+//! [`LocalHost`]: the host executor for the machine it runs on.
+//!
+//! The host root, `containers/` and the vassals directory are opened once as directory
+//! capabilities (cap-std: `openat2` with `RESOLVE_BENEATH` where the kernel has it). Inside a
+//! home every component is opened without following symbolic links, so a link a customer plants
+//! (`distros -> /etc`) is reported and left alone, never followed. Files a customer can replace
+//! are opened non-blocking and must be regular files, so a planted FIFO cannot stall a worker.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
+
+use crate::domain::values::{DistroPath, Uid};
+use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
+use crate::host::{HostError, HostExecutor, ImageCheck, ImageRef, Skipped, home_label};
+
+pub struct LocalHost {
+    layout: HostLayout,
+    containers: Dir,
+    vassals: Dir,
+    vassals_path: PathBuf,
+    /// Running as root: new directories are given to the container's uid.
+    give_to_container: bool,
+}
+
+fn open_ambient(path: &Path) -> Result<Dir, HostError> {
+    std::fs::create_dir_all(path).map_err(|e| HostError::io(path.display(), e))?;
+    Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| HostError::io(path.display(), e))
+}
+
+impl LocalHost {
+    /// Opens (creating if missing) `<root>/containers`, `<root>/distros` and the vassals
+    /// directory.
+    pub fn open(host_root: &Path, vassals_dir: &Path) -> Result<Self, HostError> {
+        let layout = HostLayout::new(host_root)?;
+        let root = open_ambient(host_root)?;
+        for dir in ["containers", "distros"] {
+            root.create_dir_all(dir)
+                .map_err(|e| HostError::io(host_root.join(dir).display(), e))?;
+        }
+        let containers = root
+            .open_dir_nofollow("containers")
+            .map_err(|e| HostError::io(host_root.join("containers").display(), e))?;
+        Ok(Self {
+            layout,
+            containers,
+            vassals: open_ambient(vassals_dir)?,
+            vassals_path: vassals_dir.to_path_buf(),
+            give_to_container: rustix::process::geteuid().is_root(),
+        })
+    }
+
+    pub fn vassals_dir(&self) -> &Path {
+        &self.vassals_path
+    }
+
+    fn owner(uid: Uid) -> Result<(rustix::fs::Uid, rustix::fs::Gid), HostError> {
+        let raw = u32::try_from(uid.get()).map_err(|_| {
+            HostError::refused(home_label(uid), "the uid does not fit a system uid")
+        })?;
+        Ok((
+            rustix::fs::Uid::from_raw(raw),
+            rustix::fs::Gid::from_raw(raw),
+        ))
+    }
+
+    fn give(&self, fd: impl rustix::fd::AsFd, uid: Uid, label: &str) -> Result<(), HostError> {
+        if self.give_to_container {
+            let (u, g) = Self::owner(uid)?;
+            // directory capabilities may be O_PATH descriptors, which fchown refuses
+            rustix::fs::chownat(fd, "", Some(u), Some(g), rustix::fs::AtFlags::EMPTY_PATH)
+                .map_err(|e| HostError::io(label, io::Error::from(e)))?;
+        }
+        Ok(())
+    }
+
+    /// The home of `uid`, created (and given to the container) when `create`.
+    fn home(&self, uid: Uid, create: bool) -> Result<Dir, HostError> {
+        let label = home_label(uid);
+        let home = subdir(&self.containers, &uid.to_string(), &label, create)?;
+        if create {
+            self.give(&home, uid, &label)?;
+        }
+        Ok(home)
+    }
+
+    /// `name` inside `parent`, a plain directory owned by the container.
+    fn owned_subdir(
+        &self,
+        parent: &Dir,
+        name: &str,
+        label: &str,
+        uid: Uid,
+    ) -> Result<Dir, HostError> {
+        let dir = subdir(parent, name, label, true)?;
+        self.give(&dir, uid, label)?;
+        Ok(dir)
+    }
+
+    /// The distros directory of a storage container, if it is a plain directory.
+    fn distros(&self, storage: Uid) -> Result<Option<Dir>, HostError> {
+        let label = format!("{}/distros", home_label(storage));
+        let home = match subdir(
+            &self.containers,
+            &storage.to_string(),
+            &home_label(storage),
+            false,
+        ) {
+            Ok(home) => home,
+            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        match subdir(&home, "distros", &label, false) {
+            Ok(dir) => Ok(Some(dir)),
+            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `<home>/logs/emperor.log`, opened without following links and only if it is a regular
+    /// file.
+    fn emperor_log(&self, uid: Uid, write: bool) -> Result<File, HostError> {
+        let label = format!("{}/logs/emperor.log", home_label(uid));
+        let logs = if write {
+            let home = self.home(uid, true)?;
+            self.owned_subdir(&home, "logs", &format!("{}/logs", home_label(uid)), uid)?
+        } else {
+            let home = self.home(uid, false)?;
+            subdir(&home, "logs", &format!("{}/logs", home_label(uid)), false)?
+        };
+        let mut options = OpenOptions::new();
+        if write {
+            options.append(true).create(true).mode(0o640);
+        } else {
+            options.read(true);
+        }
+        options.follow(FollowSymlinks::No).custom_flags(
+            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32,
+        );
+        let file = logs
+            .open_with("emperor.log", &options)
+            .map_err(|e| explain_open(&logs, "emperor.log", &label, e))?;
+        let meta = file.metadata().map_err(|e| HostError::io(&label, e))?;
+        if !meta.is_file() {
+            return Err(HostError::refused(
+                label,
+                "is not a regular file; it was left alone",
+            ));
+        }
+        // a hard link would let a write (or the chown) reach the file it is linked to
+        if write && meta.nlink() > 1 {
+            return Err(HostError::refused(
+                label,
+                "has other hard links; it was left alone",
+            ));
+        }
+        if write {
+            self.give(&file, uid, &label)?;
+        }
+        Ok(file)
+    }
+}
+
+/// Opens `name` in `parent` as a directory without following a link, creating it first when
+/// `create`. A link or a non-directory in its place is refused and left alone.
+fn subdir(parent: &Dir, name: &str, label: &str, create: bool) -> Result<Dir, HostError> {
+    if create {
+        let mut builder = DirBuilder::new();
+        builder.mode(0o755);
+        match parent.create_dir_with(name, &builder) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(HostError::io(label, e)),
+        }
+    }
+    parent
+        .open_dir_nofollow(name)
+        .map_err(|e| explain_open(parent, name, label, e))
+}
+
+fn explain_open(parent: &Dir, name: &str, label: &str, error: io::Error) -> HostError {
+    match parent.symlink_metadata(name) {
+        Ok(meta) if meta.is_symlink() => {
+            HostError::refused(label, "is a symbolic link; it was not followed")
+        }
+        Ok(meta) if !meta.is_dir() && !meta.is_file() => HostError::refused(
+            label,
+            "is neither a file nor a directory; it was left alone",
+        ),
+        Ok(meta)
+            if meta.is_file()
+                && error.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+        {
+            HostError::refused(
+                label,
+                "is a file where a directory belongs; it was left alone",
+            )
+        }
+        _ => HostError::io(label, error),
+    }
+}
+
+fn is_plain_dir(dir: &Dir, name: &str) -> bool {
+    dir.symlink_metadata(name).is_ok_and(|m| m.is_dir())
+}
+
+impl HostExecutor for LocalHost {
+    fn ensure_home(&self, uid: Uid) -> Result<Vec<Skipped>, HostError> {
+        let home = self.home(uid, true)?;
+        let mut skipped = Vec::new();
+        let mut note = |result: Result<Dir, HostError>| -> Result<Option<Dir>, HostError> {
+            match result {
+                Ok(dir) => Ok(Some(dir)),
+                Err(HostError::Refused { path, why }) => {
+                    skipped.push(Skipped { path, why });
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        for name in SKELETON {
+            let label = format!("{}/{name}", home_label(uid));
+            let dir = note(self.owned_subdir(&home, name, &label, uid))?;
+            if name == ".old_root"
+                && let Some(old_root) = dir
+            {
+                let label = format!("{label}/{uid}");
+                note(self.owned_subdir(&old_root, &uid.to_string(), &label, uid))?;
+            }
+        }
+        match self.emperor_log(uid, true) {
+            Ok(_) => {}
+            Err(HostError::Refused { path, why }) => skipped.push(Skipped { path, why }),
+            Err(e) => return Err(e),
+        }
+        Ok(skipped)
+    }
+
+    fn ensure_storage_dir(&self, uid: Uid) -> Result<(), HostError> {
+        let home = self.home(uid, true)?;
+        let label = format!("{}/distros", home_label(uid));
+        self.owned_subdir(&home, "distros", &label, uid)?;
+        Ok(())
+    }
+
+    fn check_image(&self, image: &ImageRef) -> Result<ImageCheck, HostError> {
+        let missing = ImageCheck {
+            old_root: false,
+            containers: false,
+        };
+        let Some(distros) = self.distros(image.storage_uid).or_else(refused_as_none)? else {
+            return Ok(missing);
+        };
+        let root = match subdir(&distros, image.path.as_str(), &image.label(), false) {
+            Ok(root) => root,
+            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(missing);
+            }
+            Err(HostError::Refused { .. }) => return Ok(missing),
+            Err(e) => return Err(e),
+        };
+        Ok(ImageCheck {
+            old_root: is_plain_dir(&root, ".old_root"),
+            containers: is_plain_dir(&root, "containers"),
+        })
+    }
+
+    fn restart(&self, uid: Uid, vassal: &RenderedVassal) -> Result<(), HostError> {
+        let name = format!("{uid}.ini");
+        let label = self.vassals_path.join(&name).display().to_string();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let temp = format!(".{uid}.ini.{}.{nanos}.tmp", std::process::id());
+        let mut options = OpenOptions::new();
+        options
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .follow(FollowSymlinks::No);
+        let write = || -> io::Result<()> {
+            let mut file = self.vassals.open_with(&temp, &options)?;
+            file.write_all(vassal.as_str().as_bytes())?;
+            file.sync_all()?;
+            // The Emperor notices a change by the file's mtime in whole seconds: a second
+            // restart within the same second must still move it forward.
+            if let Ok(previous) = self.vassals.metadata(&name).and_then(|m| m.modified()) {
+                let previous = previous.into_std();
+                let now = SystemTime::now();
+                if whole_seconds(previous) >= whole_seconds(now) {
+                    let bumped = UNIX_EPOCH + Duration::from_secs(whole_seconds(previous) + 1);
+                    file.into_std().set_modified(bumped)?;
+                }
+            }
+            self.vassals.rename(&temp, &self.vassals, &name)?;
+            sync_dir(&self.vassals)?;
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = self.vassals.remove_file(&temp);
+            HostError::io(label, e)
+        })
+    }
+
+    fn rename_image(
+        &self,
+        storage: Uid,
+        from: &DistroPath,
+        to: &DistroPath,
+    ) -> Result<(), HostError> {
+        let label = format!("{}/distros/{from}", home_label(storage));
+        let distros = self.distros(storage)?.ok_or_else(|| {
+            HostError::refused(&label, "the storage container has no distros directory")
+        })?;
+        match rustix::fs::renameat_with(
+            &distros,
+            from.as_str(),
+            &distros,
+            to.as_str(),
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::NOENT) if distros.symlink_metadata(to.as_str()).is_ok() => {}
+            Err(rustix::io::Errno::EXIST) => {
+                return Err(HostError::refused(
+                    format!("{}/distros/{to}", home_label(storage)),
+                    "already exists; nothing was renamed",
+                ));
+            }
+            Err(e) => return Err(HostError::io(label, e.into())),
+        }
+        sync_dir(&distros).map_err(|e| HostError::io(&label, e))
+    }
+
+    fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
+        let label = format!("{}/distros/{path}", home_label(storage));
+        let Some(distros) = self.distros(storage)? else {
+            return Ok(());
+        };
+        match distros.symlink_metadata(path.as_str()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(HostError::io(label, e)),
+            Ok(meta) if meta.is_dir() => distros
+                .remove_dir_all(path.as_str())
+                .map_err(|e| HostError::io(label, e)),
+            Ok(_) => distros
+                .remove_file_or_symlink(path.as_str())
+                .map_err(|e| HostError::io(label, e)),
+        }
+    }
+
+    fn append_log(&self, uid: Uid, line: &str) -> Result<(), HostError> {
+        let mut file = self.emperor_log(uid, true)?;
+        let mut text = line.replace(['\n', '\r'], " ");
+        text.push('\n');
+        file.write_all(text.as_bytes())
+            .map_err(|e| HostError::io(format!("{}/logs/emperor.log", home_label(uid)), e))
+    }
+
+    fn log_tail(&self, uid: Uid, max_bytes: usize) -> Result<String, HostError> {
+        let label = format!("{}/logs/emperor.log", home_label(uid));
+        let mut file = match self.emperor_log(uid, false) {
+            Ok(file) => file,
+            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(String::new());
+            }
+            Err(e) => return Err(e),
+        };
+        let read = || -> io::Result<String> {
+            let len = file.metadata()?.len();
+            let start = len.saturating_sub(max_bytes as u64);
+            file.seek(SeekFrom::Start(start))?;
+            let mut bytes = Vec::new();
+            file.take(max_bytes as u64).read_to_end(&mut bytes)?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Ok(match (start, text.find('\n')) {
+                (0, _) | (_, None) => text,
+                (_, Some(cut)) => text[cut + 1..].to_owned(),
+            })
+        };
+        read().map_err(|e| HostError::io(label, e))
+    }
+
+    fn layout(&self) -> &HostLayout {
+        &self.layout
+    }
+}
+
+/// Makes a rename in `dir` durable. Directory capabilities may be O_PATH descriptors, which
+/// cannot be synced: open the directory itself.
+fn sync_dir(dir: &Dir) -> io::Result<()> {
+    dir.open(".")?.sync_all()
+}
+
+fn whole_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+fn refused_as_none(error: HostError) -> Result<Option<Dir>, HostError> {
+    match error {
+        HostError::Refused { .. } => Ok(None),
+        other => Err(other),
+    }
+}

@@ -1,0 +1,501 @@
+//! Running one job: the steps of each task, each written to the operation log (an `events`
+//! row, a line in `<home>/logs/emperor.log`, and the job's report).
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::db::models::event::NewEvent;
+use crate::db::models::job::Job;
+use crate::db::queries::{events, events_batch, host_alarms, host_facts, jobs};
+use crate::db::{PgPool, PgPooled};
+use crate::domain::ids::{ContainerId, CustomerId};
+use crate::domain::values::Uid;
+use crate::host::vassal::{Boot, VassalTemplate};
+use crate::host::{HostError, HostExecutor, home_label};
+use crate::jobs::Task;
+
+/// Why an attempt did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    /// The job cannot run as written.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the job panicked: {0}")]
+    Panic(String),
+    /// The lease expired and another worker holds the job now.
+    #[error("the job was taken over by another worker")]
+    Lost,
+}
+
+impl JobError {
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            JobError::Host(e) => e.is_permanent(),
+            JobError::Invalid(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Everything a job needs; shared by the worker's threads.
+pub struct Runner {
+    pub pool: PgPool,
+    pub host: Arc<dyn HostExecutor>,
+    pub template: Arc<VassalTemplate>,
+    pub base_uid: u32,
+    pub max_alarms: u32,
+    /// This worker's name, written as `locked_by` and as the actor of its log lines.
+    pub worker: String,
+}
+
+/// The container a job acts on, as the log names it.
+#[derive(Debug, Clone, Copy)]
+struct Subject {
+    container: ContainerId,
+    customer: CustomerId,
+    uid: Uid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Warning,
+    Error,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Warning => "warning",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One step, waiting to be written to the database.
+struct Step {
+    action: String,
+    target: String,
+    outcome: Outcome,
+    detail: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The operation log of one attempt. Each step goes to `<home>/logs/emperor.log` at once; the
+/// database copy (`events` and the job's report) is written with the attempt's next durable
+/// change (the alarms, the boot record, the outcome), in the same transaction, so a job costs
+/// a few commits rather than one per step. A crash loses only the database copy of the steps
+/// since the last change, never a change without its steps.
+struct Log<'a> {
+    runner: &'a Runner,
+    job: &'a Job,
+    subject: Option<Subject>,
+    pending: std::cell::RefCell<Vec<Step>>,
+}
+
+impl Log<'_> {
+    fn step(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
+        self.emperor_log(action, target, outcome, detail);
+        self.pending.borrow_mut().push(Step {
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome,
+            detail: detail.to_owned(),
+            at: chrono::Utc::now(),
+        });
+    }
+
+    /// Runs `work` in a transaction that holds the job row (or fails with `Lost`), writing the
+    /// pending steps first.
+    fn guarded<T>(
+        &self,
+        conn: &mut PgPooled,
+        work: impl FnOnce(&mut PgConnection) -> Result<T, JobError>,
+    ) -> Result<T, JobError> {
+        let done = conn.transaction(|conn| {
+            if !jobs::hold(conn, self.job.id, &self.runner.worker)? {
+                return Err(JobError::Lost);
+            }
+            self.write_pending(conn)?;
+            work(conn)
+        });
+        if done.is_ok() {
+            self.pending.borrow_mut().clear();
+        }
+        done
+    }
+
+    /// Writes the pending steps now.
+    fn flush(&self, conn: &mut PgPooled) -> Result<(), JobError> {
+        self.guarded(conn, |_| Ok(()))
+    }
+
+    fn write_pending(&self, conn: &mut PgConnection) -> Result<(), JobError> {
+        let pending = self.pending.borrow();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<NewEvent> = pending
+            .iter()
+            .map(|step| NewEvent {
+                kind: "operation",
+                actor: &self.runner.worker,
+                customer_id: self.subject.map(|s| s.customer),
+                container_id: self.subject.map(|s| s.container),
+                job_id: Some(self.job.id),
+                action: &step.action,
+                target: &step.target,
+                outcome: step.outcome.as_str(),
+                detail: &step.detail,
+                ..Default::default()
+            })
+            .collect();
+        events_batch::insert_all(conn, &rows)?;
+        let report: Vec<_> = pending
+            .iter()
+            .map(|step| {
+                json!({
+                    "at": step.at,
+                    "attempt": self.job.attempts,
+                    "step": step.action,
+                    "target": step.target,
+                    "outcome": step.outcome.as_str(),
+                    "detail": step.detail,
+                })
+            })
+            .collect();
+        jobs::append_steps(conn, self.job.id, &serde_json::Value::Array(report))?;
+        Ok(())
+    }
+
+    fn emperor_log(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
+        let Some(subject) = self.subject else { return };
+        let line = log_line(self.job, action, target, outcome, detail);
+        if let Err(e) = self.runner.host.append_log(subject.uid, &line) {
+            tracing::warn!(job = self.job.id.0, error = %e, "could not write the emperor log");
+        }
+    }
+}
+
+/// `2026-11-25 18:00:00 UTC [distropanel] job 7 restart: vassal /.../30002.ini -> ok: written`
+pub fn log_line(job: &Job, action: &str, target: &str, outcome: Outcome, detail: &str) -> String {
+    let mut line = format!(
+        "{} [distropanel] job {} {}: {action}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
+        job.id,
+        job.kind,
+    );
+    if !target.is_empty() {
+        line.push(' ');
+        line.push_str(target);
+    }
+    line.push_str(" -> ");
+    line.push_str(outcome.as_str());
+    if !detail.is_empty() {
+        line.push_str(": ");
+        line.push_str(detail);
+    }
+    line
+}
+
+impl Runner {
+    /// Runs one attempt of `job`. Blocking: call it off the async runtime.
+    pub fn run(&self, job: &Job) -> Result<(), JobError> {
+        let mut conn = self.pool.get()?;
+        let task = Task::parse(job).map_err(JobError::Invalid)?;
+        let container = match &task {
+            Task::Restart(c) | Task::EnsureStorageDir(c) => *c,
+            Task::RenameImage { storage, .. } | Task::PurgeImage { storage, .. } => *storage,
+        };
+        let facts = host_facts::container(&mut conn, container)?;
+        let log = Log {
+            runner: self,
+            job,
+            subject: facts.as_ref().map(|f| Subject {
+                container: f.id,
+                customer: f.customer_id,
+                uid: Uid::of(self.base_uid, f.id),
+            }),
+            pending: Default::default(),
+        };
+        let Some(facts) = facts else {
+            log.step("skip", "", Outcome::Ok, "the container no longer exists");
+            return self.finish(&mut conn, &log);
+        };
+        let uid = Uid::of(self.base_uid, facts.id);
+        log.step(
+            "start",
+            &home_label(uid),
+            Outcome::Ok,
+            &format!("attempt {} of {}", job.attempts, job.max_attempts),
+        );
+        let done = match task {
+            Task::Restart(_) => self.restart(&mut conn, &log, uid, &facts),
+            Task::EnsureStorageDir(_) => self.ensure_storage_dir(&log, uid, &facts),
+            Task::RenameImage { from, to, .. } => {
+                let target = format!("{}/distros/{from}", home_label(uid));
+                let result = self.host.rename_image(uid, &from, &to);
+                self.outcome(
+                    &log,
+                    "rename image",
+                    &target,
+                    result,
+                    &format!("now distros/{to}"),
+                )
+            }
+            Task::PurgeImage { path, .. } => {
+                let target = format!("{}/distros/{path}", home_label(uid));
+                let result = self.host.purge_image(uid, &path);
+                self.outcome(&log, "purge image", &target, result, "deleted")
+            }
+        };
+        match done {
+            Ok(()) => self.finish(&mut conn, &log),
+            Err(JobError::Lost) => Err(JobError::Lost),
+            Err(e) => {
+                // the failure is a step too; the worker decides about retrying
+                log.step("failed", "", Outcome::Error, &e.to_string());
+                let _ = log.flush(&mut conn);
+                Err(e)
+            }
+        }
+    }
+
+    /// Marks the job done, with its last steps.
+    fn finish(&self, conn: &mut PgPooled, log: &Log) -> Result<(), JobError> {
+        log.guarded(conn, |conn| {
+            if jobs::finish(conn, log.job.id, &self.worker)? {
+                Ok(())
+            } else {
+                Err(JobError::Lost)
+            }
+        })
+    }
+
+    /// Logs a host operation's outcome as a step and passes its error on.
+    fn outcome<T>(
+        &self,
+        log: &Log,
+        action: &str,
+        target: &str,
+        result: Result<T, HostError>,
+        ok_detail: &str,
+    ) -> Result<T, JobError> {
+        match result {
+            Ok(value) => {
+                log.step(action, target, Outcome::Ok, ok_detail);
+                Ok(value)
+            }
+            Err(e) => {
+                log.step(action, target, Outcome::Error, &e.to_string());
+                Err(e.into())
+            }
+        }
+    }
+
+    fn ensure_home(&self, log: &Log, uid: Uid) -> Result<(), JobError> {
+        let skipped = self.host.ensure_home(uid);
+        let skipped = self.outcome(log, "home", &home_label(uid), skipped, "ready")?;
+        for s in skipped {
+            log.step("home", &s.path, Outcome::Warning, &s.why);
+        }
+        Ok(())
+    }
+
+    fn ensure_storage_dir(
+        &self,
+        log: &Log,
+        uid: Uid,
+        facts: &host_facts::ContainerFacts,
+    ) -> Result<(), JobError> {
+        let target = format!("{}/distros", home_label(uid));
+        if !facts.custom_distros_storage {
+            log.step(
+                "distros",
+                &target,
+                Outcome::Ok,
+                "not a storage container (any more): nothing to do",
+            );
+            return Ok(());
+        }
+        self.ensure_home(log, uid)?;
+        let result = self.host.ensure_storage_dir(uid);
+        self.outcome(
+            log,
+            "distros",
+            &target,
+            result,
+            "ready, owned by the container",
+        )
+    }
+
+    fn restart(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        uid: Uid,
+        facts: &host_facts::ContainerFacts,
+    ) -> Result<(), JobError> {
+        self.ensure_home(log, uid)?;
+        if facts.custom_distros_storage {
+            let target = format!("{}/distros", home_label(uid));
+            match self.host.ensure_storage_dir(uid) {
+                Ok(()) => log.step(
+                    "distros",
+                    &target,
+                    Outcome::Ok,
+                    "ready, owned by the container",
+                ),
+                // something planted there: reported, left alone, and no reason not to restart
+                Err(HostError::Refused { why, .. }) => {
+                    log.step("distros", &target, Outcome::Warning, &why)
+                }
+                Err(e) => {
+                    log.step("distros", &target, Outcome::Error, &e.to_string());
+                    return Err(e.into());
+                }
+            }
+        }
+        let (distro, image) =
+            super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;
+        let check = match &image {
+            Some(image) => {
+                let check = self.host.check_image(image);
+                let check = self.outcome(log, "check image", &image.label(), check, "")?;
+                if !check.bootable() {
+                    log.step(
+                        "check image",
+                        &image.label(),
+                        Outcome::Warning,
+                        "the image cannot boot",
+                    );
+                }
+                Some(check)
+            }
+            None => None,
+        };
+        let boot = Boot::decide(distro, image, check);
+        let reason = boot.fallback_reason();
+        if let Boot::Fallback {
+            reasons, distro, ..
+        } = &boot
+        {
+            self.raise_fallback_alarms(conn, log, reasons)?;
+            log.step(
+                "fallback",
+                &format!("/distros/{distro}"),
+                Outcome::Warning,
+                "the container boots its default distro",
+            );
+        }
+        // the container row says what the vassal about to be written boots; under the lease,
+        // so a worker that lost the job cannot write it late
+        log.guarded(conn, |conn| {
+            Ok(host_facts::record_boot(conn, facts.id, reason.as_deref())?)
+        })?;
+        let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
+        let vassal = self.template.render(self.host.layout(), &spec);
+        let vassal = self.outcome(log, "render vassal", "", vassal, boot.kind())?;
+        let result = self.host.restart(uid, &vassal);
+        self.outcome(
+            log,
+            "vassal",
+            &format!("{uid}.ini"),
+            result,
+            &format!(
+                "written; the Emperor restarts the container (root: {})",
+                boot.kind()
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// Stores the fallback alarms once per job: an attempt after a crash finds them recorded.
+    fn raise_fallback_alarms(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        reasons: &[String],
+    ) -> Result<(), JobError> {
+        let subject = log.subject.expect("a restart has a container");
+        // only the worker holding the job gets here, so checking first cannot race
+        if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, "alarm")?))? {
+            log.step(
+                "alarm",
+                "",
+                Outcome::Ok,
+                "already stored by an earlier attempt",
+            );
+            return Ok(());
+        }
+        // the alarm steps, written with the alarms, are the marker a later attempt finds
+        for reason in reasons {
+            log.step("alarm", "", Outcome::Warning, reason);
+        }
+        log.guarded(conn, |conn| {
+            for reason in reasons {
+                host_alarms::raise_danger(
+                    conn,
+                    subject.container,
+                    subject.customer,
+                    reason,
+                    self.max_alarms,
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// After the last attempt: a level-0 alarm on the container and a line in its log.
+    pub fn report_failure(&self, job: &Job, error: &str) -> Result<(), JobError> {
+        let mut conn = self.pool.get()?;
+        let Some(container) = job.container_id else {
+            return Ok(());
+        };
+        let Some(facts) = host_facts::container(&mut conn, container)? else {
+            return Ok(());
+        };
+        let message = format!(
+            "[distropanel] job {} ({}) failed: {error}",
+            job.id, job.kind
+        );
+        conn.transaction(|conn| {
+            host_alarms::raise_danger(
+                conn,
+                facts.id,
+                facts.customer_id,
+                &message,
+                self.max_alarms,
+            )?;
+            events::insert(
+                conn,
+                &NewEvent {
+                    kind: "operation",
+                    actor: &self.worker,
+                    customer_id: Some(facts.customer_id),
+                    container_id: Some(facts.id),
+                    job_id: Some(job.id),
+                    action: "gave up",
+                    outcome: "error",
+                    detail: &message,
+                    ..Default::default()
+                },
+            )?;
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        let line = log_line(job, "gave up", "", Outcome::Error, error);
+        let _ = self
+            .host
+            .append_log(Uid::of(self.base_uid, facts.id), &line);
+        Ok(())
+    }
+}

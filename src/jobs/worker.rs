@@ -1,0 +1,223 @@
+//! The worker loop: claims jobs while it has free slots, runs each on the blocking pool,
+//! keeps their leases alive, settles their outcome, and on shutdown stops claiming and lets
+//! running jobs finish.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::db::models::job::Job;
+use crate::db::queries::jobs::AfterFailure;
+use crate::jobs::queue::{self, QueueSettings};
+use crate::jobs::run::{JobError, Runner};
+
+pub struct Worker {
+    runner: Arc<Runner>,
+    settings: QueueSettings,
+}
+
+/// `<host>:<pid>:<random>`: unique per process, readable in `locked_by`.
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}:{}:{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
+impl Worker {
+    pub fn new(runner: Runner, settings: QueueSettings) -> Self {
+        Self {
+            runner: Arc::new(runner),
+            settings,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.runner.worker
+    }
+
+    /// Runs until `shutdown` resolves, then waits for the jobs it is running.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let slots = self.settings.slots.max(1);
+        let mut running: JoinSet<()> = JoinSet::new();
+        let mut heartbeat = tokio::time::interval(self.settings.lease / 3);
+        tokio::pin!(shutdown);
+        tracing::info!(worker = %self.name(), slots, "job worker started");
+        loop {
+            // a stop asked for while claiming or running is seen before the next claim
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = std::future::ready(()) => {}
+            }
+            let free = slots - running.len();
+            if free > 0 {
+                match self.claim(free).await {
+                    Ok(jobs) => {
+                        let full = jobs.len() == free;
+                        for job in jobs {
+                            running.spawn(self.execute(job));
+                        }
+                        if full && running.len() < slots {
+                            continue;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = heartbeat.tick() => self.heartbeat().await,
+                _ = tokio::time::sleep(self.settings.poll) => {}
+            }
+        }
+        tracing::info!(worker = %self.name(), running = running.len(), "job worker stopping");
+        while !running.is_empty() {
+            tokio::select! {
+                _ = running.join_next() => {}
+                _ = heartbeat.tick() => self.heartbeat().await,
+            }
+        }
+    }
+
+    /// Runs every job that can run now, then returns how many ran. Jobs waiting for a
+    /// backoff stay waiting.
+    pub async fn drain(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let jobs = self.claim(self.settings.slots.max(1)).await?;
+            if jobs.is_empty() {
+                return Ok(total);
+            }
+            total += jobs.len();
+            let mut batch = JoinSet::new();
+            for job in jobs {
+                batch.spawn(self.execute(job));
+            }
+            while batch.join_next().await.is_some() {}
+        }
+    }
+
+    async fn claim(&self, limit: usize) -> anyhow::Result<Vec<Job>> {
+        let runner = self.runner.clone();
+        let settings = self.settings.clone();
+        tokio::task::spawn_blocking(move || {
+            queue::claim(&runner.pool, &runner.worker, &settings, limit)
+        })
+        .await?
+    }
+
+    async fn heartbeat(&self) {
+        let runner = self.runner.clone();
+        let lease = self.settings.lease;
+        let extended = tokio::task::spawn_blocking(move || {
+            queue::extend_leases(&runner.pool, &runner.worker, lease)
+        })
+        .await;
+        if let Ok(Err(e)) = extended {
+            tracing::warn!(error = %e, "extending job leases failed");
+        }
+    }
+
+    fn execute(&self, job: Job) -> impl Future<Output = ()> + Send + 'static {
+        let runner = self.runner.clone();
+        let backoff = self.settings.backoff;
+        async move {
+            let settled = tokio::task::spawn_blocking(move || settle(&runner, &job, backoff)).await;
+            if let Err(e) = settled {
+                tracing::error!(error = %e, "a job's thread died");
+            }
+        }
+    }
+}
+
+/// Runs one attempt, catching a panic, and records what became of it.
+fn settle(runner: &Runner, job: &Job, backoff: std::time::Duration) {
+    let span = tracing::info_span!("job", id = job.id.0, kind = %job.kind, attempt = job.attempts);
+    let _entered = span.enter();
+    let result = if job.attempts > job.max_attempts {
+        // its workers kept dying mid-job: stop taking it
+        Err(JobError::Invalid(format!(
+            "no attempt finished after {} tries",
+            job.max_attempts
+        )))
+    } else {
+        std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(job))).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(JobError::Panic(message))
+        })
+    };
+    let error = match result {
+        Ok(()) => {
+            tracing::info!("job done");
+            return;
+        }
+        Err(JobError::Lost) => {
+            tracing::warn!("job taken over by another worker; its outcome is theirs");
+            return;
+        }
+        Err(e) => e,
+    };
+    let message = error.to_string();
+    match queue::fail_attempt(
+        &runner.pool,
+        job,
+        &runner.worker,
+        &message,
+        error.is_permanent(),
+        backoff,
+    ) {
+        Ok(AfterFailure::Retrying) => {
+            tracing::warn!(error = %message, "job attempt failed; will retry")
+        }
+        Ok(AfterFailure::Failed) => {
+            tracing::error!(error = %message, "job failed");
+            if let Err(e) = runner.report_failure(job, &message) {
+                tracing::error!(error = %e, "could not raise the failed job's alarm");
+            }
+        }
+        Ok(AfterFailure::Lost) => tracing::warn!("job taken over by another worker"),
+        Err(e) => tracing::error!(error = %e, "could not record the job's failure"),
+    }
+}
+
+/// A worker for this machine's host root, with a database pool of its own.
+pub async fn local_worker(
+    config: &crate::config::Config,
+    scope: crate::db::queries::jobs::ServerScope,
+) -> anyhow::Result<Worker> {
+    let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
+    let size = u32::try_from(config.jobs.slots)
+        .unwrap_or(u32::MAX)
+        .saturating_add(2);
+    let pool = tokio::task::spawn_blocking(move || crate::db::pool(&url, size)).await??;
+    let (host, template) = crate::host::open_local(config).await?;
+    let runner = Runner {
+        pool,
+        host,
+        template,
+        base_uid: config.base_uid,
+        max_alarms: config.max_alarms,
+        worker: worker_name(),
+    };
+    let settings = QueueSettings {
+        scope,
+        lease: config.jobs.lease,
+        poll: config.jobs.poll,
+        backoff: config.jobs.backoff,
+        slots: config.jobs.slots,
+    };
+    Ok(Worker::new(runner, settings))
+}
