@@ -150,6 +150,11 @@ async fn reboot_records_last_reboot_an_event_and_a_restart_job_and_answers_at_on
             .scalar("SELECT kind || '|' || actor || '|' || action || '|' || detail FROM events"),
         "operation|alice|restart|reboot requested"
     );
+    assert_eq!(
+        w.app.scalar("SELECT ip FROM events"),
+        "127.0.0.1",
+        "the caller's address"
+    );
     let jobs = w
         .app
         .api("alice")
