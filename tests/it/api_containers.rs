@@ -150,6 +150,11 @@ async fn reboot_records_last_reboot_an_event_and_a_restart_job_and_answers_at_on
             .scalar("SELECT kind || '|' || actor || '|' || action || '|' || detail FROM events"),
         "operation|alice|restart|reboot requested"
     );
+    assert_eq!(
+        w.app.scalar("SELECT ip FROM events"),
+        "127.0.0.1",
+        "the caller's address"
+    );
     let jobs = w
         .app
         .api("alice")
@@ -378,4 +383,21 @@ async fn a_container_without_a_default_distro_maps_once_the_same_request_sets_on
         .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.json["custom_distro"], own);
+}
+
+#[tokio::test]
+async fn every_customer_sees_the_platform_distros() {
+    let w = world().await;
+    let trixie = w.app.distro("trixie");
+    for customer in ["alice", "bob"] {
+        let answer = w.app.api(customer).get("/api/distros").await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.json,
+            json!([
+                {"id": w.bookworm.id, "name": "Distro bookworm"},
+                {"id": trixie.id, "name": "Distro trixie"},
+            ])
+        );
+    }
 }

@@ -32,8 +32,8 @@ async fn a_customer_creates_a_distro_in_a_storage_container_and_lists_it() {
     assert!(one.json["uuid"].is_string());
     assert_eq!(
         w.app
-            .scalar("SELECT actor || '|' || action || '|' || target FROM events"),
-        "alice|custom distro created|new_distro"
+            .scalar("SELECT actor || '|' || action || '|' || target || '|' || ip FROM events"),
+        "alice|custom distro created|new_distro|127.0.0.1"
     );
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use diesel::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::auth::authenticate::client_address;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::event::NewEvent;
@@ -382,6 +383,7 @@ struct Caller {
     customer: CustomerId,
     user: crate::domain::ids::UserId,
     username: String,
+    address: String,
 }
 
 fn apply(
@@ -519,7 +521,7 @@ fn apply(
                 target: &current.name,
                 outcome: "ok",
                 detail: &detail,
-                ip: None,
+                ip: Some(&caller.address),
             },
         )?;
     }
@@ -532,6 +534,7 @@ fn apply(
         (status = 403, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody),
         (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn update(
+    request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
     uid: web::Path<String>,
@@ -545,6 +548,7 @@ pub async fn update(
         customer,
         user: caller.user_id,
         username: caller.username.clone(),
+        address: client_address(&request),
     };
     let updated = db::run(&state.pool, move |conn| {
         conn.transaction(|conn| apply(conn, &who, id, command))?;

@@ -1,13 +1,14 @@
 //! `/api/custom_distros` and `/api/custom_distro`: a customer's own distros, kept in storage
 //! containers and booted by their other containers on the same server.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::auth::authenticate::client_address;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
@@ -182,14 +183,16 @@ struct Actor {
     customer: CustomerId,
     user: UserId,
     username: String,
+    address: String,
 }
 
 impl Actor {
-    fn of(caller: &ApiCaller) -> Result<Self, ApiError> {
+    fn of(caller: &ApiCaller, request: &HttpRequest) -> Result<Self, ApiError> {
         Ok(Self {
             customer: caller.customer()?,
             user: caller.user_id,
             username: caller.username.clone(),
+            address: client_address(request),
         })
     }
 
@@ -213,6 +216,7 @@ impl Actor {
                 target,
                 outcome: "ok",
                 detail,
+                ip: Some(&self.address),
                 ..Default::default()
             },
         )?;
@@ -225,12 +229,13 @@ impl Actor {
     responses((status = 201, body = super::openapi::CreatedBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 409, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn create(
+    request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
     uid: web::Path<String>,
     JsonBody(body): JsonBody<CustomDistroCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller)?;
+    let actor = Actor::of(&caller, &request)?;
     let base_uid = state.config.base_uid;
     let id = container_of_uid(&uid, base_uid)?;
     let fields = parse_fields(body.name, body.path, body.note, true)?;
@@ -312,12 +317,13 @@ fn booting(
     responses((status = 200, body = CustomDistroView), (status = 403, body = super::openapi::ErrorBody),
         (status = 409, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn update(
+    request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     JsonBody(body): JsonBody<CustomDistroUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller)?;
+    let actor = Actor::of(&caller, &request)?;
     let base_uid = state.config.base_uid;
     let id = CustomDistroId(id_segment(&id)?);
     let fields = parse_fields(body.name, body.path, body.note, false)?;
@@ -370,12 +376,13 @@ pub async fn update(
     responses((status = 200, body = super::openapi::MessageBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 409, body = super::openapi::ErrorBody)))]
 pub async fn delete(
+    request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     query: QueryMap,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller)?;
+    let actor = Actor::of(&caller, &request)?;
     let base_uid = state.config.base_uid;
     let id = CustomDistroId(id_segment(&id)?);
     let purge = query
