@@ -88,6 +88,7 @@ async fn options_answers_the_cors_preflight_and_answers_carry_allow_origin() {
     }
     let allowed = headers["access-control-allow-headers"].to_str().unwrap();
     assert!(allowed.contains("X-uwsgi-it-username") && allowed.contains("X-uwsgi-it-password"));
+    assert!(!allowed.contains("Authorization"), "{allowed}");
 
     let api = w.app.api("alice");
     assert_eq!(

@@ -76,3 +76,22 @@ async fn a_short_password_or_a_bad_email_is_422_and_changes_nothing() {
     assert!(answer.json["fields"]["email"].is_string());
     assert_eq!(w.app.snapshot(), before);
 }
+
+#[tokio::test]
+async fn a_password_changed_through_the_api_ends_the_browser_sessions_of_that_login() {
+    let w = world().await;
+    let browser = crate::personas::Browser::logged_in(&w.app, "alice", "alice-password").await;
+    assert_eq!(browser.get("/settings").await.status(), 200);
+    let answer = w
+        .app
+        .api("alice")
+        .post("/api/me", json!({"password": "a-new-password"}))
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let after = browser.get("/settings").await;
+    assert_eq!(
+        after.status(),
+        303,
+        "the browser session ended with the old password"
+    );
+}

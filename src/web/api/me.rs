@@ -4,6 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use diesel::Connection;
+
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::auth::password;
@@ -122,6 +124,7 @@ pub async fn show(caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpR
 pub async fn update(
     caller: ApiCaller,
     state: web::Data<AppState>,
+    verified_credentials: web::Data<crate::auth::basic::CredentialCache>,
     JsonBody(body): JsonBody<MeUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
@@ -137,9 +140,21 @@ pub async fn update(
         password_hash,
     };
     let user = caller.user_id;
+    let password_changed = changes.password_hash.is_some();
     db::run(&state.pool, move |conn| {
-        customers::update_profile(conn, customer, user, &changes).map_err(AppError::from)
+        conn.transaction(|conn| {
+            customers::update_profile(conn, customer, user, &changes)?;
+            // a new password ends every browser session of the login, as in the panel
+            if password_changed {
+                crate::db::queries::sessions::end_all_for_user_except(conn, user, None)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(AppError::from)
     })
     .await?;
+    if password_changed {
+        verified_credentials.forget_user(user);
+    }
     Ok(HttpResponse::Ok().json(load(&state, &caller).await?))
 }

@@ -139,7 +139,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 const ALLOWED_METHODS: &str = "GET,POST,DELETE,OPTIONS";
-const ALLOWED_HEADERS: &str = "X-uwsgi-it-username,X-uwsgi-it-password,Authorization,Content-Type";
+/// As upstream: scripts on other sites may send the uwsgi.it headers, never a browser's
+/// remembered `Authorization` (the CSRF check refuses cross-site Basic for the same reason).
+const ALLOWED_HEADERS: &str = "X-uwsgi-it-username,X-uwsgi-it-password,Content-Type";
 
 /// CORS on every answer, the preflight for `OPTIONS`, and upstream's newline for curl.
 async fn conventions(
