@@ -72,6 +72,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The level the job report (and `/api/jobs`) shows: `info`, `warning` or `error`.
+    fn level(self) -> &'static str {
+        match self {
+            Outcome::Ok => "info",
+            Outcome::Warning => "warning",
+            Outcome::Error => "error",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -164,6 +173,8 @@ impl Log<'_> {
             .iter()
             .map(|step| {
                 json!({
+                    "level": step.outcome.level(),
+                    "message": step_message(self.job, step),
                     "at": step.at,
                     "attempt": self.job.attempts,
                     "step": step.action,
@@ -186,10 +197,17 @@ impl Log<'_> {
     }
 }
 
-/// `2026-11-25 18:00:00 UTC [distropanel] job 7 restart: vassal /.../30002.ini -> ok: written`
+/// A step as the job report says it: `vassal 30002.ini -> ok: written; ...`.
+fn step_message(job: &Job, step: &Step) -> String {
+    let line = log_line(job, &step.action, &step.target, step.outcome, &step.detail);
+    line.split_once("]: ")
+        .map_or(line.clone(), |(_, message)| message.to_owned())
+}
+
+/// `2026-11-25 18:00:00 UTC [distropanel job 7 restart]: vassal 30002.ini -> ok: written`
 pub fn log_line(job: &Job, action: &str, target: &str, outcome: Outcome, detail: &str) -> String {
     let mut line = format!(
-        "{} [distropanel] job {} {}: {action}",
+        "{} [distropanel job {} {}]: {action}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
         job.id,
         job.kind,
