@@ -52,6 +52,9 @@ pub fn credentials(request: &HttpRequest) -> Option<Credentials> {
             .ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (username, password) = text.split_once(':')?;
+        if !could_be_username(username) {
+            return None;
+        }
         return Some(Credentials {
             username: username.to_owned(),
             password: password.to_owned(),
@@ -61,10 +64,20 @@ pub fn credentials(request: &HttpRequest) -> Option<Credentials> {
         let raw = headers.get(name)?.to_str().ok()?;
         String::from_utf8(hex::decode(raw.trim()).ok()?).ok()
     };
+    let username = hex_header("X-uwsgi-it-username")?;
+    if !could_be_username(&username) {
+        return None;
+    }
     Some(Credentials {
-        username: hex_header("X-uwsgi-it-username")?,
+        username,
         password: hex_header("X-uwsgi-it-password")?,
     })
+}
+
+/// A name with NUL or another control character belongs to no user, and PostgreSQL cannot
+/// even compare it: such credentials are absent, not a database error.
+fn could_be_username(name: &str) -> bool {
+    !name.chars().any(char::is_control)
 }
 
 /// How long verified credentials are trusted without argon2.

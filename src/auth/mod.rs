@@ -1,5 +1,6 @@
 //! Who is asking: passwords, sessions, tokens and roles.
 
+pub mod account;
 pub mod authenticate;
 pub mod basic;
 pub mod csrf;

@@ -1,4 +1,6 @@
 //! Pure rules and validated types. Nothing here touches the database, the network or files.
 
 pub mod ids;
+pub mod policy;
+pub mod refusal;
 pub mod values;

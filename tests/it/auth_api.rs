@@ -276,3 +276,21 @@ async fn a_password_change_needs_the_current_password_and_eight_characters() {
     let old = BasicClient::new(&app.address, "alice", "alice-password");
     assert_eq!(old.get("/api/tokens").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_browser_session_does_not_authenticate_the_api() {
+    // which is why the API needs no CSRF token: a forged request carries no authority there
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::customer(&app, "alice").await;
+    assert_eq!(browser.get("/api/tokens").await.status(), 401);
+    let post = browser
+        .client
+        .post(browser.url("/api/tokens"))
+        .body(r#"{"name": "forged"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 401);
+    assert_eq!(app.count("api_tokens"), 0);
+}

@@ -196,3 +196,25 @@ async fn identity_pages_and_refusals_carry_the_security_headers() {
         assert!(headers.contains_key("referrer-policy"));
     }
 }
+
+#[tokio::test]
+async fn a_multipart_form_carries_the_token_in_its_address() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::customer(&app, "alice").await;
+    let token = browser.token_on("/settings").await;
+    let multipart = |path: String| {
+        browser
+            .client
+            .post(browser.url(&path))
+            .header("Content-Type", "multipart/form-data; boundary=x")
+            .body("--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nlaptop\r\n--x--\r\n")
+            .send()
+    };
+    let without = multipart("/settings/tokens".into()).await.unwrap();
+    assert_eq!(without.status(), 403);
+    let with = multipart(format!("/settings/tokens?csrf_token={token}"))
+        .await
+        .unwrap();
+    assert_ne!(with.status(), 403, "past the CSRF check");
+}

@@ -350,3 +350,39 @@ async fn the_limit_holds_across_web_nodes() {
     let (status, _, _) = failed_login(&here, "alice", "alice-password").await;
     assert_eq!(status, 429);
 }
+
+#[tokio::test]
+async fn a_user_sees_their_sessions_and_ends_one_from_another_browser() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let laptop = Browser::customer(&app, "alice").await;
+    let phone = Browser::identified_as(&app.address, "AlicePhone/1.0");
+    assert_eq!(phone.login("alice", "alice-password").await.status(), 303);
+    assert_eq!(phone.get("/settings").await.status(), 200);
+    let phone_session = crate::personas::newest_session_of(&app, "alice");
+
+    let (_, page) = laptop.get_text("/settings").await;
+    assert!(
+        page.contains("AlicePhone/1.0"),
+        "the phone's session is listed"
+    );
+    assert_eq!(page.matches("this session").count(), 1);
+
+    let ended = laptop
+        .post_form(&format!("/settings/sessions/{phone_session}/end"), &[])
+        .await;
+    assert_eq!(ended.status(), 303);
+    assert_eq!(
+        phone.get("/settings").await.status(),
+        303,
+        "the phone is logged out"
+    );
+    assert_eq!(laptop.get("/settings").await.status(), 200);
+
+    let own = crate::personas::newest_session_of(&app, "alice");
+    let out = laptop
+        .post_form(&format!("/settings/sessions/{own}/end"), &[])
+        .await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(app.count("sessions"), 0);
+}

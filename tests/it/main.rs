@@ -2,6 +2,16 @@
 
 mod helpers;
 
+mod api_alarms;
+mod api_client;
+mod api_containers;
+mod api_conventions;
+mod api_custom_distros;
+mod api_fuzz;
+mod api_jobs;
+mod api_me;
+mod api_statements;
+mod api_tenancy;
 mod bootstrap;
 mod browser;
 mod cli;

@@ -53,10 +53,16 @@ impl Browser {
     }
 
     pub fn at(base: &str) -> Self {
+        Self::identified_as(base, "distropanel-tests")
+    }
+
+    /// A browser sending this `User-Agent`.
+    pub fn identified_as(base: &str, user_agent: &str) -> Self {
         let jar = Arc::new(Jar::default());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_provider(jar.clone())
+            .user_agent(user_agent)
             .build()
             .unwrap();
         Self {

@@ -1,8 +1,9 @@
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::models::container::{Container, NewContainer};
-use crate::db::schema::containers;
-use crate::domain::ids::{ContainerId, CustomerId};
+use crate::db::schema::{containers, custom_distros, distros, servers};
+use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
 
 pub fn insert(conn: &mut PgConnection, new: &NewContainer) -> QueryResult<Container> {
     diesel::insert_into(containers::table)
@@ -51,4 +52,225 @@ pub fn by_customer_and_name(
         .select(Container::as_select())
         .first(conn)
         .optional()
+}
+
+/// A container with the names the API shows beside its ids.
+#[derive(Debug, Clone, Queryable)]
+pub struct ContainerView {
+    pub container: Container,
+    pub server_name: String,
+    pub server_address: String,
+    pub distro_name: Option<String>,
+    pub custom_distro_name: Option<String>,
+}
+
+type ViewColumns = (
+    diesel::dsl::AsSelect<Container, diesel::pg::Pg>,
+    servers::name,
+    servers::address,
+    diesel::dsl::Nullable<distros::name>,
+    diesel::dsl::Nullable<custom_distros::name>,
+);
+
+fn view_columns() -> ViewColumns {
+    (
+        Container::as_select(),
+        servers::name,
+        servers::address,
+        distros::name.nullable(),
+        custom_distros::name.nullable(),
+    )
+}
+
+/// The customer's containers with their names, oldest first; with `tags`, only those carrying
+/// at least one of them. One statement however many containers there are.
+pub fn views_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    tags: Option<&[String]>,
+) -> QueryResult<Vec<ContainerView>> {
+    let mut query = containers::table
+        .inner_join(servers::table)
+        .left_join(distros::table)
+        .left_join(
+            custom_distros::table.on(custom_distros::id
+                .nullable()
+                .eq(containers::custom_distro_id)),
+        )
+        .filter(containers::customer_id.eq(customer))
+        .select(view_columns())
+        .order(containers::id)
+        .into_boxed();
+    if let Some(tags) = tags {
+        let wanted: Vec<Option<String>> = tags.iter().cloned().map(Some).collect();
+        query = query.filter(containers::tags.overlaps_with(wanted));
+    }
+    query.load(conn)
+}
+
+pub fn view_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+) -> QueryResult<Option<ContainerView>> {
+    containers::table
+        .inner_join(servers::table)
+        .left_join(distros::table)
+        .left_join(
+            custom_distros::table.on(custom_distros::id
+                .nullable()
+                .eq(containers::custom_distro_id)),
+        )
+        .filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        )
+        .select(view_columns())
+        .first(conn)
+        .optional()
+}
+
+/// The customer's container, locked until the transaction ends.
+pub fn lock_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+) -> QueryResult<Option<Container>> {
+    containers::table
+        .filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        )
+        .select(Container::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+/// The customer's container, locked against concurrent changes of its row (not against
+/// readers or key references), so the alarms of one container are capped one raise at a time.
+pub fn lock_row_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+) -> QueryResult<Option<Container>> {
+    containers::table
+        .filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        )
+        .select(Container::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .optional()
+}
+
+/// The container whose alarm key is `key`, locked as [`lock_row_for_customer`] does.
+pub fn lock_row_by_alarm_key(
+    conn: &mut PgConnection,
+    id: ContainerId,
+    key: uuid::Uuid,
+) -> QueryResult<Option<Container>> {
+    containers::table
+        .filter(containers::id.eq(id).and(containers::alarm_key.eq(key)))
+        .select(Container::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .optional()
+}
+
+pub fn exists_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        containers::table.filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        ),
+    ))
+    .get_result(conn)
+}
+
+pub fn ids_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+) -> QueryResult<Vec<ContainerId>> {
+    containers::table
+        .filter(containers::customer_id.eq(customer))
+        .order(containers::id)
+        .select(containers::id)
+        .load(conn)
+}
+
+/// The containers that boot custom distro `distro`, by id.
+pub fn booting(
+    conn: &mut PgConnection,
+    distro: CustomDistroId,
+) -> QueryResult<Vec<(ContainerId, String)>> {
+    containers::table
+        .filter(containers::custom_distro_id.eq(distro))
+        .order(containers::id)
+        .select((containers::id, containers::name))
+        .load(conn)
+}
+
+/// Fields of a container a customer changes; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = containers)]
+pub struct ContainerChangeset {
+    pub name: Option<String>,
+    pub note: Option<String>,
+    pub quota_threshold: Option<i32>,
+    pub alarm_freq: Option<i32>,
+    pub nofollow: Option<bool>,
+    pub custom_distros_storage: Option<bool>,
+    pub ssh_keys: Option<Vec<Option<String>>>,
+    pub ssh_keys_changed_at: Option<DateTime<Utc>>,
+    pub tags: Option<Vec<Option<String>>>,
+    pub distro_id: Option<Option<DistroId>>,
+    pub custom_distro_id: Option<Option<CustomDistroId>>,
+    pub jid: Option<String>,
+    pub jid_destinations: Option<String>,
+    pub pushover_user: Option<String>,
+    pub pushover_token: Option<String>,
+    pub pushover_sound: Option<String>,
+    pub pushbullet_token: Option<String>,
+    pub slack_webhook: Option<String>,
+    pub last_reboot: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub fn update(
+    conn: &mut PgConnection,
+    id: ContainerId,
+    changes: &ContainerChangeset,
+) -> QueryResult<usize> {
+    diesel::update(containers::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+/// Gives the customer's container a new alarm key; `None` when it is not theirs.
+pub fn renew_alarm_key(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+) -> QueryResult<Option<uuid::Uuid>> {
+    diesel::update(
+        containers::table.filter(
+            containers::id
+                .eq(id)
+                .and(containers::customer_id.eq(customer)),
+        ),
+    )
+    .set(containers::alarm_key.eq(uuid::Uuid::new_v4()))
+    .returning(containers::alarm_key.assume_not_null())
+    .get_result(conn)
+    .optional()
 }

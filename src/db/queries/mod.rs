@@ -1,8 +1,11 @@
 //! Queries grouped by aggregate. Each function takes a `&mut PgConnection` and returns
 //! `QueryResult`, so callers choose the transaction.
 
+pub mod alarms;
+pub mod api_jobs;
 pub mod api_tokens;
 pub mod containers;
+pub mod custom_distros;
 pub mod customers;
 pub mod distros;
 pub mod events;

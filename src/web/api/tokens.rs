@@ -2,8 +2,9 @@
 //! The secret is in the answer to `POST` only; the database keeps its SHA-256.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use serde_json::json;
 
 use crate::AppState;
@@ -13,31 +14,9 @@ use crate::db;
 use crate::db::models::api_token::{ApiToken, NewApiToken};
 use crate::db::queries::api_tokens;
 use crate::domain::ids::ApiTokenId;
+use crate::web::api::epoch;
+use crate::web::api::input::JsonBody;
 use crate::web::error::{ApiError, AppError};
-
-const MAX_BODY: usize = 64 * 1024;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(["/api/tokens", "/api/tokens/"])
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource(["/api/tokens/{id}", "/api/tokens/{id}/"])
-            .route(web::delete().to(revoke))
-            .default_service(web::to(method_not_allowed)),
-    );
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError(AppError::MethodNotAllowed))
-}
-
-fn epoch(at: DateTime<Utc>) -> i64 {
-    at.timestamp()
-}
 
 fn listed(token: &ApiToken) -> serde_json::Value {
     json!({
@@ -48,7 +27,9 @@ fn listed(token: &ApiToken) -> serde_json::Value {
     })
 }
 
-async fn list(caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/api/tokens", operation_id = "tokens_list", tag = "tokens",
+    responses((status = 200, description = "The caller's live tokens, without secrets")))]
+pub async fn list(caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let user = caller.user_id;
     let tokens = db::run(&state.pool, move |conn| {
         api_tokens::active_for_user(conn, user).map_err(AppError::from)
@@ -57,25 +38,14 @@ async fn list(caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(tokens.iter().map(listed).collect::<Vec<_>>()))
 }
 
-#[derive(Deserialize)]
-struct CreateToken {
+#[derive(Deserialize, ToSchema)]
+pub struct CreateToken {
+    /// What the token is for, e.g. "deploy".
+    #[schema(value_type = String)]
     name: Option<serde_json::Value>,
 }
 
-/// The body, refused as soon as it grows past [`MAX_BODY`] (whatever `Content-Length` says).
-async fn read_body(payload: web::Payload) -> Result<web::Bytes, AppError> {
-    match payload.to_bytes_limited(MAX_BODY).await {
-        Err(_) => Err(AppError::PayloadTooLarge),
-        Ok(Err(_)) => Err(AppError::BadRequest("The body could not be read.".into())),
-        Ok(Ok(body)) => Ok(body),
-    }
-}
-
-/// Bodies are JSON whatever `Content-Type` says (uwsgi.it clients send none).
-fn parse_create(body: &[u8]) -> Result<TokenName, AppError> {
-    let request: CreateToken = serde_json::from_slice(body).map_err(|_| {
-        AppError::BadRequest("Send a JSON object such as {\"name\": \"deploy\"}.".into())
-    })?;
+fn token_name(request: CreateToken) -> Result<TokenName, AppError> {
     match request.name {
         Some(serde_json::Value::String(name)) => {
             TokenName::parse(&name).map_err(|why| AppError::invalid("name", why))
@@ -85,12 +55,15 @@ fn parse_create(body: &[u8]) -> Result<TokenName, AppError> {
     }
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/tokens", operation_id = "tokens_create", tag = "tokens",
+    request_body = CreateToken,
+    responses((status = 201, description = "The token, with its secret shown this once")))]
+pub async fn create(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    payload: web::Payload,
+    JsonBody(request): JsonBody<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = parse_create(&read_body(payload).await?)?;
+    let name = token_name(request)?;
     let secret = Secret::generate();
     let (user, digest) = (caller.user_id, secret.digest());
     let token = db::run(&state.pool, move |conn| {
@@ -115,7 +88,9 @@ async fn create(
         })))
 }
 
-async fn revoke(
+#[utoipa::path(delete, path = "/api/tokens/{id}", operation_id = "tokens_revoke", tag = "tokens",
+    params(("id" = i32, Path)), responses((status = 200, description = "Revoked")))]
+pub async fn revoke(
     caller: ApiCaller,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -130,5 +105,5 @@ async fn revoke(
     if revoked == 0 {
         return Err(ApiError(AppError::NotFound));
     }
-    Ok(HttpResponse::Ok().json(json!({ "message": "Ok" })))
+    Ok(super::ok_message())
 }

@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::auth::authenticate::{self, Refused};
 use crate::auth::basic::{CredentialCache, Credentials};
 use crate::auth::guard::SignedIn;
-use crate::auth::{password, session, token};
+use crate::auth::{account, session, token};
 use crate::db;
 use crate::db::models::api_token::NewApiToken;
 use crate::db::queries::{api_tokens, sessions, users};
@@ -234,18 +234,14 @@ async fn change_password(
             return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.reason()).await;
         }
     }
-    let hash = password::hash_off_worker(new).await;
-    let (user_id, keep) = (me.user_id, me.public_id.clone());
-    db::run(&state.pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            users::change_password(conn, user_id, &hash, Utc::now())?;
-            sessions::end_all_for_user_except(conn, user_id, Some(&keep))
-        })
-        .map_err(AppError::from)
-    })
+    account::change_password(
+        &state.pool,
+        &verified_credentials,
+        me.user_id,
+        new,
+        Some(me.public_id.clone()),
+    )
     .await?;
-    verified_credentials.forget_user(me.user_id);
     tracing::info!(user = %me.username, "password changed");
     Ok(back_to_settings("password"))
 }

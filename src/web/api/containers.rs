@@ -1,0 +1,567 @@
+//! `/api/containers`: a customer's containers, their settings, and the changes that restart
+//! them (storage toggle, distro, custom distro, ssh keys, reboot).
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use diesel::{Connection, PgConnection};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::guard::ApiCaller;
+use crate::db;
+use crate::db::models::event::NewEvent;
+use crate::db::models::job::{JobKind, NewJob};
+use crate::db::queries::containers::{ContainerChangeset, ContainerView};
+use crate::db::queries::{api_jobs, containers, custom_distros, distros, events, jobs};
+use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
+use crate::domain::policy::{self, ContainerChange, ContainerFacts, DistroFacts};
+use crate::domain::values::{DisplayName, Uid};
+use crate::web::api::input::{
+    FieldErrors, JsonBody, QueryMap, nullable, one_line, plain_text, present,
+};
+use crate::web::api::{container_of_uid, epoch};
+use crate::web::error::{ApiError, AppError};
+
+/// A container in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerSummary {
+    pub uid: i64,
+    pub name: String,
+    pub hostname: String,
+    pub ip: String,
+    /// Megabytes.
+    pub memory: i32,
+    /// Megabytes.
+    pub storage: i32,
+    pub uuid: uuid::Uuid,
+    /// The default (fallback) platform distro.
+    pub distro: Option<i32>,
+    pub distro_name: Option<String>,
+    pub custom_distro: Option<i32>,
+    pub custom_distro_name: Option<String>,
+    /// The server's name.
+    pub server: String,
+    pub server_address: String,
+    pub tags: Vec<String>,
+    /// Unfinished jobs (restarts and the like) of the container. A distropanel addition.
+    pub pending_jobs: i64,
+}
+
+/// One container with every setting.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerDetail {
+    #[serde(flatten)]
+    pub summary: ContainerSummary,
+    pub note: String,
+    pub quota_threshold: i32,
+    pub alarm_freq: i32,
+    pub nofollow: bool,
+    pub ssh_keys: Vec<String>,
+    pub linked_to: Vec<i64>,
+    pub custom_distros_storage: bool,
+    pub jid: String,
+    pub jid_destinations: String,
+    pub pushover_user: String,
+    pub pushover_token: String,
+    pub pushover_sound: String,
+    pub pushbullet_token: String,
+    pub slack_webhook: String,
+    /// Epoch seconds of the last restart request, or null.
+    pub last_reboot: Option<i64>,
+}
+
+/// uwsgi.it's container hostname: the name with everything but letters, digits and `-`
+/// replaced by `-`.
+fn hostname(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// uwsgi.it's container address: 10.0.0.0/8 plus the id, after the gateway and the API.
+fn ip(id: ContainerId) -> String {
+    let offset = (i64::from(id.0) + 2) as u32 & 0x00ff_ffff;
+    Ipv4Addr::from(0x0a00_0000 | offset).to_string()
+}
+
+fn summary(view: &ContainerView, base_uid: u32, pending: i64) -> ContainerSummary {
+    let c = &view.container;
+    ContainerSummary {
+        uid: Uid::of(base_uid, c.id).get(),
+        name: c.name.clone(),
+        hostname: hostname(&c.name),
+        ip: ip(c.id),
+        memory: c.memory_mb,
+        storage: c.storage_mb,
+        uuid: c.uuid,
+        distro: c.distro_id.map(|d| d.0),
+        distro_name: view.distro_name.clone(),
+        custom_distro: c.custom_distro_id.map(|d| d.0),
+        custom_distro_name: view.custom_distro_name.clone(),
+        server: view.server_name.clone(),
+        server_address: view.server_address.clone(),
+        tags: c.tags(),
+        pending_jobs: pending,
+    }
+}
+
+fn detail(view: ContainerView, base_uid: u32, pending: i64) -> ContainerDetail {
+    let summary = summary(&view, base_uid, pending);
+    let c = view.container;
+    ContainerDetail {
+        summary,
+        ssh_keys: c.ssh_keys(),
+        note: c.note,
+        quota_threshold: c.quota_threshold,
+        alarm_freq: c.alarm_freq,
+        nofollow: c.nofollow,
+        linked_to: Vec::new(),
+        custom_distros_storage: c.custom_distros_storage,
+        jid: c.jid,
+        jid_destinations: c.jid_destinations,
+        pushover_user: c.pushover_user,
+        pushover_token: c.pushover_token,
+        pushover_sound: c.pushover_sound,
+        pushbullet_token: c.pushbullet_token,
+        slack_webhook: c.slack_webhook,
+        last_reboot: c.last_reboot.map(epoch),
+    }
+}
+
+fn pending_map(rows: Vec<(Option<ContainerId>, i64)>) -> HashMap<ContainerId, i64> {
+    rows.into_iter()
+        .filter_map(|(id, n)| id.map(|id| (id, n)))
+        .collect()
+}
+
+/// `?tags=a,b`: containers carrying any of the tags. A tag no container can carry (empty,
+/// with control characters) matches nothing.
+fn tags_filter(query: &QueryMap) -> Option<Vec<String>> {
+    query.get("tags").map(|raw| {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.chars().any(char::is_control))
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+#[utoipa::path(get, path = "/api/containers", operation_id = "containers_list", tag = "containers",
+    params(("tags" = Option<String>, Query, description = "comma-separated; containers with any of them")),
+    responses((status = 200, body = Vec<ContainerSummary>)))]
+pub async fn list(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    query: QueryMap,
+) -> Result<HttpResponse, ApiError> {
+    let customer = caller.customer()?;
+    let base_uid = state.config.base_uid;
+    let tags = tags_filter(&query);
+    let listed = db::run(&state.pool, move |conn| {
+        let views = containers::views_for_customer(conn, customer, tags.as_deref())?;
+        let pending = pending_map(api_jobs::pending_counts(conn, customer, None)?);
+        Ok::<_, AppError>(
+            views
+                .iter()
+                .map(|v| {
+                    let n = pending.get(&v.container.id).copied().unwrap_or(0);
+                    summary(v, base_uid, n)
+                })
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(listed))
+}
+
+fn load_detail(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+    base_uid: u32,
+) -> Result<ContainerDetail, AppError> {
+    let view = containers::view_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
+    let pending = pending_map(api_jobs::pending_counts(conn, customer, Some(id))?);
+    Ok(detail(
+        view,
+        base_uid,
+        pending.get(&id).copied().unwrap_or(0),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/containers/{uid}", operation_id = "containers_show", tag = "containers",
+    params(("uid" = i64, Path)),
+    responses((status = 200, body = ContainerDetail), (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn show(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    uid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = caller.customer()?;
+    let base_uid = state.config.base_uid;
+    let id = container_of_uid(&uid, base_uid)?;
+    let shown = db::run(&state.pool, move |conn| {
+        load_detail(conn, customer, id, base_uid)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(shown))
+}
+
+/// Any of these; the others stay as they are. Changing `custom_distros_storage`, `distro`,
+/// `custom_distro` or `ssh_keys`, or sending `reboot`, restarts the container.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ContainerUpdate {
+    pub name: Option<String>,
+    pub note: Option<String>,
+    /// 0..100 (percent).
+    pub quota_threshold: Option<i64>,
+    /// Seconds, at least 60.
+    pub alarm_freq: Option<i64>,
+    pub nofollow: Option<bool>,
+    pub custom_distros_storage: Option<bool>,
+    pub ssh_keys: Option<Vec<String>>,
+    /// A platform distro id: the default (fallback) distro.
+    pub distro: Option<i64>,
+    /// A custom distro id usable by the container, or null for the default distro.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub custom_distro: Option<Option<i64>>,
+    pub tags: Option<Vec<String>>,
+    /// Any value: restart the container.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub reboot: bool,
+    pub jid: Option<String>,
+    pub jid_destinations: Option<String>,
+    pub pushover_user: Option<String>,
+    pub pushover_token: Option<String>,
+    pub pushover_sound: Option<String>,
+    pub pushbullet_token: Option<String>,
+    pub slack_webhook: Option<String>,
+}
+
+/// A checked container update.
+struct ContainerCommand {
+    fields: ContainerChangeset,
+    storage: Option<bool>,
+    ssh_keys: Option<Vec<String>>,
+    distro: Option<DistroId>,
+    custom_distro: Option<Option<CustomDistroId>>,
+    reboot: bool,
+}
+
+const MAX_KEYS: usize = 100;
+const MAX_TAGS: usize = 32;
+
+impl TryFrom<ContainerUpdate> for ContainerCommand {
+    type Error = ApiError;
+
+    fn try_from(body: ContainerUpdate) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::default();
+        let mut fields = ContainerChangeset {
+            name: body.name.and_then(|raw| {
+                errors
+                    .check("name", DisplayName::parse(&raw))
+                    .map(DisplayName::into_inner)
+            }),
+            note: body
+                .note
+                .and_then(|raw| errors.check("note", plain_text(&raw, 4096))),
+            quota_threshold: body.quota_threshold.and_then(|q| {
+                let ok = i32::try_from(q).ok().filter(|q| (0..=100).contains(q));
+                errors.check("quota_threshold", ok.ok_or("is a percentage from 0 to 100"))
+            }),
+            alarm_freq: body.alarm_freq.and_then(|f| {
+                let ok = i32::try_from(f).ok().filter(|f| *f >= 60);
+                errors.check("alarm_freq", ok.ok_or("is at least 60 seconds"))
+            }),
+            nofollow: body.nofollow,
+            ..Default::default()
+        };
+        let mut channel = |raw: Option<String>, field: &str| {
+            raw.and_then(|raw| errors.check(field, plain_text(&raw, 1024)))
+        };
+        fields.jid = channel(body.jid, "jid");
+        fields.jid_destinations = channel(body.jid_destinations, "jid_destinations");
+        fields.pushover_user = channel(body.pushover_user, "pushover_user");
+        fields.pushover_token = channel(body.pushover_token, "pushover_token");
+        fields.pushover_sound = channel(body.pushover_sound, "pushover_sound");
+        fields.pushbullet_token = channel(body.pushbullet_token, "pushbullet_token");
+        fields.slack_webhook = channel(body.slack_webhook, "slack_webhook");
+
+        let ssh_keys = body.ssh_keys.and_then(|keys| {
+            let checked = if keys.len() > MAX_KEYS {
+                Err(format!("has at most {MAX_KEYS} keys"))
+            } else {
+                keys.iter()
+                    .map(|k| one_line(k.trim(), 16 * 1024).map_err(|why| format!("each key {why}")))
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            errors.check("ssh_keys", checked)
+        });
+        fields.tags = body.tags.and_then(|tags| {
+            let checked = if tags.len() > MAX_TAGS {
+                Err(format!("has at most {MAX_TAGS} tags"))
+            } else {
+                tags.iter()
+                    .map(|t| match one_line(t, 64) {
+                        Ok(t) if !t.contains(',') => Ok(Some(t)),
+                        _ => Err(
+                            "each tag has 1 to 64 characters, no commas or control characters"
+                                .to_string(),
+                        ),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            errors.check("tags", checked)
+        });
+        let distro = body.distro.and_then(|d| {
+            let ok = i32::try_from(d).ok().map(DistroId);
+            errors.check("distro", ok.ok_or("is the id of a platform distro"))
+        });
+        let custom_distro = match body.custom_distro {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(d)) => match i32::try_from(d) {
+                Ok(d) => Some(Some(CustomDistroId(d))),
+                Err(_) => return Err(ApiError(AppError::NotFound)),
+            },
+        };
+        errors.finish()?;
+        Ok(Self {
+            fields,
+            storage: body.custom_distros_storage,
+            ssh_keys,
+            distro,
+            custom_distro,
+            reboot: body.reboot,
+        })
+    }
+}
+
+/// Turns a constraint PostgreSQL enforced (a race the rules could not see) into a refusal.
+pub(crate) fn constraint_refusal(error: diesel::result::Error) -> AppError {
+    let sentence = match db::violated_constraint(&error) {
+        Some("custom_distros_storage_fkey") => {
+            "The container stores custom distros, or stopped being a storage container meanwhile; \
+             reload and try again."
+        }
+        Some("containers_custom_distro_fkey") => {
+            "That custom distro is not stored on this container's server, or is gone; choose one \
+             from GET /api/custom_distros/<uid>."
+        }
+        Some("containers_storage_no_custom_distro") => {
+            "A storage container cannot use a custom distro; set custom_distro to null first."
+        }
+        Some("containers_custom_distro_needs_fallback") => {
+            "The container has no default distro to fall back to; set distro first."
+        }
+        Some("custom_distros_container_name_key") => {
+            "That storage container already holds a custom distro with this name; choose another."
+        }
+        Some("custom_distros_container_path_key") => {
+            "That storage container already holds a custom distro with this path; choose another."
+        }
+        _ => return AppError::from(error),
+    };
+    AppError::Conflict(sentence.into())
+}
+
+struct Caller {
+    customer: CustomerId,
+    user: crate::domain::ids::UserId,
+    username: String,
+}
+
+fn apply(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: ContainerId,
+    mut command: ContainerCommand,
+) -> Result<(), AppError> {
+    let customer = caller.customer;
+    let current = containers::lock_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
+    let booted_name = match current.custom_distro_id {
+        Some(d) => custom_distros::find_for_customer(conn, customer, d)?.map(|d| d.name),
+        None => None,
+    };
+    let facts = ContainerFacts {
+        id: current.id,
+        customer: current.customer_id,
+        server: current.server_id,
+        storage: current.custom_distros_storage,
+        default_distro: current.distro_id,
+        custom_distro: current
+            .custom_distro_id
+            .map(|d| (d, booted_name.clone().unwrap_or_default())),
+    };
+    let stored = if command.storage == Some(false) && current.custom_distros_storage {
+        custom_distros::names_in(conn, id)?
+    } else {
+        Vec::new()
+    };
+    let target = match command.custom_distro {
+        Some(Some(d)) => {
+            let row =
+                custom_distros::find_for_customer(conn, customer, d)?.ok_or(AppError::NotFound)?;
+            Some(DistroFacts {
+                id: row.id,
+                name: row.name,
+                customer: row.customer_id,
+                server: row.server_id,
+                storage_container: row.container_id,
+            })
+        }
+        _ => None,
+    };
+    let mut distro_name = None;
+    if let Some(d) = command.distro {
+        let row = distros::find(conn, d)?.ok_or_else(|| {
+            AppError::invalid(
+                "distro",
+                format!("there is no platform distro {d}; see GET /api/distros"),
+            )
+        })?;
+        distro_name = Some(row.name);
+    }
+    let current_keys = current.ssh_keys();
+    let ssh_keys_changed = command
+        .ssh_keys
+        .as_ref()
+        .is_some_and(|keys| *keys != current_keys);
+    let change = ContainerChange {
+        storage: command.storage,
+        default_distro: command.distro,
+        custom_distro: command.custom_distro.map(|_| target.as_ref()),
+        ssh_keys_changed,
+        reboot: command.reboot,
+    };
+    let effects = policy::plan_container_change(&facts, &stored, &change)?;
+
+    let now = Utc::now();
+    let fields = &mut command.fields;
+    fields.custom_distros_storage = command.storage;
+    fields.distro_id = command.distro.map(Some);
+    fields.custom_distro_id = command.custom_distro;
+    if ssh_keys_changed {
+        fields.ssh_keys = command
+            .ssh_keys
+            .map(|keys| keys.into_iter().map(Some).collect());
+        fields.ssh_keys_changed_at = Some(now);
+    }
+    if effects.restart {
+        fields.last_reboot = Some(now);
+    }
+    fields.updated_at = Some(now);
+    containers::update(conn, id, fields).map_err(constraint_refusal)?;
+
+    if effects.restart {
+        let mut causes = Vec::new();
+        if let Some(on) = command
+            .storage
+            .filter(|on| *on != current.custom_distros_storage)
+        {
+            causes.push(format!("custom_distros_storage set to {on}"));
+        }
+        if let (Some(d), Some(name)) = (command.distro, &distro_name)
+            && Some(d) != current.distro_id
+        {
+            causes.push(format!("distro set to '{name}' ({d})"));
+        }
+        if let Some(mapped) = command
+            .custom_distro
+            .filter(|m| *m != current.custom_distro_id)
+        {
+            causes.push(match (&target, mapped) {
+                (Some(t), _) => format!("custom_distro set to '{}' ({})", t.name, t.id),
+                (None, _) => "custom_distro set to null (default distro)".into(),
+            });
+        }
+        if ssh_keys_changed {
+            causes.push("ssh_keys changed".into());
+        }
+        if command.reboot {
+            causes.push("reboot requested".into());
+        }
+        let job = |kind: JobKind| NewJob {
+            kind: kind.as_str(),
+            container_id: Some(id),
+            customer_id: Some(customer),
+            server_id: current.server_id,
+            payload: json!({}),
+        };
+        if effects.ensure_storage_dir {
+            jobs::enqueue(conn, &job(JobKind::EnsureStorageDir))?;
+        }
+        let restart = jobs::enqueue(conn, &job(JobKind::Restart))?;
+        let detail = causes.join("; ");
+        events::insert(
+            conn,
+            &NewEvent {
+                kind: "operation",
+                actor_user_id: Some(caller.user),
+                actor: &caller.username,
+                customer_id: Some(customer),
+                container_id: Some(id),
+                job_id: Some(restart.id),
+                action: "restart",
+                target: &current.name,
+                outcome: "ok",
+                detail: &detail,
+                ip: None,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/api/containers/{uid}", operation_id = "containers_update", tag = "containers",
+    params(("uid" = i64, Path)), request_body = ContainerUpdate,
+    responses((status = 200, body = ContainerDetail), (status = 400, body = super::openapi::ErrorBody),
+        (status = 403, body = super::openapi::ErrorBody), (status = 409, body = super::openapi::ErrorBody),
+        (status = 422, body = super::openapi::ErrorBody)))]
+pub async fn update(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    uid: web::Path<String>,
+    JsonBody(body): JsonBody<ContainerUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = caller.customer()?;
+    let base_uid = state.config.base_uid;
+    let id = container_of_uid(&uid, base_uid)?;
+    let command = ContainerCommand::try_from(body)?;
+    let who = Caller {
+        customer,
+        user: caller.user_id,
+        username: caller.username.clone(),
+    };
+    let updated = db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| apply(conn, &who, id, command))?;
+        load_detail(conn, customer, id, base_uid)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_and_addresses_follow_uwsgi_it() {
+        assert_eq!(hostname("my web_app.1"), "my-web-app-1");
+        assert_eq!(ip(ContainerId(1)), "10.0.0.3");
+        assert_eq!(ip(ContainerId(254)), "10.0.1.0");
+    }
+}

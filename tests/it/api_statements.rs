@@ -1,0 +1,134 @@
+//! The number of SQL statements a request runs does not grow with the rows it reads: no query
+//! per container, per distro or per alarm. Counted with diesel's instrumentation, per database,
+//! so tests running alongside do not disturb the count.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent, set_default_instrumentation};
+use serde_json::json;
+
+use crate::api_client::{World, world};
+
+static STATEMENTS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Default::default);
+
+/// Counts the statements of each connection under its database's name.
+struct Counter {
+    database: Option<String>,
+}
+
+impl Instrumentation for Counter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartEstablishConnection { url, .. } => {
+                self.database = url
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("dbname="))
+                    .map(str::to_owned);
+            }
+            InstrumentationEvent::StartQuery { .. } => {
+                if let Some(db) = &self.database {
+                    *STATEMENTS.lock().unwrap().entry(db.clone()).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn statements(database: &str) -> u64 {
+    STATEMENTS
+        .lock()
+        .unwrap()
+        .get(database)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Alice gets `n` more containers, `n` custom distros and `10 n` alarms on `web`.
+fn grow(w: &World, n: usize) {
+    let alice = w
+        .app
+        .scalar("SELECT customer_id FROM users WHERE username = 'alice'");
+    let s1 = w.app.scalar("SELECT id FROM servers WHERE name = 's1'");
+    w.app
+        .sql(&format!(
+            "INSERT INTO containers (name, customer_id, server_id, distro_id, memory_mb, storage_mb, tags)
+             SELECT 'c' || i, {alice}, {s1}, {}, 64, 64, ARRAY['t' || (i % 3)] FROM generate_series(1, {n}) i",
+            w.bookworm.id
+        ))
+        .unwrap();
+    w.app
+        .sql(&format!(
+            "INSERT INTO custom_distros (container_id, server_id, customer_id, name, path)
+             SELECT {}, {s1}, {alice}, 'd' || i, 'd' || i FROM generate_series(1, {n}) i",
+            w.images.id
+        ))
+        .unwrap();
+    w.app
+        .sql(&format!(
+            "INSERT INTO alarms (container_id, customer_id, level, msg, unix)
+             SELECT {}, {alice}, 1 + i % 4, 'm' || i, now() - i * interval '1 second'
+             FROM generate_series(1, {}) i",
+            w.web.id,
+            10 * n
+        ))
+        .unwrap();
+    w.app
+        .sql(&format!(
+            "UPDATE containers SET custom_distro_id = (SELECT min(id) FROM custom_distros) WHERE customer_id = {alice} AND name LIKE 'c%'"
+        ))
+        .unwrap();
+}
+
+/// Statements each request runs, fewest of three tries (a pool refilling in the background
+/// can only add to a count).
+async fn profile(w: &World) -> Vec<(String, u64)> {
+    let web = w.web.uid();
+    let requests = [
+        "GET /api/me".to_owned(),
+        "GET /api/containers".to_owned(),
+        "GET /api/containers?tags=t1,t2".to_owned(),
+        format!("GET /api/containers/{web}"),
+        "GET /api/custom_distros".to_owned(),
+        format!("GET /api/custom_distros/{web}"),
+        format!("GET /api/alarms?container={web}&level=2&range=5-15"),
+        "GET /api/alarms?with_total=1&range=20".to_owned(),
+        "GET /api/jobs".to_owned(),
+        format!("POST /api/containers/{web} {}", json!({"reboot": 1})),
+    ];
+    let api = w.app.api("alice");
+    let mut out = Vec::new();
+    for request in requests {
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = statements(&w.app.db.name);
+            let answer = match request.split_once(' ').unwrap() {
+                ("GET", path) => api.get(path).await,
+                (_, rest) => {
+                    let (path, body) = rest.split_once(' ').unwrap();
+                    api.post_raw(path, body.to_owned()).await
+                }
+            };
+            assert!(answer.status.is_success(), "{request}: {answer:?}");
+            fewest = fewest.min(statements(&w.app.db.name) - before);
+        }
+        out.push((request.replace(&web.to_string(), "<uid>"), fewest));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_per_request_stay_constant_as_rows_grow() {
+    set_default_instrumentation(|| Some(Box::new(Counter { database: None }))).unwrap();
+    let small = world().await;
+    grow(&small, 2);
+    let large = world().await;
+    grow(&large, 150);
+    let (few, many) = (profile(&small).await, profile(&large).await);
+    for ((request, a), (_, b)) in few.iter().zip(&many) {
+        println!("{request:55} {a} statements with 2 rows each, {b} with 150");
+        assert!(*a > 0, "{request}: counted");
+    }
+    assert_eq!(few, many);
+}
