@@ -120,7 +120,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::at("/alarm_key/{uid}").get(alarms::key),
         Endpoint::at("/jobs").get(jobs::list),
         Endpoint::at("/jobs/{id}").get(jobs::show),
-        Endpoint::at("/tokens").get(tokens::list).post(tokens::create),
+        Endpoint::at("/tokens")
+            .get(tokens::list)
+            .post(tokens::create),
         Endpoint::at("/tokens/{id}").delete(tokens::revoke),
         Endpoint::at("/openapi.json").get(openapi::document),
     ]

@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
-use utoipa::ToSchema;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
