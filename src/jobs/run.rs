@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
-use crate::db::queries::{events, events_batch, host_alarms, host_facts, jobs};
+use crate::db::queries::{events, host_alarms, host_facts, jobs};
 use crate::db::{PgPool, PgPooled};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
@@ -130,11 +130,12 @@ impl Log<'_> {
         conn: &mut PgPooled,
         work: impl FnOnce(&mut PgConnection) -> Result<T, JobError>,
     ) -> Result<T, JobError> {
+        let steps = self.pending_steps();
+        let subject = self.subject.map(|s| (s.customer, s.container));
         let done = conn.transaction(|conn| {
-            if !jobs::hold(conn, self.job.id, &self.runner.worker)? {
+            if !jobs::hold_and_log(conn, self.job.id, &self.runner.worker, subject, &steps)? {
                 return Err(JobError::Lost);
             }
-            self.write_pending(conn)?;
             work(conn)
         });
         if done.is_ok() {
@@ -148,28 +149,11 @@ impl Log<'_> {
         self.guarded(conn, |_| Ok(()))
     }
 
-    fn write_pending(&self, conn: &mut PgConnection) -> Result<(), JobError> {
-        let pending = self.pending.borrow();
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<NewEvent> = pending
-            .iter()
-            .map(|step| NewEvent {
-                kind: "operation",
-                actor: &self.runner.worker,
-                customer_id: self.subject.map(|s| s.customer),
-                container_id: self.subject.map(|s| s.container),
-                job_id: Some(self.job.id),
-                action: &step.action,
-                target: &step.target,
-                outcome: step.outcome.as_str(),
-                detail: &step.detail,
-                ..Default::default()
-            })
-            .collect();
-        events_batch::insert_all(conn, &rows)?;
-        let report: Vec<_> = pending
+    /// The pending steps as the job report keeps them (and the operation log reads them).
+    fn pending_steps(&self) -> serde_json::Value {
+        let steps = self
+            .pending
+            .borrow()
             .iter()
             .map(|step| {
                 json!({
@@ -184,8 +168,7 @@ impl Log<'_> {
                 })
             })
             .collect();
-        jobs::append_steps(conn, self.job.id, &serde_json::Value::Array(report))?;
-        Ok(())
+        serde_json::Value::Array(steps)
     }
 
     fn emperor_log(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
