@@ -273,13 +273,14 @@ impl Runner {
 
     /// Marks the job done, with its last steps.
     fn finish(&self, conn: &mut PgPooled, log: &Log) -> Result<(), JobError> {
-        log.guarded(conn, |conn| {
-            if jobs::finish(conn, log.job.id, &self.worker)? {
-                Ok(())
-            } else {
-                Err(JobError::Lost)
-            }
-        })
+        let subject = log.subject.map(|s| (s.customer, s.container));
+        let steps = log.pending_steps();
+        if jobs::finish_and_log(conn, log.job.id, &self.worker, subject, &steps)? {
+            log.pending.borrow_mut().clear();
+            Ok(())
+        } else {
+            Err(JobError::Lost)
+        }
     }
 
     /// Logs a host operation's outcome as a step and passes its error on.

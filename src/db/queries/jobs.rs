@@ -150,14 +150,43 @@ pub fn hold_and_log(
     subject: Option<(CustomerId, ContainerId)>,
     steps: &serde_json::Value,
 ) -> QueryResult<bool> {
+    update_and_log(conn, "", job, worker, subject, steps)
+}
+
+/// Marks the job done with its last `steps`, if `worker` still holds it; one statement.
+pub fn finish_and_log(
+    conn: &mut PgConnection,
+    job: JobId,
+    worker: &str,
+    subject: Option<(CustomerId, ContainerId)>,
+    steps: &serde_json::Value,
+) -> QueryResult<bool> {
+    update_and_log(
+        conn,
+        ", state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, error = NULL",
+        job,
+        worker,
+        subject,
+        steps,
+    )
+}
+
+fn update_and_log(
+    conn: &mut PgConnection,
+    also_set: &'static str,
+    job: JobId,
+    worker: &str,
+    subject: Option<(CustomerId, ContainerId)>,
+    steps: &serde_json::Value,
+) -> QueryResult<bool> {
     #[derive(QueryableByName)]
     struct Held {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let held: Held = diesel::sql_query(
+    let held: Held = diesel::sql_query(format!(
         "WITH held AS ( \
-             UPDATE jobs SET report = report || $3::jsonb \
+             UPDATE jobs SET report = report || $3::jsonb {also_set} \
              WHERE id = $1 AND locked_by = $2 AND state = 'running' \
              RETURNING id), \
          logged AS ( \
@@ -167,8 +196,8 @@ pub fn hold_and_log(
              FROM held, jsonb_to_recordset($3::jsonb) \
                   AS s(step text, target text, outcome text, detail text, at timestamptz) \
              RETURNING 1) \
-         SELECT count(*) AS n FROM held",
-    )
+         SELECT count(*) AS n FROM held"
+    ))
     .bind::<BigInt, _>(job.0)
     .bind::<Text, _>(worker)
     .bind::<Jsonb, _>(steps)
