@@ -6,10 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use diesel::prelude::*;
 
-use crate::Application;
 use crate::cli::admin::{self, ContainerSpec, CustomerSpec};
 use crate::config::Settings;
 use crate::db::queries::{containers, distros, servers, users};
+use crate::domain::ids::{ContainerId, CustomerId};
 
 pub const STAFF: (&str, &str) = ("staff", "staff-demo");
 pub const CUSTOMERS: [(&str, &str, &str); 2] = [
@@ -34,17 +34,28 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         Ok(config)
     })
     .await??;
-    let app = Application::build(config.clone()).await?;
-    println!(
-        "distropanel demo is running at http://127.0.0.1:{}/",
-        app.port()
-    );
-    println!("  staff:    {} / {}", STAFF.0, STAFF.1);
-    for (username, password, _) in CUSTOMERS {
-        println!("  customer: {username} / {password}");
+    let host_root = config.host_root.clone();
+    super::serve(config, |port| {
+        println!("distropanel demo is running at http://127.0.0.1:{port}/");
+        println!("  staff:    {} / {}", STAFF.0, STAFF.1);
+        for (username, password, _) in CUSTOMERS {
+            println!("  customer: {username} / {password}");
+        }
+        println!("  host root: {}", host_root.display());
+    })
+    .await
+}
+
+/// Queues what the host does for a new container: its storage directory if it is a storage
+/// container, and a first start, so the demo's worker lays out its home and writes its vassal.
+fn boot(conn: &mut PgConnection, customer: CustomerId, id: i64) -> anyhow::Result<()> {
+    let id = ContainerId(i32::try_from(id)?);
+    let container = containers::find_for_customer(conn, customer, id)?
+        .ok_or_else(|| anyhow::anyhow!("the container just created is gone"))?;
+    if container.custom_distros_storage {
+        crate::db::queries::jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(&container))?;
     }
-    println!("  host root: {}", config.host_root.display());
-    app.run_until_stopped().await?;
+    crate::db::queries::jobs::enqueue(conn, &crate::jobs::restart(&container))?;
     Ok(())
 }
 
@@ -96,7 +107,7 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
         }
         for (name, memory, storage_container) in wanted {
             if containers::by_customer_and_name(conn, customer, &name)?.is_none() {
-                admin::add_container(
+                let created = admin::add_container(
                     conn,
                     base_uid,
                     &ContainerSpec {
@@ -109,6 +120,7 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
                         storage_container,
                     },
                 )?;
+                boot(conn, customer, created["id"].as_i64().unwrap_or_default())?;
             }
         }
     }

@@ -238,24 +238,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(settings) => {
             telemetry::init(settings.log_format);
             let config = tokio::task::spawn_blocking(move || load_config(settings)).await??;
-            let app = Application::build(config.clone()).await?;
-            tracing::info!("serving on http://{}:{}", config.bind.ip(), app.port());
-            let worker = match local_scope(&config).await? {
-                Some(scope) => {
-                    let worker = jobs::worker::local_worker(&config, scope).await?;
-                    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                    let handle = tokio::spawn(worker.run(async move {
-                        let _ = stopped.await;
-                    }));
-                    Some((stop, handle))
-                }
-                None => None,
-            };
-            app.run_until_stopped().await?;
-            if let Some((stop, handle)) = worker {
-                let _ = stop.send(());
-                handle.await?;
-            }
+            let bind = config.bind;
+            serve(config, |port| {
+                tracing::info!("serving on http://{}:{port}", bind.ip())
+            })
+            .await?;
         }
         Command::Migrate(settings) => {
             telemetry::init(settings.log_format);
@@ -289,6 +276,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let value = tokio::task::spawn_blocking(move || run_admin(admin_command)).await??;
             print_json(value);
         }
+    }
+    Ok(())
+}
+
+/// Serves the panel, with the job worker of the servers this node runs (see
+/// `DISTROPANEL_LOCAL_SERVERS`), until the process is told to stop. `ready` gets the port.
+pub async fn serve(config: Config, ready: impl FnOnce(u16)) -> anyhow::Result<()> {
+    let app = Application::build(config.clone()).await?;
+    ready(app.port());
+    let worker = match local_scope(&config).await? {
+        Some(scope) => {
+            let worker = jobs::worker::local_worker(&config, scope).await?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let handle = tokio::spawn(worker.run(async move {
+                let _ = stopped.await;
+            }));
+            Some((stop, handle))
+        }
+        None => None,
+    };
+    app.run_until_stopped().await?;
+    if let Some((stop, handle)) = worker {
+        let _ = stop.send(());
+        handle.await?;
     }
     Ok(())
 }
