@@ -130,17 +130,6 @@ pub struct JobSettings {
     pub backoff: Duration,
 }
 
-impl Default for JobSettings {
-    fn default() -> Self {
-        Self {
-            slots: 4,
-            lease: Duration::from_secs(60),
-            poll: Duration::from_secs(1),
-            backoff: Duration::from_secs(5),
-        }
-    }
-}
-
 /// Validated configuration: every path absolute, every secret present.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -21,18 +21,6 @@ pub struct QueueSettings {
     pub slots: usize,
 }
 
-impl Default for QueueSettings {
-    fn default() -> Self {
-        Self {
-            scope: ServerScope::All,
-            lease: Duration::from_secs(60),
-            poll: Duration::from_secs(1),
-            backoff: Duration::from_secs(5),
-            slots: 4,
-        }
-    }
-}
-
 /// Exponential backoff after the `attempts`-th failed attempt, capped at an hour.
 pub fn backoff(base: Duration, attempts: i32) -> Duration {
     let doublings = u32::try_from(attempts.saturating_sub(1))

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
-use crate::db::queries::{events, events_batch, host_alarms, host_facts, jobs};
+use crate::db::queries::{events, host_alarms, host_facts, jobs};
 use crate::db::{PgPool, PgPooled};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
@@ -72,6 +72,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The level the job report (and `/api/jobs`) shows: `info`, `warning` or `error`.
+    fn level(self) -> &'static str {
+        match self {
+            Outcome::Ok => "info",
+            Outcome::Warning => "warning",
+            Outcome::Error => "error",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -121,11 +130,12 @@ impl Log<'_> {
         conn: &mut PgPooled,
         work: impl FnOnce(&mut PgConnection) -> Result<T, JobError>,
     ) -> Result<T, JobError> {
+        let steps = self.pending_steps();
+        let subject = self.subject.map(|s| (s.customer, s.container));
         let done = conn.transaction(|conn| {
-            if !jobs::hold(conn, self.job.id, &self.runner.worker)? {
+            if !jobs::hold_and_log(conn, self.job.id, &self.runner.worker, subject, &steps)? {
                 return Err(JobError::Lost);
             }
-            self.write_pending(conn)?;
             work(conn)
         });
         if done.is_ok() {
@@ -139,31 +149,16 @@ impl Log<'_> {
         self.guarded(conn, |_| Ok(()))
     }
 
-    fn write_pending(&self, conn: &mut PgConnection) -> Result<(), JobError> {
-        let pending = self.pending.borrow();
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<NewEvent> = pending
-            .iter()
-            .map(|step| NewEvent {
-                kind: "operation",
-                actor: &self.runner.worker,
-                customer_id: self.subject.map(|s| s.customer),
-                container_id: self.subject.map(|s| s.container),
-                job_id: Some(self.job.id),
-                action: &step.action,
-                target: &step.target,
-                outcome: step.outcome.as_str(),
-                detail: &step.detail,
-                ..Default::default()
-            })
-            .collect();
-        events_batch::insert_all(conn, &rows)?;
-        let report: Vec<_> = pending
+    /// The pending steps as the job report keeps them (and the operation log reads them).
+    fn pending_steps(&self) -> serde_json::Value {
+        let steps = self
+            .pending
+            .borrow()
             .iter()
             .map(|step| {
                 json!({
+                    "level": step.outcome.level(),
+                    "message": step_message(self.job, step),
                     "at": step.at,
                     "attempt": self.job.attempts,
                     "step": step.action,
@@ -173,8 +168,7 @@ impl Log<'_> {
                 })
             })
             .collect();
-        jobs::append_steps(conn, self.job.id, &serde_json::Value::Array(report))?;
-        Ok(())
+        serde_json::Value::Array(steps)
     }
 
     fn emperor_log(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
@@ -186,10 +180,17 @@ impl Log<'_> {
     }
 }
 
-/// `2026-11-25 18:00:00 UTC [distropanel] job 7 restart: vassal /.../30002.ini -> ok: written`
+/// A step as the job report says it: `vassal 30002.ini -> ok: written; ...`.
+fn step_message(job: &Job, step: &Step) -> String {
+    let line = log_line(job, &step.action, &step.target, step.outcome, &step.detail);
+    line.split_once("]: ")
+        .map_or(line.clone(), |(_, message)| message.to_owned())
+}
+
+/// `2026-11-25 18:00:00 UTC [distropanel job 7 restart]: vassal 30002.ini -> ok: written`
 pub fn log_line(job: &Job, action: &str, target: &str, outcome: Outcome, detail: &str) -> String {
     let mut line = format!(
-        "{} [distropanel] job {} {}: {action}",
+        "{} [distropanel job {} {}]: {action}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
         job.id,
         job.kind,
@@ -272,13 +273,14 @@ impl Runner {
 
     /// Marks the job done, with its last steps.
     fn finish(&self, conn: &mut PgPooled, log: &Log) -> Result<(), JobError> {
-        log.guarded(conn, |conn| {
-            if jobs::finish(conn, log.job.id, &self.worker)? {
-                Ok(())
-            } else {
-                Err(JobError::Lost)
-            }
-        })
+        let subject = log.subject.map(|s| (s.customer, s.container));
+        let steps = log.pending_steps();
+        if jobs::finish_and_log(conn, log.job.id, &self.worker, subject, &steps)? {
+            log.pending.borrow_mut().clear();
+            Ok(())
+        } else {
+            Err(JobError::Lost)
+        }
     }
 
     /// Logs a host operation's outcome as a step and passes its error on.

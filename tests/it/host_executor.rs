@@ -68,6 +68,18 @@ async fn mapping_a_custom_distro_and_restarting_writes_a_vassal_booting_it() {
     drain(&app).await;
 
     assert_eq!(job_state(&app, &job), "done");
+    let report = crate::host_fixtures::job(&app, job.id).report;
+    let messages: Vec<(&str, &str)> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["level"].as_str().unwrap(), l["message"].as_str().unwrap()))
+        .collect();
+    assert!(
+        messages.iter().any(|(level, message)| *level == "info"
+            && message.starts_with(&format!("vassal {}.ini -> ok", estate.web.uid()))),
+        "{messages:?}"
+    );
     let root = app.host_root.path().display().to_string();
     let text = vassal(&app, estate.web.uid());
     let image = format!(
@@ -296,7 +308,7 @@ async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blo
     assert!(!tail.is_empty() && tail.len() <= 300);
     assert!(
         tail.lines()
-            .all(|l| l.starts_with("20") && l.contains("[distropanel] job")),
+            .all(|l| l.starts_with("20") && l.contains("[distropanel job")),
         "{tail}"
     );
     assert!(tail.contains("vassal"), "{tail}");

@@ -1,16 +1,18 @@
-//! Alarms the host executor raises (fallbacks, failed jobs), kept to the newest `max_alarms`
-//! per container like every other alarm.
+//! Alarms the host executor raises (fallbacks, failed jobs), capped at `max_alarms` per
+//! container by the same rule as every other alarm.
 
 use diesel::prelude::*;
 
 use crate::db::models::alarm::NewAlarm;
-use crate::db::schema::alarms;
+use crate::db::queries::alarms;
 use crate::domain::ids::{ContainerId, CustomerId};
 
 /// Red, as uwsgi.it shows level-0 alarms.
 pub const DANGER_COLOR: &str = "#ff0000";
 
-/// Stores a level-0 alarm and deletes the container's oldest beyond `max_alarms`.
+/// Stores a level-0 alarm; the container's oldest beyond `max_alarms` go. Unlike a raise
+/// through the API it does not lock the container row: a worker must not wait on a customer's
+/// change, and a raise racing this one leaves at most one alarm over the cap until the next.
 pub fn raise_danger(
     conn: &mut PgConnection,
     container: ContainerId,
@@ -18,8 +20,9 @@ pub fn raise_danger(
     msg: &str,
     max_alarms: u32,
 ) -> QueryResult<()> {
-    diesel::insert_into(alarms::table)
-        .values(&NewAlarm {
+    alarms::insert_capped(
+        conn,
+        &NewAlarm {
             container_id: container,
             customer_id: customer,
             unix: chrono::Utc::now(),
@@ -31,15 +34,8 @@ pub fn raise_danger(
             filename: None,
             class: None,
             vassal: None,
-        })
-        .execute(conn)?;
-    // the id of the oldest alarm kept; everything older goes
-    diesel::sql_query(
-        "DELETE FROM alarms WHERE container_id = $1 AND id < ( \
-             SELECT id FROM alarms WHERE container_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
-    )
-    .bind::<diesel::sql_types::Integer, _>(container.0)
-    .bind::<diesel::sql_types::BigInt, _>(i64::from(max_alarms.max(1)) - 1)
-    .execute(conn)?;
+        },
+        max_alarms,
+    )?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, T
 
 use crate::db::models::job::{Job, NewJob};
 use crate::db::schema::jobs;
-use crate::domain::ids::{ContainerId, JobId, ServerId};
+use crate::domain::ids::{ContainerId, CustomerId, JobId, ServerId};
 
 /// Job states in which a job still has to run.
 pub const PENDING: [&str; 2] = ["queued", "retrying"];
@@ -139,31 +139,72 @@ pub fn extend_leases(conn: &mut PgConnection, worker: &str, lease: Duration) -> 
     .execute(conn)
 }
 
-/// Whether `worker` still holds `job`, locking the row until the transaction ends so that a
-/// step recorded in that transaction cannot race a new owner.
-pub fn hold(conn: &mut PgConnection, job: JobId, worker: &str) -> QueryResult<bool> {
-    let held = jobs::table
-        .filter(jobs::id.eq(job))
-        .filter(jobs::locked_by.eq(worker))
-        .filter(jobs::state.eq("running"))
-        .select(jobs::id)
-        .for_update()
-        .first::<JobId>(conn)
-        .optional()?;
-    Ok(held.is_some())
-}
-
-/// Appends steps (a JSON array) to the job's report.
-pub fn append_steps(
+/// Whether `worker` still holds `job`; if so the row stays locked until the transaction ends
+/// (so what the transaction records cannot race a new owner) and `steps` (a JSON array of
+/// `{step, target, outcome, detail, at, ...}`) are appended to the job's report and written to
+/// the operation log. One statement: a job's log costs no extra round trips.
+pub fn hold_and_log(
     conn: &mut PgConnection,
     job: JobId,
+    worker: &str,
+    subject: Option<(CustomerId, ContainerId)>,
     steps: &serde_json::Value,
-) -> QueryResult<()> {
-    diesel::sql_query("UPDATE jobs SET report = report || $2::jsonb WHERE id = $1")
-        .bind::<BigInt, _>(job.0)
-        .bind::<Jsonb, _>(steps)
-        .execute(conn)?;
-    Ok(())
+) -> QueryResult<bool> {
+    update_and_log(conn, "", job, worker, subject, steps)
+}
+
+/// Marks the job done with its last `steps`, if `worker` still holds it; one statement.
+pub fn finish_and_log(
+    conn: &mut PgConnection,
+    job: JobId,
+    worker: &str,
+    subject: Option<(CustomerId, ContainerId)>,
+    steps: &serde_json::Value,
+) -> QueryResult<bool> {
+    update_and_log(
+        conn,
+        ", state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, error = NULL",
+        job,
+        worker,
+        subject,
+        steps,
+    )
+}
+
+fn update_and_log(
+    conn: &mut PgConnection,
+    also_set: &'static str,
+    job: JobId,
+    worker: &str,
+    subject: Option<(CustomerId, ContainerId)>,
+    steps: &serde_json::Value,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let held: Held = diesel::sql_query(format!(
+        "WITH held AS ( \
+             UPDATE jobs SET report = report || $3::jsonb {also_set} \
+             WHERE id = $1 AND locked_by = $2 AND state = 'running' \
+             RETURNING id), \
+         logged AS ( \
+             INSERT INTO events (kind, actor, customer_id, container_id, job_id, action, target, \
+                                 outcome, detail, at) \
+             SELECT 'operation', $2, $4, $5, held.id, s.step, s.target, s.outcome, s.detail, s.at \
+             FROM held, jsonb_to_recordset($3::jsonb) \
+                  AS s(step text, target text, outcome text, detail text, at timestamptz) \
+             RETURNING 1) \
+         SELECT count(*) AS n FROM held"
+    ))
+    .bind::<BigInt, _>(job.0)
+    .bind::<Text, _>(worker)
+    .bind::<Jsonb, _>(steps)
+    .bind::<Nullable<Integer>, _>(subject.map(|(customer, _)| customer.0))
+    .bind::<Nullable<Integer>, _>(subject.map(|(_, container)| container.0))
+    .get_result(conn)?;
+    Ok(held.n == 1)
 }
 
 /// Whether an earlier attempt of the job recorded `step` (e.g. stored its alarms).

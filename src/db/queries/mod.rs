@@ -9,7 +9,6 @@ pub mod custom_distros;
 pub mod customers;
 pub mod distros;
 pub mod events;
-pub mod events_batch;
 pub mod host_alarms;
 pub mod host_facts;
 pub mod images;
