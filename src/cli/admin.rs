@@ -241,10 +241,3 @@ pub fn add_container(
     })?;
     Ok(container_json(&container, base_uid))
 }
-
-/// The name of an existing server, or a refusal naming it.
-pub fn server_exists(conn: &mut PgConnection, name: &str) -> anyhow::Result<String> {
-    servers::by_name(conn, name)?
-        .map(|s| s.name)
-        .ok_or_else(|| anyhow!("no server named '{name}'"))
-}
