@@ -40,7 +40,20 @@ pub async fn check_password(
     address: String,
 ) -> Result<Result<User, Refused>, AppError> {
     let now = Utc::now();
-    let username = given.username.clone();
+    // No username has control characters, and PostgreSQL refuses a NUL in a query: such a
+    // name is looked up and recorded with them replaced, so it is an ordinary wrong login.
+    let typed: String = given
+        .username
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect();
+    let username = typed.clone();
     let (user, failures) = {
         let address = address.clone();
         db::run(pool, move |conn| {
@@ -77,7 +90,7 @@ pub async fn check_password(
             Ok(Ok(user))
         }
         _ => {
-            let username = throttle::recorded_username(&given.username).to_owned();
+            let username = throttle::recorded_username(&typed).to_owned();
             let address: String = address.chars().take(64).collect();
             db::run(pool, move |conn| {
                 login_attempts::record_failure(conn, &username, &address).map_err(AppError::from)

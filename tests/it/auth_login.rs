@@ -386,3 +386,18 @@ async fn a_user_sees_their_sessions_and_ends_one_from_another_browser() {
     assert_eq!(out.status(), 303);
     assert_eq!(app.count("sessions"), 0);
 }
+
+#[tokio::test]
+async fn a_username_with_a_nul_byte_is_a_wrong_login_that_counts_not_a_server_error() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::new(&app);
+    let (status, page, _) = failed_login(&browser, "ali\0ce", "alice-password").await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("Wrong username or password."));
+    assert_eq!(
+        app.count("login_attempts"),
+        1,
+        "the failure counts for throttling"
+    );
+}
