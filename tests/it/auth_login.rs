@@ -401,3 +401,21 @@ async fn a_username_with_a_nul_byte_is_a_wrong_login_that_counts_not_a_server_er
         "the failure counts for throttling"
     );
 }
+
+#[tokio::test]
+async fn ending_a_session_by_a_name_that_is_no_session_id_is_a_404_page() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    let browser = Browser::logged_in(&app, "alice", "alice-password").await;
+    for garbage in ["a%00b", "not-a-session", "0123456789abcdef0123456789abcdeg"] {
+        let response = browser
+            .post_form(&format!("/settings/sessions/{garbage}/end"), &[])
+            .await;
+        assert_eq!(response.status(), 404, "{garbage}");
+    }
+    assert_eq!(
+        browser.get("/settings").await.status(),
+        200,
+        "still signed in"
+    );
+}

@@ -329,6 +329,10 @@ async fn end_session(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let public_id = id.into_inner();
+    // a session is named by 32 hex digits; anything else names none (and never reaches SQL)
+    if public_id.len() != 32 || !public_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::NotFound);
+    }
     if public_id == me.public_id {
         session.purge();
         return Ok(HttpResponse::SeeOther()
