@@ -25,6 +25,7 @@ mod jobs_crash;
 mod jobs_queue;
 mod personas;
 mod schema_rules;
+mod staff_jobs;
 mod stories;
 
 mod auth_api;

@@ -3,10 +3,15 @@
 //! customer's data writes an audit entry in the same transaction.
 
 pub mod home;
+pub mod jobs;
 pub mod users;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(home::show).service(users::end_sessions);
+    cfg.service(home::show)
+        .service(users::end_sessions)
+        .service(jobs::list)
+        .service(jobs::retry)
+        .service(jobs::cancel);
 }
