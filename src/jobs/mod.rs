@@ -13,9 +13,10 @@ pub mod worker;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::container::Container;
+use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, JobKind, NewJob};
 use crate::db::queries::host_facts::ContainerFacts;
-use crate::domain::ids::ContainerId;
+use crate::domain::ids::{ContainerId, CustomerId, ServerId};
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::ImageRef;
 use crate::host::vassal::{Boot, VassalSpec};
@@ -93,28 +94,66 @@ impl Task {
     }
 }
 
-fn job_for(container: &Container, kind: JobKind, payload: serde_json::Value) -> NewJob<'static> {
+/// The container a job acts on, with the customer and server it belongs to. A custom distro
+/// names its storage container the same way.
+#[derive(Debug, Clone, Copy)]
+pub struct JobTarget {
+    pub container: ContainerId,
+    pub customer: CustomerId,
+    pub server: ServerId,
+}
+
+impl From<&Container> for JobTarget {
+    fn from(c: &Container) -> Self {
+        Self {
+            container: c.id,
+            customer: c.customer_id,
+            server: c.server_id,
+        }
+    }
+}
+
+impl From<&CustomDistro> for JobTarget {
+    fn from(d: &CustomDistro) -> Self {
+        Self {
+            container: d.container_id,
+            customer: d.customer_id,
+            server: d.server_id,
+        }
+    }
+}
+
+fn job_for(
+    target: impl Into<JobTarget>,
+    kind: JobKind,
+    payload: serde_json::Value,
+) -> NewJob<'static> {
+    let target = target.into();
     NewJob {
         kind: kind.as_str(),
-        container_id: Some(container.id),
-        customer_id: Some(container.customer_id),
-        server_id: container.server_id,
+        container_id: Some(target.container),
+        customer_id: Some(target.customer),
+        server_id: target.server,
         payload,
     }
 }
 
 /// Restart `container` (collapses with a restart already waiting).
-pub fn restart(container: &Container) -> NewJob<'static> {
+pub fn restart(container: impl Into<JobTarget>) -> NewJob<'static> {
     job_for(container, JobKind::Restart, serde_json::json!({}))
 }
 
 /// Create `distros/` in the home of a storage container.
-pub fn ensure_storage_dir(container: &Container) -> NewJob<'static> {
+pub fn ensure_storage_dir(container: impl Into<JobTarget>) -> NewJob<'static> {
     job_for(container, JobKind::EnsureStorageDir, serde_json::json!({}))
 }
 
 /// Rename an image directory of a storage container.
-pub fn rename_image(storage: &Container, from: &DistroPath, to: &DistroPath) -> NewJob<'static> {
+pub fn rename_image(
+    storage: impl Into<JobTarget>,
+    from: &DistroPath,
+    to: &DistroPath,
+) -> NewJob<'static> {
     let payload = RenamePayload {
         from: from.to_string(),
         to: to.to_string(),
@@ -127,7 +166,7 @@ pub fn rename_image(storage: &Container, from: &DistroPath, to: &DistroPath) -> 
 }
 
 /// Delete an image directory of a storage container.
-pub fn purge_image(storage: &Container, path: &DistroPath) -> NewJob<'static> {
+pub fn purge_image(storage: impl Into<JobTarget>, path: &DistroPath) -> NewJob<'static> {
     let payload = PurgePayload {
         path: path.to_string(),
     };

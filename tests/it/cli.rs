@@ -369,8 +369,13 @@ async fn the_demo_installs_the_busybox_image_and_boots_kratos_web_into_it_once()
         12,
         "the restart of kratos-web joins its queued first start"
     );
-    let storage_uid = app.sql("SELECT 1 FROM containers WHERE name = 'kratos-distros' AND id = 6");
-    assert_eq!(storage_uid, Ok(1));
+    let storage_is_container_6 =
+        app.sql("SELECT 1 FROM containers WHERE name = 'kratos-distros' AND id = 6");
+    assert_eq!(
+        storage_is_container_6,
+        Ok(1),
+        "so its home is containers/30006"
+    );
     let image = app
         .host_root
         .path()

@@ -14,7 +14,7 @@ async fn turning_storage_on_creates_a_distros_directory_owned_by_the_container()
     app.customer("kratos");
     app.server("s1");
     let storage = app.storage_container("kratos", "s1", "images");
-    let job = enqueue(&mut app.conn(), &storage, jobs::ensure_storage_dir).unwrap();
+    let job = enqueue(&mut app.conn(), &storage, |c| jobs::ensure_storage_dir(c)).unwrap();
 
     assert_eq!(drain(&app).await, 1);
 
@@ -178,7 +178,7 @@ async fn a_distros_link_planted_in_a_home_is_not_followed() {
     let home = home(&app, storage.uid());
     std::fs::create_dir_all(&home).unwrap();
     std::os::unix::fs::symlink(outside.path(), home.join("distros")).unwrap();
-    let job = enqueue(&mut app.conn(), &storage, jobs::ensure_storage_dir).unwrap();
+    let job = enqueue(&mut app.conn(), &storage, |c| jobs::ensure_storage_dir(c)).unwrap();
 
     drain(&app).await;
 

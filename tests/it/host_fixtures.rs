@@ -88,7 +88,7 @@ pub fn map_and_restart(app: &TestApp, container: &Made, distro: i64) -> Job {
             container.id
         ))
         .execute(conn)?;
-        enqueue(conn, container, jobs::restart)
+        enqueue(conn, container, |c| jobs::restart(c))
     })
     .unwrap()
 }
@@ -106,14 +106,14 @@ pub fn load(conn: &mut PgConnection, container: &Made) -> Container {
 pub fn enqueue(
     conn: &mut PgConnection,
     container: &Made,
-    make: fn(&Container) -> distropanel::db::models::job::NewJob<'static>,
+    make: impl FnOnce(&Container) -> distropanel::db::models::job::NewJob<'static>,
 ) -> QueryResult<Job> {
     let row = load(conn, container);
     queue::enqueue(conn, &make(&row))
 }
 
 pub fn restart(app: &TestApp, container: &Made) -> Job {
-    enqueue(&mut app.conn(), container, jobs::restart).unwrap()
+    enqueue(&mut app.conn(), container, |c| jobs::restart(c)).unwrap()
 }
 
 pub fn job(app: &TestApp, id: distropanel::domain::ids::JobId) -> Job {

@@ -50,7 +50,7 @@ async fn one_containers_jobs_run_in_order_different_containers_in_parallel() {
     let app = spawn_app().await;
     let estate = estate(&app);
     let mut conn = app.conn();
-    let storage_dir = enqueue(&mut conn, &estate.storage, jobs::ensure_storage_dir).unwrap();
+    let storage_dir = enqueue(&mut conn, &estate.storage, |c| jobs::ensure_storage_dir(c)).unwrap();
     let storage_restart = restart(&app, &estate.storage);
     let web_restart = restart(&app, &estate.web);
     let lease = Duration::from_secs(60);

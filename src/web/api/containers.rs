@@ -8,7 +8,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use diesel::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -16,7 +15,6 @@ use crate::auth::authenticate::client_address;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::event::NewEvent;
-use crate::db::models::job::{JobKind, NewJob};
 use crate::db::queries::containers::{ContainerChangeset, ContainerView};
 use crate::db::queries::{api_jobs, containers, custom_distros, distros, events, jobs};
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
@@ -496,17 +494,10 @@ fn apply(
         if command.reboot {
             causes.push("reboot requested".into());
         }
-        let job = |kind: JobKind| NewJob {
-            kind: kind.as_str(),
-            container_id: Some(id),
-            customer_id: Some(customer),
-            server_id: current.server_id,
-            payload: json!({}),
-        };
         if effects.ensure_storage_dir {
-            jobs::enqueue(conn, &job(JobKind::EnsureStorageDir))?;
+            jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(&current))?;
         }
-        let restart = jobs::enqueue(conn, &job(JobKind::Restart))?;
+        let restart = jobs::enqueue(conn, &crate::jobs::restart(&current))?;
         let detail = causes.join("; ");
         events::insert(
             conn,

@@ -4,7 +4,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -13,7 +12,6 @@ use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
 use crate::db::models::event::NewEvent;
-use crate::db::models::job::{JobKind, NewJob};
 use crate::db::queries::custom_distros::CustomDistroChangeset;
 use crate::db::queries::{containers, custom_distros, events, jobs};
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, UserId};
@@ -342,20 +340,8 @@ pub async fn update(
             };
             let updated = custom_distros::update(conn, id, &changes).map_err(constraint_refusal)?;
             if let Some(path) = new_path {
-                jobs::enqueue(
-                    conn,
-                    &NewJob {
-                        kind: JobKind::RenameImage.as_str(),
-                        container_id: Some(current.container_id),
-                        customer_id: Some(actor.customer),
-                        server_id: current.server_id,
-                        payload: json!({
-                            "custom_distro": id,
-                            "from": current.path,
-                            "to": path.as_str(),
-                        }),
-                    },
-                )?;
+                let from = stored_path(&current.path)?;
+                jobs::enqueue(conn, &crate::jobs::rename_image(&current, &from, path))?;
                 actor.log(
                     conn,
                     current.container_id,
@@ -395,16 +381,8 @@ pub async fn delete(
             policy::may_delete(&current.name, &booting(conn, id, base_uid)?)?;
             custom_distros::delete(conn, id).map_err(constraint_refusal)?;
             if purge {
-                jobs::enqueue(
-                    conn,
-                    &NewJob {
-                        kind: JobKind::PurgeImage.as_str(),
-                        container_id: Some(current.container_id),
-                        customer_id: Some(actor.customer),
-                        server_id: current.server_id,
-                        payload: json!({ "custom_distro": id, "path": current.path }),
-                    },
-                )?;
+                let path = stored_path(&current.path)?;
+                jobs::enqueue(conn, &crate::jobs::purge_image(&current, &path))?;
             }
             let detail = if purge {
                 format!("distros/{} purged", current.path)
@@ -422,4 +400,11 @@ pub async fn delete(
     })
     .await?;
     Ok(ok_message())
+}
+
+/// A path as stored: the schema holds it to the same rule as [`DistroPath`], so a refusal here
+/// means the database and the code disagree.
+fn stored_path(raw: &str) -> Result<DistroPath, AppError> {
+    DistroPath::parse(raw)
+        .map_err(|why| AppError::internal(anyhow::anyhow!("stored path {raw:?}: {why}")))
 }
