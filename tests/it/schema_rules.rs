@@ -211,7 +211,7 @@ async fn deleting_a_container_or_a_customer_never_takes_other_rows_with_it() {
             "DELETE FROM customers WHERE id = {}",
             w.a.customer_id()
         )),
-        "_fkey",
+        "_customer_id_fkey",
     );
     assert_eq!(w.app.count("containers"), 2);
     assert_eq!(w.app.count("custom_distros"), 1);
