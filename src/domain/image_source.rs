@@ -50,7 +50,11 @@ impl HomeFile {
     const MAX_LEN: usize = 1024;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let refuse = |why: &str| Err(Invalid(format!("{why}; name the file relative to the storage container's home, like images/alpine.tar.gz")));
+        let refuse = |why: &str| {
+            Err(Invalid(format!(
+                "{why}; name the file relative to the storage container's home, like images/alpine.tar.gz"
+            )))
+        };
         if raw.is_empty() {
             return refuse("the file name is empty");
         }
@@ -68,7 +72,9 @@ impl HomeFile {
             .iter()
             .any(|p| p.is_empty() || p == "." || p == ".." || p.len() > 255)
         {
-            return refuse("every part of the file name must be a plain name (no '.', '..' or '//')");
+            return refuse(
+                "every part of the file name must be a plain name (no '.', '..' or '//')",
+            );
         }
         if parts[0] == WORK_DIR {
             return refuse("files under .distropanel/ are distropanel's own");
@@ -101,14 +107,19 @@ impl FetchUrl {
         if raw.len() > Self::MAX_LEN {
             return refuse("the address is longer than 2048 characters");
         }
-        let Ok(mut url) = url::Url::parse(raw.trim()) else {
-            return refuse("the address is not a URL; give one like https://example.com/image.tar.gz");
+        let raw = raw.trim();
+        let Ok(mut url) = url::Url::parse(raw) else {
+            return refuse(
+                "the address is not a URL; give one like https://example.com/image.tar.gz",
+            );
         };
         if !matches!(url.scheme(), "http" | "https") {
             return refuse("only http and https addresses can be fetched");
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return refuse("the address has no host");
+        if !names_a_host(raw) || url.host_str().is_none_or(str::is_empty) {
+            return refuse(
+                "the address has no host; give one like https://example.com/image.tar.gz",
+            );
         }
         if !url.username().is_empty() || url.password().is_some() {
             return refuse(
@@ -122,6 +133,14 @@ impl FetchUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `scheme://host...` as written. The URL standard reads `https:///a.tar` and `https:a.tar` as
+/// if `a.tar` were the host; an address written that way is more likely a mistake than meant.
+fn names_a_host(raw: &str) -> bool {
+    raw.split_once(':')
+        .and_then(|(_, rest)| rest.strip_prefix("//"))
+        .is_some_and(|authority| !authority.is_empty() && !authority.starts_with(['/', '\\']))
 }
 
 impl fmt::Display for FetchUrl {
@@ -141,7 +160,10 @@ mod tests {
         for bad in ["", "abc", &"g".repeat(64), &"a".repeat(65)] {
             assert!(Sha256Hex::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Sha256Hex::from_digest(&[0xff; 32]).as_str(), "ff".repeat(32));
+        assert_eq!(
+            Sha256Hex::from_digest(&[0xff; 32]).as_str(),
+            "ff".repeat(32)
+        );
     }
 
     #[test]
@@ -181,6 +203,8 @@ mod tests {
             "file:///etc/passwd",
             "https://user:pw@example.com/a.tar",
             "https:///a.tar",
+            "https:a.tar",
+            "http:\\\\example.com/a.tar",
             &format!("https://example.com/{}", "a".repeat(2048)),
         ] {
             assert!(FetchUrl::parse(bad).is_err(), "{bad}");
