@@ -102,8 +102,9 @@ pub fn seed_image(
     let limits = Limits {
         max_bytes: u64::try_from(storage.storage_mb)? << 20,
         max_entries: 100_000,
+        max_archive_bytes: u64::try_from(tarball.len())?,
     };
-    let unpacked = host.install_image(storage_uid, &path, &mut &tarball[..], limits)?;
+    let unpacked = host.install_image(storage_uid, &path, &mut &tarball[..], None, limits)?;
     let image = ImageRef {
         storage_uid,
         path: path.clone(),

@@ -10,10 +10,10 @@ use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
 use rustix::fs::RenameFlags;
 
+use crate::domain::image_source::{Sha256Hex, WORK_DIR};
 use crate::domain::values::DistroPath;
 use crate::host::unpack::{self, Limits, UnpackError, Unpacked};
 
-const WORK_DIR: &str = ".distropanel";
 const STAGING: &str = "staging";
 const PREVIOUS: &str = "previous";
 const DISTROS: &str = "distros";
@@ -30,6 +30,11 @@ pub enum ImageError {
     NoDistrosDir,
     #[error("there is no previous image to go back to")]
     NoPrevious,
+    #[error("the archive's SHA-256 is {actual}, not the {expected} that was given")]
+    DigestMismatch {
+        actual: Sha256Hex,
+        expected: Sha256Hex,
+    },
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -86,12 +91,25 @@ fn move_new(from_dir: &Dir, from: &str, to_dir: &Dir, to: &str) -> io::Result<()
     Ok(())
 }
 
-/// Unpacks `archive` as the image of `distros/<path>` in the storage home `home`. A refused or
-/// broken archive leaves the installed image exactly as it was.
+/// The unpacked archive, if it is the one that was asked for.
+fn verified(unpacked: Unpacked, expect: Option<&Sha256Hex>) -> Result<Unpacked, ImageError> {
+    match expect {
+        Some(expected) if *expected != unpacked.sha256 => Err(ImageError::DigestMismatch {
+            actual: unpacked.sha256,
+            expected: expected.clone(),
+        }),
+        _ => Ok(unpacked),
+    }
+}
+
+/// Unpacks `archive` as the image of `distros/<path>` in the storage home `home`. The digest
+/// is checked before the swap: a refused, broken or unexpected archive leaves the installed
+/// image exactly as it was.
 pub fn install(
     home: &Dir,
     path: &DistroPath,
     archive: impl Read,
+    expect: Option<&Sha256Hex>,
     owner: Option<u32>,
     limits: Limits,
 ) -> Result<Unpacked, ImageError> {
@@ -103,15 +121,17 @@ pub fn install(
     staging.create_dir(name)?;
     let target = staging.open_dir_nofollow(name)?;
     unpack::chown(&target, owner)?;
-    let unpacked = match unpack::unpack(archive, &target, owner, limits) {
+    let unpacked = unpack::unpack(archive, &target, owner, limits)
+        .map_err(ImageError::from)
+        .and_then(|unpacked| verified(unpacked, expect));
+    drop(target);
+    let unpacked = match unpacked {
         Ok(unpacked) => unpacked,
         Err(e) => {
-            drop(target);
             remove_any(&staging, name)?;
-            return Err(e.into());
+            return Err(e);
         }
     };
-    drop(target);
     if exists(&distros, name)? {
         exchange(&staging, name, &distros, name)?;
         let previous = own_dir(&work, PREVIOUS, owner)?;
@@ -143,4 +163,225 @@ pub fn rollback(home: &Dir, path: &DistroPath) -> Result<(), ImageError> {
         move_new(&previous, name, &distros, name)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::PathBuf;
+
+    use cap_std::ambient_authority;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    fn roomy() -> Limits {
+        Limits {
+            max_bytes: 1 << 20,
+            max_entries: 100,
+            max_archive_bytes: 1 << 20,
+        }
+    }
+
+    /// An image holding `marker`, as `tar` writes it: two zero blocks after the last member,
+    /// then zeros to the end of a 10 KiB record.
+    fn image_archive(marker: &[u8]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for dir in [".old_root", "containers"] {
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            builder.append_data(&mut header, dir, io::empty()).unwrap();
+        }
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(0o644);
+        header.set_size(marker.len() as u64);
+        builder.append_data(&mut header, "marker", marker).unwrap();
+        let mut bytes = builder.into_inner().unwrap();
+        bytes.resize(bytes.len().next_multiple_of(10240), 0);
+        bytes
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn sha256(bytes: &[u8]) -> Sha256Hex {
+        Sha256Hex::from_digest(&Sha256::digest(bytes).into())
+    }
+
+    /// A storage container's home with its `distros/`, in a temporary directory.
+    struct Home {
+        root: tempfile::TempDir,
+    }
+
+    impl Home {
+        fn new() -> Self {
+            let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(root.path().join("home/distros")).unwrap();
+            Self { root }
+        }
+
+        fn path(&self) -> PathBuf {
+            self.root.path().join("home")
+        }
+
+        fn install_with(
+            &self,
+            archive: impl Read,
+            expect: Option<&Sha256Hex>,
+            limits: Limits,
+        ) -> Result<Unpacked, ImageError> {
+            let home = Dir::open_ambient_dir(self.path(), ambient_authority()).unwrap();
+            install(&home, &img(), archive, expect, None, limits)
+        }
+
+        fn install(&self, archive: &[u8]) -> Result<Unpacked, ImageError> {
+            self.install_with(archive, None, roomy())
+        }
+
+        fn marker(&self) -> Vec<u8> {
+            std::fs::read(self.path().join("distros/img/marker")).unwrap()
+        }
+
+        fn previous_marker(&self) -> Vec<u8> {
+            std::fs::read(self.path().join(".distropanel/previous/img/marker")).unwrap()
+        }
+
+        fn nothing_staged(&self) -> bool {
+            !self.path().join(".distropanel/staging/img").exists()
+        }
+    }
+
+    fn img() -> DistroPath {
+        DistroPath::parse("img").unwrap()
+    }
+
+    #[test]
+    fn the_digest_and_length_are_the_whole_archives_trailing_padding_included() {
+        let home = Home::new();
+        let plain = image_archive(b"v1");
+        let done = home.install(&plain).unwrap();
+        assert_eq!(done.archive_bytes, 10240);
+        assert_eq!(done.sha256, sha256(&plain));
+        assert!(
+            done.report
+                .iter()
+                .any(|l| l.message == format!("the archive: 10240 bytes, SHA-256 {}", done.sha256)),
+            "{:?}",
+            done.report
+        );
+
+        let mut compressed = gzip(&image_archive(b"v2"));
+        compressed.extend_from_slice(&[0; 700]);
+        let done = home.install(&compressed).unwrap();
+        assert_eq!(home.marker(), b"v2");
+        assert_eq!(done.archive_bytes, compressed.len() as u64);
+        assert_eq!(done.sha256, sha256(&compressed));
+    }
+
+    #[test]
+    fn a_digest_that_matches_installs_the_image() {
+        let home = Home::new();
+        let archive = image_archive(b"v1");
+        let given = Sha256Hex::parse(&sha256(&archive).as_str().to_uppercase()).unwrap();
+        home.install_with(&archive[..], Some(&given), roomy())
+            .unwrap();
+        assert_eq!(home.marker(), b"v1");
+    }
+
+    #[test]
+    fn a_digest_that_does_not_match_leaves_the_installed_image() {
+        let home = Home::new();
+        home.install(&image_archive(b"v0")).unwrap();
+        home.install(&image_archive(b"v1")).unwrap();
+        let sent = image_archive(b"v2");
+        let meant = sha256(&image_archive(b"v3"));
+        let refused = home
+            .install_with(&sent[..], Some(&meant), roomy())
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "the archive's SHA-256 is {}, not the {meant} that was given",
+                sha256(&sent)
+            )
+        );
+        assert_eq!(home.marker(), b"v1", "the installed image stays");
+        assert_eq!(home.previous_marker(), b"v0", "and so does the kept one");
+        assert!(home.nothing_staged());
+    }
+
+    #[test]
+    fn an_archive_longer_than_allowed_is_refused_even_when_only_its_padding_is_too_long() {
+        let home = Home::new();
+        home.install(&image_archive(b"v1")).unwrap();
+        let archive = image_archive(b"v2");
+        let exactly = Limits {
+            max_archive_bytes: archive.len() as u64,
+            ..roomy()
+        };
+        let one_short = Limits {
+            max_archive_bytes: archive.len() as u64 - 1,
+            ..roomy()
+        };
+        let tiny = Limits {
+            max_archive_bytes: 700,
+            ..roomy()
+        };
+        for limits in [one_short, tiny] {
+            let refused = home.install_with(&archive[..], None, limits).unwrap_err();
+            assert!(
+                matches!(
+                    refused,
+                    ImageError::Unpack(UnpackError::ArchiveTooLarge { limit })
+                        if limit == limits.max_archive_bytes
+                ),
+                "{refused:?}"
+            );
+            assert_eq!(home.marker(), b"v1");
+            assert!(home.nothing_staged());
+        }
+        home.install_with(&archive[..], None, exactly).unwrap();
+        assert_eq!(home.marker(), b"v2");
+    }
+
+    /// Hands out `good` bytes, then fails as a dropped connection does.
+    struct Dropped<'a> {
+        good: &'a [u8],
+    }
+
+    impl Read for Dropped<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.good.is_empty() {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            self.good.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_download_that_drops_midway_is_the_connections_fault_and_a_cut_archive_is_corrupt() {
+        let home = Home::new();
+        home.install(&image_archive(b"v1")).unwrap();
+        let archive = gzip(&image_archive(b"v2"));
+        let half = &archive[..archive.len() / 2];
+        let dropped = home
+            .install_with(Dropped { good: half }, None, roomy())
+            .unwrap_err();
+        assert!(
+            matches!(&dropped, ImageError::Unpack(UnpackError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{dropped:?}"
+        );
+        let cut = home.install_with(half, None, roomy()).unwrap_err();
+        assert!(
+            matches!(cut, ImageError::Unpack(UnpackError::Corrupt(_))),
+            "{cut:?}"
+        );
+        assert_eq!(home.marker(), b"v1");
+        assert!(home.nothing_staged());
+    }
 }

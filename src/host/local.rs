@@ -14,6 +14,7 @@ use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
 
+use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::report::ReportLine;
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
@@ -406,12 +407,14 @@ impl HostExecutor for LocalHost {
         storage: Uid,
         path: &DistroPath,
         archive: &mut dyn Read,
+        expect: Option<&Sha256Hex>,
         limits: unpack::Limits,
     ) -> Result<unpack::Unpacked, HostError> {
         let home = self.home(storage, false)?;
         let owner = self.image_owner(storage)?;
         let label = format!("{}/distros/{path}", home_label(storage));
-        image::install(&home, path, archive, owner, limits).map_err(|e| HostError::from((label, e)))
+        image::install(&home, path, archive, expect, owner, limits)
+            .map_err(|e| HostError::from((label, e)))
     }
 
     fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
@@ -454,5 +457,139 @@ fn refused_as_none(error: HostError) -> Result<Option<Dir>, HostError> {
     match error {
         HostError::Refused { .. } => Ok(None),
         other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::domain::ids::ContainerId;
+
+    /// A host root in a temporary directory with one storage container, 30003.
+    struct Host {
+        root: tempfile::TempDir,
+        host: LocalHost,
+        uid: Uid,
+    }
+
+    impl Host {
+        fn new() -> Self {
+            let root = tempfile::tempdir().unwrap();
+            let host =
+                LocalHost::open(&root.path().join("host"), &root.path().join("vassals")).unwrap();
+            let uid = Uid::of(30000, ContainerId(3));
+            host.ensure_home(uid).unwrap();
+            host.ensure_storage_dir(uid).unwrap();
+            Self { root, host, uid }
+        }
+
+        fn home(&self) -> PathBuf {
+            self.root.path().join("host/containers/30003")
+        }
+
+        fn install(&self, path: &str, marker: &[u8]) -> Result<unpack::Unpacked, HostError> {
+            self.install_checked(path, marker, None)
+        }
+
+        fn install_checked(
+            &self,
+            path: &str,
+            marker: &[u8],
+            expect: Option<&Sha256Hex>,
+        ) -> Result<unpack::Unpacked, HostError> {
+            let archive = archive_with_marker(marker);
+            self.host.install_image(
+                self.uid,
+                &DistroPath::parse(path).unwrap(),
+                &mut &archive[..],
+                expect,
+                unpack::Limits {
+                    max_bytes: 1 << 20,
+                    max_entries: 100,
+                    max_archive_bytes: 1 << 20,
+                },
+            )
+        }
+
+        /// The marker of `distros/<path>`, or of the kept previous image with `previous/<path>`.
+        fn marker(&self, image: &str) -> Option<Vec<u8>> {
+            let dir = match image.strip_prefix("previous/") {
+                Some(path) => self.home().join(".distropanel/previous").join(path),
+                None => self.home().join("distros").join(image),
+            };
+            std::fs::read(dir.join("marker")).ok()
+        }
+    }
+
+    fn archive_with_marker(marker: &[u8]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(0o644);
+        header.set_size(marker.len() as u64);
+        builder.append_data(&mut header, "marker", marker).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    fn path(raw: &str) -> DistroPath {
+        DistroPath::parse(raw).unwrap()
+    }
+
+    fn refusal(result: Result<impl std::fmt::Debug, HostError>) -> String {
+        match result {
+            Err(e @ HostError::Refused { .. }) => e.to_string(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_install_reports_the_archives_digest_and_refuses_another_one_for_good() {
+        let host = Host::new();
+        let done = host.install("img", b"v1").unwrap();
+        assert_eq!(done.archive_bytes, archive_with_marker(b"v1").len() as u64);
+        let wrong = Sha256Hex::parse(&"0".repeat(64)).unwrap();
+        let refused = host
+            .install_checked("img", b"v2", Some(&wrong))
+            .unwrap_err();
+        assert!(refused.is_permanent(), "{refused}");
+        assert!(
+            refused
+                .to_string()
+                .starts_with("/containers/30003/distros/img: the archive's SHA-256 is "),
+            "{refused}"
+        );
+        assert!(
+            refused
+                .to_string()
+                .contains(&format!("not the {wrong} that was given"))
+        );
+        assert_eq!(host.marker("img").unwrap(), b"v1");
+        let right = host.install("img", b"v2").unwrap().sha256;
+        host.install_checked("img", b"v2", Some(&right)).unwrap();
+    }
+
+    #[test]
+    fn an_archive_over_its_limit_is_refused_for_good() {
+        let host = Host::new();
+        let archive = archive_with_marker(b"v1");
+        let refused = host
+            .host
+            .install_image(
+                host.uid,
+                &path("img"),
+                &mut &archive[..],
+                None,
+                unpack::Limits {
+                    max_bytes: 1 << 20,
+                    max_entries: 100,
+                    max_archive_bytes: 1024,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            refusal(Err::<(), _>(refused)),
+            "/containers/30003/distros/img: the archive is longer than the 1024 bytes allowed for an image archive"
+        );
     }
 }

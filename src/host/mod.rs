@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::{DistroPath, Uid};
 
 /// The executor for this machine and the vassal template, as configured (blocking work done
@@ -93,8 +94,9 @@ impl ImageCheck {
 /// Why a host operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    /// Something in a home is not what it must be (a link, a file where a directory belongs).
-    /// It was left alone; trying again will not help until the customer fixes it.
+    /// Something a customer put in a home or asked for is not what it must be (a link, a file
+    /// where a directory belongs, an archive that is not the one named). Trying again will not
+    /// help until the customer fixes it.
     #[error("{path}: {why}")]
     Refused { path: String, why: String },
     /// The operating system said no; it may work next time.
@@ -178,12 +180,14 @@ pub trait HostExecutor: Send + Sync + 'static {
 
     /// Unpacks an image archive as `distros/<path>` of a storage container: staged, then
     /// swapped in atomically, the replaced image kept for [`HostExecutor::rollback_image`].
-    /// A refused archive leaves the installed image as it was.
+    /// Every byte of the archive is hashed; when `expect` is given and the archive's SHA-256
+    /// differs, nothing is swapped. A refused archive leaves the installed image as it was.
     fn install_image(
         &self,
         storage: Uid,
         path: &DistroPath,
         archive: &mut dyn io::Read,
+        expect: Option<&Sha256Hex>,
         limits: unpack::Limits,
     ) -> Result<unpack::Unpacked, HostError>;
 

@@ -15,7 +15,9 @@ use std::path::{Component, Path, PathBuf};
 use cap_fs_ext::DirExt;
 use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
 use rustix::fs::{AtFlags, Gid, Uid};
+use sha2::{Digest, Sha256};
 
+use crate::domain::image_source::Sha256Hex;
 use crate::host::report::{Findings, ReportLine};
 
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +26,9 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Members the archive may have.
     pub max_entries: u64,
+    /// Bytes of the archive itself, as it comes (compressed, trailing padding included). A
+    /// download or an upload longer than this is cut off and refused.
+    pub max_archive_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +37,8 @@ pub enum UnpackError {
     Refused(String),
     #[error("the image is larger than the {limit} bytes the storage quota allows")]
     TooLarge { limit: u64 },
+    #[error("the archive is longer than the {limit} bytes allowed for an image archive")]
+    ArchiveTooLarge { limit: u64 },
     #[error("the archive has more than {0} members")]
     TooManyEntries(u64),
     #[error("the archive could not be read: {0}")]
@@ -40,12 +47,97 @@ pub enum UnpackError {
     Io(#[from] io::Error),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Unpacked {
     /// Bytes of file content written.
     pub bytes: u64,
     pub entries: u64,
     pub report: Vec<ReportLine>,
+    /// Bytes of the archive as it came, compressed, trailing padding included.
+    pub archive_bytes: u64,
+    /// The SHA-256 of exactly those bytes: what `sha256sum` says of the archive file.
+    pub sha256: Sha256Hex,
+}
+
+/// What the members wrote, before the archive is measured.
+#[derive(Debug, Default)]
+struct Written {
+    bytes: u64,
+    entries: u64,
+    report: Vec<ReportLine>,
+}
+
+/// Hashes and counts every byte read from an archive and refuses to read past the limit. It
+/// also remembers why its source failed: the tar and gzip readers above it turn errors into
+/// their own, and a connection that drops is worth a retry where a corrupt archive is not.
+struct Measured<R> {
+    source: R,
+    hasher: Sha256,
+    bytes: u64,
+    limit: u64,
+    over_limit: bool,
+    source_error: Option<io::Error>,
+}
+
+impl<R: Read> Measured<R> {
+    fn new(source: R, limit: u64) -> Self {
+        Self {
+            source,
+            hasher: Sha256::new(),
+            bytes: 0,
+            limit,
+            over_limit: false,
+            source_error: None,
+        }
+    }
+
+    /// Reads what is left after the tar end marker (the rest of the record, a gzip trailer),
+    /// so the digest is the whole archive's.
+    fn drain(&mut self) -> Result<(), UnpackError> {
+        io::copy(self, &mut io::sink())?;
+        Ok(())
+    }
+
+    /// The error to report for a failed unpack: running past the limit or a failing source
+    /// explains whatever the readers above made of it.
+    fn blame(self, error: UnpackError) -> UnpackError {
+        if self.over_limit {
+            UnpackError::ArchiveTooLarge { limit: self.limit }
+        } else if let Some(source) = self.source_error {
+            UnpackError::Io(source)
+        } else {
+            error
+        }
+    }
+
+    fn finish(self) -> (u64, Sha256Hex) {
+        let digest: [u8; 32] = self.hasher.finalize().into();
+        (self.bytes, Sha256Hex::from_digest(&digest))
+    }
+}
+
+impl<R: Read> Read for Measured<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // one byte past the limit is enough to know the archive is too long
+        let room = self.limit.saturating_sub(self.bytes).saturating_add(1);
+        let wanted = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let read = match self.source.read(&mut buf[..wanted]) {
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => {
+                let told = io::Error::new(e.kind(), e.to_string());
+                self.source_error = Some(e);
+                return Err(told);
+            }
+        };
+        self.bytes += read as u64;
+        if self.bytes > self.limit {
+            self.over_limit = true;
+            return Err(io::Error::other("the archive is longer than allowed"));
+        }
+        self.hasher.update(&buf[..read]);
+        Ok(read)
+    }
 }
 
 /// Gives an open file or directory to `owner` (uid and gid alike), when there is one. Works on
@@ -103,7 +195,7 @@ struct Extractor<'a> {
     root: &'a Dir,
     owner: Option<u32>,
     limits: Limits,
-    written: Unpacked,
+    written: Written,
     directory_modes: Vec<(PathBuf, u32)>,
     devices: Findings,
     setid: Findings,
@@ -201,7 +293,7 @@ impl Extractor<'_> {
         options.write(true).create_new(true);
         let mut file = dir.open_with(name, &options)?;
         let room = self.limits.max_bytes.saturating_sub(self.written.bytes);
-        let copied = io::copy(&mut entry.take(room.saturating_add(1)), &mut file)?;
+        let copied = copy_content(entry, &mut file, room, member)?;
         if copied > room {
             return Err(UnpackError::TooLarge {
                 limit: self.limits.max_bytes,
@@ -351,7 +443,7 @@ impl Extractor<'_> {
         }
     }
 
-    fn finish(mut self) -> Result<Unpacked, UnpackError> {
+    fn finish(mut self) -> Result<Written, UnpackError> {
         // Directory modes last, deepest first, so a read-only directory did not stop its children.
         self.directory_modes
             .sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
@@ -382,8 +474,37 @@ impl Extractor<'_> {
     }
 }
 
+/// Copies a member's content, reading at most one byte more than `room` so the caller can
+/// tell it would not fit. A failed read is the archive's fault, a failed write the host's.
+fn copy_content(
+    entry: &mut impl Read,
+    file: &mut impl Write,
+    room: u64,
+    member: &Path,
+) -> Result<u64, UnpackError> {
+    let mut content = entry.take(room.saturating_add(1));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut copied = 0u64;
+    loop {
+        let read = match content.read(&mut buf) {
+            Ok(0) => return Ok(copied),
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(UnpackError::Corrupt(format!(
+                    "'{}' is cut short or damaged: {e}",
+                    member.display()
+                )));
+            }
+        };
+        file.write_all(&buf[..read])?;
+        copied += read as u64;
+    }
+}
+
 /// Unpacks a tar archive (plain or gzip) into `target`, which should be empty. Files,
 /// directories and links become owned by `owner` when given (the storage container's uid).
+/// Every byte of the archive is counted and hashed, what follows the tar end marker too.
 /// On error `target` holds a partial tree the caller throws away.
 pub fn unpack(
     archive: impl Read,
@@ -391,12 +512,40 @@ pub fn unpack(
     owner: Option<u32>,
     limits: Limits,
 ) -> Result<Unpacked, UnpackError> {
+    let mut measured = Measured::new(archive, limits.max_archive_bytes);
+    let extracted = extract(&mut measured, target, owner, limits).and_then(|written| {
+        measured.drain()?;
+        Ok(written)
+    });
+    let mut written = match extracted {
+        Ok(written) => written,
+        Err(e) => return Err(measured.blame(e)),
+    };
+    let (archive_bytes, sha256) = measured.finish();
+    written.report.push(ReportLine::info(format!(
+        "the archive: {archive_bytes} bytes, SHA-256 {sha256}"
+    )));
+    Ok(Unpacked {
+        bytes: written.bytes,
+        entries: written.entries,
+        report: written.report,
+        archive_bytes,
+        sha256,
+    })
+}
+
+fn extract(
+    archive: impl Read,
+    target: &Dir,
+    owner: Option<u32>,
+    limits: Limits,
+) -> Result<Written, UnpackError> {
     let mut archive = tar::Archive::new(decompressed(archive)?);
     let mut extractor = Extractor {
         root: target,
         owner,
         limits,
-        written: Unpacked::default(),
+        written: Written::default(),
         directory_modes: Vec::new(),
         devices: Findings::default(),
         setid: Findings::default(),

@@ -17,6 +17,7 @@ const UID: u32 = 30007;
 const ROOMY: Limits = Limits {
     max_bytes: 10 << 20,
     max_entries: 10_000,
+    max_archive_bytes: 100 << 20,
 };
 
 enum Member<'a> {
@@ -84,7 +85,7 @@ impl Home {
         self.root.path().join("outside")
     }
     fn install(&self, bytes: &[u8]) -> Result<distropanel::host::unpack::Unpacked, ImageError> {
-        install(&self.dir(), &path(), bytes, Some(UID), ROOMY)
+        install(&self.dir(), &path(), bytes, None, Some(UID), ROOMY)
     }
     fn image(&self) -> std::path::PathBuf {
         self.path().join("distros/img")
@@ -285,11 +286,13 @@ fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_
     let tight = Limits {
         max_bytes: 4000,
         max_entries: 10_000,
+        max_archive_bytes: 100 << 20,
     };
     let refused = install(
         &home.dir(),
         &path(),
         &archive(&[Member::File("big", &big, 0o644)])[..],
+        None,
         Some(UID),
         tight,
     );
@@ -303,9 +306,10 @@ fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_
     let few = Limits {
         max_bytes: 1 << 20,
         max_entries: 2,
+        max_archive_bytes: 100 << 20,
     };
     let many = archive(&[Member::Dir("a/"), Member::Dir("b/"), Member::Dir("c/")]);
-    let refused = install(&home.dir(), &path(), &many[..], Some(UID), few);
+    let refused = install(&home.dir(), &path(), &many[..], None, Some(UID), few);
     assert!(
         matches!(
             refused,

@@ -56,11 +56,13 @@ async fn a_customer_sets_up_storage_boots_a_container_into_a_real_image_then_ren
     let limits = Limits {
         max_bytes: 1 << 30,
         max_entries: 100_000,
+        max_archive_bytes: 1 << 30,
     };
     host.install_image(
         storage_uid,
         &DistroPath::parse("bb").unwrap(),
         &mut &tarball[..],
+        None,
         limits,
     )
     .unwrap();
