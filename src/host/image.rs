@@ -165,6 +165,51 @@ pub fn rollback(home: &Dir, path: &DistroPath) -> Result<(), ImageError> {
     Ok(())
 }
 
+/// Opens `name` in `dir` only if it is a plain directory; anything else (missing, a link, a
+/// file) counts as nothing kept there.
+fn kept_dir(dir: &Dir, name: &str) -> io::Result<Option<Dir>> {
+    match dir.symlink_metadata(name) {
+        Ok(meta) if meta.is_dir() => Ok(Some(dir.open_dir_nofollow(name)?)),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `<home>/.distropanel/<which>`, if distropanel made it (a link planted there is not ours and
+/// holds nothing of ours).
+fn work_subdir(home: &Dir, which: &str) -> io::Result<Option<Dir>> {
+    match kept_dir(home, WORK_DIR)? {
+        Some(work) => kept_dir(&work, which),
+        None => Ok(None),
+    }
+}
+
+/// Carries the previous image of `distros/<from>` along to `<to>`, so a rollback after the
+/// rename still finds it. A previous image already kept as `<to>` belonged to an earlier
+/// distro of that path and goes. Done already (nothing kept as `<from>`) counts as done.
+pub fn rename_previous(home: &Dir, from: &DistroPath, to: &DistroPath) -> io::Result<()> {
+    let Some(previous) = work_subdir(home, PREVIOUS)? else {
+        return Ok(());
+    };
+    if !exists(&previous, from.as_str())? {
+        return Ok(());
+    }
+    remove_any(&previous, to.as_str())?;
+    move_new(&previous, from.as_str(), &previous, to.as_str())
+}
+
+/// Deletes what distropanel keeps of `distros/<path>`: the previous image and any staging
+/// left by an install that never finished.
+pub fn purge_kept(home: &Dir, path: &DistroPath) -> io::Result<()> {
+    for which in [PREVIOUS, STAGING] {
+        if let Some(dir) = work_subdir(home, which)? {
+            remove_any(&dir, path.as_str())?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;

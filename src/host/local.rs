@@ -14,7 +14,7 @@ use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
 
-use crate::domain::image_source::Sha256Hex;
+use crate::domain::image_source::{Sha256Hex, WORK_DIR};
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::report::ReportLine;
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
@@ -220,6 +220,17 @@ fn explain_open(parent: &Dir, name: &str, label: &str, error: io::Error) -> Host
     }
 }
 
+/// Removes `name` in `dir` without following it: a directory with all it holds (links inside
+/// removed as links), anything else as itself. A missing one counts as removed.
+fn remove_entry(dir: &Dir, name: &str) -> io::Result<()> {
+    match dir.symlink_metadata(name) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if meta.is_dir() => dir.remove_dir_all(name),
+        Ok(_) => dir.remove_file_or_symlink(name),
+    }
+}
+
 fn is_plain_dir(dir: &Dir, name: &str) -> bool {
     dir.symlink_metadata(name).is_ok_and(|m| m.is_dir())
 }
@@ -350,24 +361,30 @@ impl HostExecutor for LocalHost {
             }
             Err(e) => return Err(HostError::io(label, e.into())),
         }
-        sync_dir(&distros).map_err(|e| HostError::io(&label, e))
+        sync_dir(&distros).map_err(|e| HostError::io(&label, e))?;
+        let home = self.home(storage, false)?;
+        image::rename_previous(&home, from, to).map_err(|e| {
+            HostError::io(
+                format!("{}/{WORK_DIR}/previous/{from}", home_label(storage)),
+                e,
+            )
+        })
     }
 
     fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
         let label = format!("{}/distros/{path}", home_label(storage));
-        let Some(distros) = self.distros(storage)? else {
-            return Ok(());
-        };
-        match distros.symlink_metadata(path.as_str()) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(HostError::io(label, e)),
-            Ok(meta) if meta.is_dir() => distros
-                .remove_dir_all(path.as_str())
-                .map_err(|e| HostError::io(label, e)),
-            Ok(_) => distros
-                .remove_file_or_symlink(path.as_str())
-                .map_err(|e| HostError::io(label, e)),
+        if let Some(distros) = self.distros(storage)? {
+            remove_entry(&distros, path.as_str()).map_err(|e| HostError::io(&label, e))?;
         }
+        let home = match self.home(storage, false) {
+            Ok(home) => home,
+            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        image::purge_kept(&home, path)
+            .map_err(|e| HostError::io(format!("{}/{WORK_DIR}", home_label(storage)), e))
     }
 
     fn append_log(&self, uid: Uid, line: &str) -> Result<(), HostError> {
@@ -462,6 +479,7 @@ fn refused_as_none(error: HostError) -> Result<Option<Dir>, HostError> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::symlink;
     use std::path::PathBuf;
 
     use super::*;
@@ -477,6 +495,7 @@ mod tests {
     impl Host {
         fn new() -> Self {
             let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir(root.path().join("outside")).unwrap();
             let host =
                 LocalHost::open(&root.path().join("host"), &root.path().join("vassals")).unwrap();
             let uid = Uid::of(30000, ContainerId(3));
@@ -487,6 +506,10 @@ mod tests {
 
         fn home(&self) -> PathBuf {
             self.root.path().join("host/containers/30003")
+        }
+
+        fn outside(&self) -> PathBuf {
+            self.root.path().join("outside")
         }
 
         fn install(&self, path: &str, marker: &[u8]) -> Result<unpack::Unpacked, HostError> {
@@ -520,6 +543,12 @@ mod tests {
                 None => self.home().join("distros").join(image),
             };
             std::fs::read(dir.join("marker")).ok()
+        }
+
+        fn write(&self, file: &str, content: &[u8]) {
+            let path = self.home().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
         }
     }
 
@@ -590,6 +619,101 @@ mod tests {
         assert_eq!(
             refusal(Err::<(), _>(refused)),
             "/containers/30003/distros/img: the archive is longer than the 1024 bytes allowed for an image archive"
+        );
+    }
+
+    #[test]
+    fn a_rename_takes_the_kept_previous_image_along_so_a_rollback_still_finds_it() {
+        let host = Host::new();
+        host.install("img", b"v1").unwrap();
+        host.install("img", b"v2").unwrap();
+        host.host
+            .rename_image(host.uid, &path("img"), &path("new"))
+            .unwrap();
+        assert_eq!(host.marker("new").unwrap(), b"v2");
+        assert_eq!(host.marker("previous/new").unwrap(), b"v1");
+        assert!(host.marker("previous/img").is_none());
+        host.host
+            .rename_image(host.uid, &path("img"), &path("new"))
+            .unwrap();
+        assert_eq!(host.marker("previous/new").unwrap(), b"v1", "done already");
+        host.host.rollback_image(host.uid, &path("new")).unwrap();
+        assert_eq!(host.marker("new").unwrap(), b"v1");
+    }
+
+    #[test]
+    fn a_rename_drops_a_stale_previous_image_of_the_new_path() {
+        let host = Host::new();
+        host.write(".distropanel/previous/new/marker", b"stale");
+        host.write(".distropanel/previous/new/more", b"stale");
+        host.install("img", b"v1").unwrap();
+        host.install("img", b"v2").unwrap();
+        host.host
+            .rename_image(host.uid, &path("img"), &path("new"))
+            .unwrap();
+        assert_eq!(host.marker("previous/new").unwrap(), b"v1");
+        assert!(!host.home().join(".distropanel/previous/new/more").exists());
+    }
+
+    #[test]
+    fn a_rename_or_a_purge_never_follows_a_planted_work_directory() {
+        let host = Host::new();
+        host.install("img", b"v1").unwrap();
+        std::fs::remove_dir_all(host.home().join(".distropanel")).unwrap();
+        std::fs::create_dir_all(host.outside().join("previous/img")).unwrap();
+        std::fs::write(host.outside().join("previous/img/marker"), b"theirs").unwrap();
+        symlink(host.outside(), host.home().join(".distropanel")).unwrap();
+        host.host
+            .rename_image(host.uid, &path("img"), &path("new"))
+            .unwrap();
+        host.host.purge_image(host.uid, &path("new")).unwrap();
+        assert!(host.marker("new").is_none());
+        assert_eq!(
+            std::fs::read(host.outside().join("previous/img/marker")).unwrap(),
+            b"theirs"
+        );
+        assert!(host.home().join(".distropanel").is_symlink());
+    }
+
+    #[test]
+    fn a_purge_deletes_the_kept_previous_image_too() {
+        let host = Host::new();
+        host.install("img", b"v1").unwrap();
+        host.install("img", b"v2").unwrap();
+        host.host.purge_image(host.uid, &path("img")).unwrap();
+        assert!(host.marker("img").is_none());
+        assert!(host.marker("previous/img").is_none());
+        assert!(
+            refusal(host.host.rollback_image(host.uid, &path("img")))
+                .contains("there is no previous image")
+        );
+        host.host.purge_image(host.uid, &path("img")).unwrap();
+    }
+
+    #[test]
+    fn a_purge_deletes_the_kept_image_even_when_the_distros_directory_is_gone() {
+        let host = Host::new();
+        host.install("img", b"v1").unwrap();
+        host.install("img", b"v2").unwrap();
+        std::fs::remove_dir_all(host.home().join("distros")).unwrap();
+        host.host.purge_image(host.uid, &path("img")).unwrap();
+        assert!(host.marker("previous/img").is_none());
+    }
+
+    #[test]
+    fn a_purge_removes_a_link_planted_as_the_previous_image_not_what_it_points_at() {
+        let host = Host::new();
+        host.install("img", b"v1").unwrap();
+        host.install("img", b"v2").unwrap();
+        let kept = host.home().join(".distropanel/previous/img");
+        std::fs::remove_dir_all(&kept).unwrap();
+        std::fs::write(host.outside().join("marker"), b"theirs").unwrap();
+        symlink(host.outside(), &kept).unwrap();
+        host.host.purge_image(host.uid, &path("img")).unwrap();
+        assert!(!kept.exists() && !kept.is_symlink());
+        assert_eq!(
+            std::fs::read(host.outside().join("marker")).unwrap(),
+            b"theirs"
         );
     }
 }

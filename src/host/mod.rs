@@ -157,8 +157,9 @@ pub trait HostExecutor: Send + Sync + 'static {
     /// Emperor restart the container.
     fn restart(&self, uid: Uid, vassal: &vassal::RenderedVassal) -> Result<(), HostError>;
 
-    /// Renames `distros/<from>` to `distros/<to>` in a storage container. Done already
-    /// (`from` gone, `to` there) counts as done.
+    /// Renames `distros/<from>` to `distros/<to>` in a storage container, and the previous
+    /// image kept for a rollback with it. Done already (`from` gone, `to` there) counts as
+    /// done.
     fn rename_image(
         &self,
         storage: Uid,
@@ -166,7 +167,8 @@ pub trait HostExecutor: Send + Sync + 'static {
         to: &DistroPath,
     ) -> Result<(), HostError>;
 
-    /// Deletes `distros/<path>` of a storage container; a missing one counts as deleted.
+    /// Deletes `distros/<path>` of a storage container and the previous image kept for it; a
+    /// missing one counts as deleted.
     fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError>;
 
     /// Appends one line to `<home>/logs/emperor.log`.
