@@ -14,7 +14,7 @@ use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
 
-use crate::domain::image_source::{Sha256Hex, WORK_DIR};
+use crate::domain::image_source::{HomeFile, Sha256Hex, WORK_DIR};
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::report::ReportLine;
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
@@ -218,6 +218,105 @@ fn explain_open(parent: &Dir, name: &str, label: &str, error: io::Error) -> Host
         }
         _ => HostError::io(label, error),
     }
+}
+
+fn no_such_home_file(file: &HomeFile, uid: Uid) -> HostError {
+    HostError::refused(
+        file,
+        format!("no such file in the home of {}", home_label(uid)),
+    )
+}
+
+/// Why the directory `walked`, on the way to `file`, cannot be passed through.
+fn home_step_refusal(
+    parent: &Dir,
+    name: &str,
+    walked: &str,
+    file: &HomeFile,
+    uid: Uid,
+    error: io::Error,
+) -> HostError {
+    let home = home_label(uid);
+    match parent.symlink_metadata(name) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => no_such_home_file(file, uid),
+        Ok(meta) if meta.is_symlink() => HostError::refused(
+            file,
+            format!("{walked} is a symbolic link in the home of {home}; links are not followed"),
+        ),
+        Ok(meta) if !meta.is_dir() => HostError::refused(
+            file,
+            format!("{walked} is not a directory in the home of {home}"),
+        ),
+        _ => HostError::io(format!("{home}/{walked}"), error),
+    }
+}
+
+/// Why `file` itself, found in the home, is not something to read an archive from.
+fn not_a_regular_home_file(meta: &cap_std::fs::Metadata, file: &HomeFile, uid: Uid) -> HostError {
+    let home = home_label(uid);
+    let why = if meta.is_symlink() {
+        format!(
+            "is a symbolic link in the home of {home}; links are not followed, put the archive itself there"
+        )
+    } else if meta.is_dir() {
+        format!("is a directory in the home of {home}, not an image archive")
+    } else {
+        format!(
+            "is not a regular file in the home of {home} (a device, a fifo or a socket); it was left alone"
+        )
+    };
+    HostError::refused(file, why)
+}
+
+/// The directory holding `file` in `home`, walked one plain directory at a time.
+fn home_file_parent(home: Dir, file: &HomeFile, uid: Uid) -> Result<Dir, HostError> {
+    let steps = file.components();
+    let mut dir = home;
+    for depth in 0..steps.len().saturating_sub(1) {
+        let name = &steps[depth];
+        dir = dir
+            .open_dir_nofollow(name)
+            .map_err(|e| home_step_refusal(&dir, name, &steps[..=depth].join("/"), file, uid, e))?;
+    }
+    Ok(dir)
+}
+
+/// Opens `file`, found in `dir`, for reading if it is a regular file of its own.
+fn open_regular_home_file(dir: &Dir, file: &HomeFile, uid: Uid) -> Result<File, HostError> {
+    let label = format!("{}/{file}", home_label(uid));
+    let Some(name) = file.components().last() else {
+        return Err(no_such_home_file(file, uid));
+    };
+    // looked at before opening, so a device node or a fifo is never opened at all
+    match dir.symlink_metadata(name) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(meta) => return Err(not_a_regular_home_file(&meta, file, uid)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(no_such_home_file(file, uid)),
+        Err(e) => return Err(HostError::io(label, e)),
+    }
+    let mut options = OpenOptions::new();
+    options
+        .read(true)
+        .follow(FollowSymlinks::No)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32);
+    let opened = dir
+        .open_with(name, &options)
+        .map_err(|e| HostError::io(&label, e))?;
+    let meta = opened.metadata().map_err(|e| HostError::io(&label, e))?;
+    if !meta.is_file() {
+        return Err(not_a_regular_home_file(&meta, file, uid));
+    }
+    // a hard link could make a file the customer may not read look like theirs
+    if meta.nlink() > 1 {
+        return Err(HostError::refused(
+            file,
+            format!(
+                "has other hard links in the home of {}; put a plain copy of the archive there",
+                home_label(uid)
+            ),
+        ));
+    }
+    Ok(opened)
 }
 
 /// Removes `name` in `dir` without following it: a directory with all it holds (links inside
@@ -434,6 +533,14 @@ impl HostExecutor for LocalHost {
             .map_err(|e| HostError::from((label, e)))
     }
 
+    fn open_home_file(&self, uid: Uid, file: &HomeFile) -> Result<Box<dyn Read + Send>, HostError> {
+        let home = self.home(uid, false)?;
+        let dir = home_file_parent(home, file, uid)?;
+        Ok(Box::new(
+            open_regular_home_file(&dir, file, uid)?.into_std(),
+        ))
+    }
+
     fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
         let home = self.home(storage, false)?;
         let label = format!("{}/distros/{path}", home_label(storage));
@@ -550,6 +657,15 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, content).unwrap();
         }
+
+        fn open(&self, file: &str) -> Result<Vec<u8>, HostError> {
+            let mut content = Vec::new();
+            self.host
+                .open_home_file(self.uid, &HomeFile::parse(file).unwrap())?
+                .read_to_end(&mut content)
+                .unwrap();
+            Ok(content)
+        }
     }
 
     fn archive_with_marker(marker: &[u8]) -> Vec<u8> {
@@ -620,6 +736,88 @@ mod tests {
             refusal(Err::<(), _>(refused)),
             "/containers/30003/distros/img: the archive is longer than the 1024 bytes allowed for an image archive"
         );
+    }
+
+    #[test]
+    fn a_file_in_the_home_opens_for_reading() {
+        let host = Host::new();
+        host.write("images/alpine.tar.gz", b"archive bytes");
+        assert_eq!(host.open("images/alpine.tar.gz").unwrap(), b"archive bytes");
+        host.write("top.tar", b"top");
+        assert_eq!(host.open("top.tar").unwrap(), b"top");
+    }
+
+    #[test]
+    fn a_missing_file_is_refused_in_words_a_customer_understands() {
+        let host = Host::new();
+        for missing in ["images/x.tar.gz", "x.tar"] {
+            assert_eq!(
+                refusal(host.open(missing)),
+                format!("{missing}: no such file in the home of /containers/30003")
+            );
+        }
+        host.write("images/other", b"");
+        assert_eq!(
+            refusal(host.open("images/x.tar.gz")),
+            "images/x.tar.gz: no such file in the home of /containers/30003"
+        );
+    }
+
+    #[test]
+    fn a_link_at_any_step_is_never_followed() {
+        let host = Host::new();
+        std::fs::write(host.outside().join("secret.tar"), b"secret").unwrap();
+        std::fs::create_dir(host.home().join("real")).unwrap();
+        symlink(host.outside(), host.home().join("images")).unwrap();
+        assert_eq!(
+            refusal(host.open("images/secret.tar")),
+            "images/secret.tar: images is a symbolic link in the home of /containers/30003; links are not followed"
+        );
+        symlink(
+            host.outside().join("secret.tar"),
+            host.home().join("real/x.tar"),
+        )
+        .unwrap();
+        assert_eq!(
+            refusal(host.open("real/x.tar")),
+            "real/x.tar: is a symbolic link in the home of /containers/30003; links are not followed, put the archive itself there"
+        );
+        symlink("x.tar", host.home().join("real/y.tar")).unwrap();
+        assert!(refusal(host.open("real/y.tar")).contains("is a symbolic link"));
+    }
+
+    #[test]
+    fn a_directory_a_fifo_or_a_hard_link_is_not_an_archive_to_read() {
+        let host = Host::new();
+        std::fs::create_dir_all(host.home().join("images/dir.tar")).unwrap();
+        assert_eq!(
+            refusal(host.open("images/dir.tar")),
+            "images/dir.tar: is a directory in the home of /containers/30003, not an image archive"
+        );
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            host.home().join("images/pipe.tar"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        assert!(
+            refusal(host.open("images/pipe.tar")).contains("is not a regular file"),
+            "a fifo is refused without being opened, so nothing blocks"
+        );
+        host.write("flat", b"");
+        assert_eq!(
+            refusal(host.open("flat/x.tar")),
+            "flat/x.tar: flat is not a directory in the home of /containers/30003"
+        );
+        std::fs::write(host.outside().join("theirs.tar"), b"not yours").unwrap();
+        std::fs::hard_link(
+            host.outside().join("theirs.tar"),
+            host.home().join("images/linked.tar"),
+        )
+        .unwrap();
+        assert!(refusal(host.open("images/linked.tar")).contains("has other hard links"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::domain::image_source::Sha256Hex;
+use crate::domain::image_source::{HomeFile, Sha256Hex};
 use crate::domain::values::{DistroPath, Uid};
 
 /// The executor for this machine and the vassal template, as configured (blocking work done
@@ -192,6 +192,14 @@ pub trait HostExecutor: Send + Sync + 'static {
         expect: Option<&Sha256Hex>,
         limits: unpack::Limits,
     ) -> Result<unpack::Unpacked, HostError>;
+
+    /// Opens a regular file in a container's home for reading (an image archive the customer
+    /// put there), never through a symbolic link at any step.
+    fn open_home_file(
+        &self,
+        uid: Uid,
+        file: &HomeFile,
+    ) -> Result<Box<dyn io::Read + Send>, HostError>;
 
     /// Puts the previous image of `distros/<path>` back (a second call undoes the first).
     fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError>;
