@@ -3,9 +3,11 @@
 //! [`HostExecutor`] is what the job worker drives; [`local::LocalHost`] does it on the
 //! machine it runs on, through directory capabilities: every path a customer can influence is
 //! resolved beneath the container's home and never through a symbolic link, so nothing planted
-//! in a home can make the executor touch a file outside it.
+//! in a home can make the executor touch a file outside it. [`fetch::Fetcher`] downloads image
+//! archives; it is not part of the executor because it touches no host file, only the network.
 
 pub mod check;
+pub mod fetch;
 pub mod image;
 pub mod local;
 pub mod report;
@@ -95,8 +97,8 @@ impl ImageCheck {
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// Something a customer put in a home or asked for is not what it must be (a link, a file
-    /// where a directory belongs, an archive that is not the one named). Trying again will not
-    /// help until the customer fixes it.
+    /// where a directory belongs, an archive that is not the one named, an address that is
+    /// not on the public internet). Trying again will not help until the customer fixes it.
     #[error("{path}: {why}")]
     Refused { path: String, why: String },
     /// The operating system said no; it may work next time.
