@@ -97,6 +97,27 @@ pub struct Settings {
     /// Milliseconds before the first retry of a failed job; doubled for each further one.
     #[arg(long, env = "DISTROPANEL_JOB_BACKOFF_MS", default_value_t = 5000)]
     pub job_backoff_ms: u64,
+
+    /// Largest image archive, in MiB, that is taken by upload, read from a home or fetched.
+    #[arg(long, env = "DISTROPANEL_MAX_IMAGE_MB", default_value_t = 4096)]
+    pub max_image_mb: u64,
+
+    /// Members an image archive may have.
+    #[arg(
+        long,
+        env = "DISTROPANEL_MAX_IMAGE_ENTRIES",
+        default_value_t = 1_000_000
+    )]
+    pub max_image_entries: u64,
+
+    /// Let hosts fetch images from loopback, private and link-local addresses (refused by
+    /// default, so a customer's URL cannot reach the host's own network).
+    #[arg(long, env = "DISTROPANEL_FETCH_ALLOW_PRIVATE", default_value_t = false)]
+    pub fetch_allow_private: bool,
+
+    /// Seconds a fetch may wait for a connection or for the next bytes.
+    #[arg(long, env = "DISTROPANEL_FETCH_TIMEOUT_SECS", default_value_t = 30)]
+    pub fetch_timeout_secs: u64,
 }
 
 /// Which servers' jobs `serve` runs.
@@ -130,6 +151,15 @@ pub struct JobSettings {
     pub backoff: Duration,
 }
 
+/// Bounds on image archives, and how hosts fetch them.
+#[derive(Debug, Clone)]
+pub struct ImageSettings {
+    pub max_archive_bytes: u64,
+    pub max_entries: u64,
+    pub fetch_allow_private: bool,
+    pub fetch_timeout: Duration,
+}
+
 /// Validated configuration: every path absolute, every secret present.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -147,6 +177,7 @@ pub struct Config {
     pub vassal_template: Option<PathBuf>,
     pub local_servers: LocalServers,
     pub jobs: JobSettings,
+    pub images: ImageSettings,
 }
 
 /// 64 random bytes; `Debug` never prints them.
@@ -224,6 +255,14 @@ impl Settings {
             self.job_lease_secs >= 1,
             "a job lease lasts at least a second"
         );
+        anyhow::ensure!(
+            self.max_image_mb >= 1,
+            "max image size must be at least 1 MiB"
+        );
+        anyhow::ensure!(
+            self.fetch_timeout_secs >= 1,
+            "a fetch timeout lasts at least a second"
+        );
         anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
         anyhow::ensure!(
             self.db_pool >= 1,
@@ -248,6 +287,12 @@ impl Settings {
                 lease: Duration::from_secs(self.job_lease_secs),
                 poll: Duration::from_millis(self.job_poll_ms),
                 backoff: Duration::from_millis(self.job_backoff_ms),
+            },
+            images: ImageSettings {
+                max_archive_bytes: self.max_image_mb.saturating_mul(1024 * 1024),
+                max_entries: self.max_image_entries,
+                fetch_allow_private: self.fetch_allow_private,
+                fetch_timeout: Duration::from_secs(self.fetch_timeout_secs),
             },
         })
     }

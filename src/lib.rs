@@ -117,11 +117,14 @@ impl Application {
         self.port
     }
 
-    /// Serves until stopped, sweeping dead sessions and stale failed logins meanwhile.
+    /// Serves until stopped, sweeping dead sessions, stale failed logins and abandoned image
+    /// uploads meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let sweeper = tokio::spawn(auth::sweep_forever(self.pool));
+        let sweeper = tokio::spawn(auth::sweep_forever(self.pool.clone()));
+        let uploads = tokio::spawn(web::api::images::sweep_uploads_forever(self.pool));
         let served = self.server.await;
         sweeper.abort();
+        uploads.abort();
         served
     }
 }

@@ -12,7 +12,6 @@ use crate::db::queries::{containers, distros, servers, users};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::HostExecutor;
-use sha2::Digest;
 
 pub const STAFF: (&str, &str) = ("staff", "staff-demo");
 pub const CUSTOMERS: [(&str, &str, &str); 2] = [
@@ -64,7 +63,7 @@ pub fn seed_image(
 ) -> anyhow::Result<()> {
     use crate::db::models::custom_distro::NewCustomDistro;
     use crate::db::queries::{containers::ContainerChangeset, custom_distros, images, jobs};
-    use crate::host::{ImageRef, check::CheckFacts, sample_image, unpack::Limits};
+    use crate::host::{ImageRef, check::CheckFacts, report::Level, sample_image, unpack::Limits};
 
     let customer = users::by_username(conn, "kratos")?
         .and_then(|u| u.customer_id)
@@ -114,7 +113,7 @@ pub fn seed_image(
         home_has_uwsgi: false,
     };
     let report = host.inspect_image(&image, &facts)?;
-    let digest = hex::encode(sha2::Sha256::digest(&tarball));
+    let broken = report.iter().any(|line| line.level == Level::Error);
     conn.transaction(|conn| -> anyhow::Result<()> {
         let distro = custom_distros::insert(
             conn,
@@ -131,8 +130,9 @@ pub fn seed_image(
             conn,
             distro.id,
             i64::try_from(unpacked.bytes)?,
-            &digest,
+            unpacked.sha256.as_str(),
             serde_json::to_value(&report)?,
+            images::state_after_check(true, broken),
         )?;
         let mapping = ContainerChangeset {
             custom_distro_id: Some(Some(distro.id)),

@@ -82,6 +82,8 @@ diesel::table! {
         checked_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        previous_bytes -> Nullable<Int8>,
+        previous_sha256 -> Nullable<Text>,
     }
 }
 
@@ -120,6 +122,25 @@ diesel::table! {
         outcome -> Text,
         detail -> Text,
         ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    image_upload_chunks (upload_id, seq) {
+        upload_id -> Int8,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    image_uploads (id) {
+        id -> Int8,
+        custom_distro_id -> Int4,
+        state -> Text,
+        bytes -> Int8,
+        sha256 -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -202,6 +223,8 @@ diesel::joinable!(events -> containers (container_id));
 diesel::joinable!(events -> customers (customer_id));
 diesel::joinable!(events -> jobs (job_id));
 diesel::joinable!(events -> users (actor_user_id));
+diesel::joinable!(image_upload_chunks -> image_uploads (upload_id));
+diesel::joinable!(image_uploads -> custom_distros (custom_distro_id));
 diesel::joinable!(jobs -> containers (container_id));
 diesel::joinable!(jobs -> customers (customer_id));
 diesel::joinable!(jobs -> servers (server_id));
@@ -217,6 +240,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     distros,
     events,
+    image_upload_chunks,
+    image_uploads,
     jobs,
     login_attempts,
     servers,

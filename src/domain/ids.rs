@@ -39,3 +39,4 @@ id_type!(ApiTokenId, i32);
 id_type!(AlarmId, i64);
 id_type!(JobId, i64);
 id_type!(EventId, i64);
+id_type!(UploadId, i64);

@@ -16,7 +16,8 @@ use crate::db::models::container::Container;
 use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, JobKind, NewJob};
 use crate::db::queries::host_facts::ContainerFacts;
-use crate::domain::ids::{ContainerId, CustomerId, ServerId};
+use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, ServerId, UploadId};
+use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::ImageRef;
 use crate::host::vassal::{Boot, VassalSpec};
@@ -39,14 +40,54 @@ pub enum Task {
         storage: ContainerId,
         path: DistroPath,
     },
+    /// Unpack an archive as the new image of a custom distro, keeping the one it replaces.
+    InstallImage {
+        storage: ContainerId,
+        image: DistroImage,
+        source: ArchiveSource,
+        expect: Option<Sha256Hex>,
+    },
+    /// Put the image an install replaced back.
+    RollbackImage {
+        storage: ContainerId,
+        image: DistroImage,
+    },
+    /// Run the image checklist and record its report.
+    CheckImage {
+        storage: ContainerId,
+        image: DistroImage,
+    },
+}
+
+/// The custom distro an image job is about, and its path when the job was queued (jobs of a
+/// storage container run in order, so a later rename has not happened yet when it runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistroImage {
+    pub distro: CustomDistroId,
+    pub path: DistroPath,
+}
+
+/// Where an install reads its archive from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveSource {
+    /// Uploaded through the API and kept in the database.
+    Upload(UploadId),
+    /// A file the customer put in the storage container's home.
+    HomeFile(HomeFile),
+    /// Downloaded by the host.
+    Url(FetchUrl),
 }
 
 /// The kinds this crate's worker runs; other kinds wait for a worker that knows them.
-pub const HANDLED_KINDS: [JobKind; 4] = [
+pub const HANDLED_KINDS: [JobKind; 8] = [
     JobKind::Restart,
     JobKind::EnsureStorageDir,
     JobKind::RenameImage,
     JobKind::PurgeImage,
+    JobKind::UnpackImage,
+    JobKind::FetchImage,
+    JobKind::RollbackImage,
+    JobKind::CheckImage,
 ];
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,6 +99,24 @@ struct RenamePayload {
 #[derive(Debug, Serialize, Deserialize)]
 struct PurgePayload {
     path: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ImagePayload {
+    distro: CustomDistroId,
+    path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<SourcePayload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SourcePayload {
+    Upload(UploadId),
+    File(String),
+    Url(String),
 }
 
 impl Task {
@@ -87,6 +146,53 @@ impl Task {
                 Ok(Task::PurgeImage {
                     storage: container,
                     path: path(&p.path)?,
+                })
+            }
+            "unpack_image" | "fetch_image" | "rollback_image" | "check_image" => {
+                let p: ImagePayload =
+                    serde_json::from_value(job.payload.clone()).map_err(|_| payload("image"))?;
+                let image = DistroImage {
+                    distro: p.distro,
+                    path: path(&p.path)?,
+                };
+                let expect = p
+                    .sha256
+                    .as_deref()
+                    .map(|raw| Sha256Hex::parse(raw).map_err(|e| format!("{raw:?}: {e}")))
+                    .transpose()?;
+                let source = match (job.kind.as_str(), p.source) {
+                    ("unpack_image", Some(SourcePayload::Upload(id))) => {
+                        Some(ArchiveSource::Upload(id))
+                    }
+                    ("unpack_image", Some(SourcePayload::File(raw))) => Some(
+                        HomeFile::parse(&raw)
+                            .map(ArchiveSource::HomeFile)
+                            .map_err(|e| format!("{raw:?}: {e}"))?,
+                    ),
+                    ("fetch_image", Some(SourcePayload::Url(raw))) => Some(
+                        FetchUrl::parse(&raw)
+                            .map(ArchiveSource::Url)
+                            .map_err(|e| format!("{raw:?}: {e}"))?,
+                    ),
+                    ("rollback_image" | "check_image", None) => None,
+                    _ => return Err(payload("image")),
+                };
+                Ok(match (job.kind.as_str(), source) {
+                    ("rollback_image", _) => Task::RollbackImage {
+                        storage: container,
+                        image,
+                    },
+                    ("check_image", _) => Task::CheckImage {
+                        storage: container,
+                        image,
+                    },
+                    (_, Some(source)) => Task::InstallImage {
+                        storage: container,
+                        image,
+                        source,
+                        expect,
+                    },
+                    _ => return Err(payload("image")),
                 })
             }
             other => Err(format!("this worker does not run {other} jobs")),
@@ -177,6 +283,53 @@ pub fn purge_image(storage: impl Into<JobTarget>, path: &DistroPath) -> NewJob<'
     )
 }
 
+fn image_job(
+    storage: impl Into<JobTarget>,
+    kind: JobKind,
+    image: &DistroImage,
+    source: Option<SourcePayload>,
+    expect: Option<&Sha256Hex>,
+) -> NewJob<'static> {
+    let payload = ImagePayload {
+        distro: image.distro,
+        path: image.path.to_string(),
+        source,
+        sha256: expect.map(|d| d.as_str().to_owned()),
+    };
+    job_for(
+        storage,
+        kind,
+        serde_json::to_value(payload).expect("plain values serialise"),
+    )
+}
+
+/// Unpack an archive (uploaded, in the home, or to be fetched) as a distro's new image.
+pub fn install_image(
+    storage: impl Into<JobTarget>,
+    image: &DistroImage,
+    source: &ArchiveSource,
+    expect: Option<&Sha256Hex>,
+) -> NewJob<'static> {
+    let (kind, source) = match source {
+        ArchiveSource::Upload(id) => (JobKind::UnpackImage, SourcePayload::Upload(*id)),
+        ArchiveSource::HomeFile(file) => {
+            (JobKind::UnpackImage, SourcePayload::File(file.to_string()))
+        }
+        ArchiveSource::Url(url) => (JobKind::FetchImage, SourcePayload::Url(url.to_string())),
+    };
+    image_job(storage, kind, image, Some(source), expect)
+}
+
+/// Put back the image the last install replaced.
+pub fn rollback_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob<'static> {
+    image_job(storage, JobKind::RollbackImage, image, None, None)
+}
+
+/// Check an image and record the report.
+pub fn check_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob<'static> {
+    image_job(storage, JobKind::CheckImage, image, None, None)
+}
+
 /// The default distro and the mapped custom distro image of a container, parsed.
 pub fn boot_inputs(
     facts: &ContainerFacts,
@@ -209,7 +362,7 @@ pub fn vassal_spec(facts: &ContainerFacts, base_uid: u32, boot: Boot) -> VassalS
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{JobId, ServerId};
+    use crate::domain::ids::JobId;
 
     fn job(kind: &str, payload: serde_json::Value) -> Job {
         let now = chrono::Utc::now();
@@ -235,6 +388,48 @@ mod tests {
     }
 
     #[test]
+    fn every_image_job_the_builders_write_parses_back_into_its_task() {
+        let target = JobTarget {
+            container: ContainerId(2),
+            customer: CustomerId(1),
+            server: ServerId(1),
+        };
+        let image = DistroImage {
+            distro: CustomDistroId(3),
+            path: DistroPath::parse("alpine").unwrap(),
+        };
+        let digest = Sha256Hex::parse(&"ab".repeat(32)).unwrap();
+        let sources = [
+            ArchiveSource::Upload(UploadId(9)),
+            ArchiveSource::HomeFile(HomeFile::parse("images/a.tar.gz").unwrap()),
+            ArchiveSource::Url(FetchUrl::parse("https://example.com/a.tar").unwrap()),
+        ];
+        for source in sources {
+            let new = install_image(target, &image, &source, Some(&digest));
+            let parsed = Task::parse(&job(new.kind, new.payload)).unwrap();
+            assert_eq!(
+                parsed,
+                Task::InstallImage {
+                    storage: ContainerId(2),
+                    image: image.clone(),
+                    source,
+                    expect: Some(digest.clone()),
+                }
+            );
+        }
+        let new = rollback_image(target, &image);
+        assert!(matches!(
+            Task::parse(&job(new.kind, new.payload)),
+            Ok(Task::RollbackImage { .. })
+        ));
+        let new = check_image(target, &image);
+        assert!(matches!(
+            Task::parse(&job(new.kind, new.payload)),
+            Ok(Task::CheckImage { .. })
+        ));
+    }
+
+    #[test]
     fn a_job_row_parses_into_a_task_with_safe_paths_or_is_refused() {
         let rename = job("rename_image", serde_json::json!({"from": "a", "to": "b"}));
         assert!(matches!(Task::parse(&rename), Ok(Task::RenameImage { .. })));
@@ -251,6 +446,17 @@ mod tests {
         }
         assert!(Task::parse(&job("purge_image", serde_json::json!({"path": ".."}))).is_err());
         assert!(Task::parse(&job("unpack_image", serde_json::json!({}))).is_err());
+        for payload in [
+            serde_json::json!({"distro": 3, "path": "a", "source": {"file": "../x.tar"}}),
+            serde_json::json!({"distro": 3, "path": "a", "source": {"url": "file:///etc/passwd"}}),
+            serde_json::json!({"distro": 3, "path": "a", "source": {"upload": 1}, "sha256": "x"}),
+            serde_json::json!({"distro": 3, "path": "a"}),
+        ] {
+            assert!(
+                Task::parse(&job("unpack_image", payload.clone())).is_err(),
+                "{payload}"
+            );
+        }
         let mut orphan = job("restart", serde_json::json!({}));
         orphan.container_id = None;
         assert!(Task::parse(&orphan).is_err());

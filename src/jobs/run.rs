@@ -1,17 +1,21 @@
 //! Running one job: the steps of each task, each written to the operation log (an `events`
 //! row, a line in `<home>/logs/emperor.log`, and the job's report).
 
+mod images;
+
 use std::sync::Arc;
 
 use diesel::prelude::*;
 use serde_json::json;
 
+use crate::config::ImageSettings;
 use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
 use crate::db::queries::{events, host_alarms, host_facts, jobs};
 use crate::db::{PgPool, PgPooled};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
+use crate::host::fetch::Fetcher;
 use crate::host::vassal::{Boot, VassalTemplate};
 use crate::host::{HostError, HostExecutor, home_label};
 use crate::jobs::Task;
@@ -50,6 +54,10 @@ pub struct Runner {
     pub pool: PgPool,
     pub host: Arc<dyn HostExecutor>,
     pub template: Arc<VassalTemplate>,
+    /// Downloads the archives of `fetch_image` jobs.
+    pub fetcher: Arc<Fetcher>,
+    /// Bounds on archives and images.
+    pub images: ImageSettings,
     pub base_uid: u32,
     pub max_alarms: u32,
     /// This worker's name, written as `locked_by` and as the actor of its log lines.
@@ -215,7 +223,11 @@ impl Runner {
         let task = Task::parse(job).map_err(JobError::Invalid)?;
         let container = match &task {
             Task::Restart(c) | Task::EnsureStorageDir(c) => *c,
-            Task::RenameImage { storage, .. } | Task::PurgeImage { storage, .. } => *storage,
+            Task::RenameImage { storage, .. }
+            | Task::PurgeImage { storage, .. }
+            | Task::InstallImage { storage, .. }
+            | Task::RollbackImage { storage, .. }
+            | Task::CheckImage { storage, .. } => *storage,
         };
         let facts = host_facts::container(&mut conn, container)?;
         let log = Log {
@@ -258,6 +270,22 @@ impl Runner {
                 let result = self.host.purge_image(uid, &path);
                 self.outcome(&log, "purge image", &target, result, "deleted")
             }
+            Task::InstallImage {
+                image,
+                source,
+                expect,
+                ..
+            } => self.install_image(
+                &mut conn,
+                &log,
+                uid,
+                facts.storage_mb,
+                &image,
+                &source,
+                expect.as_ref(),
+            ),
+            Task::RollbackImage { image, .. } => self.rollback_image(&mut conn, &log, uid, &image),
+            Task::CheckImage { image, .. } => self.check_image(&mut conn, &log, uid, &image),
         };
         match done {
             Ok(()) => self.finish(&mut conn, &log),

@@ -208,6 +208,14 @@ pub async fn local_worker(
         pool,
         host,
         template,
+        fetcher: Arc::new(crate::host::fetch::Fetcher::new(
+            crate::host::fetch::FetchPolicy {
+                allow_private: config.images.fetch_allow_private,
+                timeout: config.images.fetch_timeout,
+                ..Default::default()
+            },
+        )),
+        images: config.images.clone(),
         base_uid: config.base_uid,
         max_alarms: config.max_alarms,
         worker: worker_name(),

@@ -32,7 +32,8 @@ pub enum AppError {
     Invalid(Vec<(String, String)>),
     /// Clashes with what is stored (duplicates, rules that name blocking containers).
     Conflict(String),
-    PayloadTooLarge,
+    /// Over a size limit; the reason says which and what to do.
+    PayloadTooLarge(String),
     MethodNotAllowed,
     TooManyRequests {
         retry_after_secs: u64,
@@ -59,7 +60,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -71,16 +72,16 @@ impl AppError {
     pub fn reason(&self) -> String {
         match self {
             AppError::NotFound => "There is nothing here, or it is not yours.".into(),
-            AppError::Forbidden(why) | AppError::BadRequest(why) | AppError::Conflict(why) => {
-                why.clone()
-            }
+            AppError::Forbidden(why)
+            | AppError::BadRequest(why)
+            | AppError::Conflict(why)
+            | AppError::PayloadTooLarge(why) => why.clone(),
             AppError::Unauthorized => "Log in first.".into(),
             AppError::Invalid(fields) => fields
                 .iter()
                 .map(|(field, why)| format!("{field}: {why}"))
                 .collect::<Vec<_>>()
                 .join("; "),
-            AppError::PayloadTooLarge => "The request body is larger than allowed.".into(),
             AppError::MethodNotAllowed => "This address does not take that method.".into(),
             AppError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
@@ -198,7 +199,7 @@ impl ApiError {
             AppError::BadRequest(_) => "Bad request",
             AppError::Invalid(_) => "Unprocessable entity",
             AppError::Conflict(_) => "Conflict",
-            AppError::PayloadTooLarge => "Request entity too large",
+            AppError::PayloadTooLarge(_) => "Request entity too large",
             AppError::MethodNotAllowed => "Method not allowed",
             AppError::TooManyRequests { .. } => "Too many requests",
             AppError::Unavailable => "Service unavailable",

@@ -115,6 +115,8 @@ impl TestApp {
             "jobs",
             "events",
             "api_tokens",
+            "image_uploads",
+            "image_upload_chunks",
         ];
         let select = tables
             .iter()

@@ -163,6 +163,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/alarm_key/{}"),
     ("GET", "/api/jobs"),
     ("GET", "/api/jobs/{}"),
+    ("PUT", "/api/custom_distro/{}/image"),
+    ("POST", "/api/custom_distro/{}/unpack"),
+    ("POST", "/api/custom_distro/{}/fetch"),
+    ("POST", "/api/custom_distro/{}/rollback"),
+    ("GET", "/api/custom_distro/{}/check"),
+    ("POST", "/api/custom_distro/{}/check"),
     ("PUT", "/api/containers/{}"),
 ];
 

@@ -90,6 +90,42 @@ async fn another_customers_ids_answer_like_missing_ones_on_every_route_and_chang
             None,
         ),
         (
+            Method::PUT,
+            format!("/api/custom_distro/{bobs_distro}/image"),
+            format!("/api/custom_distro/{missing_id}/image"),
+            Some(json!("not really an archive")),
+        ),
+        (
+            Method::POST,
+            format!("/api/custom_distro/{bobs_distro}/unpack"),
+            format!("/api/custom_distro/{missing_id}/unpack"),
+            Some(json!({"file": "images/a.tar.gz"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/custom_distro/{bobs_distro}/fetch"),
+            format!("/api/custom_distro/{missing_id}/fetch"),
+            Some(json!({"url": "https://example.com/a.tar", "sha256": "ab".repeat(32)})),
+        ),
+        (
+            Method::POST,
+            format!("/api/custom_distro/{bobs_distro}/rollback"),
+            format!("/api/custom_distro/{missing_id}/rollback"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/custom_distro/{bobs_distro}/check"),
+            format!("/api/custom_distro/{missing_id}/check"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/custom_distro/{bobs_distro}/check"),
+            format!("/api/custom_distro/{missing_id}/check"),
+            None,
+        ),
+        (
             Method::GET,
             format!("/api/alarms/{bobs_alarm}"),
             format!("/api/alarms/{missing_id}"),

@@ -197,6 +197,13 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
             poll: std::time::Duration::from_millis(50),
             backoff: std::time::Duration::from_millis(200),
         },
+        images: distropanel::config::ImageSettings {
+            max_archive_bytes: 8 * 1024 * 1024,
+            max_entries: 100_000,
+            // the tests serve images from 127.0.0.1
+            fetch_allow_private: true,
+            fetch_timeout: std::time::Duration::from_secs(5),
+        },
     }
 }
 

@@ -20,7 +20,7 @@ const ROOMY: Limits = Limits {
     max_archive_bytes: 100 << 20,
 };
 
-enum Member<'a> {
+pub(crate) enum Member<'a> {
     File(&'a str, &'a [u8], u32),
     Dir(&'a str),
     Symlink(&'a str, &'a str),
@@ -30,7 +30,7 @@ enum Member<'a> {
 }
 
 /// A tar archive written header by header, so names can be anything, hostile ones included.
-fn archive(members: &[Member]) -> Vec<u8> {
+pub(crate) fn archive(members: &[Member]) -> Vec<u8> {
     let mut out = tar::Builder::new(Vec::new());
     for member in members {
         let mut header = tar::Header::new_ustar();

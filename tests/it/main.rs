@@ -8,6 +8,7 @@ mod api_containers;
 mod api_conventions;
 mod api_custom_distros;
 mod api_fuzz;
+mod api_images;
 mod api_jobs;
 mod api_me;
 mod api_statements;

@@ -1,11 +1,7 @@
 //! The seed's quick start from end to end: the API changes the data, the worker does the host
 //! work, and the host root shows the result.
 
-use distropanel::domain::values::{DistroPath, Uid};
-use distropanel::host::HostExecutor;
-use distropanel::host::local::LocalHost;
 use distropanel::host::sample_image::{BUSYBOX, busybox_rootfs};
-use distropanel::host::unpack::Limits;
 use serde_json::json;
 
 use crate::helpers::spawn_app;
@@ -33,7 +29,7 @@ async fn a_customer_sets_up_storage_boots_a_container_into_a_real_image_then_ren
     drain(&app).await;
     assert!(home(&app, images.uid()).join("distros").is_dir());
 
-    // a distro, and its image in place (uploads come through the host executor)
+    // a distro, and its image uploaded through the API; the worker unpacks and checks it
     let made = api
         .post(
             &format!("/api/custom_distros/{}", images.uid()),
@@ -42,30 +38,21 @@ async fn a_customer_sets_up_storage_boots_a_container_into_a_real_image_then_ren
         .await;
     assert_eq!(made.status, 201, "{made:?}");
     let id = made.json["id"].as_i64().unwrap();
-    let host = LocalHost::open(
-        app.host_root.path(),
-        &app.host_root.path().join("etc/uwsgi/vassals"),
-    )
-    .unwrap();
     let tarball =
         busybox_rootfs(std::path::Path::new(BUSYBOX), &[("web", web.uid() as u32)]).unwrap();
-    let storage_uid = Uid::of(
-        30000,
-        distropanel::domain::ids::ContainerId(images.id as i32),
-    );
-    let limits = Limits {
-        max_bytes: 1 << 30,
-        max_entries: 100_000,
-        max_archive_bytes: 1 << 30,
-    };
-    host.install_image(
-        storage_uid,
-        &DistroPath::parse("bb").unwrap(),
-        &mut &tarball[..],
-        None,
-        limits,
-    )
-    .unwrap();
+    let uploaded = api
+        .send(
+            api.request(
+                reqwest::Method::PUT,
+                &format!("/api/custom_distro/{id}/image"),
+            )
+            .body(tarball),
+        )
+        .await;
+    assert_eq!(uploaded.status, 202, "{uploaded:?}");
+    drain(&app).await;
+    let check = api.get(&format!("/api/custom_distro/{id}/check")).await;
+    assert_eq!(check.json["image_state"], "ready", "{check:?}");
 
     // mapping boots web into it
     let usable = api.get(&format!("/api/custom_distros/{}", web.uid())).await;

@@ -25,6 +25,9 @@ pub struct CustomDistro {
     pub checked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the image an install replaced was (kept on the host for a rollback).
+    pub previous_bytes: Option<i64>,
+    pub previous_sha256: Option<String>,
 }
 
 #[derive(Debug, Insertable)]

@@ -110,3 +110,12 @@ pub fn update(
 pub fn delete(conn: &mut PgConnection, id: CustomDistroId) -> QueryResult<usize> {
     diesel::delete(custom_distros::table.find(id)).execute(conn)
 }
+
+/// A custom distro by id, whoever owns it (for the host's jobs, never for a request).
+pub fn find(conn: &mut PgConnection, id: CustomDistroId) -> QueryResult<Option<CustomDistro>> {
+    custom_distros::table
+        .find(id)
+        .select(CustomDistro::as_select())
+        .first(conn)
+        .optional()
+}

@@ -11,6 +11,7 @@ pub mod distros;
 pub mod events;
 pub mod host_alarms;
 pub mod host_facts;
+pub mod image_uploads;
 pub mod images;
 pub mod jobs;
 pub mod login_attempts;

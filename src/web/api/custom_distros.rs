@@ -19,6 +19,7 @@ use crate::domain::policy::{self, ContainerFacts, DistroFacts};
 use crate::domain::refusal::ContainerRef;
 use crate::domain::values::{DisplayName, DistroPath, Uid};
 use crate::web::api::containers::constraint_refusal;
+use crate::web::api::images::image_state;
 use crate::web::api::input::{FieldErrors, JsonBody, QueryMap, plain_text};
 use crate::web::api::{container_of_uid, created, id_segment, ok_message};
 use crate::web::error::{ApiError, AppError};
@@ -46,9 +47,16 @@ pub struct CustomDistroView {
     pub path: String,
     pub note: String,
     pub uuid: uuid::Uuid,
+    /// `none`, `unpacking` (an install or rollback is queued or running), `ready`, or
+    /// `broken` (its last check found an error). A distropanel addition, as are the next two.
+    pub image_state: String,
+    /// Bytes of file content in the image.
+    pub image_bytes: Option<i64>,
+    /// SHA-256 of the archive the image was unpacked from.
+    pub image_sha256: Option<String>,
 }
 
-fn view(d: CustomDistro, base_uid: u32) -> CustomDistroView {
+fn view(d: CustomDistro, image_state: String, base_uid: u32) -> CustomDistroView {
     CustomDistroView {
         id: d.id.0,
         container: Uid::of(base_uid, d.container_id).get(),
@@ -56,6 +64,9 @@ fn view(d: CustomDistro, base_uid: u32) -> CustomDistroView {
         path: d.path,
         note: d.note,
         uuid: d.uuid,
+        image_state,
+        image_bytes: d.image_bytes,
+        image_sha256: d.image_sha256,
     }
 }
 
@@ -177,15 +188,15 @@ fn parse_fields(
     Ok(fields)
 }
 
-struct Actor {
-    customer: CustomerId,
+pub(super) struct Actor {
+    pub(super) customer: CustomerId,
     user: UserId,
     username: String,
     address: String,
 }
 
 impl Actor {
-    fn of(caller: &ApiCaller, request: &HttpRequest) -> Result<Self, ApiError> {
+    pub(super) fn of(caller: &ApiCaller, request: &HttpRequest) -> Result<Self, ApiError> {
         Ok(Self {
             customer: caller.customer()?,
             user: caller.user_id,
@@ -194,7 +205,7 @@ impl Actor {
         })
     }
 
-    fn log(
+    pub(super) fn log(
         &self,
         conn: &mut PgConnection,
         container: ContainerId,
@@ -288,11 +299,14 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
     let id = CustomDistroId(id_segment(&id)?);
-    let found = db::run(&state.pool, move |conn| {
-        custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)
+    let (found, image_state) = db::run(&state.pool, move |conn| {
+        let found =
+            custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
+        let image_state = image_state(conn, &found)?;
+        Ok::<_, AppError>((found, image_state))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(view(found, state.config.base_uid)))
+    Ok(HttpResponse::Ok().json(view(found, image_state, state.config.base_uid)))
 }
 
 /// The containers booting a distro, as refusals name them.
@@ -350,11 +364,13 @@ pub async fn update(
                     &format!("distros/{} to distros/{path}", current.path),
                 )?;
             }
-            Ok::<_, AppError>(updated)
+            let image_state = image_state(conn, &updated)?;
+            Ok::<_, AppError>((updated, image_state))
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(view(updated, base_uid)))
+    let (updated, image_state) = updated;
+    Ok(HttpResponse::Ok().json(view(updated, image_state, base_uid)))
 }
 
 #[utoipa::path(delete, path = "/api/custom_distro/{id}", operation_id = "custom_distro_delete", tag = "custom distros",

@@ -33,17 +33,24 @@ impl FromRequest for RawBody {
         let stream = actix_web::body::BodyStream::new(payload.take());
         Box::pin(async move {
             if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
-                return Err(ApiError(AppError::PayloadTooLarge));
+                return Err(ApiError(too_large()));
             }
             match actix_web::body::to_bytes_limited(stream, BODY_LIMIT).await {
                 Ok(Ok(bytes)) => Ok(RawBody(bytes)),
                 Ok(Err(_)) => Err(ApiError(AppError::BadRequest(
                     "The request body ended before its declared length; send it whole.".into(),
                 ))),
-                Err(_) => Err(ApiError(AppError::PayloadTooLarge)),
+                Err(_) => Err(ApiError(too_large())),
             }
         })
     }
+}
+
+fn too_large() -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "The request body is larger than the {} KiB the API reads; send less.",
+        BODY_LIMIT / 1024
+    ))
 }
 
 /// A JSON body read as `T`. An empty body, malformed JSON or a field of the wrong type is a

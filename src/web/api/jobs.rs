@@ -44,7 +44,7 @@ pub struct JobView {
 }
 
 /// Report lines as the worker stores them; anything else in the column is skipped, not fatal.
-fn report_lines(report: &serde_json::Value) -> Vec<ReportLine> {
+pub(crate) fn report_lines(report: &serde_json::Value) -> Vec<ReportLine> {
     report
         .as_array()
         .map(|lines| {

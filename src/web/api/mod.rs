@@ -10,6 +10,7 @@ mod alarms;
 mod containers;
 mod custom_distros;
 mod distros;
+pub mod images;
 pub mod input;
 mod jobs;
 mod me;
@@ -79,6 +80,15 @@ impl Endpoint {
         self.on(Method::DELETE, handler)
     }
 
+    fn put<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::PUT, handler)
+    }
+
     pub fn methods(&self) -> Vec<Method> {
         self.handlers.iter().map(|(m, _)| m.clone()).collect()
     }
@@ -111,6 +121,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             .get(custom_distros::show)
             .post(custom_distros::update)
             .delete(custom_distros::delete),
+        Endpoint::at("/custom_distro/{id}/image").put(images::upload),
+        Endpoint::at("/custom_distro/{id}/unpack").post(images::unpack),
+        Endpoint::at("/custom_distro/{id}/fetch").post(images::fetch),
+        Endpoint::at("/custom_distro/{id}/rollback").post(images::rollback),
+        Endpoint::at("/custom_distro/{id}/check")
+            .get(images::last_check)
+            .post(images::check_now),
         Endpoint::at("/alarms").get(alarms::list),
         Endpoint::at("/alarms/raise/{uid}").post(alarms::raise),
         Endpoint::at("/alarms/trigger/{uid}").post(alarms::raise),
@@ -138,7 +155,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(scope);
 }
 
-const ALLOWED_METHODS: &str = "GET,POST,DELETE,OPTIONS";
+const ALLOWED_METHODS: &str = "GET,POST,PUT,DELETE,OPTIONS";
 /// As upstream: scripts on other sites may send the uwsgi.it headers, never a browser's
 /// remembered `Authorization` (the CSRF check refuses cross-site Basic for the same reason).
 const ALLOWED_HEADERS: &str = "X-uwsgi-it-username,X-uwsgi-it-password,Content-Type";

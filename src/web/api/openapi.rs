@@ -60,6 +60,8 @@ impl Modify for Authentication {
         super::distros::list,
         super::custom_distros::list, super::custom_distros::usable, super::custom_distros::create,
         super::custom_distros::show, super::custom_distros::update, super::custom_distros::delete,
+        super::images::upload, super::images::unpack, super::images::fetch, super::images::rollback,
+        super::images::last_check, super::images::check_now,
         super::alarms::list, super::alarms::show, super::alarms::delete, super::alarms::raise,
         super::alarms::key,
         super::jobs::list, super::jobs::show,
@@ -84,9 +86,14 @@ impl Modify for Aliases {
         for (alias, original) in ALIASES {
             if let Some(item) = openapi.paths.paths.get(original).cloned() {
                 let mut item = item;
-                for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                    .into_iter()
-                    .flatten()
+                for operation in [
+                    &mut item.get,
+                    &mut item.post,
+                    &mut item.delete,
+                    &mut item.put,
+                ]
+                .into_iter()
+                .flatten()
                 {
                     operation.operation_id = operation
                         .operation_id
@@ -136,7 +143,11 @@ pub fn registered() -> Vec<(String, Vec<String>)> {
         .into_iter()
         .map(|e| {
             let mut methods: Vec<String> = e.methods().iter().map(ToString::to_string).collect();
-            methods.sort_by_key(|m| ["GET", "POST", "DELETE"].iter().position(|x| x == m));
+            methods.sort_by_key(|m| {
+                ["GET", "POST", "DELETE", "PUT", "PATCH"]
+                    .iter()
+                    .position(|x| x == m)
+            });
             (format!("/api{}", e.path), methods)
         })
         .collect()
@@ -162,7 +173,7 @@ mod tests {
             .paths
             .paths
             .values()
-            .flat_map(|item| [&item.get, &item.post, &item.delete])
+            .flat_map(|item| [&item.get, &item.post, &item.delete, &item.put])
             .flatten()
             .filter_map(|op| op.operation_id.clone())
             .collect();

@@ -1,0 +1,314 @@
+//! The image jobs: install an archive (uploaded, from the home, or fetched), roll back to the
+//! image an install replaced, and check an image. Each records what it found on the distro.
+
+use std::io::{self, Read};
+
+use crate::db::PgPooled;
+use crate::db::queries::{containers, custom_distros, image_uploads, images};
+use crate::domain::ids::UploadId;
+use crate::domain::image_source::Sha256Hex;
+use crate::domain::values::Uid;
+use crate::host::check::CheckFacts;
+use crate::host::report::{Level, ReportLine};
+use crate::host::unpack::Limits;
+use crate::host::{HostError, ImageRef, home_label};
+use crate::jobs::{ArchiveSource, DistroImage};
+
+use super::{JobError, Log, Outcome, Runner};
+
+impl Outcome {
+    fn of_level(level: Level) -> Self {
+        match level {
+            Level::Info => Outcome::Ok,
+            Level::Warning => Outcome::Warning,
+            Level::Error => Outcome::Error,
+        }
+    }
+}
+
+/// Reads an upload back chunk by chunk, one short query per chunk.
+struct UploadReader<'a> {
+    conn: &'a mut PgPooled,
+    upload: UploadId,
+    next: i32,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for UploadReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.chunk.len() {
+            match image_uploads::chunk(self.conn, self.upload, self.next)
+                .map_err(io::Error::other)?
+            {
+                Some(chunk) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                    self.next += 1;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Runner {
+    fn image_ref(&self, uid: Uid, image: &DistroImage) -> ImageRef {
+        ImageRef {
+            storage_uid: uid,
+            path: image.path.clone(),
+        }
+    }
+
+    /// The custom distro the job is about, or `None` (logged) when it was deleted meanwhile.
+    fn distro_still_there(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        image: &DistroImage,
+        target: &str,
+    ) -> Result<bool, JobError> {
+        let found = log.guarded(conn, |conn| Ok(custom_distros::find(conn, image.distro)?))?;
+        if found.is_none() {
+            log.step(
+                "skip",
+                target,
+                Outcome::Ok,
+                "the custom distro was deleted meanwhile",
+            );
+        }
+        Ok(found.is_some())
+    }
+
+    /// Runs the checklist of an installed image, logging each line.
+    fn inspect(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        image: &ImageRef,
+        distro: &DistroImage,
+    ) -> Result<Vec<ReportLine>, JobError> {
+        let mapped = log.guarded(conn, |conn| Ok(containers::booting(conn, distro.distro)?))?;
+        let facts = CheckFacts {
+            mapped_uids: mapped
+                .iter()
+                .filter_map(|(id, _)| u32::try_from(Uid::of(self.base_uid, *id).get()).ok())
+                .collect(),
+            home_has_uwsgi: false,
+        };
+        let report = self.host.inspect_image(image, &facts);
+        let report = self.outcome(log, "check", &image.label(), report, "")?;
+        for line in &report {
+            log.step(
+                "check",
+                &image.label(),
+                Outcome::of_level(line.level),
+                &line.message,
+            );
+        }
+        if !mapped.is_empty() {
+            let names: Vec<String> = mapped
+                .iter()
+                .map(|(id, name)| format!("{name} ({})", Uid::of(self.base_uid, *id)))
+                .collect();
+            log.step(
+                "mapped",
+                &image.label(),
+                Outcome::Ok,
+                &format!(
+                    "{} boot this image; each runs the new one from its next restart",
+                    names.join(", ")
+                ),
+            );
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn install_image(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        uid: Uid,
+        storage_mb: i32,
+        image: &DistroImage,
+        source: &ArchiveSource,
+        expect: Option<&Sha256Hex>,
+    ) -> Result<(), JobError> {
+        let target = self.image_ref(uid, image).label();
+        if !self.distro_still_there(conn, log, image, &target)? {
+            if let ArchiveSource::Upload(upload) = source {
+                log.guarded(conn, |conn| Ok(image_uploads::discard(conn, *upload)?))?;
+            }
+            return Ok(());
+        }
+        self.ensure_home(log, uid)?;
+        let distros = self.host.ensure_storage_dir(uid);
+        self.outcome(
+            log,
+            "distros",
+            &format!("{}/distros", home_label(uid)),
+            distros,
+            "ready, owned by the container",
+        )?;
+        let limits = Limits {
+            max_bytes: u64::try_from(storage_mb).unwrap_or(0) << 20,
+            max_entries: self.images.max_entries,
+            max_archive_bytes: self.images.max_archive_bytes,
+        };
+        let unpacked = match source {
+            ArchiveSource::Upload(upload) => {
+                let found = log.guarded(conn, |conn| {
+                    Ok(image_uploads::find_complete(conn, *upload)?)
+                })?;
+                let Some((bytes, _)) = found else {
+                    let gone = HostError::refused(
+                        &target,
+                        "the uploaded archive is no longer kept (uploads are dropped an hour after their install fails); upload it again",
+                    );
+                    return self.outcome(log, "upload", &target, Err(gone), "");
+                };
+                log.step(
+                    "upload",
+                    &target,
+                    Outcome::Ok,
+                    &format!("{bytes} bytes to unpack"),
+                );
+                let mut reader_conn = self.pool.get()?;
+                let mut reader = UploadReader {
+                    conn: &mut reader_conn,
+                    upload: *upload,
+                    next: 0,
+                    chunk: Vec::new(),
+                    at: 0,
+                };
+                self.host
+                    .install_image(uid, &image.path, &mut reader, expect, limits)
+            }
+            ArchiveSource::HomeFile(file) => {
+                let opened = self.host.open_home_file(uid, file);
+                let label = format!("{}/{file}", home_label(uid));
+                let mut reader = self.outcome(log, "open", &label, opened, "")?;
+                self.host
+                    .install_image(uid, &image.path, &mut reader, expect, limits)
+            }
+            ArchiveSource::Url(url) => {
+                let opened = self.fetcher.open(url);
+                let mut reader = self.outcome(log, "fetch", url.as_str(), opened, "")?;
+                self.host
+                    .install_image(uid, &image.path, &mut reader, expect, limits)
+            }
+        };
+        let unpacked = self.outcome(log, "unpack", &target, unpacked, "")?;
+        for line in &unpacked.report {
+            log.step(
+                "unpack",
+                &target,
+                Outcome::of_level(line.level),
+                &line.message,
+            );
+        }
+        log.step(
+            "unpack",
+            &target,
+            Outcome::Ok,
+            &format!(
+                "{} members, {} bytes of files, archive of {} bytes with SHA-256 {}; the image it replaced is kept for a rollback",
+                unpacked.entries, unpacked.bytes, unpacked.archive_bytes, unpacked.sha256
+            ),
+        );
+        let report = self.inspect(conn, log, &self.image_ref(uid, image), image)?;
+        let state = images::state_after_check(true, has_errors(&report));
+        let bytes = i64::try_from(unpacked.bytes).unwrap_or(i64::MAX);
+        log.guarded(conn, |conn| {
+            images::record_installed(
+                conn,
+                image.distro,
+                bytes,
+                unpacked.sha256.as_str(),
+                report_json(&report),
+                state,
+            )?;
+            if let ArchiveSource::Upload(upload) = source {
+                image_uploads::discard(conn, *upload)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn rollback_image(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        uid: Uid,
+        image: &DistroImage,
+    ) -> Result<(), JobError> {
+        let image_ref = self.image_ref(uid, image);
+        if !self.distro_still_there(conn, log, image, &image_ref.label())? {
+            return Ok(());
+        }
+        let result = self.host.rollback_image(uid, &image.path);
+        self.outcome(
+            log,
+            "rollback",
+            &image_ref.label(),
+            result,
+            "the previous image is back; the one it replaced is kept, so a second rollback undoes this one",
+        )?;
+        let report = self.inspect(conn, log, &image_ref, image)?;
+        let state = images::state_after_check(true, has_errors(&report));
+        log.guarded(conn, |conn| {
+            Ok(images::record_rolled_back(
+                conn,
+                image.distro,
+                report_json(&report),
+                state,
+            )?)
+        })
+        .map(|_| ())
+    }
+
+    pub(super) fn check_image(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        uid: Uid,
+        image: &DistroImage,
+    ) -> Result<(), JobError> {
+        let image_ref = self.image_ref(uid, image);
+        if !self.distro_still_there(conn, log, image, &image_ref.label())? {
+            return Ok(());
+        }
+        // an image that is not there (or is a link) is a finding, not a failed job
+        let (report, exists) = match self.inspect(conn, log, &image_ref, image) {
+            Ok(report) => (report, true),
+            Err(JobError::Host(HostError::Refused { why, .. })) => (
+                vec![ReportLine::error(format!("{}: {why}", image_ref.label()))],
+                false,
+            ),
+            Err(e) => return Err(e),
+        };
+        let state = images::state_after_check(exists, has_errors(&report));
+        log.guarded(conn, |conn| {
+            Ok(images::record_check(
+                conn,
+                image.distro,
+                report_json(&report),
+                state,
+            )?)
+        })
+        .map(|_| ())
+    }
+}
+
+fn has_errors(report: &[ReportLine]) -> bool {
+    report.iter().any(|line| line.level == Level::Error)
+}
+
+fn report_json(report: &[ReportLine]) -> serde_json::Value {
+    serde_json::to_value(report).unwrap_or_else(|_| serde_json::Value::Array(Vec::new()))
+}

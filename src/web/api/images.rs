@@ -1,0 +1,485 @@
+//! `/api/custom_distro/<id>/image`, `unpack`, `fetch`, `rollback` and `check`: putting a root
+//! filesystem into a custom distro (distropanel additions, in uwsgi.it's conventions).
+//!
+//! Each accepted request queues a job on the storage container's host and answers 202 with
+//! it; the job's report says what the unpack skipped or dropped and what the check found. An
+//! uploaded archive is streamed into PostgreSQL in chunks (never held whole in memory), so
+//! any web node can take it and the agent of the storage container's host can unpack it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::{Connection, PgConnection};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::guard::ApiCaller;
+use crate::db;
+use crate::db::models::custom_distro::CustomDistro;
+use crate::db::models::job::NewJob;
+use crate::db::queries::{custom_distros, image_uploads, images, jobs};
+use crate::domain::ids::{CustomDistroId, UploadId};
+use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
+use crate::domain::values::DistroPath;
+use crate::jobs::{ArchiveSource, DistroImage};
+use crate::web::api::custom_distros::Actor;
+use crate::web::api::input::{FieldErrors, JsonBody, QueryMap};
+use crate::web::api::jobs::{JobView, ReportLine, view as job_view};
+use crate::web::api::{epoch, id_segment};
+use crate::web::error::{ApiError, AppError};
+
+/// Bytes stored per row while an upload streams in.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedBody {
+    /// `Accepted`.
+    pub message: String,
+    pub job: JobView,
+}
+
+fn accepted(job: crate::db::models::job::Job, base_uid: u32) -> HttpResponse {
+    HttpResponse::Accepted().json(AcceptedBody {
+        message: "Accepted".into(),
+        job: job_view(job, base_uid),
+    })
+}
+
+/// The distro's image path as stored (the schema holds it to the same rule).
+fn distro_image(distro: &CustomDistro) -> Result<DistroImage, AppError> {
+    let path = DistroPath::parse(&distro.path).map_err(|why| {
+        AppError::internal(anyhow::anyhow!("stored path {:?}: {why}", distro.path))
+    })?;
+    Ok(DistroImage {
+        distro: distro.id,
+        path,
+    })
+}
+
+/// In one transaction: the caller's distro (locked), what `prepare` checks or writes first,
+/// the job `make` builds, and the operation log line.
+async fn queue_image_job(
+    state: &web::Data<AppState>,
+    actor: Actor,
+    id: CustomDistroId,
+    action: &'static str,
+    detail: String,
+    prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), AppError> + Send + 'static,
+    make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    let base_uid = state.config.base_uid;
+    let job = db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let distro = custom_distros::lock_for_customer(conn, actor.customer, id)?
+                .ok_or(AppError::NotFound)?;
+            prepare(conn, &distro)?;
+            let image = distro_image(&distro)?;
+            let job = jobs::enqueue(conn, &make(&distro, &image))?;
+            actor.log(conn, distro.container_id, action, &distro.name, &detail)?;
+            Ok::<_, AppError>(job)
+        })
+    })
+    .await?;
+    Ok(accepted(job, base_uid))
+}
+
+fn parse_digest(raw: Option<&str>, errors: &mut FieldErrors) -> Option<Sha256Hex> {
+    raw.and_then(|raw| errors.check("sha256", Sha256Hex::parse(raw)))
+}
+
+#[utoipa::path(put, path = "/api/custom_distro/{id}/image", operation_id = "custom_distro_image_upload", tag = "images",
+    params(("id" = i32, Path),
+        ("sha256" = Option<String>, Query, description = "the archive's SHA-256; a different one refuses the upload")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "a tar archive, plain or gzip-compressed"),
+    responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
+        (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
+pub async fn upload(
+    request: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: QueryMap,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let actor = Actor::of(&caller, &request)?;
+    let id = CustomDistroId(id_segment(&id)?);
+    let mut errors = FieldErrors::default();
+    let expect = parse_digest(query.get("sha256"), &mut errors);
+    errors.finish()?;
+    let limit = state.config.images.max_archive_bytes;
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large(limit).into());
+    }
+    // the distro must be the caller's before a byte of the body is stored
+    let customer = actor.customer;
+    db::run(&state.pool, move |conn| {
+        custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    let upload = db::run(&state.pool, move |conn| {
+        image_uploads::begin(conn, id).map_err(AppError::from)
+    })
+    .await?;
+    let stored = receive(&state, upload, payload, limit).await;
+    let answer = match stored {
+        Ok((bytes, digest)) => {
+            finish_upload(&state, actor, id, upload, bytes, digest, expect).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    if answer.is_err() {
+        // a refused upload leaves nothing behind; if this fails too, the sweep drops it later
+        let _ = db::run(&state.pool, move |conn| {
+            image_uploads::discard(conn, upload).map_err(AppError::from)
+        })
+        .await;
+    }
+    answer
+}
+
+fn too_large(limit: u64) -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "The archive is larger than the {} MiB an image may be; make it smaller or fetch it from a URL.",
+        limit >> 20
+    ))
+}
+
+/// Streams the body into chunks, hashing it on the way; returns its size and digest.
+async fn receive(
+    state: &web::Data<AppState>,
+    upload: UploadId,
+    mut payload: web::Payload,
+    limit: u64,
+) -> Result<(u64, Sha256Hex), AppError> {
+    let mut hasher = Sha256::new();
+    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
+    let mut seq = 0i32;
+    let mut total = 0u64;
+    loop {
+        let next = payload.next().await;
+        let ended = next.is_none();
+        if let Some(piece) = next {
+            let piece = piece.map_err(|_| {
+                AppError::BadRequest(
+                    "The upload broke off before the whole archive arrived; send it again.".into(),
+                )
+            })?;
+            total += piece.len() as u64;
+            if total > limit {
+                return Err(too_large(limit));
+            }
+            pending.extend_from_slice(&piece);
+        }
+        while pending.len() >= CHUNK_BYTES || (ended && !pending.is_empty()) {
+            let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
+            let data = std::mem::replace(&mut pending, rest);
+            let at = seq;
+            hasher = db::run(&state.pool, move |conn| {
+                hasher.update(&data);
+                image_uploads::append(conn, upload, at, &data)?;
+                Ok::<_, AppError>(hasher)
+            })
+            .await?;
+            seq += 1;
+        }
+        if ended {
+            break;
+        }
+    }
+    if total == 0 {
+        return Err(AppError::invalid(
+            "image",
+            "the body is empty: send the archive itself as the request body",
+        ));
+    }
+    Ok((total, Sha256Hex::from_digest(&hasher.finalize().into())))
+}
+
+async fn finish_upload(
+    state: &web::Data<AppState>,
+    actor: Actor,
+    id: CustomDistroId,
+    upload: UploadId,
+    bytes: u64,
+    digest: Sha256Hex,
+    expect: Option<Sha256Hex>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(expect) = &expect
+        && *expect != digest
+    {
+        return Err(AppError::invalid(
+            "sha256",
+            format!("the archive received has SHA-256 {digest}, not {expect}; send it again"),
+        )
+        .into());
+    }
+    let detail = format!("{bytes} bytes, SHA-256 {digest}");
+    let digest_kept = digest.clone();
+    queue_image_job(
+        state,
+        actor,
+        id,
+        "image uploaded",
+        detail,
+        move |conn, _| {
+            if image_uploads::complete(conn, upload, digest_kept.as_str())? {
+                Ok(())
+            } else {
+                Err(AppError::internal(anyhow::anyhow!(
+                    "upload {upload} was not receiving any more"
+                )))
+            }
+        },
+        move |distro, image| {
+            crate::jobs::install_image(distro, image, &ArchiveSource::Upload(upload), Some(&digest))
+        },
+    )
+    .await
+}
+
+/// `{"file": "images/alpine.tar.gz"}`: an archive in the storage container's home.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UnpackRequest {
+    /// Relative to the storage container's home; plain names only (no `..`).
+    pub file: Option<String>,
+    /// The archive's SHA-256, if known; a different one fails the job.
+    pub sha256: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/custom_distro/{id}/unpack", operation_id = "custom_distro_image_unpack", tag = "images",
+    params(("id" = i32, Path)), request_body = UnpackRequest,
+    responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
+        (status = 422, body = super::openapi::ErrorBody)))]
+pub async fn unpack(
+    request: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(body): JsonBody<UnpackRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = Actor::of(&caller, &request)?;
+    let id = CustomDistroId(id_segment(&id)?);
+    let mut errors = FieldErrors::default();
+    if body.file.is_none() {
+        errors.add("file", "is required");
+    }
+    let file = body
+        .file
+        .as_deref()
+        .and_then(|raw| errors.check("file", HomeFile::parse(raw)));
+    let expect = parse_digest(body.sha256.as_deref(), &mut errors);
+    errors.finish()?;
+    let file = file.expect("checked above");
+    let detail = format!("from {file}");
+    queue_image_job(
+        &state,
+        actor,
+        id,
+        "image unpack requested",
+        detail,
+        |_, _| Ok(()),
+        move |distro, image| {
+            crate::jobs::install_image(
+                distro,
+                image,
+                &ArchiveSource::HomeFile(file),
+                expect.as_ref(),
+            )
+        },
+    )
+    .await
+}
+
+/// `{"url", "sha256"}`: an archive the host downloads.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FetchRequest {
+    /// An `http` or `https` address, without credentials in it.
+    pub url: Option<String>,
+    /// The archive's SHA-256: required, the host checks it before the image is swapped in.
+    pub sha256: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/custom_distro/{id}/fetch", operation_id = "custom_distro_image_fetch", tag = "images",
+    params(("id" = i32, Path)), request_body = FetchRequest,
+    responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
+        (status = 422, body = super::openapi::ErrorBody)))]
+pub async fn fetch(
+    request: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    JsonBody(body): JsonBody<FetchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = Actor::of(&caller, &request)?;
+    let id = CustomDistroId(id_segment(&id)?);
+    let mut errors = FieldErrors::default();
+    for (field, given) in [("url", &body.url), ("sha256", &body.sha256)] {
+        if given.is_none() {
+            errors.add(field, "is required");
+        }
+    }
+    let url = body
+        .url
+        .as_deref()
+        .and_then(|raw| errors.check("url", FetchUrl::parse(raw)));
+    let expect = parse_digest(body.sha256.as_deref(), &mut errors);
+    errors.finish()?;
+    let (url, expect) = (url.expect("checked above"), expect.expect("checked above"));
+    let detail = format!("from {url}, SHA-256 {expect}");
+    queue_image_job(
+        &state,
+        actor,
+        id,
+        "image fetch requested",
+        detail,
+        |_, _| Ok(()),
+        move |distro, image| {
+            crate::jobs::install_image(distro, image, &ArchiveSource::Url(url), Some(&expect))
+        },
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/api/custom_distro/{id}/rollback", operation_id = "custom_distro_image_rollback", tag = "images",
+    params(("id" = i32, Path)),
+    responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
+        (status = 409, body = super::openapi::ErrorBody)))]
+pub async fn rollback(
+    request: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = Actor::of(&caller, &request)?;
+    let id = CustomDistroId(id_segment(&id)?);
+    queue_image_job(
+        &state,
+        actor,
+        id,
+        "image rollback requested",
+        String::new(),
+        |conn, distro| {
+            let previous_known = distro.previous_sha256.is_some();
+            if !previous_known && !images::busy(conn, distro.container_id, distro.id)? {
+                return Err(AppError::Conflict(format!(
+                    "{} has no earlier image to roll back to: a rollback brings back the image the last install replaced.",
+                    distro.name
+                )));
+            }
+            Ok(())
+        },
+        |distro, image| crate::jobs::rollback_image(distro, image),
+    )
+    .await
+}
+
+/// The last check of an image.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckView {
+    /// The custom distro.
+    pub id: i32,
+    /// `none` (no image yet), `unpacking` (an install or rollback is queued or running),
+    /// `ready` or `broken` (the last check found an error).
+    pub image_state: String,
+    /// Epoch seconds of the last check, or null if there was none.
+    pub checked: Option<i64>,
+    /// Bytes of file content in the image.
+    pub bytes: Option<i64>,
+    /// SHA-256 of the archive it was unpacked from.
+    pub sha256: Option<String>,
+    pub report: Vec<ReportLine>,
+}
+
+/// What a distro's image is: its stored state, or `unpacking` while an install is pending.
+pub(crate) fn image_state(
+    conn: &mut PgConnection,
+    distro: &CustomDistro,
+) -> Result<String, AppError> {
+    Ok(if images::busy(conn, distro.container_id, distro.id)? {
+        "unpacking".into()
+    } else {
+        distro.image_state.clone()
+    })
+}
+
+#[utoipa::path(get, path = "/api/custom_distro/{id}/check", operation_id = "custom_distro_image_check", tag = "images",
+    params(("id" = i32, Path)),
+    responses((status = 200, body = CheckView), (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn last_check(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = caller.customer()?;
+    let id = CustomDistroId(id_segment(&id)?);
+    let (distro, image_state) = db::run(&state.pool, move |conn| {
+        let distro =
+            custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
+        let image_state = image_state(conn, &distro)?;
+        Ok::<_, AppError>((distro, image_state))
+    })
+    .await?;
+    let report = distro
+        .check_report
+        .as_ref()
+        .map(crate::web::api::jobs::report_lines)
+        .unwrap_or_default();
+    Ok(HttpResponse::Ok().json(CheckView {
+        id: distro.id.0,
+        image_state,
+        checked: distro.checked_at.map(epoch),
+        bytes: distro.image_bytes,
+        sha256: distro.image_sha256,
+        report,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/custom_distro/{id}/check", operation_id = "custom_distro_image_check_now", tag = "images",
+    params(("id" = i32, Path)),
+    responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody)))]
+pub async fn check_now(
+    request: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = Actor::of(&caller, &request)?;
+    let id = CustomDistroId(id_segment(&id)?);
+    queue_image_job(
+        &state,
+        actor,
+        id,
+        "image check requested",
+        String::new(),
+        |_, _| Ok(()),
+        |distro, image| crate::jobs::check_image(distro, image),
+    )
+    .await
+}
+
+/// How long an upload no job is reading is kept: long enough for staff to retry its job.
+const UPLOADS_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Drops abandoned uploads every ten minutes.
+pub async fn sweep_uploads_forever(pool: crate::db::PgPool) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        let swept = db::run(&pool, |conn| {
+            image_uploads::sweep(conn, UPLOADS_KEPT).map_err(AppError::from)
+        })
+        .await;
+        match swept {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "dropped abandoned image uploads"),
+            Err(error) => tracing::warn!(?error, "sweeping image uploads failed"),
+        }
+    }
+}

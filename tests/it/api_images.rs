@@ -1,0 +1,514 @@
+//! Putting root filesystems into custom distros through the API: uploads, files in the home,
+//! fetches, rollbacks and checks, with the worker doing the host work on a real host root.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use distropanel::host::sample_image::{BUSYBOX, busybox_rootfs};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::api_client::{Answer, World, world};
+use crate::host_fixtures::{drain, home};
+use crate::images::{Member, archive};
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A bootable busybox image for `web`.
+fn busybox_image(w: &World) -> Vec<u8> {
+    busybox_rootfs(Path::new(BUSYBOX), &[("web", w.web.uid() as u32)]).expect("busybox-static")
+}
+
+/// A distro `tiny` at `distros/bb` of alice's storage container (whose home the first image
+/// job sets up).
+async fn storage_with_distro(w: &World) -> i64 {
+    w.custom_distro("alice", &w.images, "tiny", "bb").await
+}
+
+async fn upload(w: &World, id: i64, bytes: Vec<u8>, query: &str) -> Answer {
+    let api = w.app.api("alice");
+    api.send(
+        api.request(
+            Method::PUT,
+            &format!("/api/custom_distro/{id}/image{query}"),
+        )
+        .body(bytes),
+    )
+    .await
+}
+
+async fn job(w: &World, id: i64) -> Value {
+    let answer = w.app.api("alice").get(&format!("/api/jobs/{id}")).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json
+}
+
+fn image_dir(w: &World, path: &str) -> std::path::PathBuf {
+    home(&w.app, w.images.uid()).join("distros").join(path)
+}
+
+fn messages(report: &Value) -> String {
+    report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| format!("{}: {}", line["level"], line["message"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_uploads_an_image_and_the_host_unpacks_and_checks_it() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let tarball = busybox_image(&w);
+    let digest = sha256(&tarball);
+
+    let accepted = upload(&w, id, tarball.clone(), &format!("?sha256={digest}")).await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert_eq!(accepted.json["message"], "Accepted");
+    assert_eq!(accepted.json["job"]["kind"], "unpack_image");
+    assert_eq!(accepted.json["job"]["state"], "queued");
+    assert_eq!(accepted.json["job"]["container"], w.images.uid());
+    let shown = w
+        .app
+        .api("alice")
+        .get(&format!("/api/custom_distro/{id}"))
+        .await;
+    assert_eq!(shown.json["image_state"], "unpacking");
+
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let report = messages(&done["report"]);
+    assert!(report.contains("/.old_root is present"), "{report}");
+    assert!(report.contains(&digest), "{report}");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+
+    let shown = w
+        .app
+        .api("alice")
+        .get(&format!("/api/custom_distro/{id}"))
+        .await;
+    assert_eq!(shown.json["image_state"], "ready", "{shown:?}");
+    assert_eq!(shown.json["image_sha256"], digest.as_str());
+    assert!(shown.json["image_bytes"].as_i64().unwrap() > 100_000);
+    let check = w
+        .app
+        .api("alice")
+        .get(&format!("/api/custom_distro/{id}/check"))
+        .await;
+    assert_eq!(check.status, 200, "{check:?}");
+    assert_eq!(check.json["image_state"], "ready");
+    assert_eq!(check.json["sha256"], digest.as_str());
+    assert!(check.json["checked"].is_i64());
+    assert!(messages(&check.json["report"]).contains("/containers is present"));
+    assert_eq!(
+        w.app.count("image_uploads"),
+        0,
+        "the upload is dropped once unpacked"
+    );
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_whose_digest_differs_from_the_one_given_is_refused_and_leaves_nothing() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let before = w.app.snapshot();
+    let refused = upload(
+        &w,
+        id,
+        b"not the archive".to_vec(),
+        &format!("?sha256={}", "ab".repeat(32)),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(
+        refused.json["fields"]["sha256"]
+            .as_str()
+            .unwrap()
+            .contains("not ab")
+    );
+    let malformed = upload(&w, id, b"x".to_vec(), "?sha256=xyz").await;
+    assert_eq!(malformed.status, 422, "{malformed:?}");
+    let empty = upload(&w, id, Vec::new(), "").await;
+    assert_eq!(empty.status, 422, "{empty:?}");
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_over_the_size_limit_is_refused_declared_or_streamed() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let before = w.app.snapshot();
+    let limit = 8 << 20;
+
+    let declared = upload(&w, id, vec![0u8; limit + 1], "").await;
+    assert_eq!(declared.status, 413, "{declared:?}");
+    assert!(declared.reason().contains("8 MiB"), "{declared:?}");
+
+    // chunked, with no length up front: refused once the limit is crossed
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", w.app.port))
+        .await
+        .unwrap();
+    let auth = base64_basic("alice", "alice-password");
+    let head = format!(
+        "PUT /api/custom_distro/{id}/image HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let piece = vec![7u8; 256 * 1024];
+    for _ in 0..(limit / piece.len() + 2) {
+        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+        chunk.extend_from_slice(&piece);
+        chunk.extend_from_slice(b"\r\n");
+        if stream.write_all(&chunk).await.is_err() {
+            break; // the server stopped reading: it has answered
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+fn base64_basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_archive_fails_its_job_with_the_reason_and_the_image_stays() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let good = busybox_image(&w);
+    assert_eq!(upload(&w, id, good.clone(), "").await.status, 202);
+    drain(&w.app).await;
+
+    let hostile = archive(&[
+        Member::Dir("etc"),
+        Member::File("etc/motd", b"hello", 0o644),
+        Member::File("../../escaped", b"out", 0o644),
+    ]);
+    let accepted = upload(&w, id, hostile, "").await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    drain(&w.app).await;
+    let failed = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("refused") && error.contains(".."), "{error}");
+
+    assert!(
+        image_dir(&w, "bb").join("bin/busybox").is_file(),
+        "the image is whole"
+    );
+    assert!(!image_dir(&w, "bb").join("etc/motd").exists());
+    assert!(!home(&w.app, w.images.uid()).join("escaped").exists());
+    let shown = w
+        .app
+        .api("alice")
+        .get(&format!("/api/custom_distro/{id}"))
+        .await;
+    assert_eq!(shown.json["image_state"], "ready");
+    assert_eq!(shown.json["image_sha256"], sha256(&good).as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn devices_fifos_and_setuid_bits_are_dropped_and_reported_and_the_unpack_succeeds() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let odd = archive(&[
+        Member::Dir(".old_root"),
+        Member::Dir("containers"),
+        Member::CharDevice("null"),
+        Member::Fifo("pipe"),
+        Member::File("su", b"#!/bin/sh\n", 0o4755),
+    ]);
+    let accepted = upload(&w, id, odd, "").await;
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let report = messages(&done["report"]);
+    assert!(
+        report.contains("null") && report.contains("pipe"),
+        "{report}"
+    );
+    assert!(report.contains("su"), "{report}");
+    assert!(!image_dir(&w, "bb").join("null").exists());
+    let mode = std::fs::metadata(image_dir(&w, "bb").join("su")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o6000,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_unpacks_an_archive_from_the_storage_home_and_bad_names_are_refused() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let tarball = busybox_image(&w);
+    let images_dir = home(&w.app, w.images.uid()).join("uploads");
+    std::fs::create_dir_all(&images_dir).unwrap();
+    std::fs::File::create(images_dir.join("bb.tar.gz"))
+        .unwrap()
+        .write_all(&tarball)
+        .unwrap();
+    let api = w.app.api("alice");
+
+    let before = w.app.snapshot();
+    for bad in [
+        "../../etc/shadow",
+        "/etc/shadow",
+        ".distropanel/previous/bb",
+        "",
+    ] {
+        let refused = api
+            .post(
+                &format!("/api/custom_distro/{id}/unpack"),
+                json!({"file": bad}),
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{bad}: {refused:?}");
+        assert!(refused.json["fields"]["file"].is_string());
+    }
+    let missing = api
+        .post(&format!("/api/custom_distro/{id}/unpack"), json!({}))
+        .await;
+    assert_eq!(missing.status, 422, "{missing:?}");
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+
+    let accepted = api
+        .post(
+            &format!("/api/custom_distro/{id}/unpack"),
+            json!({"file": "uploads/bb.tar.gz"}),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+    let shown = api.get(&format!("/api/custom_distro/{id}")).await;
+    assert_eq!(shown.json["image_sha256"], sha256(&tarball).as_str());
+
+    let gone = api
+        .post(
+            &format!("/api/custom_distro/{id}/unpack"),
+            json!({"file": "uploads/nothing.tar"}),
+        )
+        .await;
+    assert_eq!(gone.status, 202);
+    drain(&w.app).await;
+    let failed = job(&w, gone.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("uploads/nothing.tar"),
+        "{failed}"
+    );
+}
+
+/// Serves `body` to every request on a local port, answering `status`.
+async fn serve_once_per_request(status: &'static str, body: Vec<u8>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_fetches_an_image_and_checks_its_digest_before_swapping_it_in() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let tarball = busybox_image(&w);
+    let port = serve_once_per_request("200 OK", tarball.clone()).await;
+    let url = format!("http://127.0.0.1:{port}/bb.tar.gz");
+    let api = w.app.api("alice");
+
+    let before = w.app.snapshot();
+    for (body, field) in [
+        (json!({"url": url}), "sha256"),
+        (json!({"sha256": sha256(&tarball)}), "url"),
+        (
+            json!({"url": "file:///etc/passwd", "sha256": sha256(&tarball)}),
+            "url",
+        ),
+        (json!({"url": url, "sha256": "123"}), "sha256"),
+    ] {
+        let refused = api
+            .post(&format!("/api/custom_distro/{id}/fetch"), body.clone())
+            .await;
+        assert_eq!(refused.status, 422, "{body}: {refused:?}");
+        assert!(
+            refused.json["fields"][field].is_string(),
+            "{body}: {refused:?}"
+        );
+    }
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+
+    let wrong = api
+        .post(
+            &format!("/api/custom_distro/{id}/fetch"),
+            json!({"url": url, "sha256": "cd".repeat(32)}),
+        )
+        .await;
+    assert_eq!(wrong.status, 202, "{wrong:?}");
+    drain(&w.app).await;
+    let failed = job(&w, wrong.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains(&"cd".repeat(32)),
+        "{failed}"
+    );
+    assert!(
+        !image_dir(&w, "bb").join("bin").exists(),
+        "nothing was swapped in"
+    );
+
+    let right = api
+        .post(
+            &format!("/api/custom_distro/{id}/fetch"),
+            json!({"url": url, "sha256": sha256(&tarball)}),
+        )
+        .await;
+    assert_eq!(right.status, 202, "{right:?}");
+    assert_eq!(right.json["job"]["kind"], "fetch_image");
+    drain(&w.app).await;
+    let done = job(&w, right.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_brings_back_the_image_the_last_install_replaced() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let api = w.app.api("alice");
+
+    let before = w.app.snapshot();
+    let nothing = api
+        .post(&format!("/api/custom_distro/{id}/rollback"), json!({}))
+        .await;
+    assert_eq!(nothing.status, 409, "{nothing:?}");
+    assert!(nothing.reason().contains("no earlier image"), "{nothing:?}");
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+
+    let first = busybox_image(&w);
+    let second = archive(&[
+        Member::Dir(".old_root"),
+        Member::Dir("containers"),
+        Member::Dir("etc"),
+        Member::File("etc/release", b"second\n", 0o644),
+    ]);
+    upload(&w, id, first.clone(), "").await;
+    drain(&w.app).await;
+    upload(&w, id, second.clone(), "").await;
+    drain(&w.app).await;
+    assert!(image_dir(&w, "bb").join("etc/release").is_file());
+
+    let accepted = api
+        .post(&format!("/api/custom_distro/{id}/rollback"), json!({}))
+        .await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert_eq!(accepted.json["job"]["kind"], "rollback_image");
+    drain(&w.app).await;
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+    assert!(!image_dir(&w, "bb").join("etc/release").exists());
+    let shown = api.get(&format!("/api/custom_distro/{id}")).await;
+    assert_eq!(shown.json["image_sha256"], sha256(&first).as_str());
+
+    // a second rollback undoes the first
+    api.post(&format!("/api/custom_distro/{id}/rollback"), json!({}))
+        .await;
+    drain(&w.app).await;
+    assert!(image_dir(&w, "bb").join("etc/release").is_file());
+    let shown = api.get(&format!("/api/custom_distro/{id}")).await;
+    assert_eq!(shown.json["image_sha256"], sha256(&second).as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_of_an_image_that_cannot_boot_marks_it_broken() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let api = w.app.api("alice");
+    let check = api.get(&format!("/api/custom_distro/{id}/check")).await;
+    assert_eq!(check.json["image_state"], "none", "{check:?}");
+
+    let unbootable = archive(&[
+        Member::Dir("etc"),
+        Member::File("etc/hostname", b"x\n", 0o644),
+    ]);
+    upload(&w, id, unbootable, "").await;
+    drain(&w.app).await;
+    let check = api.get(&format!("/api/custom_distro/{id}/check")).await;
+    assert_eq!(check.json["image_state"], "broken", "{check:?}");
+    let report = messages(&check.json["report"]);
+    assert!(
+        report.contains("error") && report.contains(".old_root"),
+        "{report}"
+    );
+
+    // files put in place by hand: a fresh check finds them
+    for dir in [".old_root", "containers"] {
+        std::fs::create_dir_all(image_dir(&w, "bb").join(dir)).unwrap();
+    }
+    let accepted = api
+        .post(&format!("/api/custom_distro/{id}/check"), json!({}))
+        .await;
+    assert_eq!(accepted.json["job"]["kind"], "check_image");
+    drain(&w.app).await;
+    let check = api.get(&format!("/api/custom_distro/{id}/check")).await;
+    assert_eq!(check.json["image_state"], "ready", "{check:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_for_a_distro_deleted_before_its_job_ran_is_skipped_and_dropped() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let accepted = upload(&w, id, busybox_image(&w), "").await;
+    assert_eq!(accepted.status, 202);
+    assert_eq!(w.app.count("image_uploads"), 1);
+    let deleted = w
+        .app
+        .api("alice")
+        .delete(&format!("/api/custom_distro/{id}"))
+        .await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    assert_eq!(
+        w.app.count("image_uploads"),
+        0,
+        "the upload went with its distro"
+    );
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(messages(&done["report"]).contains("deleted meanwhile"));
+    assert!(!image_dir(&w, "bb").join("bin").exists());
+}
