@@ -440,9 +440,10 @@ impl HostExecutor for LocalHost {
         to: &DistroPath,
     ) -> Result<(), HostError> {
         let label = format!("{}/distros/{from}", home_label(storage));
-        let distros = self.distros(storage)?.ok_or_else(|| {
-            HostError::refused(&label, "the storage container has no distros directory")
-        })?;
+        let Some(distros) = self.distros(storage)? else {
+            // no distros directory, so no image to rename
+            return Ok(());
+        };
         match rustix::fs::renameat_with(
             &distros,
             from.as_str(),
@@ -450,8 +451,8 @@ impl HostExecutor for LocalHost {
             to.as_str(),
             rustix::fs::RenameFlags::NOREPLACE,
         ) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::NOENT) if distros.symlink_metadata(to.as_str()).is_ok() => {}
+            // nothing at `from`: renamed already, or no image was ever put there
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
             Err(rustix::io::Errno::EXIST) => {
                 return Err(HostError::refused(
                     format!("{}/distros/{to}", home_label(storage)),
@@ -837,6 +838,17 @@ mod tests {
         assert_eq!(host.marker("previous/new").unwrap(), b"v1", "done already");
         host.host.rollback_image(host.uid, &path("new")).unwrap();
         assert_eq!(host.marker("new").unwrap(), b"v1");
+    }
+
+    #[test]
+    fn renaming_a_distro_that_never_had_an_image_is_done_at_once() {
+        let host = Host::new();
+        host.install("other", b"v1").unwrap();
+        host.host
+            .rename_image(host.uid, &path("empty"), &path("renamed"))
+            .unwrap();
+        assert!(!host.home().join("distros/renamed").exists());
+        assert_eq!(host.marker("other").unwrap(), b"v1");
     }
 
     #[test]

@@ -160,8 +160,8 @@ pub trait HostExecutor: Send + Sync + 'static {
     fn restart(&self, uid: Uid, vassal: &vassal::RenderedVassal) -> Result<(), HostError>;
 
     /// Renames `distros/<from>` to `distros/<to>` in a storage container, and the previous
-    /// image kept for a rollback with it. Done already (`from` gone, `to` there) counts as
-    /// done.
+    /// image kept for a rollback with it. Nothing at `from` (renamed already, or no image was
+    /// ever put there) counts as done.
     fn rename_image(
         &self,
         storage: Uid,

@@ -146,6 +146,10 @@ async fn a_distro_is_renamed_and_its_path_changed_which_queues_renaming_the_imag
         ),
         "rename_image debian trixie"
     );
+    // no image was ever put there: the rename has nothing to move, and says so without alarm
+    crate::host_fixtures::drain(&w.app).await;
+    assert_eq!(w.app.scalar("SELECT state FROM jobs"), "done");
+    assert_eq!(w.app.count("alarms"), 0);
 }
 
 #[tokio::test]
