@@ -336,3 +336,76 @@ async fn container_lists_hold_no_null_entries() {
         "containers_alarm_freq_check",
     );
 }
+
+#[tokio::test]
+async fn an_image_is_known_by_size_and_digest_together_and_unpacking_is_never_stored() {
+    let w = world().await;
+    let id = w.custom;
+    refused(
+        w.app.sql(&format!(
+            "UPDATE custom_distros SET image_bytes = 10 WHERE id = {id}"
+        )),
+        "custom_distros_image_known",
+    );
+    refused(
+        w.app.sql(&format!(
+            "UPDATE custom_distros SET previous_sha256 = repeat('a', 64) WHERE id = {id}"
+        )),
+        "custom_distros_image_known",
+    );
+    refused(
+        w.app.sql(&format!(
+            "UPDATE custom_distros SET image_state = 'unpacking' WHERE id = {id}"
+        )),
+        "custom_distros_image_state_check",
+    );
+    w.app
+        .sql(&format!(
+            "UPDATE custom_distros SET image_bytes = 10, image_sha256 = repeat('a', 64),
+             image_state = 'ready' WHERE id = {id}"
+        ))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_upload_completes_only_with_its_digest_and_its_chunks_are_bounded() {
+    let w = world().await;
+    w.app
+        .sql(&format!(
+            "INSERT INTO image_uploads (custom_distro_id) VALUES ({})",
+            w.custom
+        ))
+        .unwrap();
+    refused(
+        w.app.sql("UPDATE image_uploads SET state = 'complete'"),
+        "image_uploads_complete_has_digest",
+    );
+    refused(
+        w.app.sql(
+            "INSERT INTO image_upload_chunks (upload_id, seq, data)
+             SELECT id, 0, '' FROM image_uploads",
+        ),
+        "image_upload_chunks_data_check",
+    );
+    refused(
+        w.app.sql(
+            "INSERT INTO image_upload_chunks (upload_id, seq, data)
+             SELECT id, 0, decode(repeat('00', 4194305), 'hex') FROM image_uploads",
+        ),
+        "image_upload_chunks_data_check",
+    );
+    w.app
+        .sql(
+            "INSERT INTO image_upload_chunks (upload_id, seq, data)
+             SELECT id, 0, 'abc'::bytea FROM image_uploads",
+        )
+        .unwrap();
+    // the bytes go with their distro: an upload is not something a user saved
+    w.app
+        .sql(&format!(
+            "DELETE FROM custom_distros WHERE id = {}",
+            w.custom
+        ))
+        .unwrap();
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
