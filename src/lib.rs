@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod host;
 pub mod jobs;
+pub mod ops;
 pub mod telemetry;
 pub mod web;
 

@@ -7,17 +7,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::authenticate::client_address;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
-use crate::db::models::event::NewEvent;
 use crate::db::queries::custom_distros::CustomDistroChangeset;
-use crate::db::queries::{containers, custom_distros, events, jobs};
-use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, UserId};
+use crate::db::queries::{containers, custom_distros, jobs};
+use crate::domain::ids::CustomDistroId;
 use crate::domain::policy::{self, ContainerFacts, DistroFacts};
 use crate::domain::refusal::ContainerRef;
 use crate::domain::values::{DisplayName, DistroPath, Uid};
+use crate::ops::Actor;
 use crate::web::api::containers::constraint_refusal;
 use crate::web::api::images::image_state;
 use crate::web::api::input::{FieldErrors, JsonBody, QueryMap, plain_text};
@@ -188,51 +187,6 @@ fn parse_fields(
     Ok(fields)
 }
 
-pub(super) struct Actor {
-    pub(super) customer: CustomerId,
-    user: UserId,
-    username: String,
-    address: String,
-}
-
-impl Actor {
-    pub(super) fn of(caller: &ApiCaller, request: &HttpRequest) -> Result<Self, ApiError> {
-        Ok(Self {
-            customer: caller.customer()?,
-            user: caller.user_id,
-            username: caller.username.clone(),
-            address: client_address(request),
-        })
-    }
-
-    pub(super) fn log(
-        &self,
-        conn: &mut PgConnection,
-        container: ContainerId,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> Result<(), AppError> {
-        events::insert(
-            conn,
-            &NewEvent {
-                kind: "operation",
-                actor_user_id: Some(self.user),
-                actor: &self.username,
-                customer_id: Some(self.customer),
-                container_id: Some(container),
-                action,
-                target,
-                outcome: "ok",
-                detail,
-                ip: Some(&self.address),
-                ..Default::default()
-            },
-        )?;
-        Ok(())
-    }
-}
-
 #[utoipa::path(post, path = "/api/custom_distros/{uid}", operation_id = "custom_distros_create", tag = "custom distros",
     params(("uid" = i64, Path, description = "the storage container")), request_body = CustomDistroCreate,
     responses((status = 201, body = super::openapi::CreatedBody), (status = 403, body = super::openapi::ErrorBody),
@@ -244,7 +198,7 @@ pub async fn create(
     uid: web::Path<String>,
     JsonBody(body): JsonBody<CustomDistroCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let base_uid = state.config.base_uid;
     let id = container_of_uid(&uid, base_uid)?;
     let fields = parse_fields(body.name, body.path, body.note, true)?;
@@ -335,7 +289,7 @@ pub async fn update(
     id: web::Path<String>,
     JsonBody(body): JsonBody<CustomDistroUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let base_uid = state.config.base_uid;
     let id = CustomDistroId(id_segment(&id)?);
     let fields = parse_fields(body.name, body.path, body.note, false)?;
@@ -384,7 +338,7 @@ pub async fn delete(
     id: web::Path<String>,
     query: QueryMap,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let base_uid = state.config.base_uid;
     let id = CustomDistroId(id_segment(&id)?);
     let purge = query

@@ -23,7 +23,7 @@ use crate::domain::ids::{CustomDistroId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::domain::values::DistroPath;
 use crate::jobs::{ArchiveSource, DistroImage};
-use crate::web::api::custom_distros::Actor;
+use crate::ops::Actor;
 use crate::web::api::input::{FieldErrors, JsonBody, QueryMap};
 use crate::web::api::jobs::{JobView, ReportLine, view as job_view};
 use crate::web::api::{epoch, id_segment};
@@ -103,7 +103,7 @@ pub async fn upload(
     query: QueryMap,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
     let mut errors = FieldErrors::default();
     let expect = parse_digest(query.get("sha256"), &mut errors);
@@ -264,7 +264,7 @@ pub async fn unpack(
     id: web::Path<String>,
     JsonBody(body): JsonBody<UnpackRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
     let mut errors = FieldErrors::default();
     if body.file.is_none() {
@@ -317,7 +317,7 @@ pub async fn fetch(
     id: web::Path<String>,
     JsonBody(body): JsonBody<FetchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
     let mut errors = FieldErrors::default();
     for (field, given) in [("url", &body.url), ("sha256", &body.sha256)] {
@@ -357,7 +357,7 @@ pub async fn rollback(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
     queue_image_job(
         &state,
@@ -450,7 +450,7 @@ pub async fn check_now(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = Actor::of(&caller, &request)?;
+    let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
     queue_image_job(
         &state,
