@@ -279,12 +279,14 @@ impl Runner {
                 &mut conn,
                 &log,
                 uid,
-                facts.storage_mb,
+                &facts,
                 &image,
                 &source,
                 expect.as_ref(),
             ),
-            Task::RollbackImage { image, .. } => self.rollback_image(&mut conn, &log, uid, &image),
+            Task::RollbackImage { image, .. } => {
+                self.rollback_image(&mut conn, &log, uid, &facts, &image)
+            }
             Task::CheckImage { image, .. } => self.check_image(&mut conn, &log, uid, &image),
         };
         match done {

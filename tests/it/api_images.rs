@@ -512,3 +512,33 @@ async fn an_upload_for_a_distro_deleted_before_its_job_ran_is_skipped_and_droppe
     assert!(messages(&done["report"]).contains("deleted meanwhile"));
     assert!(!image_dir(&w, "bb").join("bin").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_image_restarts_the_containers_that_boot_the_distro() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    upload(&w, id, busybox_image(&w), "").await;
+    drain(&w.app).await;
+    w.map("alice", &w.web, id).await;
+    drain(&w.app).await;
+    let restarts = "SELECT count(*) FROM jobs WHERE kind = 'restart'";
+    let before: i64 = w.app.scalar(restarts).parse().unwrap();
+
+    let accepted = upload(&w, id, busybox_image(&w), "").await;
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(
+        messages(&done["report"]).contains(&format!("web ({})", w.web.uid())),
+        "{done}"
+    );
+    let after: i64 = w.app.scalar(restarts).parse().unwrap();
+    assert_eq!(after, before + 1, "web restarts into the new image");
+    assert_eq!(
+        w.app.scalar(&format!(
+            "SELECT state FROM jobs WHERE kind = 'restart' AND container_id = {} ORDER BY id DESC LIMIT 1",
+            w.web.id
+        )),
+        "done"
+    );
+}

@@ -4,15 +4,16 @@
 use std::io::{self, Read};
 
 use crate::db::PgPooled;
-use crate::db::queries::{containers, custom_distros, image_uploads, images};
-use crate::domain::ids::UploadId;
+use crate::db::queries::host_facts::ContainerFacts;
+use crate::db::queries::{containers, custom_distros, image_uploads, images, jobs};
+use crate::domain::ids::{ContainerId, UploadId};
 use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::Uid;
 use crate::host::check::CheckFacts;
 use crate::host::report::{Level, ReportLine};
 use crate::host::unpack::Limits;
 use crate::host::{HostError, ImageRef, home_label};
-use crate::jobs::{ArchiveSource, DistroImage};
+use crate::jobs::{ArchiveSource, DistroImage, JobTarget};
 
 use super::{JobError, Log, Outcome, Runner};
 
@@ -91,7 +92,7 @@ impl Runner {
         log: &Log,
         image: &ImageRef,
         distro: &DistroImage,
-    ) -> Result<Vec<ReportLine>, JobError> {
+    ) -> Result<(Vec<ReportLine>, Vec<(ContainerId, String)>), JobError> {
         let mapped = log.guarded(conn, |conn| Ok(containers::booting(conn, distro.distro)?))?;
         let facts = CheckFacts {
             mapped_uids: mapped
@@ -110,22 +111,43 @@ impl Runner {
                 &line.message,
             );
         }
-        if !mapped.is_empty() {
-            let names: Vec<String> = mapped
-                .iter()
-                .map(|(id, name)| format!("{name} ({})", Uid::of(self.base_uid, *id)))
-                .collect();
-            log.step(
-                "mapped",
-                &image.label(),
-                Outcome::Ok,
-                &format!(
-                    "{} boot this image; each runs the new one from its next restart",
-                    names.join(", ")
-                ),
-            );
+        Ok((report, mapped))
+    }
+
+    /// The containers booting a distro whose image was just replaced still run the old one,
+    /// now kept as the previous image, which the next install deletes: they restart into the
+    /// new one (in the caller's transaction, with the image's new record).
+    fn restart_mapped(
+        &self,
+        conn: &mut diesel::PgConnection,
+        storage: &ContainerFacts,
+        mapped: &[(ContainerId, String)],
+    ) -> Result<(), JobError> {
+        for (id, _) in mapped {
+            let target = JobTarget {
+                container: *id,
+                customer: storage.customer_id,
+                server: storage.server_id,
+            };
+            jobs::enqueue(conn, &crate::jobs::restart(target))?;
         }
-        Ok(report)
+        Ok(())
+    }
+
+    fn log_restarts(&self, log: &Log, image: &ImageRef, mapped: &[(ContainerId, String)]) {
+        if mapped.is_empty() {
+            return;
+        }
+        let names: Vec<String> = mapped
+            .iter()
+            .map(|(id, name)| format!("{name} ({})", Uid::of(self.base_uid, *id)))
+            .collect();
+        log.step(
+            "restart",
+            &image.label(),
+            Outcome::Ok,
+            &format!("{} boot this image: restarts queued", names.join(", ")),
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -134,7 +156,7 @@ impl Runner {
         conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
-        storage_mb: i32,
+        storage: &ContainerFacts,
         image: &DistroImage,
         source: &ArchiveSource,
         expect: Option<&Sha256Hex>,
@@ -156,7 +178,7 @@ impl Runner {
             "ready, owned by the container",
         )?;
         let limits = Limits {
-            max_bytes: u64::try_from(storage_mb).unwrap_or(0) << 20,
+            max_bytes: u64::try_from(storage.storage_mb).unwrap_or(0) << 20,
             max_entries: self.images.max_entries,
             max_archive_bytes: self.images.max_archive_bytes,
         };
@@ -221,10 +243,13 @@ impl Runner {
                 unpacked.entries, unpacked.bytes, unpacked.archive_bytes, unpacked.sha256
             ),
         );
-        let report = self.inspect(conn, log, &self.image_ref(uid, image), image)?;
+        let image_ref = self.image_ref(uid, image);
+        let (report, mapped) = self.inspect(conn, log, &image_ref, image)?;
         let state = images::state_after_check(true, has_errors(&report));
         let bytes = i64::try_from(unpacked.bytes).unwrap_or(i64::MAX);
+        self.log_restarts(log, &image_ref, &mapped);
         log.guarded(conn, |conn| {
+            self.restart_mapped(conn, storage, &mapped)?;
             images::record_installed(
                 conn,
                 image.distro,
@@ -245,6 +270,7 @@ impl Runner {
         conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
+        storage: &ContainerFacts,
         image: &DistroImage,
     ) -> Result<(), JobError> {
         let image_ref = self.image_ref(uid, image);
@@ -259,9 +285,11 @@ impl Runner {
             result,
             "the previous image is back; the one it replaced is kept, so a second rollback undoes this one",
         )?;
-        let report = self.inspect(conn, log, &image_ref, image)?;
+        let (report, mapped) = self.inspect(conn, log, &image_ref, image)?;
         let state = images::state_after_check(true, has_errors(&report));
+        self.log_restarts(log, &image_ref, &mapped);
         log.guarded(conn, |conn| {
+            self.restart_mapped(conn, storage, &mapped)?;
             Ok(images::record_rolled_back(
                 conn,
                 image.distro,
@@ -285,7 +313,7 @@ impl Runner {
         }
         // an image that is not there (or is a link) is a finding, not a failed job
         let (report, exists) = match self.inspect(conn, log, &image_ref, image) {
-            Ok(report) => (report, true),
+            Ok((report, _)) => (report, true),
             Err(JobError::Host(HostError::Refused { why, .. })) => (
                 vec![ReportLine::error(format!("{}: {why}", image_ref.label()))],
                 false,
