@@ -17,6 +17,9 @@ use crate::jobs::{ArchiveSource, DistroImage, JobTarget};
 
 use super::{JobError, Log, Outcome, Runner};
 
+/// A container that boots the distro: its id and name.
+type Booting = (ContainerId, String);
+
 impl Outcome {
     fn of_level(level: Level) -> Self {
         match level {
@@ -92,7 +95,7 @@ impl Runner {
         log: &Log,
         image: &ImageRef,
         distro: &DistroImage,
-    ) -> Result<(Vec<ReportLine>, Vec<(ContainerId, String)>), JobError> {
+    ) -> Result<(Vec<ReportLine>, Vec<Booting>), JobError> {
         let mapped = log.guarded(conn, |conn| Ok(containers::booting(conn, distro.distro)?))?;
         let facts = CheckFacts {
             mapped_uids: mapped
@@ -121,7 +124,7 @@ impl Runner {
         &self,
         conn: &mut diesel::PgConnection,
         storage: &ContainerFacts,
-        mapped: &[(ContainerId, String)],
+        mapped: &[Booting],
     ) -> Result<(), JobError> {
         for (id, _) in mapped {
             let target = JobTarget {
@@ -134,7 +137,7 @@ impl Runner {
         Ok(())
     }
 
-    fn log_restarts(&self, log: &Log, image: &ImageRef, mapped: &[(ContainerId, String)]) {
+    fn log_restarts(&self, log: &Log, image: &ImageRef, mapped: &[Booting]) {
         if mapped.is_empty() {
             return;
         }
