@@ -98,6 +98,12 @@ pub struct Settings {
     #[arg(long, env = "DISTROPANEL_JOB_BACKOFF_MS", default_value_t = 5000)]
     pub job_backoff_ms: u64,
 
+    /// Addresses of the reverse proxies in front of the panel (comma-separated). A request from
+    /// one of them is attributed to the address it names in `X-Forwarded-For`, for login
+    /// throttling and the logs; from anywhere else the header is ignored.
+    #[arg(long, env = "DISTROPANEL_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
     /// Largest image archive, in MiB, that is taken by upload, read from a home or fetched.
     #[arg(long, env = "DISTROPANEL_MAX_IMAGE_MB", default_value_t = 4096)]
     pub max_image_mb: u64,
@@ -178,6 +184,7 @@ pub struct Config {
     pub local_servers: LocalServers,
     pub jobs: JobSettings,
     pub images: ImageSettings,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// 64 random bytes; `Debug` never prints them.
@@ -230,6 +237,17 @@ impl SecretKey {
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
+}
+
+fn parse_proxies(raw: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .with_context(|| format!("trusted proxy {s:?} is not an IP address"))
+        })
+        .collect()
 }
 
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
@@ -288,6 +306,7 @@ impl Settings {
                 poll: Duration::from_millis(self.job_poll_ms),
                 backoff: Duration::from_millis(self.job_backoff_ms),
             },
+            trusted_proxies: parse_proxies(&self.trusted_proxies)?,
             images: ImageSettings {
                 max_archive_bytes: self.max_image_mb.saturating_mul(1024 * 1024),
                 max_entries: self.max_image_entries,

@@ -19,13 +19,51 @@ pub enum Refused {
     Locked(Locked),
 }
 
-/// The client's address as the socket saw it. Forwarded headers are not trusted here: anyone
-/// could send a fresh one with each guess and never reach the per-address limit.
+/// The client's address: the socket's peer, or, when the peer is a configured reverse proxy,
+/// the address that proxy put in `X-Forwarded-For`. From anyone else the header is ignored:
+/// they could send a fresh one with each guess and never reach the per-address limit.
 pub fn client_address(request: &HttpRequest) -> String {
-    request
-        .peer_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let Some(peer) = request.peer_addr().map(|addr| addr.ip()) else {
+        return "unknown".into();
+    };
+    let trusted = request
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+        .map(|state| state.config.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    let forwarded = request
+        .headers()
+        .get_all("X-Forwarded-For")
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    forwarded_client(peer, &forwarded, trusted).to_string()
+}
+
+/// Walks `X-Forwarded-For` from the nearest hop back while the hops are trusted proxies; the
+/// first address not one of them is the client. Anything unreadable stops the walk there.
+pub fn forwarded_client(
+    peer: std::net::IpAddr,
+    forwarded: &str,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    let mut client = peer;
+    if !trusted.contains(&peer) {
+        return client;
+    }
+    for hop in forwarded
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        let Ok(address) = hop.parse::<std::net::IpAddr>() else {
+            break;
+        };
+        client = address;
+        if !trusted.contains(&address) {
+            break;
+        }
+    }
+    client
 }
 
 /// Checks `given` for a login from `address`. With a cache, credentials verified in the last
@@ -98,5 +136,32 @@ pub async fn check_password(
             .await?;
             Ok(Err(Refused::WrongCredentials))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_can_name_the_client() {
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let client = |peer, header| forwarded_client(ip(peer), header, &proxies).to_string();
+        // straight from the internet: the header is whatever the client wanted it to be
+        assert_eq!(client("203.0.113.5", "198.51.100.1"), "203.0.113.5");
+        // through the proxy: the address it appended
+        assert_eq!(client("10.0.0.1", "198.51.100.1"), "198.51.100.1");
+        // a forged first entry is not believed: only the hops the proxies added count
+        assert_eq!(client("10.0.0.1", "6.6.6.6, 198.51.100.1"), "198.51.100.1");
+        // two proxies in a row
+        assert_eq!(client("10.0.0.1", "198.51.100.1, 10.0.0.2"), "198.51.100.1");
+        // no header, or garbage: the proxy itself
+        assert_eq!(client("10.0.0.1", ""), "10.0.0.1");
+        assert_eq!(client("10.0.0.1", "not-an-ip"), "10.0.0.1");
+        assert_eq!(client("10.0.0.1", "198.51.100.1, junk"), "10.0.0.1");
     }
 }

@@ -419,3 +419,36 @@ async fn ending_a_session_by_a_name_that_is_no_session_id_is_a_404_page() {
         "still signed in"
     );
 }
+
+async fn failed_basic_from(app: &crate::helpers::TestApp, forwarded_for: &str) -> String {
+    let wrong = BasicClient::new(&app.address, "alice", "guess");
+    let answer = wrong
+        .request(reqwest::Method::GET, "/api/me")
+        .header("X-Forwarded-For", forwarded_for)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    app.scalar("SELECT ip FROM login_attempts ORDER BY id DESC LIMIT 1")
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_failures_count_against_the_forwarded_address() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    app.customer("alice");
+    assert_eq!(
+        failed_basic_from(&app, "6.6.6.6, 198.51.100.7").await,
+        "198.51.100.7",
+        "the hop the proxy added, not what the client claimed before it"
+    );
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_a_forwarded_address_is_ignored() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    assert_eq!(failed_basic_from(&app, "198.51.100.7").await, "127.0.0.1");
+}

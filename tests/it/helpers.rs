@@ -204,14 +204,21 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
             fetch_allow_private: true,
             fetch_timeout: std::time::Duration::from_secs(5),
         },
+        trusted_proxies: Vec::new(),
     }
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The app with a configuration changed by `adjust` first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
     let host_root = tempfile::tempdir().unwrap();
     let var_dir = tempfile::tempdir().unwrap();
-    let config = test_config(&db, host_root.path(), var_dir.path());
+    let mut config = test_config(&db, host_root.path(), var_dir.path());
+    adjust(&mut config);
     let app = Application::build(config).await.expect("the app builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
