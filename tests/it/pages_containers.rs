@@ -197,9 +197,10 @@ async fn a_customer_deletes_an_alarm_of_their_container() {
 
     let (_, page) = browser.get_text(&format!("/containers/{uid}")).await;
     assert!(
-        page.contains("&lt;b&gt;disk&lt;/b&gt; full"),
-        "escaped: {page}"
+        page.contains("disk&#60;/b&#62; full"),
+        "shown, escaped: {page}"
     );
+    assert!(!page.contains("<b>disk"), "never as markup");
 
     // the alarm is not the storage container's
     let response = submit(
