@@ -136,7 +136,8 @@ async fn a_customer_goes_back_to_the_default_distro() {
 #[tokio::test]
 async fn a_refused_change_shows_the_reason_and_changes_nothing() {
     let w = world().await;
-    w.custom_distro("alice", &w.images, "Alpine edge", "alpine")
+    let distro = w
+        .custom_distro("alice", &w.images, "Alpine edge", "alpine")
         .await;
     let browser = alice(&w).await;
     let before = w.app.snapshot();
@@ -155,7 +156,45 @@ async fn a_refused_change_shows_the_reason_and_changes_nothing() {
     let response = submit(&browser, w.web.uid(), "storage", &[("storage", "maybe")]).await;
     assert_eq!(response.status(), 422);
 
+    // a storage container cannot boot a custom distro, even from a forged form
+    let response = submit(
+        &browser,
+        w.images.uid(),
+        "boot",
+        &[("custom_distro", &distro.to_string())],
+    )
+    .await;
+    assert_eq!(response.status(), 409);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("id=\"problem\""), "{page}");
+
     assert_eq!(w.app.snapshot(), before, "nothing changed");
+}
+
+#[tokio::test]
+async fn with_htmx_a_refusal_is_swapped_in_place_and_changes_nothing() {
+    let w = world().await;
+    w.custom_distro("alice", &w.images, "Alpine edge", "alpine")
+        .await;
+    let browser = alice(&w).await;
+    let uid = w.images.uid();
+    let token = browser.token_on(&format!("/containers/{uid}")).await;
+    let before = w.app.snapshot();
+    let response = browser
+        .client
+        .post(browser.url(&format!("/containers/{uid}/storage")))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("storage=off")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "htmx swaps only successful answers");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("id=\"container-detail\""), "{page}");
+    assert!(page.contains("Alpine edge"), "{page}");
+    assert_eq!(w.app.snapshot(), before);
 }
 
 #[tokio::test]
