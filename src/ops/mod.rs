@@ -2,6 +2,8 @@
 //! the rules, writes its rows, its jobs and its operation-log line in one transaction, and
 //! fails with an [`AppError`] that either front end turns into its own answer.
 
+pub mod containers;
+
 use actix_web::HttpRequest;
 use diesel::PgConnection;
 

@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod api_jobs;
 pub mod api_tokens;
+pub mod container_pages;
 pub mod containers;
 pub mod custom_distros;
 pub mod customers;

@@ -5,25 +5,26 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
-use diesel::{Connection, PgConnection};
+use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::authenticate::client_address;
 use crate::auth::guard::ApiCaller;
 use crate::db;
-use crate::db::models::event::NewEvent;
 use crate::db::queries::containers::{ContainerChangeset, ContainerView};
-use crate::db::queries::{api_jobs, containers, custom_distros, distros, events, jobs};
+use crate::db::queries::{api_jobs, containers};
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
-use crate::domain::policy::{self, ContainerChange, ContainerFacts, DistroFacts};
 use crate::domain::values::{DisplayName, Uid};
+use crate::ops::containers::ContainerCommand;
+use crate::ops::{self, Actor};
 use crate::web::api::input::{
     FieldErrors, JsonBody, QueryMap, nullable, one_line, plain_text, present,
 };
 use crate::web::api::{container_of_uid, epoch};
+
+/// Kept here too: the other API modules turn the same constraints into refusals.
+pub(crate) use crate::ops::containers::constraint_refusal;
 use crate::web::error::{ApiError, AppError};
 
 /// A container in a list.
@@ -250,16 +251,6 @@ pub struct ContainerUpdate {
     pub slack_webhook: Option<String>,
 }
 
-/// A checked container update.
-struct ContainerCommand {
-    fields: ContainerChangeset,
-    storage: Option<bool>,
-    ssh_keys: Option<Vec<String>>,
-    distro: Option<DistroId>,
-    custom_distro: Option<Option<CustomDistroId>>,
-    reboot: bool,
-}
-
 const MAX_KEYS: usize = 100;
 const MAX_TAGS: usize = 32;
 
@@ -349,176 +340,6 @@ impl TryFrom<ContainerUpdate> for ContainerCommand {
     }
 }
 
-/// Turns a constraint PostgreSQL enforced (a race the rules could not see) into a refusal.
-pub(crate) fn constraint_refusal(error: diesel::result::Error) -> AppError {
-    let sentence = match db::violated_constraint(&error) {
-        Some("custom_distros_storage_fkey") => {
-            "The container stores custom distros, or stopped being a storage container meanwhile; \
-             reload and try again."
-        }
-        Some("containers_custom_distro_fkey") => {
-            "That custom distro is not stored on this container's server, or is gone; choose one \
-             from GET /api/custom_distros/<uid>."
-        }
-        Some("containers_storage_no_custom_distro") => {
-            "A storage container cannot use a custom distro; set custom_distro to null first."
-        }
-        Some("containers_custom_distro_needs_fallback") => {
-            "The container has no default distro to fall back to; set distro first."
-        }
-        Some("custom_distros_container_name_key") => {
-            "That storage container already holds a custom distro with this name; choose another."
-        }
-        Some("custom_distros_container_path_key") => {
-            "That storage container already holds a custom distro with this path; choose another."
-        }
-        _ => return AppError::from(error),
-    };
-    AppError::Conflict(sentence.into())
-}
-
-struct Caller {
-    customer: CustomerId,
-    user: crate::domain::ids::UserId,
-    username: String,
-    address: String,
-}
-
-fn apply(
-    conn: &mut PgConnection,
-    caller: &Caller,
-    id: ContainerId,
-    mut command: ContainerCommand,
-) -> Result<(), AppError> {
-    let customer = caller.customer;
-    let current = containers::lock_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
-    let booted_name = match current.custom_distro_id {
-        Some(d) => custom_distros::find_for_customer(conn, customer, d)?.map(|d| d.name),
-        None => None,
-    };
-    let facts = ContainerFacts {
-        id: current.id,
-        customer: current.customer_id,
-        server: current.server_id,
-        storage: current.custom_distros_storage,
-        default_distro: current.distro_id,
-        custom_distro: current
-            .custom_distro_id
-            .map(|d| (d, booted_name.clone().unwrap_or_default())),
-    };
-    let stored = if command.storage == Some(false) && current.custom_distros_storage {
-        custom_distros::names_in(conn, id)?
-    } else {
-        Vec::new()
-    };
-    let target = match command.custom_distro {
-        Some(Some(d)) => {
-            let row =
-                custom_distros::find_for_customer(conn, customer, d)?.ok_or(AppError::NotFound)?;
-            Some(DistroFacts {
-                id: row.id,
-                name: row.name,
-                customer: row.customer_id,
-                server: row.server_id,
-                storage_container: row.container_id,
-            })
-        }
-        _ => None,
-    };
-    let mut distro_name = None;
-    if let Some(d) = command.distro {
-        let row = distros::find(conn, d)?.ok_or_else(|| {
-            AppError::invalid(
-                "distro",
-                format!("there is no platform distro {d}; see GET /api/distros"),
-            )
-        })?;
-        distro_name = Some(row.name);
-    }
-    let current_keys = current.ssh_keys();
-    let ssh_keys_changed = command
-        .ssh_keys
-        .as_ref()
-        .is_some_and(|keys| *keys != current_keys);
-    let change = ContainerChange {
-        storage: command.storage,
-        default_distro: command.distro,
-        custom_distro: command.custom_distro.map(|_| target.as_ref()),
-        ssh_keys_changed,
-        reboot: command.reboot,
-    };
-    let effects = policy::plan_container_change(&facts, &stored, &change)?;
-
-    let now = Utc::now();
-    let fields = &mut command.fields;
-    fields.custom_distros_storage = command.storage;
-    fields.distro_id = command.distro.map(Some);
-    fields.custom_distro_id = command.custom_distro;
-    if ssh_keys_changed {
-        fields.ssh_keys = command
-            .ssh_keys
-            .map(|keys| keys.into_iter().map(Some).collect());
-        fields.ssh_keys_changed_at = Some(now);
-    }
-    if effects.restart {
-        fields.last_reboot = Some(now);
-    }
-    fields.updated_at = Some(now);
-    containers::update(conn, id, fields).map_err(constraint_refusal)?;
-
-    if effects.restart {
-        let mut causes = Vec::new();
-        if let Some(on) = command
-            .storage
-            .filter(|on| *on != current.custom_distros_storage)
-        {
-            causes.push(format!("custom_distros_storage set to {on}"));
-        }
-        if let (Some(d), Some(name)) = (command.distro, &distro_name)
-            && Some(d) != current.distro_id
-        {
-            causes.push(format!("distro set to '{name}' ({d})"));
-        }
-        if let Some(mapped) = command
-            .custom_distro
-            .filter(|m| *m != current.custom_distro_id)
-        {
-            causes.push(match (&target, mapped) {
-                (Some(t), _) => format!("custom_distro set to '{}' ({})", t.name, t.id),
-                (None, _) => "custom_distro set to null (default distro)".into(),
-            });
-        }
-        if ssh_keys_changed {
-            causes.push("ssh_keys changed".into());
-        }
-        if command.reboot {
-            causes.push("reboot requested".into());
-        }
-        if effects.ensure_storage_dir {
-            jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(&current))?;
-        }
-        let restart = jobs::enqueue(conn, &crate::jobs::restart(&current))?;
-        let detail = causes.join("; ");
-        events::insert(
-            conn,
-            &NewEvent {
-                kind: "operation",
-                actor_user_id: Some(caller.user),
-                actor: &caller.username,
-                customer_id: Some(customer),
-                container_id: Some(id),
-                job_id: Some(restart.id),
-                action: "restart",
-                target: &current.name,
-                outcome: "ok",
-                detail: &detail,
-                ip: Some(&caller.address),
-            },
-        )?;
-    }
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/api/containers/{uid}", operation_id = "containers_update", tag = "containers",
     params(("uid" = i64, Path)), request_body = ContainerUpdate,
     responses((status = 200, body = ContainerDetail), (status = 400, body = super::openapi::ErrorBody),
@@ -535,14 +356,9 @@ pub async fn update(
     let base_uid = state.config.base_uid;
     let id = container_of_uid(&uid, base_uid)?;
     let command = ContainerCommand::try_from(body)?;
-    let who = Caller {
-        customer,
-        user: caller.user_id,
-        username: caller.username.clone(),
-        address: client_address(&request),
-    };
+    let actor = Actor::of_api(&caller, &request)?;
     let updated = db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| apply(conn, &who, id, command))?;
+        ops::containers::update(conn, &actor, id, command)?;
         load_detail(conn, customer, id, base_uid)
     })
     .await?;
