@@ -136,6 +136,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .configure(web::private::configure)
         .configure(web::pages::login::configure)
         .configure(web::pages::settings::configure)
+        .configure(web::pages::distros::configure)
         .configure(web::staff::configure)
         .service(web::health::healthz)
         .service(web::health::readyz)

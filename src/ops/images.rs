@@ -303,7 +303,11 @@ pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Res
 }
 
 /// Checks the installed image again.
-pub async fn check_now(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, AppError> {
+pub async fn check_now(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+) -> Result<Job, AppError> {
     queue_image_job(
         state,
         actor,

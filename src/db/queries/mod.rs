@@ -7,6 +7,7 @@ pub mod api_tokens;
 pub mod containers;
 pub mod custom_distros;
 pub mod customers;
+pub mod distro_jobs;
 pub mod distros;
 pub mod events;
 pub mod host_alarms;

@@ -1,5 +1,6 @@
 //! Customer screens, one file per screen.
 
+pub mod distros;
 pub mod home;
 pub mod login;
 pub mod settings;
