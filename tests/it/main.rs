@@ -24,6 +24,7 @@ mod host_private;
 mod images;
 mod jobs_crash;
 mod jobs_queue;
+mod pages_distros;
 mod personas;
 mod schema_rules;
 mod staff_jobs;
