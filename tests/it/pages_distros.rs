@@ -278,6 +278,9 @@ async fn an_upload_with_another_digest_or_no_file_is_refused_and_leaves_nothing(
     assert_eq!(wrong.status(), 422);
     assert!(wrong.text().await.unwrap().contains("not abab"));
 
+    let malformed = upload_form(&alice, id, "rootfs.tar", b"data", "xyz", Some(&token)).await;
+    assert_eq!(malformed.status(), 422);
+
     let no_file = upload_form(&alice, id, "", b"", "", Some(&token)).await;
     assert_eq!(no_file.status(), 422);
     assert!(
@@ -481,11 +484,14 @@ async fn a_customer_creates_a_distro_and_uploads_an_image_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    let notice = c
-        .wait()
-        .for_element(Locator::Css(".flash.ok"))
+    let uploaded = c
+        .current_url()
         .await
+        .unwrap()
+        .join("?done=uploaded")
         .unwrap();
+    c.wait().for_url(&uploaded).await.unwrap();
+    let notice = c.find(Locator::Css(".flash.ok")).await.unwrap();
     assert!(notice.text().await.unwrap().contains("uploaded"));
 
     drain(&w.app).await;
@@ -525,4 +531,57 @@ async fn an_archive_over_the_size_limit_is_refused_with_the_limit_and_leaves_not
     assert!(shown.contains("8 MiB"), "{shown}");
     assert_eq!(w.app.snapshot(), before, "nothing changed");
     assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_renames_a_distro_checks_it_again_and_rolls_back_to_the_earlier_image() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+
+    let saved = alice
+        .post_form(
+            &format!("/distros/{id}"),
+            &[("name", "busybox"), ("path", "bb"), ("note", "small")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let shown = page(&alice, &format!("/distros/{id}?done=saved")).await;
+    assert!(shown.contains("<h1>busybox</h1>"), "{shown}");
+    assert!(shown.contains("The changes were saved."));
+
+    let first = busybox_image(&w);
+    let second = busybox_rootfs(
+        Path::new(BUSYBOX),
+        &[("web", w.web.uid() as u32), ("bare", w.bare.uid() as u32)],
+    )
+    .expect("busybox-static");
+    assert_ne!(sha256(&first), sha256(&second));
+    assert_eq!(upload(&alice, id, &first).await.status(), 303);
+    drain(&w.app).await;
+    assert_eq!(upload(&alice, id, &second).await.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains(&sha256(&second)));
+    assert!(shown.contains("Roll back to the previous image"));
+
+    let rolled = alice
+        .post_form(&format!("/distros/{id}/rollback"), &[])
+        .await;
+    assert_eq!(rolled.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains(&sha256(&first)), "{shown}");
+    assert!(shown.contains("rollback image"));
+
+    let checked = alice.post_form(&format!("/distros/{id}/check"), &[]).await;
+    assert_eq!(checked.status(), 303);
+    assert_eq!(
+        checked.headers()["location"],
+        format!("/distros/{id}?done=check").as_str()
+    );
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains("check image"), "{shown}");
+    assert!(shown.contains("state-ready"));
 }

@@ -610,29 +610,49 @@ fn optional_digest(raw: &str) -> Result<Option<Sha256Hex>, AppError> {
         .map_err(|why| AppError::invalid("sha256", why))
 }
 
-/// Reads the multipart form, streaming the `archive` field into the chunk store as it comes.
+/// Reads the multipart form, streaming the `archive` field into the chunk store as it comes;
+/// a digest sent before the archive is checked before a byte of it is stored. An upload
+/// stored before a later field is refused is dropped again.
 async fn receive_form(
     state: &AppState,
     customer: &Customer,
     id: CustomDistroId,
+    form: Multipart,
+) -> Result<(ops::images::StoredUpload, Option<Sha256Hex>), AppError> {
+    let mut stored = None;
+    match read_fields(state, customer, id, form, &mut stored).await {
+        Ok(digest) => Ok((stored.ok_or_else(no_archive)?, digest)),
+        Err(refused) => {
+            if let Some(stored) = stored {
+                ops::images::discard(state, stored.upload).await;
+            }
+            Err(refused)
+        }
+    }
+}
+
+async fn read_fields(
+    state: &AppState,
+    customer: &Customer,
+    id: CustomDistroId,
     mut form: Multipart,
-) -> Result<(ops::images::StoredUpload, String), AppError> {
+    stored: &mut Option<ops::images::StoredUpload>,
+) -> Result<Option<Sha256Hex>, AppError> {
     let limit = state.config.images.max_archive_bytes;
-    let mut digest = String::new();
-    let mut stored: Option<ops::images::StoredUpload> = None;
+    let mut digest = None;
     while let Some(field) = form.try_next().await.map_err(|_| unreadable_form())? {
         match field.name() {
-            Some("sha256") => digest = text_of(field).await?,
+            Some("sha256") => digest = optional_digest(&text_of(field).await?)?,
             Some("archive") if stored.is_none() && has_file_name(&field) => {
                 let received =
                     ops::images::receive_upload(state, customer.customer_id, id, field, limit)
                         .await?;
-                stored = Some(received);
+                *stored = Some(received);
             }
             _ => skip(field).await?,
         }
     }
-    Ok((stored.ok_or_else(no_archive)?, digest))
+    Ok(digest)
 }
 
 #[post("/distros/{id}/image")]
@@ -656,14 +676,7 @@ async fn upload(
     }
     let actor = Actor::of_page(&customer, &request);
     let outcome = async {
-        let (stored, digest) = receive_form(&state, &customer, id, form).await?;
-        let expect = match optional_digest(&digest) {
-            Ok(expect) => expect,
-            Err(refusal) => {
-                ops::images::discard(&state, stored.upload).await;
-                return Err(refusal);
-            }
-        };
+        let (stored, expect) = receive_form(&state, &customer, id, form).await?;
         ops::images::finish_upload(&state, actor, id, stored, expect).await
     }
     .await;
