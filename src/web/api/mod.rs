@@ -12,7 +12,7 @@ mod custom_distros;
 mod distros;
 pub mod images;
 pub mod input;
-mod jobs;
+pub(crate) mod jobs;
 mod me;
 pub mod openapi;
 mod tokens;

@@ -21,6 +21,7 @@ use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::domain::values::Uid;
 use crate::ops::{self, Actor};
 use crate::web::api::images::image_state;
+use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
 use crate::web::render::Layout;
@@ -224,12 +225,16 @@ async fn list(
     .await
 }
 
+fn not_a_storage_container() -> AppError {
+    AppError::invalid("storage", "choose one of your storage containers")
+}
+
 fn storage_of(raw: &str, base_uid: u32) -> Result<ContainerId, AppError> {
     raw.trim()
         .parse::<i64>()
         .ok()
         .and_then(|uid| Uid::container_id(uid, base_uid))
-        .ok_or_else(|| AppError::invalid("storage", "choose one of your storage containers"))
+        .ok_or_else(not_a_storage_container)
 }
 
 #[post("/distros")]
@@ -254,21 +259,16 @@ async fn create(
     .await;
     match made {
         Ok(made) => Ok(see_other(format!("/distros/{}?done=created", made.id.0))),
-        Err(AppError::NotFound) => {
-            let refused = AppError::invalid("storage", "choose one of your storage containers");
-            let (status, reason) = shown_refusal(refused)?;
-            render_list(&state, &customer, status, None, Some(reason), form).await
-        }
         Err(error) => {
+            // the storage container is a field of the form here, not the page's address
+            let error = match error {
+                AppError::NotFound => not_a_storage_container(),
+                other => other,
+            };
             let (status, reason) = shown_refusal(error)?;
             render_list(&state, &customer, status, None, Some(reason), form).await
         }
     }
-}
-
-struct ReportRow {
-    level: String,
-    message: String,
 }
 
 struct JobRow {
@@ -278,25 +278,7 @@ struct JobRow {
     created: String,
     finished: String,
     error: String,
-    report: Vec<ReportRow>,
-}
-
-/// Report lines as the worker stores them; anything else in the column is skipped.
-fn report_rows(report: &serde_json::Value) -> Vec<ReportRow> {
-    report
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .filter_map(|line| {
-                    Some(ReportRow {
-                        level: line.get("level")?.as_str()?.to_owned(),
-                        message: line.get("message")?.as_str()?.to_owned(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    report: Vec<ReportLine>,
 }
 
 fn job_row(job: Job) -> JobRow {
@@ -307,7 +289,7 @@ fn job_row(job: Job) -> JobRow {
         created: when(job.created_at),
         finished: job.finished_at.map(when).unwrap_or_default(),
         error: job.error.unwrap_or_default(),
-        report: report_rows(&job.report),
+        report: report_lines(&job.report),
     }
 }
 
@@ -339,7 +321,7 @@ struct DistroPage {
     checked: String,
     rollback_known: bool,
     booted_by: Vec<String>,
-    report: Vec<ReportRow>,
+    report: Vec<ReportLine>,
     jobs: Vec<JobRow>,
     echo: Echo,
 }
@@ -423,7 +405,7 @@ async fn render_distro(
         report: distro
             .check_report
             .as_ref()
-            .map(report_rows)
+            .map(report_lines)
             .unwrap_or_default(),
         jobs: loaded.jobs.into_iter().map(job_row).collect(),
         name: distro.name,
