@@ -357,6 +357,9 @@ async fn bobs_distro_and_nonsense_ids_are_a_404_page_like_a_missing_one() {
         let (status, _) = alice.get_text(&path).await;
         assert_eq!(status, 404, "{path}");
     }
+    let stranger = Browser::new(&w.app).get(&format!("/distros/{bobs}")).await;
+    assert_eq!(stranger.status(), 303, "a visitor is asked to log in");
+    assert_eq!(stranger.headers()["location"], "/login");
     let before = w.app.snapshot();
     let edited = alice
         .post_form(
