@@ -137,6 +137,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .configure(web::pages::login::configure)
         .configure(web::pages::settings::configure)
         .configure(web::pages::containers::configure)
+        .configure(web::pages::distros::configure)
         .configure(web::staff::configure)
         .service(web::health::healthz)
         .service(web::health::readyz)

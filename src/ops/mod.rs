@@ -14,6 +14,9 @@ use crate::db::queries::events;
 use crate::domain::ids::{ContainerId, CustomerId, UserId};
 use crate::web::error::{ApiError, AppError};
 
+pub mod custom_distros;
+pub mod images;
+
 /// Who makes a change, as the operation log records it.
 #[derive(Debug, Clone)]
 pub struct Actor {

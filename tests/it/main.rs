@@ -25,6 +25,7 @@ mod images;
 mod jobs_crash;
 mod jobs_queue;
 mod pages_containers;
+mod pages_distros;
 mod personas;
 mod schema_rules;
 mod staff_jobs;

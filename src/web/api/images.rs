@@ -7,30 +7,23 @@
 //! any web node can take it and the agent of the storage container's host can unpack it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::{Connection, PgConnection};
-use futures_util::StreamExt;
+use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::custom_distro::CustomDistro;
-use crate::db::models::job::NewJob;
-use crate::db::queries::{custom_distros, image_uploads, images, jobs};
-use crate::domain::ids::{CustomDistroId, UploadId};
+use crate::db::queries::{custom_distros, image_uploads, images};
+use crate::domain::ids::CustomDistroId;
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
-use crate::domain::values::DistroPath;
-use crate::jobs::{ArchiveSource, DistroImage};
 use crate::ops::Actor;
+use crate::ops::images as ops;
 use crate::web::api::input::{FieldErrors, JsonBody, QueryMap};
 use crate::web::api::jobs::{JobView, ReportLine, view as job_view};
 use crate::web::api::{epoch, id_segment};
 use crate::web::error::{ApiError, AppError};
-
-/// Bytes stored per row while an upload streams in.
-const CHUNK_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedBody {
@@ -44,44 +37,6 @@ fn accepted(job: crate::db::models::job::Job, base_uid: u32) -> HttpResponse {
         message: "Accepted".into(),
         job: job_view(job, base_uid),
     })
-}
-
-/// The distro's image path as stored (the schema holds it to the same rule).
-fn distro_image(distro: &CustomDistro) -> Result<DistroImage, AppError> {
-    let path = DistroPath::parse(&distro.path).map_err(|why| {
-        AppError::internal(anyhow::anyhow!("stored path {:?}: {why}", distro.path))
-    })?;
-    Ok(DistroImage {
-        distro: distro.id,
-        path,
-    })
-}
-
-/// In one transaction: the caller's distro (locked), what `prepare` checks or writes first,
-/// the job `make` builds, and the operation log line.
-async fn queue_image_job(
-    state: &web::Data<AppState>,
-    actor: Actor,
-    id: CustomDistroId,
-    action: &'static str,
-    detail: String,
-    prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), AppError> + Send + 'static,
-    make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
-) -> Result<HttpResponse, ApiError> {
-    let base_uid = state.config.base_uid;
-    let job = db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            let distro = custom_distros::lock_for_customer(conn, actor.customer, id)?
-                .ok_or(AppError::NotFound)?;
-            prepare(conn, &distro)?;
-            let image = distro_image(&distro)?;
-            let job = jobs::enqueue(conn, &make(&distro, &image))?;
-            actor.log(conn, distro.container_id, action, &distro.name, &detail)?;
-            Ok::<_, AppError>(job)
-        })
-    })
-    .await?;
-    Ok(accepted(job, base_uid))
 }
 
 fn parse_digest(raw: Option<&str>, errors: &mut FieldErrors) -> Option<Sha256Hex> {
@@ -115,133 +70,12 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return Err(too_large(limit).into());
+        return Err(ops::too_large(limit).into());
     }
-    // the distro must be the caller's before a byte of the body is stored
-    let customer = actor.customer;
-    db::run(&state.pool, move |conn| {
-        custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    let upload = db::run(&state.pool, move |conn| {
-        image_uploads::begin(conn, id).map_err(AppError::from)
-    })
-    .await?;
-    let stored = receive(&state, upload, payload, limit).await;
-    let answer = match stored {
-        Ok((bytes, digest)) => {
-            finish_upload(&state, actor, id, upload, bytes, digest, expect).await
-        }
-        Err(e) => Err(e.into()),
-    };
-    if answer.is_err() {
-        // a refused upload leaves nothing behind; if this fails too, the sweep drops it later
-        let _ = db::run(&state.pool, move |conn| {
-            image_uploads::discard(conn, upload).map_err(AppError::from)
-        })
-        .await;
-    }
-    answer
-}
-
-fn too_large(limit: u64) -> AppError {
-    AppError::PayloadTooLarge(format!(
-        "The archive is larger than the {} MiB an image may be; make it smaller or fetch it from a URL.",
-        limit >> 20
-    ))
-}
-
-/// Streams the body into chunks, hashing it on the way; returns its size and digest.
-async fn receive(
-    state: &web::Data<AppState>,
-    upload: UploadId,
-    mut payload: web::Payload,
-    limit: u64,
-) -> Result<(u64, Sha256Hex), AppError> {
-    let mut hasher = Sha256::new();
-    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
-    let mut seq = 0i32;
-    let mut total = 0u64;
-    loop {
-        let next = payload.next().await;
-        let ended = next.is_none();
-        if let Some(piece) = next {
-            let piece = piece.map_err(|_| {
-                AppError::BadRequest(
-                    "The upload broke off before the whole archive arrived; send it again.".into(),
-                )
-            })?;
-            total += piece.len() as u64;
-            if total > limit {
-                return Err(too_large(limit));
-            }
-            pending.extend_from_slice(&piece);
-        }
-        while pending.len() >= CHUNK_BYTES || (ended && !pending.is_empty()) {
-            let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
-            let data = std::mem::replace(&mut pending, rest);
-            let at = seq;
-            hasher = db::run(&state.pool, move |conn| {
-                hasher.update(&data);
-                image_uploads::append(conn, upload, at, &data)?;
-                Ok::<_, AppError>(hasher)
-            })
-            .await?;
-            seq += 1;
-        }
-        if ended {
-            break;
-        }
-    }
-    if total == 0 {
-        return Err(AppError::invalid(
-            "image",
-            "the body is empty: send the archive itself as the request body",
-        ));
-    }
-    Ok((total, Sha256Hex::from_digest(&hasher.finalize().into())))
-}
-
-async fn finish_upload(
-    state: &web::Data<AppState>,
-    actor: Actor,
-    id: CustomDistroId,
-    upload: UploadId,
-    bytes: u64,
-    digest: Sha256Hex,
-    expect: Option<Sha256Hex>,
-) -> Result<HttpResponse, ApiError> {
-    if let Some(expect) = &expect
-        && *expect != digest
-    {
-        return Err(AppError::invalid(
-            "sha256",
-            format!("the archive received has SHA-256 {digest}, not {expect}; send it again"),
-        )
-        .into());
-    }
-    let detail = format!("{bytes} bytes, SHA-256 {digest}");
-    let digest_kept = digest.clone();
-    queue_image_job(
-        state,
-        actor,
-        id,
-        "image uploaded",
-        detail,
-        move |conn, _| {
-            if image_uploads::complete(conn, upload, digest_kept.as_str())? {
-                Ok(())
-            } else {
-                Err(AppError::internal(anyhow::anyhow!(
-                    "upload {upload} was not receiving any more"
-                )))
-            }
-        },
-        move |distro, image| {
-            crate::jobs::install_image(distro, image, &ArchiveSource::Upload(upload), Some(&digest))
-        },
-    )
-    .await
+    let base_uid = state.config.base_uid;
+    let stored = ops::receive_upload(&state, actor.customer, id, payload, limit).await?;
+    let job = ops::finish_upload(&state, actor, id, stored, expect).await?;
+    Ok(accepted(job, base_uid))
 }
 
 /// `{"file": "images/alpine.tar.gz"}`: an archive in the storage container's home.
@@ -276,25 +110,11 @@ pub async fn unpack(
         .and_then(|raw| errors.check("file", HomeFile::parse(raw)));
     let expect = parse_digest(body.sha256.as_deref(), &mut errors);
     errors.finish()?;
-    let file = file.expect("checked above");
-    let detail = format!("from {file}");
-    queue_image_job(
-        &state,
-        actor,
-        id,
-        "image unpack requested",
-        detail,
-        |_, _| Ok(()),
-        move |distro, image| {
-            crate::jobs::install_image(
-                distro,
-                image,
-                &ArchiveSource::HomeFile(file),
-                expect.as_ref(),
-            )
-        },
-    )
-    .await
+    let Some(file) = file else {
+        return Err(AppError::invalid("file", "is required").into());
+    };
+    let job = ops::unpack(&state, actor, id, file, expect).await?;
+    Ok(accepted(job, state.config.base_uid))
 }
 
 /// `{"url", "sha256"}`: an archive the host downloads.
@@ -331,20 +151,11 @@ pub async fn fetch(
         .and_then(|raw| errors.check("url", FetchUrl::parse(raw)));
     let expect = parse_digest(body.sha256.as_deref(), &mut errors);
     errors.finish()?;
-    let (url, expect) = (url.expect("checked above"), expect.expect("checked above"));
-    let detail = format!("from {url}, SHA-256 {expect}");
-    queue_image_job(
-        &state,
-        actor,
-        id,
-        "image fetch requested",
-        detail,
-        |_, _| Ok(()),
-        move |distro, image| {
-            crate::jobs::install_image(distro, image, &ArchiveSource::Url(url), Some(&expect))
-        },
-    )
-    .await
+    let (Some(url), Some(expect)) = (url, expect) else {
+        return Err(AppError::invalid("url", "is required").into());
+    };
+    let job = ops::fetch(&state, actor, id, url, expect).await?;
+    Ok(accepted(job, state.config.base_uid))
 }
 
 #[utoipa::path(post, path = "/api/custom_distro/{id}/rollback", operation_id = "custom_distro_image_rollback", tag = "images",
@@ -359,25 +170,8 @@ pub async fn rollback(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
-    queue_image_job(
-        &state,
-        actor,
-        id,
-        "image rollback requested",
-        String::new(),
-        |conn, distro| {
-            let previous_known = distro.previous_sha256.is_some();
-            if !previous_known && !images::busy(conn, distro.container_id, distro.id)? {
-                return Err(AppError::Conflict(format!(
-                    "{} has no earlier image to roll back to: a rollback brings back the image the last install replaced.",
-                    distro.name
-                )));
-            }
-            Ok(())
-        },
-        |distro, image| crate::jobs::rollback_image(distro, image),
-    )
-    .await
+    let job = ops::rollback(&state, actor, id).await?;
+    Ok(accepted(job, state.config.base_uid))
 }
 
 /// The last check of an image.
@@ -452,16 +246,8 @@ pub async fn check_now(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
-    queue_image_job(
-        &state,
-        actor,
-        id,
-        "image check requested",
-        String::new(),
-        |_, _| Ok(()),
-        |distro, image| crate::jobs::check_image(distro, image),
-    )
-    .await
+    let job = ops::check_now(&state, actor, id).await?;
+    Ok(accepted(job, state.config.base_uid))
 }
 
 /// How long an upload no job is reading is kept: long enough for staff to retry its job.

@@ -7,7 +7,7 @@
 //! unknown paths; a newline after the body for curl.
 
 mod alarms;
-mod containers;
+pub(crate) mod containers;
 mod custom_distros;
 mod distros;
 pub mod images;

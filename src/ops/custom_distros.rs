@@ -1,0 +1,209 @@
+//! Creating, changing and deleting a customer's custom distros.
+
+use diesel::{Connection, PgConnection};
+
+use crate::AppState;
+use crate::db;
+use crate::db::models::container::Container;
+use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
+use crate::db::queries::custom_distros::CustomDistroChangeset;
+use crate::db::queries::{containers, custom_distros, jobs};
+use crate::domain::ids::{ContainerId, CustomDistroId};
+use crate::domain::policy::{self, ContainerFacts};
+use crate::domain::refusal::ContainerRef;
+use crate::domain::values::{DisplayName, DistroPath, Uid};
+use crate::ops::Actor;
+use crate::web::api::containers::constraint_refusal;
+use crate::web::api::images::image_state;
+use crate::web::api::input::{FieldErrors, plain_text};
+use crate::web::error::AppError;
+
+/// A distro's fields as given, parsed; `None` leaves a field as it is.
+pub struct DistroFields {
+    pub name: Option<DisplayName>,
+    pub path: Option<DistroPath>,
+    pub note: Option<String>,
+}
+
+/// Parses the fields, naming every bad one at once; `required` asks for name and path.
+pub fn parse_fields(
+    name: Option<String>,
+    path: Option<String>,
+    note: Option<String>,
+    required: bool,
+) -> Result<DistroFields, AppError> {
+    let mut errors = FieldErrors::default();
+    if required && name.is_none() {
+        errors.add("name", "is required");
+    }
+    if required && path.is_none() {
+        errors.add("path", "is required");
+    }
+    let fields = DistroFields {
+        name: name.and_then(|raw| errors.check("name", DisplayName::parse(&raw))),
+        path: path.and_then(|raw| errors.check("path", DistroPath::parse(&raw))),
+        note: note.and_then(|raw| errors.check("note", plain_text(&raw, 4096))),
+    };
+    errors.finish().map_err(|refused| refused.0)?;
+    Ok(fields)
+}
+
+pub(crate) fn facts_of_container(c: &Container) -> ContainerFacts {
+    ContainerFacts {
+        id: c.id,
+        customer: c.customer_id,
+        server: c.server_id,
+        storage: c.custom_distros_storage,
+        default_distro: c.distro_id,
+        custom_distro: c.custom_distro_id.map(|d| (d, String::new())),
+    }
+}
+
+/// A new distro in the actor's storage container `storage`.
+pub async fn create(
+    state: &AppState,
+    actor: Actor,
+    storage: ContainerId,
+    fields: DistroFields,
+) -> Result<CustomDistro, AppError> {
+    let base_uid = state.config.base_uid;
+    let (Some(name), Some(path)) = (fields.name, fields.path) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "a distro was created without a name or a path"
+        )));
+    };
+    let note = fields.note.unwrap_or_default();
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let storage = containers::find_for_customer(conn, actor.customer, storage)?
+                .ok_or(AppError::NotFound)?;
+            policy::may_store_distros(
+                &facts_of_container(&storage),
+                ContainerRef {
+                    uid: Uid::of(base_uid, storage.id),
+                    name: storage.name.clone(),
+                },
+            )?;
+            let made = custom_distros::insert(
+                conn,
+                &NewCustomDistro {
+                    container_id: storage.id,
+                    server_id: storage.server_id,
+                    customer_id: storage.customer_id,
+                    name: name.as_str(),
+                    path: path.as_str(),
+                    note: &note,
+                },
+            )
+            .map_err(constraint_refusal)?;
+            actor.log(
+                conn,
+                storage.id,
+                "custom distro created",
+                name.as_str(),
+                &format!("path distros/{path}"),
+            )?;
+            Ok(made)
+        })
+    })
+    .await
+}
+
+/// The containers booting a distro, as refusals name them.
+pub fn booting(
+    conn: &mut PgConnection,
+    id: CustomDistroId,
+    base_uid: u32,
+) -> Result<Vec<ContainerRef>, AppError> {
+    Ok(containers::booting(conn, id)?
+        .into_iter()
+        .map(|(id, name)| ContainerRef {
+            uid: Uid::of(base_uid, id),
+            name,
+        })
+        .collect())
+}
+
+/// Changes the given fields; a new path renames the image directory on the host. Returns
+/// the distro as it now is, with its image state.
+pub async fn update(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    fields: DistroFields,
+) -> Result<(CustomDistro, String), AppError> {
+    let base_uid = state.config.base_uid;
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
+                .ok_or(AppError::NotFound)?;
+            let new_path = fields.path.as_ref().filter(|p| p.as_str() != current.path);
+            if new_path.is_some() {
+                policy::may_change_path(&current.name, &booting(conn, id, base_uid)?)?;
+            }
+            let changes = CustomDistroChangeset {
+                name: fields.name.map(DisplayName::into_inner),
+                path: new_path.map(|p| p.as_str().to_owned()),
+                note: fields.note,
+            };
+            let updated = custom_distros::update(conn, id, &changes).map_err(constraint_refusal)?;
+            if let Some(path) = new_path {
+                let from = stored_path(&current.path)?;
+                jobs::enqueue(conn, &crate::jobs::rename_image(&current, &from, path))?;
+                actor.log(
+                    conn,
+                    current.container_id,
+                    "custom distro path changed",
+                    &updated.name,
+                    &format!("distros/{} to distros/{path}", current.path),
+                )?;
+            }
+            let image_state = image_state(conn, &updated)?;
+            Ok((updated, image_state))
+        })
+    })
+    .await
+}
+
+/// Deletes a distro nothing boots; `purge` also removes its image files on the host.
+pub async fn delete(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    purge: bool,
+) -> Result<CustomDistro, AppError> {
+    let base_uid = state.config.base_uid;
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
+                .ok_or(AppError::NotFound)?;
+            policy::may_delete(&current.name, &booting(conn, id, base_uid)?)?;
+            custom_distros::delete(conn, id).map_err(constraint_refusal)?;
+            if purge {
+                let path = stored_path(&current.path)?;
+                jobs::enqueue(conn, &crate::jobs::purge_image(&current, &path))?;
+            }
+            let detail = if purge {
+                format!("distros/{} purged", current.path)
+            } else {
+                format!("distros/{} kept", current.path)
+            };
+            actor.log(
+                conn,
+                current.container_id,
+                "custom distro deleted",
+                &current.name,
+                &detail,
+            )?;
+            Ok(current)
+        })
+    })
+    .await
+}
+
+/// A path as stored: the schema holds it to the same rule as [`DistroPath`], so a refusal here
+/// means the database and the code disagree.
+pub(crate) fn stored_path(raw: &str) -> Result<DistroPath, AppError> {
+    DistroPath::parse(raw)
+        .map_err(|why| AppError::internal(anyhow::anyhow!("stored path {raw:?}: {why}")))
+}

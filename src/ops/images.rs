@@ -1,0 +1,321 @@
+//! Putting a root filesystem into a custom distro: each change queues a job on the storage
+//! container's host. An uploaded archive streams into PostgreSQL in chunks while it is hashed,
+//! whatever carries it (a raw request body or a multipart file field), never whole in memory.
+
+use diesel::{Connection, PgConnection};
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::db;
+use crate::db::models::custom_distro::CustomDistro;
+use crate::db::models::job::{Job, NewJob};
+use crate::db::queries::{custom_distros, image_uploads, images, jobs};
+use crate::domain::ids::{CustomDistroId, CustomerId, UploadId};
+use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
+use crate::jobs::{ArchiveSource, DistroImage};
+use crate::ops::Actor;
+use crate::ops::custom_distros::stored_path;
+use crate::web::error::AppError;
+
+/// Bytes stored per row while an upload streams in.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+fn distro_image(distro: &CustomDistro) -> Result<DistroImage, AppError> {
+    Ok(DistroImage {
+        distro: distro.id,
+        path: stored_path(&distro.path)?,
+    })
+}
+
+/// In one transaction: the actor's distro (locked), what `prepare` checks or writes first,
+/// the job `make` builds, and the operation log line.
+pub async fn queue_image_job(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    action: &'static str,
+    detail: String,
+    prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), AppError> + Send + 'static,
+    make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
+) -> Result<Job, AppError> {
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let distro = custom_distros::lock_for_customer(conn, actor.customer, id)?
+                .ok_or(AppError::NotFound)?;
+            prepare(conn, &distro)?;
+            let image = distro_image(&distro)?;
+            let job = jobs::enqueue(conn, &make(&distro, &image))?;
+            actor.log(conn, distro.container_id, action, &distro.name, &detail)?;
+            Ok(job)
+        })
+    })
+    .await
+}
+
+pub fn too_large(limit: u64) -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "The archive is larger than the {} MiB an image may be; make it smaller or fetch it from a URL.",
+        limit >> 20
+    ))
+}
+
+/// An archive stored in chunks, not yet handed to a job.
+#[derive(Debug)]
+pub struct StoredUpload {
+    pub upload: UploadId,
+    pub bytes: u64,
+    pub digest: Sha256Hex,
+}
+
+/// Stores the archive `body` brings for the customer's distro `id`, at most `limit` bytes.
+/// The distro must be the customer's before a byte is stored; a refused upload leaves nothing.
+pub async fn receive_upload<S, B, E>(
+    state: &AppState,
+    customer: CustomerId,
+    id: CustomDistroId,
+    body: S,
+    limit: u64,
+) -> Result<StoredUpload, AppError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    db::run(&state.pool, move |conn| {
+        custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    let upload = db::run(&state.pool, move |conn| {
+        image_uploads::begin(conn, id).map_err(AppError::from)
+    })
+    .await?;
+    match receive(state, upload, body, limit).await {
+        Ok((bytes, digest)) => Ok(StoredUpload {
+            upload,
+            bytes,
+            digest,
+        }),
+        Err(refused) => {
+            discard(state, upload).await;
+            Err(refused)
+        }
+    }
+}
+
+/// Drops an upload no job will read; if this fails too, the sweep drops it later.
+pub async fn discard(state: &AppState, upload: UploadId) {
+    let _ = db::run(&state.pool, move |conn| {
+        image_uploads::discard(conn, upload).map_err(AppError::from)
+    })
+    .await;
+}
+
+/// Streams the body into chunks, hashing it on the way; returns its size and digest.
+async fn receive<S, B, E>(
+    state: &AppState,
+    upload: UploadId,
+    body: S,
+    limit: u64,
+) -> Result<(u64, Sha256Hex), AppError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut hasher = Sha256::new();
+    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
+    let mut seq = 0i32;
+    let mut total = 0u64;
+    loop {
+        let next = body.next().await;
+        let ended = next.is_none();
+        if let Some(piece) = next {
+            let piece = piece.map_err(|_| {
+                AppError::BadRequest(
+                    "The upload broke off before the whole archive arrived; send it again.".into(),
+                )
+            })?;
+            let piece = piece.as_ref();
+            total += piece.len() as u64;
+            if total > limit {
+                return Err(too_large(limit));
+            }
+            pending.extend_from_slice(piece);
+        }
+        while pending.len() >= CHUNK_BYTES || (ended && !pending.is_empty()) {
+            let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
+            let data = std::mem::replace(&mut pending, rest);
+            let at = seq;
+            hasher = db::run(&state.pool, move |conn| {
+                hasher.update(&data);
+                image_uploads::append(conn, upload, at, &data)?;
+                Ok::<_, AppError>(hasher)
+            })
+            .await?;
+            seq += 1;
+        }
+        if ended {
+            break;
+        }
+    }
+    if total == 0 {
+        return Err(AppError::invalid(
+            "image",
+            "the body is empty: send the archive itself as the request body",
+        ));
+    }
+    Ok((total, Sha256Hex::from_digest(&hasher.finalize().into())))
+}
+
+/// Queues the unpack of a stored upload, unless its digest is not `expect`; a refused
+/// upload is dropped.
+pub async fn finish_upload(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    stored: StoredUpload,
+    expect: Option<Sha256Hex>,
+) -> Result<Job, AppError> {
+    let upload = stored.upload;
+    let queued = queue_upload(state, actor, id, stored, expect).await;
+    if queued.is_err() {
+        discard(state, upload).await;
+    }
+    queued
+}
+
+async fn queue_upload(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    stored: StoredUpload,
+    expect: Option<Sha256Hex>,
+) -> Result<Job, AppError> {
+    let StoredUpload {
+        upload,
+        bytes,
+        digest,
+    } = stored;
+    if let Some(expect) = &expect
+        && *expect != digest
+    {
+        return Err(AppError::invalid(
+            "sha256",
+            format!("the archive received has SHA-256 {digest}, not {expect}; send it again"),
+        ));
+    }
+    let detail = format!("{bytes} bytes, SHA-256 {digest}");
+    let digest_kept = digest.clone();
+    queue_image_job(
+        state,
+        actor,
+        id,
+        "image uploaded",
+        detail,
+        move |conn, _| {
+            if image_uploads::complete(conn, upload, digest_kept.as_str())? {
+                Ok(())
+            } else {
+                Err(AppError::internal(anyhow::anyhow!(
+                    "upload {upload} was not receiving any more"
+                )))
+            }
+        },
+        move |distro, image| {
+            crate::jobs::install_image(distro, image, &ArchiveSource::Upload(upload), Some(&digest))
+        },
+    )
+    .await
+}
+
+/// Unpacks an archive in the storage container's home.
+pub async fn unpack(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    file: HomeFile,
+    expect: Option<Sha256Hex>,
+) -> Result<Job, AppError> {
+    let detail = format!("from {file}");
+    queue_image_job(
+        state,
+        actor,
+        id,
+        "image unpack requested",
+        detail,
+        |_, _| Ok(()),
+        move |distro, image| {
+            crate::jobs::install_image(
+                distro,
+                image,
+                &ArchiveSource::HomeFile(file),
+                expect.as_ref(),
+            )
+        },
+    )
+    .await
+}
+
+/// Has the host download an archive with this digest.
+pub async fn fetch(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    url: FetchUrl,
+    expect: Sha256Hex,
+) -> Result<Job, AppError> {
+    let detail = format!("from {url}, SHA-256 {expect}");
+    queue_image_job(
+        state,
+        actor,
+        id,
+        "image fetch requested",
+        detail,
+        |_, _| Ok(()),
+        move |distro, image| {
+            crate::jobs::install_image(distro, image, &ArchiveSource::Url(url), Some(&expect))
+        },
+    )
+    .await
+}
+
+/// Brings back the image the last install replaced; refused when none is known.
+pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, AppError> {
+    queue_image_job(
+        state,
+        actor,
+        id,
+        "image rollback requested",
+        String::new(),
+        |conn, distro| {
+            let previous_known = distro.previous_sha256.is_some();
+            if !previous_known && !images::busy(conn, distro.container_id, distro.id)? {
+                return Err(AppError::Conflict(format!(
+                    "{} has no earlier image to roll back to: a rollback brings back the image the last install replaced.",
+                    distro.name
+                )));
+            }
+            Ok(())
+        },
+        |distro, image| crate::jobs::rollback_image(distro, image),
+    )
+    .await
+}
+
+/// Checks the installed image again.
+pub async fn check_now(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+) -> Result<Job, AppError> {
+    queue_image_job(
+        state,
+        actor,
+        id,
+        "image check requested",
+        String::new(),
+        |_, _| Ok(()),
+        |distro, image| crate::jobs::check_image(distro, image),
+    )
+    .await
+}

@@ -1,0 +1,590 @@
+//! A customer keeps custom distros in the panel: lists them by storage container, creates,
+//! edits and deletes them, and puts images into them, all with plain forms.
+
+use std::path::{Path, PathBuf};
+
+use distropanel::host::sample_image::{BUSYBOX, busybox_rootfs};
+use fantoccini::Locator;
+use reqwest::Response;
+use sha2::{Digest, Sha256};
+
+use crate::api_client::{World, world};
+use crate::helpers::spawn_app;
+use crate::host_fixtures::{drain, home};
+use crate::images::{Member, archive};
+use crate::personas::Browser;
+
+fn busybox_image(w: &World) -> Vec<u8> {
+    busybox_rootfs(Path::new(BUSYBOX), &[("web", w.web.uid() as u32)]).expect("busybox-static")
+}
+
+fn image_dir(w: &World, path: &str) -> PathBuf {
+    home(&w.app, w.images.uid()).join("distros").join(path)
+}
+
+/// The id in a `/distros/<id>?done=...` redirect.
+fn distro_of(response: &Response) -> i64 {
+    let location = response.headers()["location"].to_str().unwrap();
+    location
+        .strip_prefix("/distros/")
+        .and_then(|rest| rest.split('?').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not a distro's page: {location}"))
+}
+
+/// Sends the upload form as a browser does: `multipart/form-data`, the token in the address.
+async fn upload_form(
+    browser: &Browser,
+    id: i64,
+    file_name: &str,
+    archive: &[u8],
+    sha256: &str,
+    token: Option<&str>,
+) -> Response {
+    let boundary = "----distropanel-test-boundary-7d1f";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"sha256\"\r\n\r\n{sha256}\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"{file_name}\"\r\nContent-Type: application/gzip\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(archive);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let query = token
+        .map(|t| format!("?csrf_token={t}"))
+        .unwrap_or_default();
+    browser
+        .client
+        .post(browser.url(&format!("/distros/{id}/image{query}")))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn upload(browser: &Browser, id: i64, archive: &[u8]) -> Response {
+    let token = browser.token_on(&format!("/distros/{id}")).await;
+    upload_form(browser, id, "rootfs.tar.gz", archive, "", Some(&token)).await
+}
+
+async fn page(browser: &Browser, path: &str) -> String {
+    let (status, page) = browser.get_text(path).await;
+    assert_eq!(status, 200, "{path}: {page}");
+    page
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_lists_her_storage_containers_and_creates_a_distro_with_the_form() {
+    let w = world().await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let listed = page(&alice, "/distros").await;
+    assert!(listed.contains("images"), "{listed}");
+    assert!(listed.contains("No custom distros here yet."));
+    assert!(!listed.contains("bob-images"), "only her own containers");
+
+    let storage = w.images.uid().to_string();
+    let created = alice
+        .post_form(
+            "/distros",
+            &[
+                ("storage", &storage),
+                ("name", "Tiny <busybox>"),
+                ("path", "bb"),
+                ("note", "for the web container"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let id = distro_of(&created);
+
+    let shown = page(&alice, &format!("/distros/{id}?done=created")).await;
+    assert!(shown.contains("The custom distro was created."));
+    assert!(
+        shown.contains("<h1>Tiny &#60;busybox&#62;</h1>"),
+        "escaped: {shown}"
+    );
+    assert!(shown.contains("distros/bb"));
+    let listed = page(&alice, "/distros").await;
+    assert!(
+        listed.contains(&format!("href=\"/distros/{id}\"")),
+        "{listed}"
+    );
+    assert!(listed.contains("state-none"));
+    assert_eq!(
+        w.app
+            .scalar("SELECT count(*) FROM events WHERE action = 'custom distro created'"),
+        "1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_without_a_storage_container_is_told_how_to_get_one() {
+    let app = spawn_app().await;
+    app.customer("carol");
+    app.server("s1");
+    let bookworm = app.distro("bookworm");
+    app.container("carol", "s1", "site", Some(&bookworm));
+    let carol = Browser::customer(&app, "carol").await;
+    let shown = page(&carol, "/distros").await;
+    assert!(
+        shown.contains("You have no storage container yet"),
+        "{shown}"
+    );
+    assert!(shown.contains("/containers/&lt;uid&gt;"), "{shown}");
+    assert!(!shown.contains("Create distro"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_path_or_a_path_change_under_a_booting_container_is_refused_and_nothing_changes()
+ {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    w.map("alice", &w.web, id).await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let before = w.app.snapshot();
+
+    let storage = w.images.uid().to_string();
+    let duplicate = alice
+        .post_form(
+            "/distros",
+            &[("storage", &storage), ("name", "other"), ("path", "bb")],
+        )
+        .await;
+    assert_eq!(duplicate.status(), 409);
+    let shown = duplicate.text().await.unwrap();
+    assert!(
+        shown.contains("already holds a custom distro with this path"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("value=\"other\""),
+        "the form keeps what was typed"
+    );
+
+    let renamed = alice
+        .post_form(
+            &format!("/distros/{id}"),
+            &[("name", "tiny"), ("path", "moved"), ("note", "")],
+        )
+        .await;
+    assert_eq!(renamed.status(), 409);
+    let shown = renamed.text().await.unwrap();
+    assert!(shown.contains("web"), "names the container: {shown}");
+
+    let bad_name = alice
+        .post_form(
+            &format!("/distros/{id}"),
+            &[("name", ""), ("path", "bb"), ("note", "")],
+        )
+        .await;
+    assert_eq!(bad_name.status(), 422);
+
+    let rollback = alice
+        .post_form(&format!("/distros/{id}/rollback"), &[])
+        .await;
+    assert_eq!(rollback.status(), 409);
+    assert!(
+        rollback
+            .text()
+            .await
+            .unwrap()
+            .contains("no earlier image to roll back to")
+    );
+
+    let unpack = alice
+        .post_form(
+            &format!("/distros/{id}/unpack"),
+            &[("file", "../etc/shadow"), ("sha256", "")],
+        )
+        .await;
+    assert_eq!(unpack.status(), 422);
+
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_uploaded_image_is_unpacked_by_the_host_and_its_page_shows_it_ready_with_the_check() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    w.map("alice", &w.web, id).await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let tarball = busybox_image(&w);
+
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let uploaded = upload_form(
+        &alice,
+        id,
+        "rootfs.tar.gz",
+        &tarball,
+        &sha256(&tarball),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(uploaded.status(), 303);
+    assert_eq!(
+        uploaded.headers()["location"],
+        format!("/distros/{id}?done=uploaded").as_str()
+    );
+    let waiting = page(&alice, &format!("/distros/{id}")).await;
+    assert!(waiting.contains("state-unpacking"), "{waiting}");
+    assert!(waiting.contains("hx-trigger=\"every 3s\""));
+    assert!(waiting.contains("unpack image"));
+
+    drain(&w.app).await;
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains("state-ready"), "{shown}");
+    assert!(shown.contains("is present"), "the check report: {shown}");
+    assert!(shown.contains(&sha256(&tarball)));
+    assert!(shown.contains("MiB"));
+    let listed = page(&alice, "/distros").await;
+    assert!(listed.contains("state-ready"));
+    assert!(listed.contains("<td>web</td>"), "booted by web: {listed}");
+    assert_eq!(w.app.count("image_uploads"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_with_another_digest_or_no_file_is_refused_and_leaves_nothing() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let before = w.app.snapshot();
+
+    let wrong = upload_form(
+        &alice,
+        id,
+        "rootfs.tar",
+        b"not the archive",
+        &"ab".repeat(32),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().await.unwrap().contains("not abab"));
+
+    let malformed = upload_form(&alice, id, "rootfs.tar", b"data", "xyz", Some(&token)).await;
+    assert_eq!(malformed.status(), 422);
+
+    let no_file = upload_form(&alice, id, "", b"", "", Some(&token)).await;
+    assert_eq!(no_file.status(), 422);
+    assert!(
+        no_file
+            .text()
+            .await
+            .unwrap()
+            .contains("choose an archive file")
+    );
+
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_archive_fails_on_the_page_and_the_previous_image_stays() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
+    drain(&w.app).await;
+
+    let hostile = archive(&[
+        Member::Dir("etc"),
+        Member::File("etc/motd", b"hello", 0o644),
+        Member::File("../../escaped", b"out", 0o644),
+    ]);
+    assert_eq!(upload(&alice, id, &hostile).await.status(), 303);
+    drain(&w.app).await;
+
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains("class=\"job-failed\""), "{shown}");
+    assert!(shown.contains("class=\"job-error\""), "{shown}");
+    assert!(shown.contains("refused"), "{shown}");
+    assert!(shown.contains("state-ready"), "the image stays: {shown}");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+    assert!(!image_dir(&w, "bb").join("etc/motd").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_with_purge_removes_the_distro_and_its_image_files() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
+    drain(&w.app).await;
+    assert!(image_dir(&w, "bb").is_dir());
+
+    let deleted = alice
+        .post_form(&format!("/distros/{id}/delete"), &[("purge", "1")])
+        .await;
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(deleted.headers()["location"], "/distros?done=purged");
+    drain(&w.app).await;
+    assert_eq!(w.app.count("custom_distros"), 0);
+    assert!(!image_dir(&w, "bb").exists(), "the image files are gone");
+    let listed = page(&alice, "/distros?done=purged").await;
+    assert!(listed.contains("image files are being removed"));
+    let (status, _) = alice.get_text(&format!("/distros/{id}")).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bobs_distro_and_nonsense_ids_are_a_404_page_like_a_missing_one() {
+    let w = world().await;
+    let bobs = w.custom_distro("bob", &w.bob_images, "bobs", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    for path in [
+        format!("/distros/{bobs}"),
+        "/distros/99999".into(),
+        "/distros/nonsense".into(),
+        "/distros/-1".into(),
+    ] {
+        let (status, _) = alice.get_text(&path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let stranger = Browser::new(&w.app).get(&format!("/distros/{bobs}")).await;
+    assert_eq!(stranger.status(), 303, "a visitor is asked to log in");
+    assert_eq!(stranger.headers()["location"], "/login");
+    let before = w.app.snapshot();
+    let edited = alice
+        .post_form(
+            &format!("/distros/{bobs}"),
+            &[("name", "mine"), ("path", "mine"), ("note", "")],
+        )
+        .await;
+    assert_eq!(edited.status(), 404);
+    let deleted = alice
+        .post_form(&format!("/distros/{bobs}/delete"), &[("purge", "1")])
+        .await;
+    assert_eq!(deleted.status(), 404);
+    let token = alice.token_on("/distros").await;
+    let uploaded = upload_form(&alice, bobs, "x.tar", b"data", "", Some(&token)).await;
+    assert_eq!(uploaded.status(), 404);
+    let into_bobs_storage = alice
+        .post_form(
+            "/distros",
+            &[
+                ("storage", &w.bob_images.uid().to_string()),
+                ("name", "x"),
+                ("path", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(into_bobs_storage.status(), 422);
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_form_without_the_csrf_token_is_refused() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let before = w.app.snapshot();
+    let storage = w.images.uid().to_string();
+    let created = alice
+        .post_raw(
+            "/distros",
+            &[("storage", &storage), ("name", "x"), ("path", "x")],
+        )
+        .await;
+    assert_eq!(created.status(), 403);
+    let deleted = alice
+        .post_raw(&format!("/distros/{id}/delete"), &[("purge", "1")])
+        .await;
+    assert_eq!(deleted.status(), 403);
+    let uploaded = upload_form(&alice, id, "x.tar", b"data", "", None).await;
+    assert_eq!(uploaded.status(), 403);
+    let forged = upload_form(&alice, id, "x.tar", b"data", "", Some("forged")).await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_creates_a_distro_and_uploads_an_image_in_a_real_browser() {
+    let w = world().await;
+    let archive_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(archive_file.path(), busybox_image(&w)).unwrap();
+    let browser = crate::browser::Browser::start().await;
+    let c = &browser.client;
+
+    c.goto(&w.app.url("/login")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("alice-password")
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::LinkText("Custom distros"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    c.wait().for_element(Locator::Id("name")).await.unwrap();
+    c.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys("tiny")
+        .await
+        .unwrap();
+    c.find(Locator::Id("path"))
+        .await
+        .unwrap()
+        .send_keys("bb")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#new-distro button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = c
+        .wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    assert!(notice.text().await.unwrap().contains("was created"));
+
+    c.find(Locator::Id("archive"))
+        .await
+        .unwrap()
+        .send_keys(&archive_file.path().display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Css("#upload button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let uploaded = c
+        .current_url()
+        .await
+        .unwrap()
+        .join("?done=uploaded")
+        .unwrap();
+    c.wait().for_url(&uploaded).await.unwrap();
+    let notice = c.find(Locator::Css(".flash.ok")).await.unwrap();
+    assert!(notice.text().await.unwrap().contains("uploaded"));
+
+    drain(&w.app).await;
+    c.refresh().await.unwrap();
+    let report = c
+        .wait()
+        .for_element(Locator::Css("#check-report"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(report.contains("/.old_root is present"), "{report}");
+    let state = c
+        .find(Locator::Css("#image .image-state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "ready");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+    browser.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_over_the_size_limit_is_refused_with_the_limit_and_leaves_nothing() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let before = w.app.snapshot();
+    let too_big = vec![0u8; (8 << 20) + (128 << 10)];
+    let refused = upload_form(&alice, id, "huge.tar", &too_big, "", Some(&token)).await;
+    assert_eq!(refused.status(), 413);
+    let shown = refused.text().await.unwrap();
+    assert!(shown.contains("8 MiB"), "{shown}");
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_renames_a_distro_checks_it_again_and_rolls_back_to_the_earlier_image() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+
+    let saved = alice
+        .post_form(
+            &format!("/distros/{id}"),
+            &[("name", "busybox"), ("path", "bb"), ("note", "small")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let shown = page(&alice, &format!("/distros/{id}?done=saved")).await;
+    assert!(shown.contains("<h1>busybox</h1>"), "{shown}");
+    assert!(shown.contains("The changes were saved."));
+
+    let first = busybox_image(&w);
+    let second = busybox_rootfs(
+        Path::new(BUSYBOX),
+        &[("web", w.web.uid() as u32), ("bare", w.bare.uid() as u32)],
+    )
+    .expect("busybox-static");
+    assert_ne!(sha256(&first), sha256(&second));
+    assert_eq!(upload(&alice, id, &first).await.status(), 303);
+    drain(&w.app).await;
+    assert_eq!(upload(&alice, id, &second).await.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains(&sha256(&second)));
+    assert!(shown.contains("Roll back to the previous image"));
+
+    let rolled = alice
+        .post_form(&format!("/distros/{id}/rollback"), &[])
+        .await;
+    assert_eq!(rolled.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains(&sha256(&first)), "{shown}");
+    assert!(shown.contains("rollback image"));
+
+    let checked = alice.post_form(&format!("/distros/{id}/check"), &[]).await;
+    assert_eq!(checked.status(), 303);
+    assert_eq!(
+        checked.headers()["location"],
+        format!("/distros/{id}?done=check").as_str()
+    );
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains("check image"), "{shown}");
+    assert!(shown.contains("state-ready"));
+}
