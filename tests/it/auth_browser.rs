@@ -14,39 +14,14 @@ async fn a_customer_logs_in_makes_and_revokes_a_token_and_logs_out_in_a_real_bro
     let c = &browser.client;
 
     c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("alice")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("wrong-password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.fill("username", "alice").await;
+    browser.fill("password", "wrong-password").await;
+    browser.click("main form button[type=submit]").await;
     let alert = c.find(Locator::Css(".flash.error")).await.unwrap();
     assert_eq!(alert.text().await.unwrap(), "Wrong username or password.");
 
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("alice-password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.fill("password", "alice-password").await;
+    browser.click("main form button[type=submit]").await;
     c.wait()
         .for_element(Locator::LinkText("alice"))
         .await

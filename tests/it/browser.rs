@@ -66,6 +66,54 @@ impl Browser {
         panic!("no browser session: {last_error:?}");
     }
 
+    /// Types `text` into the field with id `id`.
+    pub async fn fill(&self, id: &str, text: &str) {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    /// Clicks the first element `css` selects, once it is there.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Follows the link with this text, once it is there.
+    pub async fn follow(&self, link_text: &str) {
+        self.client
+            .wait()
+            .for_element(Locator::LinkText(link_text))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Logs in through the form at `login_url` and waits for the user's name in the top bar.
+    pub async fn log_in(&self, login_url: &str, username: &str, password: &str) {
+        self.client.goto(login_url).await.unwrap();
+        self.fill("username", username).await;
+        self.fill("password", password).await;
+        self.click("main form button[type=submit]").await;
+        self.client
+            .wait()
+            .for_element(Locator::LinkText(username))
+            .await
+            .unwrap();
+    }
+
     pub async fn stop(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();

@@ -331,39 +331,11 @@ async fn a_customer_chooses_a_custom_distro_in_a_real_browser_and_sees_the_pendi
     let browser = RealBrowser::start().await;
     let c = &browser.client;
 
-    c.goto(&w.app.url("/login")).await.unwrap();
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("alice")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("alice-password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::LinkText("Containers"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::LinkText("web"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .log_in(&w.app.url("/login"), "alice", "alice-password")
+        .await;
+    browser.follow("Containers").await;
+    browser.follow("web").await;
 
     let select = c
         .wait()

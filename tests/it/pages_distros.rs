@@ -422,52 +422,15 @@ async fn a_customer_creates_a_distro_and_uploads_an_image_in_a_real_browser() {
     let browser = crate::browser::Browser::start().await;
     let c = &browser.client;
 
-    c.goto(&w.app.url("/login")).await.unwrap();
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("alice")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("alice-password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::LinkText("Custom distros"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .log_in(&w.app.url("/login"), "alice", "alice-password")
+        .await;
+    browser.follow("Custom distros").await;
 
     c.wait().for_element(Locator::Id("name")).await.unwrap();
-    c.find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys("tiny")
-        .await
-        .unwrap();
-    c.find(Locator::Id("path"))
-        .await
-        .unwrap()
-        .send_keys("bb")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#new-distro button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.fill("name", "tiny").await;
+    browser.fill("path", "bb").await;
+    browser.click("#new-distro button[type=submit]").await;
     let notice = c
         .wait()
         .for_element(Locator::Css(".flash.ok"))
@@ -475,18 +438,10 @@ async fn a_customer_creates_a_distro_and_uploads_an_image_in_a_real_browser() {
         .unwrap();
     assert!(notice.text().await.unwrap().contains("was created"));
 
-    c.find(Locator::Id("archive"))
-        .await
-        .unwrap()
-        .send_keys(&archive_file.path().display().to_string())
-        .await
-        .unwrap();
-    c.find(Locator::Css("#upload button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .fill("archive", &archive_file.path().display().to_string())
+        .await;
+    browser.click("#upload button[type=submit]").await;
     let uploaded = c
         .current_url()
         .await
