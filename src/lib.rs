@@ -91,6 +91,7 @@ impl Application {
                             AppError::BadRequest("The form could not be read.".into()).into()
                         }),
                 )
+                .wrap(from_fn(web::error::signed_in_error_pages))
                 .wrap(from_fn(auth::csrf::protect))
                 .wrap(auth::session::middleware(state.pool.clone(), &state.config))
                 .wrap(

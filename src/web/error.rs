@@ -11,12 +11,17 @@
 
 use std::fmt;
 
+use actix_session::SessionExt;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use serde_json::json;
 
+use crate::auth::guard::SignedIn;
 use crate::db::Unavailable;
 
 #[derive(Debug)]
@@ -151,9 +156,16 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         self.log();
+        self.page(crate::web::render::Layout::anonymous())
+    }
+}
+
+impl AppError {
+    /// The error page, around `layout`.
+    fn page(&self, layout: crate::web::render::Layout) -> HttpResponse {
         let status = self.status();
         let page = ErrorPage {
-            layout: crate::web::render::Layout::anonymous(),
+            layout,
             status: status.as_u16(),
             title: status.canonical_reason().unwrap_or("Error"),
             reason: self.reason(),
@@ -165,6 +177,28 @@ impl ResponseError for AppError {
         self.decorate(&mut response);
         response
     }
+}
+
+/// Error pages are rendered where no request is at hand, so they start signed out; for a
+/// signed-in user this renders the page again inside their own layout (their name, their
+/// links, their CSRF token for logging out).
+pub async fn signed_in_error_pages(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let response = next.call(request).await?.map_into_boxed_body();
+    let Some(error) = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+    else {
+        return Ok(response);
+    };
+    let Some(signed_in) = SignedIn::read(&response.request().get_session()) else {
+        return Ok(response);
+    };
+    let page = error.page(signed_in.layout());
+    Ok(response.into_response(page))
 }
 
 /// The same cases, rendered as uwsgi.it JSON: `{"error": ..., "reason": ...}`.

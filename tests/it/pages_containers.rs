@@ -367,3 +367,27 @@ async fn a_customer_chooses_a_custom_distro_in_a_real_browser_and_sees_the_pendi
     assert!(notice.text().await.unwrap().contains("a restart is queued"));
     browser.stop().await;
 }
+
+#[tokio::test]
+async fn a_signed_in_customer_meets_a_missing_page_inside_their_own_layout() {
+    let w = world().await;
+    let alice = Browser::logged_in(&w.app, "alice", "alice-password").await;
+    let (status, page) = alice.get_text("/containers/99999").await;
+    assert_eq!(status, 404);
+    assert!(
+        page.contains(">alice</a>"),
+        "the top bar names alice: {page}"
+    );
+    assert!(page.contains("Log out"), "{page}");
+    let (status, page) = alice.get_text("/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(page.contains(">alice</a>"), "{page}");
+
+    let visitor = Browser::new(&w.app);
+    let (status, page) = visitor.get_text("/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(
+        page.contains("Log in") && !page.contains("Log out"),
+        "{page}"
+    );
+}
