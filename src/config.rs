@@ -104,6 +104,11 @@ pub struct Settings {
     #[arg(long, env = "DISTROPANEL_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
 
+    /// Days a finished job is kept before it is deleted (its steps stay in the operation
+    /// log); 0 keeps them forever.
+    #[arg(long, env = "DISTROPANEL_JOB_RETENTION_DAYS", default_value_t = 30)]
+    pub job_retention_days: u64,
+
     /// Largest image archive, in MiB, that is taken by upload, read from a home or fetched.
     #[arg(long, env = "DISTROPANEL_MAX_IMAGE_MB", default_value_t = 4096)]
     pub max_image_mb: u64,
@@ -151,6 +156,8 @@ impl LocalServers {
 /// How job workers pace themselves.
 #[derive(Debug, Clone)]
 pub struct JobSettings {
+    /// How long finished jobs are kept; `None`: forever.
+    pub retention: Option<Duration>,
     pub slots: usize,
     pub lease: Duration,
     pub poll: Duration,
@@ -301,6 +308,8 @@ impl Settings {
             vassal_template: self.vassal_template.as_deref().map(absolute).transpose()?,
             local_servers: LocalServers::parse(self.local_servers.as_deref()),
             jobs: JobSettings {
+                retention: (self.job_retention_days > 0)
+                    .then(|| Duration::from_secs(self.job_retention_days.saturating_mul(86_400))),
                 slots: self.job_slots,
                 lease: Duration::from_secs(self.job_lease_secs),
                 poll: Duration::from_millis(self.job_poll_ms),

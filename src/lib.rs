@@ -44,6 +44,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: PgPool,
+    job_retention: Option<std::time::Duration>,
 }
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -71,6 +72,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let (host, vassal_template) = host::open_local(&config).await?;
         let workers = config.workers;
+        let job_retention = config.jobs.retention;
         let state = aweb::Data::new(AppState {
             pool: pool.clone(),
             config,
@@ -112,6 +114,7 @@ impl Application {
             port,
             server: server.run(),
             pool,
+            job_retention,
         })
     }
 
@@ -119,14 +122,17 @@ impl Application {
         self.port
     }
 
-    /// Serves until stopped, sweeping dead sessions, stale failed logins and abandoned image
-    /// uploads meanwhile.
+    /// Serves until stopped, sweeping dead sessions, stale failed logins, abandoned image
+    /// uploads and old finished jobs meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(auth::sweep_forever(self.pool.clone()));
-        let uploads = tokio::spawn(web::api::images::sweep_uploads_forever(self.pool));
+        let maintenance = tokio::spawn(jobs::maintenance::sweep_forever(
+            self.pool,
+            self.job_retention,
+        ));
         let served = self.server.await;
         sweeper.abort();
-        uploads.abort();
+        maintenance.abort();
         served
     }
 }

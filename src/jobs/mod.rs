@@ -6,6 +6,7 @@
 //! ([`run::Runner`]), and record every step in the operation log. Jobs are idempotent: a
 //! worker that dies half-way leaves a job another worker takes again when the lease expires.
 
+pub mod maintenance;
 pub mod queue;
 pub mod run;
 pub mod worker;

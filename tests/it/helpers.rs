@@ -192,6 +192,7 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
         vassal_template: None,
         local_servers: distropanel::config::LocalServers::All,
         jobs: distropanel::config::JobSettings {
+            retention: Some(std::time::Duration::from_secs(30 * 86_400)),
             slots: 4,
             lease: std::time::Duration::from_secs(5),
             poll: std::time::Duration::from_millis(50),

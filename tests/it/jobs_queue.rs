@@ -251,3 +251,58 @@ async fn the_job_commands_list_retry_and_cancel() {
     let (ok, out, _) = run(&["job", "retry", &job.id.to_string()]);
     assert!(ok && out.contains("\"queued\""));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_jobs_past_the_retention_are_pruned_and_their_steps_stay_in_the_log() {
+    let app = spawn_app().await;
+    app.customer("alice");
+    app.server("s1");
+    let bookworm = app.distro("bookworm");
+    let web = app.container("alice", "s1", "web", Some(&bookworm));
+    let api = app.api("alice");
+    for _ in 0..2 {
+        let rebooted = api
+            .post(
+                &format!("/api/containers/{}", web.uid()),
+                serde_json::json!({"reboot": 1}),
+            )
+            .await;
+        assert_eq!(rebooted.status, 200, "{rebooted:?}");
+        drain(&app).await;
+    }
+    // one restart finished long ago, one just now; a third waits
+    app.sql("UPDATE jobs SET finished_at = now() - interval '40 days' WHERE id = (SELECT min(id) FROM jobs)")
+        .unwrap();
+    api.post(
+        &format!("/api/containers/{}", web.uid()),
+        serde_json::json!({"reboot": 1}),
+    )
+    .await;
+    let steps = app.count("events");
+
+    let pool = distropanel::db::pool(&app.db.conninfo(), 2).unwrap();
+    let retention = Some(Duration::from_secs(30 * 86_400));
+    let swept = distropanel::jobs::maintenance::sweep(&pool, retention)
+        .await
+        .unwrap();
+    assert_eq!(swept.jobs, 1);
+    assert_eq!(app.count("jobs"), 2, "the recent and the waiting job stay");
+    assert_eq!(
+        app.count("events"),
+        steps,
+        "the operation log keeps every step"
+    );
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM events WHERE job_id IS NULL AND action = 'vassal'"),
+        "1",
+        "the pruned job's steps no longer name it"
+    );
+    // kept forever when asked
+    app.sql("UPDATE jobs SET finished_at = now() - interval '400 days' WHERE state = 'done'")
+        .unwrap();
+    let kept = distropanel::jobs::maintenance::sweep(&pool, None)
+        .await
+        .unwrap();
+    assert_eq!(kept.jobs, 0);
+    assert_eq!(app.count("jobs"), 2);
+}

@@ -417,3 +417,21 @@ fn refusal(
         },
     })
 }
+
+/// Deletes up to `batch` jobs that finished (done, failed or cancelled) before `before`; the
+/// operation log keeps their steps, with `job_id` cleared.
+pub fn prune_finished(
+    conn: &mut PgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    batch: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM jobs WHERE id IN ( \
+             SELECT id FROM jobs \
+             WHERE state IN ('done', 'failed', 'cancelled') AND finished_at < $1 \
+             LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(before)
+    .bind::<BigInt, _>(batch)
+    .execute(conn)
+}

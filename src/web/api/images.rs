@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::custom_distro::CustomDistro;
-use crate::db::queries::{custom_distros, image_uploads, images};
+use crate::db::queries::{custom_distros, images};
 use crate::domain::ids::CustomDistroId;
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::ops::Actor;
@@ -248,24 +248,4 @@ pub async fn check_now(
     let id = CustomDistroId(id_segment(&id)?);
     let job = ops::check_now(&state, actor, id).await?;
     Ok(accepted(job, state.config.base_uid))
-}
-
-/// How long an upload no job is reading is kept: long enough for staff to retry its job.
-const UPLOADS_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Drops abandoned uploads every ten minutes.
-pub async fn sweep_uploads_forever(pool: crate::db::PgPool) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        every.tick().await;
-        let swept = db::run(&pool, |conn| {
-            image_uploads::sweep(conn, UPLOADS_KEPT).map_err(AppError::from)
-        })
-        .await;
-        match swept {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(uploads = n, "dropped abandoned image uploads"),
-            Err(error) => tracing::warn!(?error, "sweeping image uploads failed"),
-        }
-    }
 }

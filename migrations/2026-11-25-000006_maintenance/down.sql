@@ -1,0 +1,2 @@
+DROP INDEX jobs_finished_idx;
+DROP INDEX events_job_idx;
