@@ -27,6 +27,9 @@ pub struct FetchPolicy {
     pub timeout: Duration,
     /// Redirects followed before giving up.
     pub max_redirects: u32,
+    /// The longest a whole download may take, so a server dripping a byte at a time cannot
+    /// hold a job slot for ever.
+    pub deadline: Duration,
 }
 
 impl Default for FetchPolicy {
@@ -35,6 +38,7 @@ impl Default for FetchPolicy {
             allow_private: false,
             timeout: Duration::from_secs(30),
             max_redirects: 5,
+            deadline: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -77,6 +81,7 @@ impl Fetcher {
             .timeout_recv_response(timeout)
             .timeout_per_read(timeout)
             .timeout_per_write(timeout)
+            .timeout_global(Some(policy.deadline))
             .build();
         let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), guard);
         Self { agent, policy }
@@ -420,6 +425,7 @@ mod tests {
             allow_private,
             timeout: Duration::from_secs(5),
             max_redirects: 5,
+            deadline: Duration::from_secs(60),
         }
     }
 
@@ -504,6 +510,36 @@ mod tests {
         assert!(
             failed.to_string().contains("did not answer within 0.3 s"),
             "{failed}"
+        );
+    }
+
+    #[test]
+    fn a_server_dripping_its_body_runs_into_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            let Some(Ok(mut stream)) = listener.incoming().next() else {
+                return;
+            };
+            read_request(&stream);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+            for _ in 0..1000 {
+                if stream.write_all(b"x").is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let fetcher = Fetcher::new(FetchPolicy {
+            deadline: Duration::from_millis(700),
+            ..quick(true)
+        });
+        let started = std::time::Instant::now();
+        let failed = fetch(&fetcher, &url(address, "/a.tar")).unwrap_err();
+        assert!(matches!(failed, HostError::Io { .. }), "{failed}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "every read was quick, the whole was not"
         );
     }
 
