@@ -103,7 +103,7 @@ impl Application {
                         .add(("Referrer-Policy", "same-origin"))
                         .add(("X-Frame-Options", "DENY")),
                 )
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<telemetry::RequestSpans>::new())
                 .configure(configure)
         })
         .listen(listener)?;
