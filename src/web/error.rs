@@ -187,11 +187,14 @@ pub async fn signed_in_error_pages(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let response = next.call(request).await?.map_into_boxed_body();
-    let Some(error) = response
-        .response()
-        .error()
-        .and_then(|e| e.as_error::<AppError>())
-    else {
+    let error = response.response().error().and_then(|e| {
+        e.as_error::<AppError>()
+            .or_else(|| match e.as_error::<crate::auth::guard::Denied>() {
+                Some(crate::auth::guard::Denied::Page(page)) => Some(page),
+                _ => None,
+            })
+    });
+    let Some(error) = error else {
         return Ok(response);
     };
     let Some(signed_in) = SignedIn::read(&response.request().get_session()) else {
