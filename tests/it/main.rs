@@ -29,6 +29,7 @@ mod pages_distros;
 mod personas;
 mod schema_rules;
 mod staff_jobs;
+mod staff_views;
 mod stories;
 
 mod auth_api;

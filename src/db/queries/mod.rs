@@ -21,4 +21,5 @@ pub mod overview;
 pub mod server_tokens;
 pub mod servers;
 pub mod sessions;
+pub mod staff_views;
 pub mod users;

@@ -2,6 +2,9 @@
 //! extractor: a customer gets the 404 page, as if the screens did not exist. Every change to a
 //! customer's data writes an audit entry in the same transaction.
 
+pub mod alarms;
+pub mod containers;
+pub mod distros;
 pub mod home;
 pub mod jobs;
 pub mod users;
@@ -13,5 +16,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(users::end_sessions)
         .service(jobs::list)
         .service(jobs::retry)
-        .service(jobs::cancel);
+        .service(jobs::cancel)
+        .service(containers::list)
+        .service(distros::list)
+        .service(alarms::list)
+        .service(alarms::delete);
 }
