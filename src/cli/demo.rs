@@ -112,7 +112,7 @@ pub fn seed_image(
     };
     let facts = CheckFacts {
         mapped_uids: vec![u32::try_from(web_uid.get())?],
-        home_has_uwsgi: false,
+        homes_with_uwsgi: Vec::new(),
     };
     let report = host.inspect_image(&image, &facts)?;
     let broken = report.iter().any(|line| line.level == Level::Error);

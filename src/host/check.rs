@@ -13,8 +13,45 @@ use crate::host::report::{Findings, ReportLine};
 pub struct CheckFacts {
     /// uids of the containers that map (or are about to map) this distro.
     pub mapped_uids: Vec<u32>,
-    /// Whether the storage container's home has `bin/uwsgi` (the Emperor looks there first).
-    pub home_has_uwsgi: bool,
+    /// Those of `mapped_uids` whose own home has `bin/uwsgi` (their Emperor looks there first).
+    pub homes_with_uwsgi: Vec<u32>,
+}
+
+/// Where the Emperor of each booting container finds uwsgi: `bin/uwsgi` of its own home, then
+/// `/usr/local/bin/uwsgi`, then `/opt/unbit/uwsgi/uwsgi` of the image (the vassal's order).
+fn uwsgi_binary(image: &Dir, facts: &CheckFacts) -> ReportLine {
+    let in_image = ["usr/local/bin/uwsgi", "opt/unbit/uwsgi/uwsgi"]
+        .into_iter()
+        .find(|path| image.symlink_metadata(path).is_ok());
+    let without: Vec<String> = facts
+        .mapped_uids
+        .iter()
+        .filter(|uid| !facts.homes_with_uwsgi.contains(uid))
+        .map(ToString::to_string)
+        .collect();
+    match in_image {
+        Some(path) if without.is_empty() && !facts.mapped_uids.is_empty() => {
+            ReportLine::info(format!(
+                "every container booting it has bin/uwsgi in its home; /{path} of the image is the fallback"
+            ))
+        }
+        Some(path) => ReportLine::info(format!(
+            "the Emperor uses /{path} of the image unless a container's home has bin/uwsgi"
+        )),
+        None if facts.mapped_uids.is_empty() => ReportLine::warning(
+            "no uwsgi binary in the image (/usr/local/bin/uwsgi, /opt/unbit/uwsgi/uwsgi): a container \
+             booting it needs bin/uwsgi in its home, or its Emperor will not start",
+        ),
+        None if without.is_empty() => ReportLine::info(
+            "every container booting it has bin/uwsgi in its home (the image has no uwsgi binary)",
+        ),
+        None => ReportLine::warning(format!(
+            "no uwsgi binary where the Emperor looks for uid {} (bin/uwsgi of its home, \
+             /usr/local/bin/uwsgi or /opt/unbit/uwsgi/uwsgi of the image): its Emperor will not \
+             start; etc/rc.local in the home still runs",
+            without.join(", ")
+        )),
+    }
 }
 
 /// Whether `name` is a real directory in `dir` (a link to one does not count).
@@ -124,21 +161,7 @@ pub fn check(image: &Dir, facts: &CheckFacts) -> io::Result<Vec<ReportLine>> {
         )));
     }
 
-    let image_uwsgi = image.symlink_metadata("opt/unbit/uwsgi/uwsgi").is_ok();
-    if facts.home_has_uwsgi {
-        report.push(ReportLine::info(
-            "the Emperor will use bin/uwsgi of the container's home",
-        ));
-    } else if image_uwsgi {
-        report.push(ReportLine::info(
-            "the Emperor will use /opt/unbit/uwsgi/uwsgi of the image",
-        ));
-    } else {
-        report.push(ReportLine::warning(
-            "no uwsgi binary where the Emperor looks (<home>/bin/uwsgi, /opt/unbit/uwsgi/uwsgi): \
-             the container's Emperor will not start; etc/rc.local in the home still runs",
-        ));
-    }
+    report.push(uwsgi_binary(image, facts));
 
     if image.symlink_metadata("etc/rc.local").is_ok() {
         report.push(ReportLine::info(

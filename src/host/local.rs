@@ -495,6 +495,13 @@ impl HostExecutor for LocalHost {
             .map_err(|e| HostError::io(format!("{}/logs/emperor.log", home_label(uid)), e))
     }
 
+    fn home_has_uwsgi(&self, uid: Uid) -> bool {
+        let label = format!("{}/bin", home_label(uid));
+        self.home(uid, false)
+            .and_then(|home| subdir(&home, "bin", &label, false))
+            .is_ok_and(|bin| bin.symlink_metadata("uwsgi").is_ok())
+    }
+
     fn log_tail(&self, uid: Uid, max_bytes: usize) -> Result<String, HostError> {
         let label = format!("{}/logs/emperor.log", home_label(uid));
         let mut file = match self.emperor_log(uid, false) {
@@ -838,6 +845,22 @@ mod tests {
         assert_eq!(host.marker("previous/new").unwrap(), b"v1", "done already");
         host.host.rollback_image(host.uid, &path("new")).unwrap();
         assert_eq!(host.marker("new").unwrap(), b"v1");
+    }
+
+    #[test]
+    fn a_home_has_uwsgi_when_its_bin_holds_one_and_bin_is_no_link() {
+        let host = Host::new();
+        assert!(!host.host.home_has_uwsgi(host.uid), "no bin at all");
+        host.write("bin/uwsgi", b"#!/bin/sh");
+        assert!(host.host.home_has_uwsgi(host.uid));
+        std::fs::remove_dir_all(host.home().join("bin")).unwrap();
+        std::fs::create_dir_all(host.outside().join("bin")).unwrap();
+        std::fs::write(host.outside().join("bin/uwsgi"), b"x").unwrap();
+        std::os::unix::fs::symlink(host.outside().join("bin"), host.home().join("bin")).unwrap();
+        assert!(
+            !host.host.home_has_uwsgi(host.uid),
+            "a linked bin is not followed"
+        );
     }
 
     #[test]

@@ -176,6 +176,10 @@ pub trait HostExecutor: Send + Sync + 'static {
     /// Appends one line to `<home>/logs/emperor.log`.
     fn append_log(&self, uid: Uid, line: &str) -> Result<(), HostError>;
 
+    /// Whether `<home>/bin/uwsgi` exists (reached without following a link), where a
+    /// container's Emperor looks for uwsgi first.
+    fn home_has_uwsgi(&self, uid: Uid) -> bool;
+
     /// The last `max_bytes` (at most) of `<home>/logs/emperor.log`, from a line start.
     fn log_tail(&self, uid: Uid, max_bytes: usize) -> Result<String, HostError>;
 

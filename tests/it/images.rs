@@ -380,7 +380,7 @@ fn the_check_finds_what_the_platforms_checklist_names() {
     let image = Dir::open_ambient_dir(home.image(), ambient_authority()).unwrap();
     let facts = CheckFacts {
         mapped_uids: vec![30001],
-        home_has_uwsgi: true,
+        homes_with_uwsgi: vec![30001],
     };
     let report = check(&image, &facts).unwrap();
     assert!(
@@ -398,7 +398,7 @@ fn the_check_finds_what_the_platforms_checklist_names() {
     std::fs::write(home.image().join("etc/rc.local"), b"#!/bin/sh").unwrap();
     let facts = CheckFacts {
         mapped_uids: vec![30001, 30002],
-        home_has_uwsgi: false,
+        homes_with_uwsgi: vec![30001],
     };
     let report = check(&image, &facts).unwrap();
     let said = |level: Level, text: &str| {
@@ -409,7 +409,13 @@ fn the_check_finds_what_the_platforms_checklist_names() {
     assert!(said(Level::Error, "/.old_root is missing"), "{report:?}");
     assert!(said(Level::Warning, "no entry for uid 30002"), "{report:?}");
     assert!(!said(Level::Warning, "30001,"), "{report:?}");
-    assert!(said(Level::Warning, "no uwsgi binary"), "{report:?}");
+    assert!(
+        said(
+            Level::Warning,
+            "no uwsgi binary where the Emperor looks for uid 30002 ("
+        ),
+        "only the home without one is named: {report:?}"
+    );
     assert!(
         said(Level::Info, "/etc/rc.local of the image is ignored"),
         "{report:?}"
@@ -440,7 +446,7 @@ fn the_busybox_sample_image_installs_and_passes_the_check() {
         &image,
         &CheckFacts {
             mapped_uids: vec![30001],
-            home_has_uwsgi: true,
+            homes_with_uwsgi: vec![30001],
         },
     )
     .unwrap();

@@ -97,12 +97,19 @@ impl Runner {
         distro: &DistroImage,
     ) -> Result<(Vec<ReportLine>, Vec<Booting>), JobError> {
         let mapped = log.guarded(conn, |conn| Ok(containers::booting(conn, distro.distro)?))?;
+        let mapped_uids: Vec<u32> = mapped
+            .iter()
+            .filter_map(|(id, _)| u32::try_from(Uid::of(self.base_uid, *id).get()).ok())
+            .collect();
+        let homes_with_uwsgi = mapped
+            .iter()
+            .map(|(id, _)| Uid::of(self.base_uid, *id))
+            .filter(|uid| self.host.home_has_uwsgi(*uid))
+            .filter_map(|uid| u32::try_from(uid.get()).ok())
+            .collect();
         let facts = CheckFacts {
-            mapped_uids: mapped
-                .iter()
-                .filter_map(|(id, _)| u32::try_from(Uid::of(self.base_uid, *id).get()).ok())
-                .collect(),
-            home_has_uwsgi: false,
+            mapped_uids,
+            homes_with_uwsgi,
         };
         let report = self.host.inspect_image(image, &facts);
         let report = self.outcome(log, "check", &image.label(), report, "")?;
