@@ -17,7 +17,12 @@ async fn a_customer_logs_in_makes_and_revokes_a_token_and_logs_out_in_a_real_bro
     browser.fill("username", "alice").await;
     browser.fill("password", "wrong-password").await;
     browser.click("main form button[type=submit]").await;
-    let alert = c.find(Locator::Css(".flash.error")).await.unwrap();
+    // the click returns before the answer is in: wait for it
+    let alert = c
+        .wait()
+        .for_element(Locator::Css(".flash.error"))
+        .await
+        .unwrap();
     assert_eq!(alert.text().await.unwrap(), "Wrong username or password.");
 
     browser.fill("password", "alice-password").await;
