@@ -24,7 +24,7 @@ use crate::web::api::images::image_state;
 use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
-use crate::web::render::Layout;
+use crate::web::render::{Layout, byte_size};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list)
@@ -80,16 +80,6 @@ struct DistrosPage {
     problem: Option<String>,
     storages: Vec<StorageBlock>,
     form: CreateForm,
-}
-
-fn size_of(bytes: Option<i64>) -> String {
-    match bytes {
-        None => "—".into(),
-        Some(b) if b < 1024 => format!("{b} B"),
-        Some(b) if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
-        Some(b) if b < 1024 * 1024 * 1024 => format!("{:.1} MiB", b as f64 / 1048576.0),
-        Some(b) => format!("{:.1} GiB", b as f64 / 1073741824.0),
-    }
 }
 
 fn checked_at(distro: &CustomDistro) -> String {
@@ -152,7 +142,7 @@ async fn storage_blocks(
                 distro.container_id,
                 DistroRow {
                     id: distro.id.0,
-                    size: size_of(distro.image_bytes),
+                    size: byte_size(distro.image_bytes),
                     checked: checked_at(&distro),
                     name: distro.name,
                     path: distro.path,
@@ -397,7 +387,7 @@ async fn render_distro(
         storage_uid: Uid::of(state.config.base_uid, distro.container_id).get(),
         storage_name: loaded.storage_name,
         image_state: loaded.image_state,
-        size: size_of(distro.image_bytes),
+        size: byte_size(distro.image_bytes),
         sha256: distro.image_sha256.clone().unwrap_or_default(),
         checked: checked_at(&distro),
         rollback_known: distro.previous_sha256.is_some(),

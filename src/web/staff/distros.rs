@@ -10,18 +10,8 @@ use crate::db;
 use crate::db::queries::staff_views::{self, CustomDistroListing, PlatformDistroListing};
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
-use crate::web::render::{Layout, html};
+use crate::web::render::{Layout, byte_size, html};
 use crate::web::staff::containers::{Choice, customer_menu, number};
-
-fn size_of(bytes: Option<i64>) -> String {
-    match bytes {
-        None => "—".into(),
-        Some(b) if b < 1024 => format!("{b} B"),
-        Some(b) if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
-        Some(b) if b < 1024 * 1024 * 1024 => format!("{:.1} MiB", b as f64 / 1048576.0),
-        Some(b) => format!("{:.1} GiB", b as f64 / 1073741824.0),
-    }
-}
 
 struct CustomRow {
     customer_id: i32,
@@ -67,7 +57,7 @@ fn custom_row(d: CustomDistroListing, base_uid: i64) -> CustomRow {
         } else {
             d.image_state
         },
-        size: size_of(d.image_bytes),
+        size: byte_size(d.image_bytes),
         sha256: d
             .image_sha256
             .map(|s| s.chars().take(12).collect())
