@@ -7,14 +7,14 @@ use crate::db;
 use crate::db::models::container::Container;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
 use crate::db::queries::custom_distros::CustomDistroChangeset;
+use crate::db::queries::images;
 use crate::db::queries::{containers, custom_distros, jobs};
 use crate::domain::ids::{ContainerId, CustomDistroId};
 use crate::domain::policy::{self, ContainerFacts};
 use crate::domain::refusal::ContainerRef;
 use crate::domain::values::{DisplayName, DistroPath, Uid};
 use crate::ops::Actor;
-use crate::web::api::containers::constraint_refusal;
-use crate::web::api::images::image_state;
+use crate::ops::containers::constraint_refusal;
 use crate::web::api::input::{FieldErrors, plain_text};
 use crate::web::error::AppError;
 
@@ -158,7 +158,7 @@ pub async fn update(
                     &format!("distros/{} to distros/{path}", current.path),
                 )?;
             }
-            let image_state = image_state(conn, &updated)?;
+            let image_state = images::state_of(conn, &updated)?;
             Ok((updated, image_state))
         })
     })

@@ -8,8 +8,10 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer};
 
+use crate::db::models::custom_distro::CustomDistro;
+use crate::db::queries::custom_distros as distros;
 use crate::db::schema::custom_distros;
-use crate::domain::ids::{ContainerId, CustomDistroId};
+use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId};
 
 /// The state an image is in after a check that found `has_errors` (or could not find it).
 pub fn state_after_check(exists: bool, has_errors: bool) -> &'static str {
@@ -110,6 +112,48 @@ pub fn busy(
     .bind::<Integer, _>(id.0)
     .get_result(conn)?;
     Ok(found.busy)
+}
+
+/// What a distro's image is: its stored state, or `unpacking` while an install is pending.
+pub fn state_of(conn: &mut PgConnection, distro: &CustomDistro) -> QueryResult<String> {
+    Ok(if busy(conn, distro.container_id, distro.id)? {
+        "unpacking".into()
+    } else {
+        distro.image_state.clone()
+    })
+}
+
+/// A customer's custom distro with its image state, or `None` if it is not theirs.
+pub fn find_with_state(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: CustomDistroId,
+) -> QueryResult<Option<(CustomDistro, String)>> {
+    let Some(distro) = distros::find_for_customer(conn, customer, id)? else {
+        return Ok(None);
+    };
+    let state = state_of(conn, &distro)?;
+    Ok(Some((distro, state)))
+}
+
+/// The customer's distros with an install or rollback pending, in one query (for lists).
+pub fn busy_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+) -> QueryResult<std::collections::HashSet<CustomDistroId>> {
+    #[derive(QueryableByName)]
+    struct Busy {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+    }
+    let rows: Vec<Busy> = diesel::sql_query(
+        "SELECT DISTINCT (payload ->> 'distro')::int AS id FROM jobs \
+         WHERE customer_id = $1 AND state IN ('queued', 'retrying', 'running') \
+           AND kind IN ('unpack_image', 'fetch_image', 'rollback_image')",
+    )
+    .bind::<Integer, _>(customer.0)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|b| CustomDistroId(b.id)).collect())
 }
 
 #[cfg(test)]

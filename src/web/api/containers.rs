@@ -24,7 +24,6 @@ use crate::web::api::input::{
 use crate::web::api::{container_of_uid, epoch};
 
 /// Kept here too: the other API modules turn the same constraints into refusals.
-pub(crate) use crate::ops::containers::constraint_refusal;
 use crate::web::error::{ApiError, AppError};
 
 /// A container in a list.

@@ -9,13 +9,13 @@ use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::models::custom_distro::CustomDistro;
+use crate::db::queries::images;
 use crate::db::queries::{containers, custom_distros};
 use crate::domain::ids::CustomDistroId;
 use crate::domain::policy::{self, DistroFacts};
 use crate::domain::values::Uid;
 use crate::ops::Actor;
 use crate::ops::custom_distros::{self as custom_distros_ops, facts_of_container};
-use crate::web::api::images::image_state;
 use crate::web::api::input::{JsonBody, QueryMap};
 use crate::web::api::{container_of_uid, created, id_segment, ok_message};
 use crate::web::error::{ApiError, AppError};
@@ -175,10 +175,7 @@ pub async fn show(
     let customer = caller.customer()?;
     let id = CustomDistroId(id_segment(&id)?);
     let (found, image_state) = db::run(&state.pool, move |conn| {
-        let found =
-            custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
-        let image_state = image_state(conn, &found)?;
-        Ok::<_, AppError>((found, image_state))
+        images::find_with_state(conn, customer, id)?.ok_or(AppError::NotFound)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view(found, image_state, state.config.base_uid)))

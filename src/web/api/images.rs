@@ -7,15 +7,13 @@
 //! any web node can take it and the agent of the storage container's host can unpack it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
-use crate::db::models::custom_distro::CustomDistro;
-use crate::db::queries::{custom_distros, images};
+use crate::db::queries::images;
 use crate::domain::ids::CustomDistroId;
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::ops::Actor;
@@ -191,18 +189,6 @@ pub struct CheckView {
     pub report: Vec<ReportLine>,
 }
 
-/// What a distro's image is: its stored state, or `unpacking` while an install is pending.
-pub(crate) fn image_state(
-    conn: &mut PgConnection,
-    distro: &CustomDistro,
-) -> Result<String, AppError> {
-    Ok(if images::busy(conn, distro.container_id, distro.id)? {
-        "unpacking".into()
-    } else {
-        distro.image_state.clone()
-    })
-}
-
 #[utoipa::path(get, path = "/api/custom_distro/{id}/check", operation_id = "custom_distro_image_check", tag = "images",
     params(("id" = i32, Path)),
     responses((status = 200, body = CheckView), (status = 403, body = super::openapi::ErrorBody)))]
@@ -214,10 +200,7 @@ pub async fn last_check(
     let customer = caller.customer()?;
     let id = CustomDistroId(id_segment(&id)?);
     let (distro, image_state) = db::run(&state.pool, move |conn| {
-        let distro =
-            custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
-        let image_state = image_state(conn, &distro)?;
-        Ok::<_, AppError>((distro, image_state))
+        images::find_with_state(conn, customer, id)?.ok_or(AppError::NotFound)
     })
     .await?;
     let report = distro

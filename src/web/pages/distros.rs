@@ -15,12 +15,12 @@ use crate::auth::guard::Customer;
 use crate::db;
 use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::Job;
+use crate::db::queries::images;
 use crate::db::queries::{containers, custom_distros, distro_jobs};
 use crate::domain::ids::{ContainerId, CustomDistroId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::domain::values::Uid;
 use crate::ops::{self, Actor};
-use crate::web::api::images::image_state;
 use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
@@ -130,9 +130,14 @@ async fn storage_blocks(
     db::run(&state.pool, move |conn| {
         let all = containers::for_customer(conn, customer_id)?;
         let distros = custom_distros::for_customer(conn, customer_id)?;
+        let busy = images::busy_for_customer(conn, customer_id)?;
         let mut rows = Vec::with_capacity(distros.len());
         for distro in distros {
-            let image_state = image_state(conn, &distro)?;
+            let image_state = if busy.contains(&distro.id) {
+                "unpacking".to_owned()
+            } else {
+                distro.image_state.clone()
+            };
             let booted_by = all
                 .iter()
                 .filter(|c| c.custom_distro_id == Some(distro.id))
@@ -337,11 +342,10 @@ async fn load(
 ) -> Result<Loaded, AppError> {
     let customer_id = customer.customer_id;
     db::run(&state.pool, move |conn| {
-        let distro =
-            custom_distros::find_for_customer(conn, customer_id, id)?.ok_or(AppError::NotFound)?;
+        let (distro, image_state) =
+            images::find_with_state(conn, customer_id, id)?.ok_or(AppError::NotFound)?;
         let storage = containers::find_for_customer(conn, customer_id, distro.container_id)?
             .ok_or(AppError::NotFound)?;
-        let image_state = image_state(conn, &distro)?;
         let booted_by = containers::booting(conn, id)?
             .into_iter()
             .map(|(_, name)| name)
