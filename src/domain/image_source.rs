@@ -36,13 +36,9 @@ impl fmt::Display for Sha256Hex {
     }
 }
 
-/// Where distropanel keeps its own work in a home (staging, the previous image); never a
-/// source.
-pub const WORK_DIR: &str = ".distropanel";
-
 /// A file in a container's home, named relative to the home: `images/alpine.tar.gz`. Every
 /// component is a plain name (no `.`, `..` or empty ones), so it always stays beneath the
-/// home; `.distropanel/` is distropanel's own and cannot be named.
+/// home.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HomeFile(Vec<String>);
 
@@ -75,9 +71,6 @@ impl HomeFile {
             return refuse(
                 "every part of the file name must be a plain name (no '.', '..' or '//')",
             );
-        }
-        if parts[0] == WORK_DIR {
-            return refuse("files under .distropanel/ are distropanel's own");
         }
         Ok(Self(parts))
     }
@@ -183,7 +176,6 @@ mod tests {
             ".",
             "a\0b",
             "a\nb",
-            ".distropanel/previous/x",
             &"a".repeat(256),
             &"a/".repeat(600),
         ] {

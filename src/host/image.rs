@@ -1,8 +1,8 @@
-//! Installing an image into a storage container's `distros/<path>` without ever leaving it
-//! half-written: unpack into `<home>/.distropanel/staging/<path>`, then swap it in with one
-//! atomic exchange; the image it replaces is kept in `<home>/.distropanel/previous/<path>`
-//! for a rollback. Staging lives in the home, on the same filesystem as `distros/`, so the swap
-//! is a rename, and it counts against the quota like everything else in the home.
+//! Installing an image as `images/<storage uid>/<path>` in distropanel's store without ever
+//! leaving it half-written: unpack into `staging/<storage uid>/<path>`, then swap it in with
+//! one atomic exchange; the image it replaces is kept as `previous/<storage uid>/<path>` for a
+//! rollback. All three are root-owned directories outside the home ([`crate::host::store`]),
+//! on one filesystem, so the swap is a rename and nothing a customer plants is on the way.
 
 use std::io::{self, Read};
 
@@ -10,24 +10,15 @@ use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
 use rustix::fs::RenameFlags;
 
-use crate::domain::image_source::{Sha256Hex, WORK_DIR};
+use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::DistroPath;
+use crate::host::store::ImageDirs;
 use crate::host::unpack::{self, Limits, UnpackError, Unpacked};
-
-const STAGING: &str = "staging";
-const PREVIOUS: &str = "previous";
-const DISTROS: &str = "distros";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error(transparent)]
     Unpack(#[from] UnpackError),
-    #[error(
-        "'{0}' in the storage container's home is a symbolic link or not a directory; it is not followed"
-    )]
-    NotADirectory(&'static str),
-    #[error("the storage container has no 'distros' directory yet")]
-    NoDistrosDir,
     #[error("there is no previous image to go back to")]
     NoPrevious,
     #[error("the archive's SHA-256 is {actual}, not the {expected} that was given")]
@@ -39,28 +30,6 @@ pub enum ImageError {
     Io(#[from] io::Error),
 }
 
-/// Opens `name` inside `dir`, creating it (owned by `owner`) when missing; never follows a link.
-fn own_dir(dir: &Dir, name: &'static str, owner: Option<u32>) -> Result<Dir, ImageError> {
-    match dir.open_dir_nofollow(name) {
-        Ok(d) => Ok(d),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            dir.create_dir(name)?;
-            let created = dir.open_dir_nofollow(name)?;
-            unpack::chown(&created, owner)?;
-            Ok(created)
-        }
-        Err(_) => Err(ImageError::NotADirectory(name)),
-    }
-}
-
-fn distros_dir(home: &Dir) -> Result<Dir, ImageError> {
-    match home.open_dir_nofollow(DISTROS) {
-        Ok(d) => Ok(d),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ImageError::NoDistrosDir),
-        Err(_) => Err(ImageError::NotADirectory(DISTROS)),
-    }
-}
-
 fn exists(dir: &Dir, name: &str) -> io::Result<bool> {
     match dir.symlink_metadata(name) {
         Ok(_) => Ok(true),
@@ -70,7 +39,7 @@ fn exists(dir: &Dir, name: &str) -> io::Result<bool> {
 }
 
 /// Removes `name` in `dir` whatever it is, without following links.
-fn remove_any(dir: &Dir, name: &str) -> io::Result<()> {
+pub(crate) fn remove_any(dir: &Dir, name: &str) -> io::Result<()> {
     match dir.symlink_metadata(name) {
         Ok(meta) if meta.is_dir() => dir.remove_dir_all(name),
         Ok(_) => dir.remove_file(name),
@@ -102,24 +71,21 @@ fn verified(unpacked: Unpacked, expect: Option<&Sha256Hex>) -> Result<Unpacked, 
     }
 }
 
-/// Unpacks `archive` as the image of `distros/<path>` in the storage home `home`. The digest
-/// is checked before the swap: a refused, broken or unexpected archive leaves the installed
-/// image exactly as it was.
+/// Unpacks `archive` as the image `path` of one storage container, its files owned by
+/// `owner`. The digest is checked before the swap: a refused, broken or unexpected archive
+/// leaves the installed image exactly as it was.
 pub fn install(
-    home: &Dir,
+    dirs: &ImageDirs,
     path: &DistroPath,
     archive: impl Read,
     expect: Option<&Sha256Hex>,
     owner: Option<u32>,
     limits: Limits,
 ) -> Result<Unpacked, ImageError> {
-    let distros = distros_dir(home)?;
-    let work = own_dir(home, WORK_DIR, owner)?;
-    let staging = own_dir(&work, STAGING, owner)?;
     let name = path.as_str();
-    remove_any(&staging, name)?;
-    staging.create_dir(name)?;
-    let target = staging.open_dir_nofollow(name)?;
+    remove_any(&dirs.staging, name)?;
+    dirs.staging.create_dir(name)?;
+    let target = dirs.staging.open_dir_nofollow(name)?;
     unpack::chown(&target, owner)?;
     let unpacked = unpack::unpack(archive, &target, owner, limits)
         .map_err(ImageError::from)
@@ -128,84 +94,66 @@ pub fn install(
     let unpacked = match unpacked {
         Ok(unpacked) => unpacked,
         Err(e) => {
-            remove_any(&staging, name)?;
+            remove_any(&dirs.staging, name)?;
             return Err(e);
         }
     };
-    if exists(&distros, name)? {
-        exchange(&staging, name, &distros, name)?;
-        let previous = own_dir(&work, PREVIOUS, owner)?;
-        remove_any(&previous, name)?;
-        move_new(&staging, name, &previous, name)?;
+    if exists(&dirs.installed, name)? {
+        exchange(&dirs.staging, name, &dirs.installed, name)?;
+        remove_any(&dirs.previous, name)?;
+        move_new(&dirs.staging, name, &dirs.previous, name)?;
     } else {
-        move_new(&staging, name, &distros, name)?;
+        move_new(&dirs.staging, name, &dirs.installed, name)?;
     }
     Ok(unpacked)
 }
 
 /// Puts the previous image back; the one it replaces becomes the previous one, so a second
 /// rollback undoes the first.
-pub fn rollback(home: &Dir, path: &DistroPath) -> Result<(), ImageError> {
-    let distros = distros_dir(home)?;
-    let work = home
-        .open_dir_nofollow(WORK_DIR)
-        .map_err(|_| ImageError::NoPrevious)?;
-    let previous = work
-        .open_dir_nofollow(PREVIOUS)
-        .map_err(|_| ImageError::NoPrevious)?;
+pub fn rollback(dirs: &ImageDirs, path: &DistroPath) -> Result<(), ImageError> {
     let name = path.as_str();
-    if !exists(&previous, name)? {
+    if !exists(&dirs.previous, name)? {
         return Err(ImageError::NoPrevious);
     }
-    if exists(&distros, name)? {
-        exchange(&previous, name, &distros, name)?;
+    if exists(&dirs.installed, name)? {
+        exchange(&dirs.previous, name, &dirs.installed, name)?;
     } else {
-        move_new(&previous, name, &distros, name)?;
+        move_new(&dirs.previous, name, &dirs.installed, name)?;
     }
     Ok(())
 }
 
-/// Opens `name` in `dir` only if it is a plain directory; anything else (missing, a link, a
-/// file) counts as nothing kept there.
-fn kept_dir(dir: &Dir, name: &str) -> io::Result<Option<Dir>> {
-    match dir.symlink_metadata(name) {
-        Ok(meta) if meta.is_dir() => Ok(Some(dir.open_dir_nofollow(name)?)),
-        Ok(_) => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+/// Renames the image `from` to `to`, and the previous image kept for it, so a rollback after
+/// the rename still finds it. Nothing at `from` (renamed already, or no image was ever put
+/// there) counts as done; a previous image already kept as `to` belonged to an earlier distro
+/// of that path and goes.
+pub fn rename(dirs: &ImageDirs, from: &DistroPath, to: &DistroPath) -> Result<(), RenameError> {
+    match move_new(&dirs.installed, from.as_str(), &dirs.installed, to.as_str()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(RenameError::Taken),
+        Err(e) => return Err(RenameError::Io(e)),
     }
+    if exists(&dirs.previous, from.as_str())? {
+        remove_any(&dirs.previous, to.as_str())?;
+        move_new(&dirs.previous, from.as_str(), &dirs.previous, to.as_str())?;
+    }
+    Ok(())
 }
 
-/// `<home>/.distropanel/<which>`, if distropanel made it (a link planted there is not ours and
-/// holds nothing of ours).
-fn work_subdir(home: &Dir, which: &str) -> io::Result<Option<Dir>> {
-    match kept_dir(home, WORK_DIR)? {
-        Some(work) => kept_dir(&work, which),
-        None => Ok(None),
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum RenameError {
+    #[error("an image is installed there already; nothing was renamed")]
+    Taken,
+    #[error("{0}")]
+    Io(#[from] io::Error),
 }
 
-/// Carries the previous image of `distros/<from>` along to `<to>`, so a rollback after the
-/// rename still finds it. A previous image already kept as `<to>` belonged to an earlier
-/// distro of that path and goes. Done already (nothing kept as `<from>`) counts as done.
-pub fn rename_previous(home: &Dir, from: &DistroPath, to: &DistroPath) -> io::Result<()> {
-    let Some(previous) = work_subdir(home, PREVIOUS)? else {
-        return Ok(());
-    };
-    if !exists(&previous, from.as_str())? {
-        return Ok(());
-    }
-    remove_any(&previous, to.as_str())?;
-    move_new(&previous, from.as_str(), &previous, to.as_str())
-}
-
-/// Deletes what distropanel keeps of `distros/<path>`: the previous image and any staging
-/// left by an install that never finished.
-pub fn purge_kept(home: &Dir, path: &DistroPath) -> io::Result<()> {
-    for which in [PREVIOUS, STAGING] {
-        if let Some(dir) = work_subdir(home, which)? {
-            remove_any(&dir, path.as_str())?;
-        }
+/// Deletes the image `path`, the previous image kept for it and any staging left by an install
+/// that never finished. A missing one counts as deleted.
+pub fn purge(dirs: &ImageDirs, path: &DistroPath) -> io::Result<()> {
+    for dir in [&dirs.installed, &dirs.previous, &dirs.staging] {
+        remove_any(dir, path.as_str())?;
     }
     Ok(())
 }
@@ -258,20 +206,31 @@ mod tests {
         Sha256Hex::from_digest(&Sha256::digest(bytes).into())
     }
 
-    /// A storage container's home with its `distros/`, in a temporary directory.
+    /// The store of one storage container, in a temporary directory.
     struct Home {
         root: tempfile::TempDir,
     }
 
     impl Home {
         fn new() -> Self {
-            let root = tempfile::tempdir().unwrap();
-            std::fs::create_dir_all(root.path().join("home/distros")).unwrap();
-            Self { root }
+            Self {
+                root: tempfile::tempdir().unwrap(),
+            }
         }
 
         fn path(&self) -> PathBuf {
-            self.root.path().join("home")
+            self.root.path().join("var/lib/distropanel")
+        }
+
+        fn dirs(&self) -> ImageDirs {
+            let root = Dir::open_ambient_dir(self.root.path(), ambient_authority()).unwrap();
+            crate::host::store::Store::open(&root, "/")
+                .unwrap()
+                .image_dirs(crate::domain::values::Uid::of(
+                    30000,
+                    crate::domain::ids::ContainerId(1),
+                ))
+                .unwrap()
         }
 
         fn install_with(
@@ -280,8 +239,7 @@ mod tests {
             expect: Option<&Sha256Hex>,
             limits: Limits,
         ) -> Result<Unpacked, ImageError> {
-            let home = Dir::open_ambient_dir(self.path(), ambient_authority()).unwrap();
-            install(&home, &img(), archive, expect, None, limits)
+            install(&self.dirs(), &img(), archive, expect, None, limits)
         }
 
         fn install(&self, archive: &[u8]) -> Result<Unpacked, ImageError> {
@@ -289,15 +247,15 @@ mod tests {
         }
 
         fn marker(&self) -> Vec<u8> {
-            std::fs::read(self.path().join("distros/img/marker")).unwrap()
+            std::fs::read(self.path().join("images/30001/img/marker")).unwrap()
         }
 
         fn previous_marker(&self) -> Vec<u8> {
-            std::fs::read(self.path().join(".distropanel/previous/img/marker")).unwrap()
+            std::fs::read(self.path().join("previous/30001/img/marker")).unwrap()
         }
 
         fn nothing_staged(&self) -> bool {
-            !self.path().join(".distropanel/staging/img").exists()
+            !self.path().join("staging/30001/img").exists()
         }
     }
 

@@ -14,17 +14,19 @@ use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
 
-use crate::domain::image_source::{HomeFile, Sha256Hex, WORK_DIR};
+use crate::domain::image_source::{HomeFile, Sha256Hex};
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::report::ReportLine;
+use crate::host::store::{ImageDirs, Store};
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
 use crate::host::{
-    HostError, HostExecutor, ImageCheck, ImageRef, Skipped, check, home_label, image, unpack,
+    HostError, HostExecutor, ImageCheck, ImageRef, Skipped, check, home_label, image, unpack, usage,
 };
 
 pub struct LocalHost {
     layout: HostLayout,
     containers: Dir,
+    store: Store,
     vassals: Dir,
     vassals_path: PathBuf,
     /// Running as root: new directories are given to the container's uid.
@@ -37,8 +39,8 @@ fn open_ambient(path: &Path) -> Result<Dir, HostError> {
 }
 
 impl LocalHost {
-    /// Opens (creating if missing) `<root>/containers`, `<root>/distros` and the vassals
-    /// directory.
+    /// Opens (creating if missing) `<root>/containers`, `<root>/distros`, distropanel's store
+    /// and the vassals directory.
     pub fn open(host_root: &Path, vassals_dir: &Path) -> Result<Self, HostError> {
         let layout = HostLayout::new(host_root)?;
         let root = open_ambient(host_root)?;
@@ -49,9 +51,11 @@ impl LocalHost {
         let containers = root
             .open_dir_nofollow("containers")
             .map_err(|e| HostError::io(host_root.join("containers").display(), e))?;
+        let store = Store::open(&root, layout.root())?;
         Ok(Self {
             layout,
             containers,
+            store,
             vassals: open_ambient(vassals_dir)?,
             vassals_path: vassals_dir.to_path_buf(),
             give_to_container: rustix::process::geteuid().is_root(),
@@ -113,28 +117,45 @@ impl LocalHost {
         Ok(dir)
     }
 
-    /// The distros directory of a storage container, if it is a plain directory.
-    fn distros(&self, storage: Uid) -> Result<Option<Dir>, HostError> {
-        let label = format!("{}/distros", home_label(storage));
-        let home = match subdir(
-            &self.containers,
-            &storage.to_string(),
-            &home_label(storage),
-            false,
-        ) {
-            Ok(home) => home,
-            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+    /// The image directories of a storage container, if it ever had an image.
+    fn image_dirs(&self, storage: Uid) -> Result<Option<ImageDirs>, HostError> {
+        self.store.existing_image_dirs(storage)
+    }
+
+    /// The installed image directory `image`, if it is a plain directory.
+    fn image_root(&self, image: &ImageRef) -> Result<Option<Dir>, HostError> {
+        let Some(installed) = self.store.installed(image.storage_uid)? else {
+            return Ok(None);
         };
-        match subdir(&home, "distros", &label, false) {
-            Ok(dir) => Ok(Some(dir)),
+        match subdir(&installed, image.path.as_str(), &image.label(), false) {
+            Ok(root) => Ok(Some(root)),
             Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 Ok(None)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// What a storage container's home and images already hold, less what installing
+    /// `path` drops (its kept previous image): the quota left for the new image is the rest.
+    fn storage_used(&self, storage: Uid, dirs: &ImageDirs, path: &DistroPath) -> io::Result<u64> {
+        let home = self
+            .containers
+            .open_dir_nofollow(storage.to_string())
+            .and_then(|home| usage::bytes_below(&home))
+            .or_else(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    Ok(0)
+                } else {
+                    Err(e)
+                }
+            })?;
+        let installed = usage::bytes_below(&dirs.installed)?;
+        let previous = usage::bytes_below(&dirs.previous)?;
+        let dropped = usage::bytes_of(&dirs.previous, path.as_str())?;
+        Ok(home
+            .saturating_add(installed)
+            .saturating_add(previous.saturating_sub(dropped)))
     }
 
     /// `<home>/logs/emperor.log`, opened without following links and only if it is a regular
@@ -319,17 +340,6 @@ fn open_regular_home_file(dir: &Dir, file: &HomeFile, uid: Uid) -> Result<File, 
     Ok(opened)
 }
 
-/// Removes `name` in `dir` without following it: a directory with all it holds (links inside
-/// removed as links), anything else as itself. A missing one counts as removed.
-fn remove_entry(dir: &Dir, name: &str) -> io::Result<()> {
-    match dir.symlink_metadata(name) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-        Ok(meta) if meta.is_dir() => dir.remove_dir_all(name),
-        Ok(_) => dir.remove_file_or_symlink(name),
-    }
-}
-
 fn is_plain_dir(dir: &Dir, name: &str) -> bool {
     dir.symlink_metadata(name).is_ok_and(|m| m.is_dir())
 }
@@ -363,36 +373,36 @@ impl HostExecutor for LocalHost {
             Err(HostError::Refused { path, why }) => skipped.push(Skipped { path, why }),
             Err(e) => return Err(e),
         }
+        self.store.ensure_view(uid)?;
         Ok(skipped)
     }
 
     fn ensure_storage_dir(&self, uid: Uid) -> Result<(), HostError> {
         let home = self.home(uid, true)?;
+        self.store.image_dirs(uid)?;
+        // the mount point of the images inside the container; the images themselves are kept
+        // in the store
         let label = format!("{}/distros", home_label(uid));
         self.owned_subdir(&home, "distros", &label, uid)?;
         Ok(())
     }
 
     fn check_image(&self, image: &ImageRef) -> Result<ImageCheck, HostError> {
-        let missing = ImageCheck {
-            old_root: false,
-            containers: false,
-        };
-        let Some(distros) = self.distros(image.storage_uid).or_else(refused_as_none)? else {
-            return Ok(missing);
-        };
-        let root = match subdir(&distros, image.path.as_str(), &image.label(), false) {
+        let root = match self.image_root(image) {
             Ok(root) => root,
-            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Ok(missing);
-            }
-            Err(HostError::Refused { .. }) => return Ok(missing),
+            Err(HostError::Refused { .. }) => None,
             Err(e) => return Err(e),
         };
-        Ok(ImageCheck {
-            old_root: is_plain_dir(&root, ".old_root"),
-            containers: is_plain_dir(&root, "containers"),
-        })
+        Ok(root.map_or(
+            ImageCheck {
+                old_root: false,
+                containers: false,
+            },
+            |root| ImageCheck {
+                old_root: is_plain_dir(&root, ".old_root"),
+                containers: is_plain_dir(&root, "containers"),
+            },
+        ))
     }
 
     fn restart(&self, uid: Uid, vassal: &RenderedVassal) -> Result<(), HostError> {
@@ -439,52 +449,27 @@ impl HostExecutor for LocalHost {
         from: &DistroPath,
         to: &DistroPath,
     ) -> Result<(), HostError> {
-        let label = format!("{}/distros/{from}", home_label(storage));
-        let Some(distros) = self.distros(storage)? else {
-            // no distros directory, so no image to rename
+        let Some(dirs) = self.image_dirs(storage)? else {
+            // no image was ever installed, so none to rename
             return Ok(());
         };
-        match rustix::fs::renameat_with(
-            &distros,
-            from.as_str(),
-            &distros,
-            to.as_str(),
-            rustix::fs::RenameFlags::NOREPLACE,
-        ) {
-            // nothing at `from`: renamed already, or no image was ever put there
-            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-            Err(rustix::io::Errno::EXIST) => {
-                return Err(HostError::refused(
-                    format!("{}/distros/{to}", home_label(storage)),
-                    "already exists; nothing was renamed",
-                ));
+        image::rename(&dirs, from, to).map_err(|e| match e {
+            image::RenameError::Taken => HostError::refused(
+                format!("{}/distros/{to}", home_label(storage)),
+                e.to_string(),
+            ),
+            image::RenameError::Io(source) => {
+                HostError::io(format!("{}/distros/{from}", home_label(storage)), source)
             }
-            Err(e) => return Err(HostError::io(label, e.into())),
-        }
-        sync_dir(&distros).map_err(|e| HostError::io(&label, e))?;
-        let home = self.home(storage, false)?;
-        image::rename_previous(&home, from, to).map_err(|e| {
-            HostError::io(
-                format!("{}/{WORK_DIR}/previous/{from}", home_label(storage)),
-                e,
-            )
         })
     }
 
     fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
         let label = format!("{}/distros/{path}", home_label(storage));
-        if let Some(distros) = self.distros(storage)? {
-            remove_entry(&distros, path.as_str()).map_err(|e| HostError::io(&label, e))?;
+        match self.image_dirs(storage)? {
+            Some(dirs) => image::purge(&dirs, path).map_err(|e| HostError::io(label, e)),
+            None => Ok(()),
         }
-        let home = match self.home(storage, false) {
-            Ok(home) => home,
-            Err(HostError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        image::purge_kept(&home, path)
-            .map_err(|e| HostError::io(format!("{}/{WORK_DIR}", home_label(storage)), e))
     }
 
     fn append_log(&self, uid: Uid, line: &str) -> Result<(), HostError> {
@@ -534,11 +519,28 @@ impl HostExecutor for LocalHost {
         expect: Option<&Sha256Hex>,
         limits: unpack::Limits,
     ) -> Result<unpack::Unpacked, HostError> {
-        let home = self.home(storage, false)?;
-        let owner = self.image_owner(storage)?;
         let label = format!("{}/distros/{path}", home_label(storage));
-        image::install(&home, path, archive, expect, owner, limits)
-            .map_err(|e| HostError::from((label, e)))
+        let owner = self.image_owner(storage)?;
+        let dirs = self.store.image_dirs(storage)?;
+        let used = self
+            .storage_used(storage, &dirs, path)
+            .map_err(|e| HostError::io(&label, e))?;
+        let quota = limits.max_bytes;
+        let limits = unpack::Limits {
+            max_bytes: quota.saturating_sub(used),
+            ..limits
+        };
+        image::install(&dirs, path, archive, expect, owner, limits).map_err(|e| match e {
+            image::ImageError::Unpack(unpack::UnpackError::TooLarge { limit }) => {
+                HostError::refused(
+                    label,
+                    format!(
+                        "the image is larger than the {limit} bytes left of the storage quota of {quota} bytes (the home and the other images hold {used})"
+                    ),
+                )
+            }
+            e => HostError::from((label, e)),
+        })
     }
 
     fn open_home_file(&self, uid: Uid, file: &HomeFile) -> Result<Box<dyn Read + Send>, HostError> {
@@ -550,9 +552,11 @@ impl HostExecutor for LocalHost {
     }
 
     fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
-        let home = self.home(storage, false)?;
         let label = format!("{}/distros/{path}", home_label(storage));
-        image::rollback(&home, path).map_err(|e| HostError::from((label, e)))
+        let Some(dirs) = self.image_dirs(storage)? else {
+            return Err(HostError::from((label, image::ImageError::NoPrevious)));
+        };
+        image::rollback(&dirs, path).map_err(|e| HostError::from((label, e)))
     }
 
     fn inspect_image(
@@ -560,13 +564,9 @@ impl HostExecutor for LocalHost {
         image: &ImageRef,
         facts: &check::CheckFacts,
     ) -> Result<Vec<ReportLine>, HostError> {
-        let Some(distros) = self.distros(image.storage_uid)? else {
-            return Err(HostError::refused(
-                image.label(),
-                "the storage container has no distros directory",
-            ));
+        let Some(root) = self.image_root(image)? else {
+            return Err(HostError::refused(image.label(), "no image is installed"));
         };
-        let root = subdir(&distros, image.path.as_str(), &image.label(), false)?;
         check::check(&root, facts).map_err(|e| HostError::io(image.label(), e))
     }
 
@@ -583,13 +583,6 @@ fn sync_dir(dir: &Dir) -> io::Result<()> {
 
 fn whole_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
-}
-
-fn refused_as_none(error: HostError) -> Result<Option<Dir>, HostError> {
-    match error {
-        HostError::Refused { .. } => Ok(None),
-        other => Err(other),
-    }
 }
 
 #[cfg(test)]
@@ -651,11 +644,15 @@ mod tests {
             )
         }
 
-        /// The marker of `distros/<path>`, or of the kept previous image with `previous/<path>`.
+        fn store(&self) -> PathBuf {
+            self.root.path().join("host/var/lib/distropanel")
+        }
+
+        /// The marker of the image `path`, or of the kept previous image with `previous/<path>`.
         fn marker(&self, image: &str) -> Option<Vec<u8>> {
             let dir = match image.strip_prefix("previous/") {
-                Some(path) => self.home().join(".distropanel/previous").join(path),
-                None => self.home().join("distros").join(image),
+                Some(path) => self.store().join("previous/30003").join(path),
+                None => self.store().join("images/30003").join(image),
             };
             std::fs::read(dir.join("marker")).ok()
         }
@@ -877,35 +874,42 @@ mod tests {
     #[test]
     fn a_rename_drops_a_stale_previous_image_of_the_new_path() {
         let host = Host::new();
-        host.write(".distropanel/previous/new/marker", b"stale");
-        host.write(".distropanel/previous/new/more", b"stale");
+        let stale = host.store().join("previous/30003/new");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join("marker"), b"stale").unwrap();
+        std::fs::write(stale.join("more"), b"stale").unwrap();
         host.install("img", b"v1").unwrap();
         host.install("img", b"v2").unwrap();
         host.host
             .rename_image(host.uid, &path("img"), &path("new"))
             .unwrap();
         assert_eq!(host.marker("previous/new").unwrap(), b"v1");
-        assert!(!host.home().join(".distropanel/previous/new/more").exists());
+        assert!(!stale.join("more").exists());
     }
 
     #[test]
-    fn a_rename_or_a_purge_never_follows_a_planted_work_directory() {
+    fn links_planted_where_images_used_to_live_change_nothing() {
         let host = Host::new();
-        host.install("img", b"v1").unwrap();
-        std::fs::remove_dir_all(host.home().join(".distropanel")).unwrap();
+        std::fs::remove_dir_all(host.home().join("distros")).unwrap();
         std::fs::create_dir_all(host.outside().join("previous/img")).unwrap();
         std::fs::write(host.outside().join("previous/img/marker"), b"theirs").unwrap();
+        symlink(host.outside(), host.home().join("distros")).unwrap();
         symlink(host.outside(), host.home().join(".distropanel")).unwrap();
+        host.install("img", b"v1").unwrap();
+        host.install("img", b"v2").unwrap();
         host.host
             .rename_image(host.uid, &path("img"), &path("new"))
             .unwrap();
+        host.host.rollback_image(host.uid, &path("new")).unwrap();
+        assert_eq!(host.marker("new").unwrap(), b"v1");
         host.host.purge_image(host.uid, &path("new")).unwrap();
         assert!(host.marker("new").is_none());
         assert_eq!(
             std::fs::read(host.outside().join("previous/img/marker")).unwrap(),
             b"theirs"
         );
-        assert!(host.home().join(".distropanel").is_symlink());
+        assert_eq!(std::fs::read_dir(host.outside()).unwrap().count(), 1);
+        assert!(host.home().join("distros").is_symlink());
     }
 
     #[test]
@@ -924,7 +928,7 @@ mod tests {
     }
 
     #[test]
-    fn a_purge_deletes_the_kept_image_even_when_the_distros_directory_is_gone() {
+    fn a_purge_deletes_the_kept_image_even_when_the_homes_distros_directory_is_gone() {
         let host = Host::new();
         host.install("img", b"v1").unwrap();
         host.install("img", b"v2").unwrap();
@@ -938,7 +942,7 @@ mod tests {
         let host = Host::new();
         host.install("img", b"v1").unwrap();
         host.install("img", b"v2").unwrap();
-        let kept = host.home().join(".distropanel/previous/img");
+        let kept = host.store().join("previous/30003/img");
         std::fs::remove_dir_all(&kept).unwrap();
         std::fs::write(host.outside().join("marker"), b"theirs").unwrap();
         symlink(host.outside(), &kept).unwrap();

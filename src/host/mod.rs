@@ -12,7 +12,9 @@ pub mod image;
 pub mod local;
 pub mod report;
 pub mod sample_image;
+pub mod store;
 pub mod unpack;
+pub mod usage;
 pub mod vassal;
 
 use std::fmt;

@@ -1,42 +1,82 @@
 //! The container's vassal: the uWSGI config the server's Emperor runs as the container.
 //!
-//! Rendered from validated values only (uids, [`DistroPath`]s, paths checked at start), so
-//! nothing a customer typed can add a line to it. The built-in template is
-//! `templates/vassal.ini` (askama, no escaping: the values are safe by type); an operator may replace it with a
-//! file of their own using `{{name}}` placeholders, checked when the file is loaded.
+//! uWSGI expands `@(…)`, `$(…)` and `%(…)` in every value while it parses a vassal, as root,
+//! and its path hooks follow links. So a vassal holds no customer byte: every interpolated
+//! value is a [`VassalText`] built from uids, numbers, [`DistroPath`]s and the operator's host
+//! root, and every host-side path names only root-owned directories (see
+//! [`crate::host::store`]). The built-in template is `templates/vassal.ini` (askama, no
+//! escaping: the values are safe by type); an operator may replace it with a file of their own
+//! using `{{name}}` placeholders, checked when the file is loaded.
 
+use std::fmt;
 use std::path::Path;
 
 use askama::Template;
 
 use crate::domain::values::{DistroPath, Uid};
+use crate::host::store;
 use crate::host::{HostError, ImageCheck, ImageRef};
 
-/// Where the host keeps homes and distros, as the vassal must name them.
+/// A value uWSGI reads literally: none of its magic (`@`, `$`, `%`), no line break, comment
+/// (`;`, `#`), section (`[`), quote, space or control character. Paths and numbers only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VassalText(String);
+
+impl VassalText {
+    pub fn new(value: impl Into<String>) -> Result<Self, HostError> {
+        let value = value.into();
+        match value.chars().find(|c| Self::forbidden(*c)) {
+            None if !value.is_empty() => Ok(Self(value)),
+            None => Err(HostError::Template("an empty value".to_owned())),
+            Some(c) => Err(HostError::Template(format!(
+                "{value:?} holds {c:?}, which uWSGI does not read literally"
+            ))),
+        }
+    }
+
+    fn forbidden(c: char) -> bool {
+        matches!(
+            c,
+            '@' | '$' | '%' | ';' | '#' | '[' | ']' | '"' | '\'' | '`' | '\\'
+        ) || c.is_whitespace()
+            || c.is_control()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for VassalText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where the host keeps homes, distros and distropanel's own store, as the vassal names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostLayout {
+    /// The host root without its trailing `/` (empty for `/`).
     root: String,
 }
 
 impl HostLayout {
-    /// `root` must be absolute UTF-8 without control characters: it is written into vassals.
+    /// `root` must be absolute, UTF-8 and made only of characters uWSGI reads literally: it is
+    /// written into vassals.
     pub fn new(root: &Path) -> Result<Self, HostError> {
+        let refused = || {
+            HostError::refused(
+                root.display(),
+                "the host root must be an absolute UTF-8 path without spaces, control characters or any of @ $ % ; # [ ] quotes and backslashes",
+            )
+        };
         let text = root
             .to_str()
-            .filter(|t| t.starts_with('/') && !t.chars().any(char::is_control))
-            .ok_or_else(|| {
-                HostError::refused(
-                    root.display(),
-                    "the host root must be an absolute UTF-8 path without control characters",
-                )
-            })?;
-        let trimmed = text.trim_end_matches('/');
+            .filter(|t| t.starts_with('/'))
+            .ok_or_else(refused)?;
+        VassalText::new(text).map_err(|_| refused())?;
         Ok(Self {
-            root: if trimmed.is_empty() {
-                String::new()
-            } else {
-                trimmed.to_owned()
-            },
+            root: text.trim_end_matches('/').to_owned(),
         })
     }
 
@@ -48,42 +88,61 @@ impl HostLayout {
         }
     }
 
+    fn path(&self, below: &str) -> String {
+        format!("{}/{below}", self.root)
+    }
+
     pub fn home(&self, uid: Uid) -> String {
-        format!("{}/containers/{uid}", self.root)
+        self.path(&format!("containers/{uid}"))
     }
 
     pub fn platform_distro(&self, path: &DistroPath) -> String {
-        format!("{}/distros/{path}", self.root)
+        self.path(&format!("distros/{path}"))
     }
 
+    /// The root-owned directory the container's new root is mounted on before `pivot_root`.
+    pub fn new_root(&self) -> String {
+        self.path(store::NEW_ROOT)
+    }
+
+    /// An installed custom distro image, in distropanel's store.
     pub fn image(&self, image: &ImageRef) -> String {
-        format!("{}/distros/{}", self.home(image.storage_uid), image.path)
+        format!("{}/{}", self.images(image.storage_uid), image.path)
+    }
+
+    /// Every image of a storage container: its `~/distros` inside the container.
+    pub fn images(&self, storage: Uid) -> String {
+        self.path(&format!("{}/{}/{storage}", store::STORE, store::IMAGES))
+    }
+
+    /// The root-owned directory a container sees as `/containers`.
+    pub fn view(&self, uid: Uid) -> String {
+        self.path(&format!("{}/{}/{uid}", store::STORE, store::VIEWS))
     }
 }
 
 /// Which root filesystem the container boots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Boot {
-    /// No distro at all (a bare storage container): the host's root.
+    /// No distro at all: the host's root, and no mounts.
     Bare,
     Platform(DistroPath),
-    /// The mapped custom distro; `fallback` is the default distro the vassal boots if the
-    /// image breaks before the next restart.
+    /// The mapped custom distro, checked bootable at this restart.
     Custom {
         image: ImageRef,
-        fallback: DistroPath,
     },
-    /// The custom distro cannot boot: the default distro does, and `reasons` are the alarms.
+    /// The custom distro cannot boot: the default distro does, and `check` says why.
     Fallback {
         image: ImageRef,
         distro: DistroPath,
-        reasons: Vec<String>,
+        check: ImageCheck,
     },
 }
 
 impl Boot {
     /// The executor's decision at restart, from what the container maps and what the image
-    /// holds. `check` is `None` when there is no custom distro to check.
+    /// holds. `check` is `None` when the image could not be looked at (serving a vassal
+    /// without touching the host): the image is then taken as bootable.
     pub fn decide(
         distro: Option<DistroPath>,
         custom: Option<ImageRef>,
@@ -94,39 +153,41 @@ impl Boot {
             (Some(distro), None) => Boot::Platform(distro),
             (Some(distro), Some(image)) => match check {
                 Some(check) if !check.bootable() => Boot::Fallback {
-                    reasons: check.danger_alarms(&image),
                     image,
                     distro,
+                    check,
                 },
-                _ => Boot::Custom {
-                    image,
-                    fallback: distro,
-                },
+                _ => Boot::Custom { image },
             },
         }
     }
 
     /// The same decision from what the last restart recorded (for serving vassals without
-    /// touching the host).
+    /// touching the host): the stored reason names what the image lacked.
     pub fn recorded(
         distro: Option<DistroPath>,
         custom: Option<ImageRef>,
         fallback_reason: Option<&str>,
     ) -> Self {
-        match (distro, custom, fallback_reason) {
-            (Some(distro), Some(image), Some(reason)) => Boot::Fallback {
-                image,
-                distro,
-                reasons: reason.lines().map(str::to_owned).collect(),
-            },
-            (distro, custom, _) => Boot::decide(distro, custom, None),
+        let check = fallback_reason.map(|reason| ImageCheck {
+            old_root: !reason.contains("/.old_root does not exist"),
+            containers: !reason.contains("/containers does not exist"),
+        });
+        Boot::decide(distro, custom, check)
+    }
+
+    /// The level-0 alarms of a fallback, in uwsgi.it's words.
+    pub fn fallback_alarms(&self) -> Vec<String> {
+        match self {
+            Boot::Fallback { image, check, .. } => check.danger_alarms(image),
+            _ => Vec::new(),
         }
     }
 
     /// What is stored on the container: why it runs its fallback, if it does.
     pub fn fallback_reason(&self) -> Option<String> {
         match self {
-            Boot::Fallback { reasons, .. } => Some(reasons.join("\n")),
+            Boot::Fallback { .. } => Some(self.fallback_alarms().join("\n")),
             _ => None,
         }
     }
@@ -151,7 +212,6 @@ pub struct VassalSpec {
     pub storage: bool,
     pub nofollow: bool,
     pub boot: Boot,
-    ssh_keys: Vec<String>,
 }
 
 impl VassalSpec {
@@ -164,18 +224,7 @@ impl VassalSpec {
             storage: false,
             nofollow: false,
             boot,
-            ssh_keys: Vec::new(),
         }
-    }
-
-    /// Keeps the keys that fit on one line of the vassal; others cannot be written safely.
-    pub fn with_ssh_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
-        self.ssh_keys = keys
-            .into_iter()
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty() && k.len() <= 16 * 1024 && !k.chars().any(char::is_control))
-            .collect();
-        self
     }
 }
 
@@ -211,12 +260,13 @@ impl VassalTemplate {
         }
     }
 
+    /// Renders the vassal; a value uWSGI would not read literally is refused, not written.
     pub fn render(
         &self,
         layout: &HostLayout,
         spec: &VassalSpec,
     ) -> Result<RenderedVassal, HostError> {
-        let view = VassalView::new(layout, spec);
+        let view = VassalView::new(layout, spec)?;
         match self {
             VassalTemplate::Builtin => BuiltinVassal { v: &view }
                 .render()
@@ -231,33 +281,69 @@ impl VassalTemplate {
 enum BootView {
     Bare,
     Platform {
-        root: String,
+        root: VassalText,
     },
     Custom {
-        image: String,
-        label: String,
-        fallback: String,
+        image: VassalText,
+        label: VassalText,
     },
     Fallback {
-        root: String,
-        reasons: Vec<String>,
+        root: VassalText,
+        label: VassalText,
+        old_root_missing: bool,
+        containers_missing: bool,
     },
 }
 
-/// The values a template sees, all derived from validated types.
+impl BootView {
+    fn new(layout: &HostLayout, boot: &Boot) -> Result<Self, HostError> {
+        Ok(match boot {
+            Boot::Bare => BootView::Bare,
+            Boot::Platform(path) => BootView::Platform {
+                root: VassalText::new(layout.platform_distro(path))?,
+            },
+            Boot::Custom { image } => BootView::Custom {
+                image: VassalText::new(layout.image(image))?,
+                label: VassalText::new(image.label())?,
+            },
+            Boot::Fallback {
+                image,
+                distro,
+                check,
+            } => BootView::Fallback {
+                root: VassalText::new(layout.platform_distro(distro))?,
+                label: VassalText::new(image.label())?,
+                old_root_missing: !check.old_root,
+                containers_missing: !check.containers,
+            },
+        })
+    }
+
+    /// The root directory the vassal boots, for placeholder templates.
+    fn root(&self) -> &str {
+        match self {
+            BootView::Bare => "",
+            BootView::Platform { root } | BootView::Fallback { root, .. } => root.as_str(),
+            BootView::Custom { image, .. } => image.as_str(),
+        }
+    }
+}
+
+/// The values a template sees, each a number or a [`VassalText`].
 #[derive(Debug)]
 struct VassalView {
     uid: Uid,
-    home: String,
-    inside_home: String,
-    host_root: String,
-    skeleton: [&'static str; 7],
+    home: VassalText,
+    inside_home: VassalText,
+    host_root: VassalText,
+    ns: VassalText,
+    view: VassalText,
+    images: VassalText,
     storage: bool,
     nofollow: bool,
     memory_bytes: i64,
     quota_blocks: i64,
     alarm_freq: i32,
-    ssh_keys: Vec<String>,
     boot: BootView,
     boot_kind: &'static str,
 }
@@ -266,67 +352,43 @@ struct VassalView {
 pub const SKELETON: [&str; 7] = ["run", "tmp", "logs", "etc", "vassals", ".old_root", ".ssh"];
 
 impl VassalView {
-    fn new(layout: &HostLayout, spec: &VassalSpec) -> Self {
-        let boot = match &spec.boot {
-            Boot::Bare => BootView::Bare,
-            Boot::Platform(path) => BootView::Platform {
-                root: layout.platform_distro(path),
-            },
-            Boot::Custom { image, fallback } => BootView::Custom {
-                image: layout.image(image),
-                label: image.label(),
-                fallback: layout.platform_distro(fallback),
-            },
-            Boot::Fallback {
-                distro, reasons, ..
-            } => BootView::Fallback {
-                root: layout.platform_distro(distro),
-                reasons: reasons.clone(),
-            },
-        };
-        let pivots = !matches!(boot, BootView::Bare);
+    fn new(layout: &HostLayout, spec: &VassalSpec) -> Result<Self, HostError> {
+        let boot = BootView::new(layout, &spec.boot)?;
         let home = layout.home(spec.uid);
-        Self {
+        let inside_home = if matches!(boot, BootView::Bare) {
+            home.clone()
+        } else {
+            super::home_label(spec.uid)
+        };
+        Ok(Self {
             uid: spec.uid,
-            inside_home: if pivots {
-                super::home_label(spec.uid)
-            } else {
-                home.clone()
-            },
-            home,
-            host_root: layout.root().to_owned(),
-            skeleton: SKELETON,
+            home: VassalText::new(home)?,
+            inside_home: VassalText::new(inside_home)?,
+            host_root: VassalText::new(layout.root())?,
+            ns: VassalText::new(layout.new_root())?,
+            view: VassalText::new(layout.view(spec.uid))?,
+            images: VassalText::new(layout.images(spec.uid))?,
             storage: spec.storage,
             nofollow: spec.nofollow,
             memory_bytes: i64::from(spec.memory_mb) * 1024 * 1024,
             quota_blocks: i64::from(spec.storage_mb) * 1024,
             alarm_freq: spec.alarm_freq,
-            ssh_keys: spec.ssh_keys.clone(),
             boot,
             boot_kind: spec.boot.kind(),
-        }
+        })
     }
 
     fn pivots(&self) -> bool {
         !matches!(self.boot, BootView::Bare)
     }
 
-    /// The root directory the vassal boots, for placeholder templates.
-    fn root(&self) -> &str {
-        match &self.boot {
-            BootView::Bare => "",
-            BootView::Platform { root } | BootView::Fallback { root, .. } => root,
-            BootView::Custom { image, .. } => image,
-        }
-    }
-
     fn value(&self, name: &str) -> Option<String> {
         Some(match name {
             "uid" => self.uid.to_string(),
-            "home" => self.home.clone(),
-            "inside_home" => self.inside_home.clone(),
-            "host_root" => self.host_root.clone(),
-            "root" => self.root().to_owned(),
+            "home" => self.home.to_string(),
+            "inside_home" => self.inside_home.to_string(),
+            "host_root" => self.host_root.to_string(),
+            "root" => self.boot.root().to_owned(),
             "boot" => self.boot_kind.to_owned(),
             "storage" => self.storage.to_string(),
             "memory_bytes" => self.memory_bytes.to_string(),
@@ -423,24 +485,39 @@ mod tests {
         DistroPath::parse("jammy").unwrap()
     }
 
+    fn render_at(root: &str, spec: &VassalSpec) -> String {
+        let layout = HostLayout::new(Path::new(root)).unwrap();
+        VassalTemplate::Builtin.render(&layout, spec).unwrap().0
+    }
+
     fn render(boot: Boot) -> String {
-        let layout = HostLayout::new(Path::new("/")).unwrap();
-        VassalTemplate::Builtin
-            .render(&layout, &VassalSpec::new(uid(2), boot))
-            .unwrap()
-            .0
+        render_at("/", &VassalSpec::new(uid(2), boot))
+    }
+
+    fn lines_with<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(key)?.strip_prefix(" = "))
+            .collect()
     }
 
     #[test]
-    fn a_custom_distro_is_bind_mounted_as_the_root_with_the_boot_time_checks() {
+    fn a_custom_distro_is_mounted_from_the_store_and_nothing_is_checked_by_path() {
         let text = render(Boot::decide(Some(jammy()), Some(image()), None));
-        assert!(text.contains("if-dir = /containers/30001/distros/ubuntu0001/.old_root\nhook-pre-jail = mount:none /containers/30001/distros/ubuntu0001 /ns bind"));
-        assert!(text.contains("log:[DANGER] /containers/30001/distros/ubuntu0001/.old_root does not exist as a custom distro\nhook-pre-jail = mount:none /distros/jammy /ns bind"));
+        assert!(text.contains(
+            "hook-pre-jail = mount:none /var/lib/distropanel/images/30001/ubuntu0001 /ns bind"
+        ));
         assert!(text.contains("pivot_root = /ns /ns/.old_root"));
+        assert!(!text.lines().any(|l| l.starts_with("if-")), "{text}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| !l.starts_with(';') && l.contains("/containers/30001")),
+            "the storage home is nowhere: {text}"
+        );
     }
 
     #[test]
-    fn an_image_without_old_root_boots_the_default_distro() {
+    fn a_fallback_logs_uwsgi_its_alarms_from_the_template_and_boots_the_default_distro() {
         let check = ImageCheck {
             old_root: false,
             containers: true,
@@ -452,15 +529,74 @@ mod tests {
                 "[DANGER] /containers/30001/distros/ubuntu0001/.old_root does not exist as a custom distro"
             )
         );
-        let text = render(boot);
+        let text = render(boot.clone());
+        let logged: Vec<&str> = lines_with(&text, "hook-pre-jail")
+            .into_iter()
+            .filter_map(|v| v.strip_prefix("log:"))
+            .collect();
+        assert_eq!(logged, boot.fallback_alarms());
         assert!(text.contains("hook-pre-jail = mount:none /distros/jammy /ns bind"));
-        assert!(!text.contains("mount:none /containers/30001/distros"));
+        assert!(!text.contains("/var/lib/distropanel/images"));
+        let both = ImageCheck {
+            old_root: false,
+            containers: false,
+        };
+        let boot = Boot::decide(Some(jammy()), Some(image()), Some(both));
+        assert_eq!(
+            Boot::recorded(
+                Some(jammy()),
+                Some(image()),
+                boot.fallback_reason().as_deref()
+            ),
+            boot
+        );
+        assert_eq!(boot.fallback_alarms().len(), 2);
     }
 
     #[test]
-    fn the_home_rc_local_runs_and_the_emperor_looks_for_uwsgi_in_order() {
+    fn the_home_is_reached_only_after_the_pivot_and_the_host_is_gone() {
+        let spec = VassalSpec {
+            storage: true,
+            ..VassalSpec::new(uid(2), Boot::Platform(jammy()))
+        };
+        let text = render_at("/srv/host", &spec);
+        assert!(text.contains(
+            "hook-pre-jail = mount:none /srv/host/containers/30002 /srv/host/ns/containers/30002 bind"
+        ));
+        assert!(text.contains(
+            "hook-pre-jail = mount:none /srv/host/var/lib/distropanel/images/30002 /srv/host/ns/containers/30002/distros bind"
+        ));
+        let as_root = lines_with(&text, "hook-as-root");
+        assert_eq!(as_root[0], "umount:/.old_root rec,detach");
+        assert!(
+            as_root
+                .iter()
+                .all(|l| !l.contains(".old_root/") && !l.contains("/srv/host"))
+        );
+        assert_eq!(
+            lines_with(&text, "logto2"),
+            ["/containers/30002/logs/emperor.log"]
+        );
+        assert!(lines_with(&text, "logto").is_empty());
+    }
+
+    #[test]
+    fn a_bare_container_mounts_nothing() {
+        let text = render(Boot::Bare);
+        assert!(!text.contains("mount:none /"), "{text}");
+        assert!(!text.contains("pivot_root ="));
+        assert_eq!(lines_with(&text, "emperor"), ["/containers/30002/vassals"]);
+    }
+
+    #[test]
+    fn the_home_rc_local_runs_as_the_container_and_the_emperor_looks_for_uwsgi_in_order() {
         let text = render(Boot::Platform(jammy()));
-        assert!(text.contains("if-file = /containers/30002/etc/rc.local\nhook-as-user = safeexec:/bin/sh /containers/30002/etc/rc.local &"));
+        assert_eq!(
+            lines_with(&text, "hook-as-user"),
+            [
+                "safeexec:test ! -f /containers/30002/etc/rc.local || /bin/sh /containers/30002/etc/rc.local &"
+            ]
+        );
         let wrappers: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("emperor-wrapper"))
@@ -475,17 +611,85 @@ mod tests {
         );
     }
 
+    const HOSTILE: [&str; 12] = [
+        "@(exec://id -u)",
+        "@(/etc/shadow)",
+        "$(HOME)",
+        "%(uid)",
+        "%d",
+        "a\nhook-asap = exec:id",
+        "[uwsgi]",
+        "x;y",
+        "a\"b",
+        "a'b",
+        "a b",
+        "#x",
+    ];
+
     #[test]
-    fn ssh_keys_that_would_break_a_line_are_left_out() {
-        let spec = VassalSpec::new(uid(2), Boot::Platform(jammy())).with_ssh_keys([
-            "ssh-ed25519 AAAA good".to_owned(),
-            "ssh-rsa AAAA\nhook-asap = exec:rm -rf /".to_owned(),
-        ]);
-        let layout = HostLayout::new(Path::new("/srv/host/")).unwrap();
-        let text = VassalTemplate::Builtin.render(&layout, &spec).unwrap().0;
-        assert!(text.contains("uwsgi_authorized_keys ssh-ed25519 AAAA good"));
-        assert!(!text.contains("exec:rm"));
-        assert!(text.contains("if-not-dir = /srv/host/containers/30002/logs"));
+    fn the_renderer_refuses_every_value_uwsgi_would_not_read_literally() {
+        for hostile in HOSTILE {
+            assert!(VassalText::new(hostile).is_err(), "{hostile:?}");
+            assert!(
+                VassalText::new(format!("/srv/{hostile}")).is_err(),
+                "{hostile:?}"
+            );
+            assert!(
+                HostLayout::new(Path::new(&format!("/srv/{hostile}"))).is_err(),
+                "{hostile:?}"
+            );
+            assert!(DistroPath::parse(hostile).is_err(), "{hostile:?}");
+        }
+        assert!(VassalText::new("/containers/30002/distros/a.b_c-1").is_ok());
+    }
+
+    /// Every field a vassal takes, at its most hostile reachable value: the text has exactly
+    /// the template's lines, and no value holds uWSGI magic.
+    #[test]
+    fn the_real_template_rendered_from_extreme_values_holds_no_magic() {
+        let odd_path = DistroPath::parse(&format!("-.{}", "_".repeat(62))).unwrap();
+        let odd_image = ImageRef {
+            storage_uid: Uid::of(u32::MAX, ContainerId(i32::MAX)),
+            path: odd_path.clone(),
+        };
+        let checks = [(false, false), (true, false), (false, true), (true, true)];
+        let mut boots = vec![Boot::Bare, Boot::Platform(odd_path.clone())];
+        for (old_root, containers) in checks {
+            boots.push(Boot::decide(
+                Some(odd_path.clone()),
+                Some(odd_image.clone()),
+                Some(ImageCheck {
+                    old_root,
+                    containers,
+                }),
+            ));
+        }
+        for boot in boots {
+            for storage in [false, true] {
+                let spec = VassalSpec {
+                    memory_mb: i32::MIN,
+                    storage_mb: i32::MAX,
+                    alarm_freq: i32::MIN,
+                    storage,
+                    nofollow: true,
+                    ..VassalSpec::new(odd_image.storage_uid, boot.clone())
+                };
+                let text = render_at("/srv/h.o-s_t/", &spec);
+                for line in text
+                    .lines()
+                    .filter(|l| !l.starts_with(';') && !l.is_empty())
+                {
+                    assert!(
+                        line == "[uwsgi]" || line.contains(" = "),
+                        "a line that is no option: {line:?}"
+                    );
+                    assert!(
+                        !line.contains(['@', '$', '%', '"', '\'']),
+                        "magic in {line:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -493,7 +697,8 @@ mod tests {
         let t =
             PlaceholderTemplate::parse("[uwsgi]\n; {{ uid }} boots {{root}} ({{boot}})\n").unwrap();
         let layout = HostLayout::new(Path::new("/h")).unwrap();
-        let view = VassalView::new(&layout, &VassalSpec::new(uid(3), Boot::Platform(jammy())));
+        let view =
+            VassalView::new(&layout, &VassalSpec::new(uid(3), Boot::Platform(jammy()))).unwrap();
         assert_eq!(
             t.render(&view),
             "[uwsgi]\n; 30003 boots /h/distros/jammy (platform)\n"

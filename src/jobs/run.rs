@@ -417,11 +417,8 @@ impl Runner {
         };
         let boot = Boot::decide(distro, image, check);
         let reason = boot.fallback_reason();
-        if let Boot::Fallback {
-            reasons, distro, ..
-        } = &boot
-        {
-            self.raise_fallback_alarms(conn, log, reasons)?;
+        if let Boot::Fallback { distro, .. } = &boot {
+            self.raise_fallback_alarms(conn, log, &boot.fallback_alarms())?;
             log.step(
                 "fallback",
                 &format!("/distros/{distro}"),

@@ -379,6 +379,6 @@ async fn the_demo_installs_the_busybox_image_and_boots_kratos_web_into_it_once()
     let image = app
         .host_root
         .path()
-        .join("containers/30006/distros/busybox");
+        .join("var/lib/distropanel/images/30006/busybox");
     assert!(image.join(".old_root").is_dir() && image.join("bin/busybox").is_file());
 }

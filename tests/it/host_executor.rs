@@ -82,17 +82,15 @@ async fn mapping_a_custom_distro_and_restarting_writes_a_vassal_booting_it() {
     );
     let root = app.host_root.path().display().to_string();
     let text = vassal(&app, estate.web.uid());
-    let image = format!(
-        "{root}/containers/{}/distros/ubuntu0001",
-        estate.storage.uid()
-    );
+    let image = installed_image(&app, estate.storage.uid(), "ubuntu0001");
     assert!(
         text.contains(&format!(
-            "if-dir = {image}/.old_root\nhook-pre-jail = mount:none {image} /ns bind"
+            "hook-pre-jail = mount:none {} {root}/ns bind",
+            image.display()
         )),
         "the vassal boots the custom distro:\n{text}"
     );
-    assert!(text.contains("pivot_root = /ns /ns/.old_root"));
+    assert!(text.contains(&format!("pivot_root = {root}/ns {root}/ns/.old_root")));
     assert!(alarms(&app, &estate.web).is_empty());
     assert_eq!(
         app.count("containers WHERE fallback_reason IS NULL AND restarted_at IS NOT NULL"),
@@ -107,7 +105,7 @@ async fn an_image_without_old_root_falls_back_to_the_default_distro_with_an_alar
     map_and_restart(&app, &estate.web, estate.distro);
     drain(&app).await;
 
-    let image = home(&app, estate.storage.uid()).join("distros/ubuntu0001");
+    let image = installed_image(&app, estate.storage.uid(), "ubuntu0001");
     std::fs::remove_dir(image.join(".old_root")).unwrap();
     let job = restart(&app, &estate.web);
     drain(&app).await;
@@ -121,9 +119,12 @@ async fn an_image_without_old_root_falls_back_to_the_default_distro_with_an_alar
     let text = vassal(&app, estate.web.uid());
     let root = app.host_root.path().display().to_string();
     assert!(text.contains(&format!(
-        "hook-pre-jail = mount:none {root}/distros/jammy /ns bind"
+        "hook-pre-jail = mount:none {root}/distros/jammy {root}/ns bind"
     )));
-    assert!(!text.contains("distros/ubuntu0001 /ns bind"), "{text}");
+    assert!(
+        !text.contains(&format!("ubuntu0001 {root}/ns bind")),
+        "{text}"
+    );
     assert!(
         operations(&app, &estate.web)
             .iter()
@@ -143,7 +144,7 @@ async fn an_image_without_old_root_falls_back_to_the_default_distro_with_an_alar
     std::fs::create_dir(image.join(".old_root")).unwrap();
     restart(&app, &estate.web);
     drain(&app).await;
-    assert!(vassal(&app, estate.web.uid()).contains("distros/ubuntu0001 /ns bind"));
+    assert!(vassal(&app, estate.web.uid()).contains(&format!("ubuntu0001 {root}/ns bind")));
     assert_eq!(app.count("containers WHERE fallback_reason IS NOT NULL"), 0);
 }
 
@@ -151,8 +152,10 @@ async fn an_image_without_old_root_falls_back_to_the_default_distro_with_an_alar
 async fn an_image_without_containers_raises_the_same_kind_of_alarm() {
     let app = spawn_app().await;
     let estate = estate(&app);
-    std::fs::remove_dir(home(&app, estate.storage.uid()).join("distros/ubuntu0001/containers"))
-        .unwrap();
+    std::fs::remove_dir(
+        installed_image(&app, estate.storage.uid(), "ubuntu0001").join("containers"),
+    )
+    .unwrap();
     map_and_restart(&app, &estate.web, estate.distro);
     drain(&app).await;
     assert_eq!(
@@ -260,7 +263,7 @@ async fn links_planted_for_the_log_and_the_skeleton_are_left_alone_by_a_restart(
 }
 
 #[tokio::test]
-async fn renaming_and_purging_an_image_stay_inside_the_storage_home() {
+async fn renaming_and_purging_an_image_stay_inside_its_images() {
     let app = spawn_app().await;
     let estate = estate(&app);
     let storage_row = load(&mut app.conn(), &estate.storage);
@@ -272,7 +275,7 @@ async fn renaming_and_purging_an_image_stay_inside_the_storage_home() {
     )
     .unwrap();
     drain(&app).await;
-    let distros = home(&app, estate.storage.uid()).join("distros");
+    let distros = installed_image(&app, estate.storage.uid(), "");
     assert!(distros.join("ubuntu0002/.old_root").is_dir());
     assert!(!exists(&distros.join("ubuntu0001")));
 

@@ -68,9 +68,17 @@ pub fn custom_distro(app: &TestApp, storage: &Made, path: &str) -> i64 {
     i64::from(row.id)
 }
 
-/// A bootable image at `<storage home>/distros/<path>`: `.old_root`, `containers`, `etc`.
+/// Where the host keeps the installed image `path` of a storage container (its
+/// `~/distros/<path>` inside the container).
+pub fn installed_image(app: &TestApp, storage_uid: i64, path: &str) -> PathBuf {
+    app.host_root
+        .path()
+        .join(format!("var/lib/distropanel/images/{storage_uid}/{path}"))
+}
+
+/// A bootable image installed as `path`: `.old_root`, `containers`, `etc`.
 pub fn image(app: &TestApp, storage: &Made, path: &str) -> PathBuf {
-    let root = home(app, storage.uid()).join("distros").join(path);
+    let root = installed_image(app, storage.uid(), path);
     for dir in [".old_root", "containers", "etc", "bin"] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }

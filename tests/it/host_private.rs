@@ -16,8 +16,10 @@ async fn a_server_lists_its_containers_and_fetches_the_vassal_the_executor_wrote
     let app = spawn_app().await;
     let estate = estate(&app);
     give_token(&app, "s1", "s1-secret");
-    std::fs::remove_dir(home(&app, estate.storage.uid()).join("distros/ubuntu0001/.old_root"))
-        .unwrap();
+    std::fs::remove_dir(
+        installed_image(&app, estate.storage.uid(), "ubuntu0001").join(".old_root"),
+    )
+    .unwrap();
     map_and_restart(&app, &estate.web, estate.distro);
     drain(&app).await;
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api_client::{World, world};
 use crate::helpers::spawn_app;
-use crate::host_fixtures::{drain, home};
+use crate::host_fixtures::{drain, installed_image};
 use crate::images::{Member, archive};
 use crate::personas::Browser;
 
@@ -19,7 +19,7 @@ fn busybox_image(w: &World) -> Vec<u8> {
 }
 
 fn image_dir(w: &World, path: &str) -> PathBuf {
-    home(&w.app, w.images.uid()).join("distros").join(path)
+    installed_image(&w.app, w.images.uid(), path)
 }
 
 /// The id in a `/distros/<id>?done=...` redirect.

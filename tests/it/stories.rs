@@ -5,7 +5,7 @@ use distropanel::host::sample_image::{BUSYBOX, busybox_rootfs};
 use serde_json::json;
 
 use crate::helpers::spawn_app;
-use crate::host_fixtures::{drain, emperor_log, home, vassal};
+use crate::host_fixtures::{drain, emperor_log, home, installed_image, vassal};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_sets_up_storage_boots_a_container_into_a_real_image_then_renames_and_purges_it()
@@ -65,7 +65,7 @@ async fn a_customer_sets_up_storage_boots_a_container_into_a_real_image_then_ren
         .await;
     assert_eq!(mapped.status, 200, "{mapped:?}");
     drain(&app).await;
-    let image_dir = format!("containers/{}/distros/bb", images.uid());
+    let image_dir = format!("distropanel/images/{}/bb ", images.uid());
     assert!(
         vassal(&app, web.uid()).contains(&image_dir),
         "the vassal boots the image"
@@ -97,7 +97,7 @@ async fn a_customer_sets_up_storage_boots_a_container_into_a_real_image_then_ren
         !vassal(&app, web.uid()).contains(&image_dir),
         "web is back on its default distro"
     );
-    let distros = home(&app, images.uid()).join("distros");
+    let distros = installed_image(&app, images.uid(), "");
     assert!(!distros.join("bb").exists() && distros.join("bb2/bin/busybox").is_file());
 
     // deleting with purge removes the files too
