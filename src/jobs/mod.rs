@@ -350,8 +350,7 @@ pub fn boot_inputs(
 
 /// What the vassal of a container says, once the root filesystem is decided.
 pub fn vassal_spec(facts: &ContainerFacts, base_uid: u32, boot: Boot) -> VassalSpec {
-    let mut spec = VassalSpec::new(Uid::of(base_uid, facts.id), boot)
-        .with_ssh_keys(facts.ssh_keys.iter().flatten().cloned());
+    let mut spec = VassalSpec::new(Uid::of(base_uid, facts.id), boot);
     spec.memory_mb = facts.memory_mb;
     spec.storage_mb = facts.storage_mb;
     spec.alarm_freq = facts.alarm_freq;
