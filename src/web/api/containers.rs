@@ -230,6 +230,10 @@ pub struct ContainerUpdate {
     pub alarm_freq: Option<i64>,
     pub nofollow: Option<bool>,
     pub custom_distros_storage: Option<bool>,
+    /// At most 100 `authorized_keys` lines, each: optional sshd options (`from="…"`,
+    /// `command="…"`, `no-pty`…), an OpenSSH public key (ssh-ed25519, ssh-rsa,
+    /// ecdsa-sha2-nistp256/384/521 or a security key type), an optional comment. A line that
+    /// does not parse is refused with 422 naming its index, and nothing changes.
     pub ssh_keys: Option<Vec<String>>,
     /// A platform distro id: the default (fallback) distro.
     pub distro: Option<i64>,
