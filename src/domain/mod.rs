@@ -1,5 +1,6 @@
 //! Pure rules and validated types. Nothing here touches the database, the network or files.
 
+pub mod authorized_key;
 pub mod ids;
 pub mod image_source;
 pub mod policy;

@@ -573,6 +573,16 @@ impl HostExecutor for LocalHost {
     fn layout(&self) -> &HostLayout {
         &self.layout
     }
+
+    fn write_authorized_keys(
+        &self,
+        uid: Uid,
+        keys: &[crate::domain::authorized_key::AuthorizedKey],
+    ) -> Result<(), HostError> {
+        let home = self.home(uid, true)?;
+        let owner = self.image_owner(uid)?;
+        crate::host::authorized_keys::write(&home, &home_label(uid), keys, owner)
+    }
 }
 
 /// Makes a rename in `dir` durable. Directory capabilities may be O_PATH descriptors, which

@@ -6,6 +6,7 @@
 //! in a home can make the executor touch a file outside it. [`fetch::Fetcher`] downloads image
 //! archives; it is not part of the executor because it touches no host file, only the network.
 
+pub mod authorized_keys;
 pub mod check;
 pub mod fetch;
 pub mod image;
@@ -218,6 +219,15 @@ pub trait HostExecutor: Send + Sync + 'static {
         image: &ImageRef,
         facts: &check::CheckFacts,
     ) -> Result<Vec<report::ReportLine>, HostError>;
+
+    /// Replaces `<home>/.ssh/uwsgi_authorized_keys` with these keys, one a line (no keys: an
+    /// empty file), atomically, mode 0600, owned by the container, never through a link: a
+    /// link or anything but a directory at `.ssh` is refused and nothing is written.
+    fn write_authorized_keys(
+        &self,
+        uid: Uid,
+        keys: &[crate::domain::authorized_key::AuthorizedKey],
+    ) -> Result<(), HostError>;
 }
 
 impl From<(String, image::ImageError)> for HostError {

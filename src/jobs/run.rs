@@ -13,8 +13,10 @@ use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
 use crate::db::queries::{events, host_alarms, host_facts, jobs};
 use crate::db::{PgPool, PgPooled};
+use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
+use crate::host::authorized_keys::FILE;
 use crate::host::fetch::Fetcher;
 use crate::host::vassal::{Boot, VassalTemplate};
 use crate::host::{HostError, HostExecutor, home_label};
@@ -397,6 +399,7 @@ impl Runner {
                 }
             }
         }
+        self.write_ssh_keys(conn, log, uid, facts)?;
         let (distro, image) =
             super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;
         let check = match &image {
@@ -446,6 +449,86 @@ impl Runner {
             ),
         )?;
         Ok(())
+    }
+
+    /// Writes the stored keys that parse to `.ssh/uwsgi_authorized_keys`. A key that does not
+    /// parse (stored before keys were checked, or behind the API's back) is left out, with a
+    /// warning step and a level-1 alarm naming its index; a planted `.ssh` is reported and
+    /// the container restarts all the same.
+    fn write_ssh_keys(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        uid: Uid,
+        facts: &host_facts::ContainerFacts,
+    ) -> Result<(), JobError> {
+        let mut keys = Vec::new();
+        let mut skipped = Vec::new();
+        for (index, line) in facts.ssh_keys.iter().flatten().enumerate() {
+            match AuthorizedKey::parse(line) {
+                Ok(key) => keys.push(key),
+                Err(why) => {
+                    let detail = format!("ssh_keys[{index}] {why}; it was left out of .ssh/{FILE}");
+                    log.step("ssh key", "", Outcome::Warning, &detail);
+                    skipped.push(format!("[distropanel] {detail}"));
+                }
+            }
+        }
+        if !skipped.is_empty() {
+            self.raise_key_alarms(conn, log, &skipped)?;
+        }
+        let target = format!("{}/.ssh/{FILE}", home_label(uid));
+        match self.host.write_authorized_keys(uid, &keys) {
+            Ok(()) => log.step(
+                "ssh keys",
+                &target,
+                Outcome::Ok,
+                &format!("{} written, mode 0600, owned by the container", keys.len()),
+            ),
+            Err(HostError::Refused { why, .. }) => {
+                log.step("ssh keys", &target, Outcome::Warning, &why)
+            }
+            Err(e) => {
+                log.step("ssh keys", &target, Outcome::Error, &e.to_string());
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the level-1 alarms about skipped keys once per job, as the fallback alarms are.
+    fn raise_key_alarms(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        messages: &[String],
+    ) -> Result<(), JobError> {
+        const STEP: &str = "ssh key alarm";
+        let subject = log.subject.expect("a restart has a container");
+        if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, STEP)?))? {
+            log.step(
+                STEP,
+                "",
+                Outcome::Ok,
+                "already stored by an earlier attempt",
+            );
+            return Ok(());
+        }
+        for message in messages {
+            log.step(STEP, "", Outcome::Warning, message);
+        }
+        log.guarded(conn, |conn| {
+            for message in messages {
+                host_alarms::raise_warning(
+                    conn,
+                    subject.container,
+                    subject.customer,
+                    message,
+                    self.max_alarms,
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Stores the fallback alarms once per job: an attempt after a crash finds them recorded.

@@ -9,6 +9,7 @@ use crate::db::models::container::Container;
 use crate::db::models::event::NewEvent;
 use crate::db::queries::containers::{self, ContainerChangeset};
 use crate::db::queries::{custom_distros, distros, events, jobs};
+use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
 use crate::domain::policy::{self, ContainerChange, ContainerFacts, DistroFacts};
 use crate::ops::Actor;
@@ -19,7 +20,7 @@ use crate::web::error::AppError;
 pub struct ContainerCommand {
     pub fields: ContainerChangeset,
     pub storage: Option<bool>,
-    pub ssh_keys: Option<Vec<String>>,
+    pub ssh_keys: Option<Vec<AuthorizedKey>>,
     pub distro: Option<DistroId>,
     /// `Some(None)`: back to the default distro.
     pub custom_distro: Option<Option<CustomDistroId>>,
@@ -171,10 +172,12 @@ fn apply(
         distro_name = Some(row.name);
     }
     let current_keys = current.ssh_keys();
-    let ssh_keys_changed = command
-        .ssh_keys
-        .as_ref()
-        .is_some_and(|keys| *keys != current_keys);
+    let ssh_keys_changed = command.ssh_keys.as_ref().is_some_and(|keys| {
+        !keys
+            .iter()
+            .map(AuthorizedKey::as_str)
+            .eq(current_keys.iter().map(String::as_str))
+    });
     let change = ContainerChange {
         storage: command.storage,
         default_distro: command.distro,
@@ -192,7 +195,7 @@ fn apply(
     if ssh_keys_changed {
         fields.ssh_keys = command
             .ssh_keys
-            .map(|keys| keys.into_iter().map(Some).collect());
+            .map(|keys| keys.iter().map(|k| Some(k.as_str().to_owned())).collect());
         fields.ssh_keys_changed_at = Some(now);
     }
     if effects.restart {

@@ -21,6 +21,7 @@ mod host_emperor;
 mod host_executor;
 mod host_fixtures;
 mod host_private;
+mod host_ssh_keys;
 mod images;
 mod jobs_crash;
 mod jobs_queue;

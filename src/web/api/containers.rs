@@ -14,6 +14,7 @@ use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::queries::containers::{ContainerChangeset, ContainerView};
 use crate::db::queries::{api_jobs, containers};
+use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
 use crate::domain::values::{DisplayName, Uid};
 use crate::ops::containers::ContainerCommand;
@@ -229,6 +230,10 @@ pub struct ContainerUpdate {
     pub alarm_freq: Option<i64>,
     pub nofollow: Option<bool>,
     pub custom_distros_storage: Option<bool>,
+    /// At most 100 `authorized_keys` lines, each: optional sshd options (`from="…"`,
+    /// `command="…"`, `no-pty`…), an OpenSSH public key (ssh-ed25519, ssh-rsa,
+    /// ecdsa-sha2-nistp256/384/521 or a security key type), an optional comment. A line that
+    /// does not parse is refused with 422 naming its index, and nothing changes.
     pub ssh_keys: Option<Vec<String>>,
     /// A platform distro id: the default (fallback) distro.
     pub distro: Option<i64>,
@@ -252,6 +257,26 @@ pub struct ContainerUpdate {
 
 const MAX_KEYS: usize = 100;
 const MAX_TAGS: usize = 32;
+
+/// Every line parsed, or why each bad one was refused, by its index in the list.
+fn authorized_keys(lines: &[String]) -> Result<Vec<AuthorizedKey>, String> {
+    if lines.len() > MAX_KEYS {
+        return Err(format!("has at most {MAX_KEYS} keys"));
+    }
+    let mut keys = Vec::with_capacity(lines.len());
+    let mut refused = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        match AuthorizedKey::parse(line) {
+            Ok(key) => keys.push(key),
+            Err(why) => refused.push(format!("the key at index {index} {why}")),
+        }
+    }
+    if refused.is_empty() {
+        Ok(keys)
+    } else {
+        Err(refused.join("; "))
+    }
+}
 
 impl TryFrom<ContainerUpdate> for ContainerCommand {
     type Error = ApiError;
@@ -289,16 +314,9 @@ impl TryFrom<ContainerUpdate> for ContainerCommand {
         fields.pushbullet_token = channel(body.pushbullet_token, "pushbullet_token");
         fields.slack_webhook = channel(body.slack_webhook, "slack_webhook");
 
-        let ssh_keys = body.ssh_keys.and_then(|keys| {
-            let checked = if keys.len() > MAX_KEYS {
-                Err(format!("has at most {MAX_KEYS} keys"))
-            } else {
-                keys.iter()
-                    .map(|k| one_line(k.trim(), 16 * 1024).map_err(|why| format!("each key {why}")))
-                    .collect::<Result<Vec<_>, _>>()
-            };
-            errors.check("ssh_keys", checked)
-        });
+        let ssh_keys = body
+            .ssh_keys
+            .and_then(|keys| errors.check("ssh_keys", authorized_keys(&keys)));
         fields.tags = body.tags.and_then(|tags| {
             let checked = if tags.len() > MAX_TAGS {
                 Err(format!("has at most {MAX_TAGS} tags"))

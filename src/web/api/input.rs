@@ -153,7 +153,7 @@ pub fn plain_text(raw: &str, max: usize) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
-/// One-line text (tags, ssh keys, filter values): 1..`max` characters, no control characters.
+/// One-line text (tags, filter values): 1..`max` characters, no control characters.
 pub fn one_line(raw: &str, max: usize) -> Result<String, String> {
     if raw.is_empty() || raw.chars().count() > max || raw.chars().any(char::is_control) {
         return Err(format!(
