@@ -10,7 +10,7 @@ use crate::auth::password;
 use crate::db::models::container::{Container, NewContainer};
 use crate::db::models::customer::NewCustomer;
 use crate::db::models::distro::NewDistro;
-use crate::db::models::server::NewServer;
+use crate::db::models::server::{NewServer, Server, ServerMode};
 use crate::db::models::user::{NewUser, Role, User};
 use crate::db::queries::{containers, customers, distros, servers, users};
 use crate::db::violated_constraint;
@@ -113,6 +113,7 @@ pub fn add_server(
     address: &str,
     memory: Option<i64>,
     storage: Option<i64>,
+    mode: ServerMode,
 ) -> anyhow::Result<Value> {
     let name = field("name", ServerName::parse(name))?;
     let address = field("address", ServerAddress::parse(address))?;
@@ -130,15 +131,31 @@ pub fn add_server(
         memory_mb: memory.map(Megabytes::get),
         storage_mb: storage.map(Megabytes::get),
         customer_id: None,
+        pull: mode.is_pull(),
     };
     let server = servers::insert(conn, &new).map_err(|e| match violated_constraint(&e) {
         Some("servers_address_key") => explain(e, address.as_str()),
         _ => explain(e, name.as_str()),
     })?;
-    Ok(json!({
+    Ok(server_json(&server))
+}
+
+/// Switches a server between running an agent and pulling its vassals from `/private`.
+pub fn set_server_mode(
+    conn: &mut PgConnection,
+    name: &str,
+    mode: ServerMode,
+) -> anyhow::Result<Value> {
+    let server =
+        servers::set_mode(conn, name, mode)?.ok_or_else(|| anyhow!("no server named '{name}'"))?;
+    Ok(server_json(&server))
+}
+
+fn server_json(server: &Server) -> Value {
+    json!({
         "id": server.id, "name": server.name, "address": server.address,
-        "memory": server.memory_mb, "storage": server.storage_mb,
-    }))
+        "memory": server.memory_mb, "storage": server.storage_mb, "mode": server.mode(),
+    })
 }
 
 pub fn add_distro(

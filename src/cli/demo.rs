@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use crate::cli::admin::{self, ContainerSpec, CustomerSpec};
 use crate::config::Settings;
+use crate::db::models::server::ServerMode;
 use crate::db::queries::{containers, distros, servers, users};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::{DistroPath, Uid};
@@ -178,7 +179,14 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
         default_distro.get_or_insert(distro);
     }
     if servers::by_name(conn, SERVER.0)?.is_none() {
-        admin::add_server(conn, SERVER.0, SERVER.1, Some(65536), Some(1_048_576))?;
+        admin::add_server(
+            conn,
+            SERVER.0,
+            SERVER.1,
+            Some(65536),
+            Some(1_048_576),
+            ServerMode::Agent,
+        )?;
     }
     for (username, password, company) in CUSTOMERS {
         let user = match users::by_username(conn, username)? {

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::config::{Config, LocalServers, Settings};
+use crate::db::models::server::ServerMode;
 use crate::db::queries::jobs::{JobFilter, ServerScope};
 use crate::domain::ids::{JobId, ServerId};
 use crate::domain::values::Uid;
@@ -144,6 +145,23 @@ pub enum ServerCommand {
         /// Storage (MB) the host can give to containers; unset: no limit.
         #[arg(long)]
         storage: Option<i64>,
+        /// The host runs no agent and fetches its vassals from `/private` (see the README).
+        #[arg(long)]
+        pull: bool,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Say whether a server runs an agent or pulls its vassals; prints it as one JSON line.
+    #[command(group(clap::ArgGroup::new("mode").required(true).args(["pull", "agent"])))]
+    Mode {
+        #[arg(long)]
+        name: String,
+        /// The host runs no agent and fetches its vassals from `/private` (see the README).
+        #[arg(long)]
+        pull: bool,
+        /// A distropanel agent runs on the host (the supported way); `/private` refuses it.
+        #[arg(long)]
+        agent: bool,
         #[command(flatten)]
         settings: Settings,
     },
@@ -436,10 +454,21 @@ fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
             address,
             memory,
             storage,
+            pull,
             settings,
         }) => {
             let (_, mut conn) = connect(settings)?;
-            admin::add_server(&mut conn, &name, &address, memory, storage)
+            let mode = ServerMode::from_pull(pull);
+            admin::add_server(&mut conn, &name, &address, memory, storage, mode)
+        }
+        Command::Server(ServerCommand::Mode {
+            name,
+            pull,
+            agent: _,
+            settings,
+        }) => {
+            let (_, mut conn) = connect(settings)?;
+            admin::set_server_mode(&mut conn, &name, ServerMode::from_pull(pull))
         }
         Command::Distro(DistroCommand::Add {
             name,

@@ -185,6 +185,7 @@ diesel::table! {
         customer_id -> Nullable<Int4>,
         created_at -> Timestamptz,
         token_hash -> Nullable<Text>,
+        pull -> Bool,
     }
 }
 

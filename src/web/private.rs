@@ -3,6 +3,10 @@
 //! container's vassal. A server authenticates with its own token
 //! (`distropanel server token --name N`), sent as `Authorization: Bearer <token>`; it sees its
 //! own containers only.
+//!
+//! Only servers marked pull (`distropanel server mode --name N --pull`) are served: they run
+//! no agent, so nothing on them prepares homes, writes `authorized_keys` or keeps an image
+//! store. A server with an agent gets its vassals from the agent and is refused here.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -10,6 +14,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::db::models::server::ServerMode;
+use crate::db::queries::host_facts::ContainerFacts;
 use crate::db::queries::{host_facts, server_tokens};
 use crate::domain::ids::ServerId;
 use crate::domain::values::Uid;
@@ -25,6 +31,7 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The pull server the request's token belongs to.
 async fn server(request: &HttpRequest, state: &AppState) -> Result<ServerId, ApiError> {
     let token = request
         .headers()
@@ -39,7 +46,15 @@ async fn server(request: &HttpRequest, state: &AppState) -> Result<ServerId, Api
         server_tokens::server_for(conn, &hash).map_err(AppError::from)
     })
     .await?;
-    Ok(found.ok_or(AppError::Unauthorized)?)
+    match found.ok_or(AppError::Unauthorized)? {
+        (id, ServerMode::Pull) => Ok(id),
+        (_, ServerMode::Agent) => Err(AppError::Forbidden(
+            "This server runs a distropanel agent, which writes its vassals on the host; \
+             /private serves only servers marked pull (distropanel server mode --pull)."
+                .into(),
+        )
+        .into()),
+    }
 }
 
 #[get("/private/containers/")]
@@ -86,6 +101,11 @@ async fn vassal(
     })
     .await?
     .ok_or(AppError::NotFound)?;
+    // nothing on a pull host writes keys safely, so its vassal holds none
+    let facts = ContainerFacts {
+        ssh_keys: Vec::new(),
+        ..facts
+    };
     let (distro, image) = crate::jobs::boot_inputs(&facts, base_uid)
         .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
     let boot = Boot::recorded(distro, image, facts.fallback_reason.as_deref());

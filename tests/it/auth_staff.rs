@@ -24,6 +24,7 @@ async fn staff_see_every_customer_server_and_container() {
         "alice-web",
         "bob-store",
         "30001",
+        "<td>node1.example.com</td><td>agent</td>",
     ] {
         assert!(page.contains(shown), "{shown} is listed");
     }

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use distropanel::db::models::server::ServerMode;
+use distropanel::db::queries::servers;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
@@ -270,6 +272,72 @@ async fn bad_input_is_one_clear_line_exit_1_and_writes_nothing() {
     assert_eq!(
         before,
         ["users", "customers", "servers", "containers", "distros"].map(|t| app.count(t))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_mark_a_host_without_an_agent_pull_and_change_it_back() {
+    let app = spawn_app().await;
+    let pulled = json_line(&distropanel(
+        &app,
+        &[
+            "server",
+            "add",
+            "--name",
+            "bare",
+            "--address",
+            "10.0.0.7",
+            "--pull",
+        ],
+        None,
+    ));
+    assert_eq!(pulled["mode"], "pull");
+    let agent = json_line(&distropanel(
+        &app,
+        &["server", "add", "--name", "s1", "--address", "10.0.0.1"],
+        None,
+    ));
+    assert_eq!(agent["mode"], "agent");
+    let mode_of = |name: &str| {
+        servers::by_name(&mut app.conn(), name)
+            .unwrap()
+            .unwrap()
+            .mode()
+    };
+
+    let changed = json_line(&distropanel(
+        &app,
+        &["server", "mode", "--name", "bare", "--agent"],
+        None,
+    ));
+    assert_eq!(changed["name"], "bare");
+    assert_eq!(changed["mode"], "agent");
+    assert_eq!(mode_of("bare"), ServerMode::Agent);
+    let changed = json_line(&distropanel(
+        &app,
+        &["server", "mode", "--name", "s1", "--pull"],
+        None,
+    ));
+    assert_eq!(changed["mode"], "pull");
+    assert_eq!(mode_of("s1"), ServerMode::Pull);
+
+    let line = one_error_line(&distropanel(
+        &app,
+        &["server", "mode", "--name", "nowhere", "--pull"],
+        None,
+    ));
+    assert!(line.contains("no server named 'nowhere'"), "{line}");
+    for unclear in [
+        vec!["server", "mode", "--name", "s1"],
+        vec!["server", "mode", "--name", "s1", "--pull", "--agent"],
+    ] {
+        let output = distropanel(&app, &unclear, None);
+        assert!(!output.status.success(), "{unclear:?}");
+        assert!(output.stdout.is_empty());
+    }
+    assert_eq!(
+        (mode_of("bare"), mode_of("s1"), app.count("servers")),
+        (ServerMode::Agent, ServerMode::Pull, 2)
     );
 }
 

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use distropanel::Application;
 use distropanel::cli::admin::{self, ContainerSpec, CustomerSpec};
 use distropanel::config::{Config, SecretKey};
+use distropanel::db::models::server::ServerMode;
 use secrecy::SecretString;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -325,6 +326,7 @@ impl TestApp {
                 &format!("{name}.example.com"),
                 None,
                 None,
+                ServerMode::Agent,
             )
             .unwrap(),
         )

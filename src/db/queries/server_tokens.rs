@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::models::server::ServerMode;
 use crate::db::schema::servers;
 use crate::domain::ids::ServerId;
 
@@ -13,10 +14,15 @@ pub fn set(conn: &mut PgConnection, server_name: &str, token_hash: &str) -> Quer
     Ok(updated == 1)
 }
 
-pub fn server_for(conn: &mut PgConnection, token_hash: &str) -> QueryResult<Option<ServerId>> {
-    servers::table
+/// The server holding the token, and how it gets its vassals.
+pub fn server_for(
+    conn: &mut PgConnection,
+    token_hash: &str,
+) -> QueryResult<Option<(ServerId, ServerMode)>> {
+    let found: Option<(ServerId, bool)> = servers::table
         .filter(servers::token_hash.eq(token_hash))
-        .select(servers::id)
+        .select((servers::id, servers::pull))
         .first(conn)
-        .optional()
+        .optional()?;
+    Ok(found.map(|(id, pull)| (id, ServerMode::from_pull(pull))))
 }

@@ -1,6 +1,6 @@
 use diesel::prelude::*;
 
-use crate::db::models::server::{NewServer, Server};
+use crate::db::models::server::{NewServer, Server, ServerMode};
 use crate::db::schema::{containers, servers};
 use crate::domain::ids::ServerId;
 
@@ -16,6 +16,19 @@ pub fn by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Server
         .filter(servers::name.eq(name))
         .select(Server::as_select())
         .first(conn)
+        .optional()
+}
+
+/// Sets how the named server gets its vassals; `None` when no server has that name.
+pub fn set_mode(
+    conn: &mut PgConnection,
+    name: &str,
+    mode: ServerMode,
+) -> QueryResult<Option<Server>> {
+    diesel::update(servers::table.filter(servers::name.eq(name)))
+        .set(servers::pull.eq(mode.is_pull()))
+        .returning(Server::as_returning())
+        .get_result(conn)
         .optional()
 }
 
