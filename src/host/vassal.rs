@@ -567,7 +567,7 @@ mod tests {
             "hook-pre-jail = mount:none /srv/host/var/lib/distropanel/images/30002 /srv/host/ns/containers/30002/distros bind"
         ));
         let as_root = lines_with(&text, "hook-as-root");
-        assert_eq!(as_root[0], "umount:/.old_root rec,detach");
+        assert_eq!(as_root[0], "umount:/.old_root detach");
         assert!(
             as_root
                 .iter()
