@@ -567,7 +567,7 @@ impl HostExecutor for LocalHost {
             ));
         };
         let root = subdir(&distros, image.path.as_str(), &image.label(), false)?;
-        check::check(&root, facts).map_err(|e| HostError::io(image.label(), e))
+        check::check(&root, facts).map_err(|e| HostError::from((image.label(), e)))
     }
 
     fn layout(&self) -> &HostLayout {
@@ -647,6 +647,7 @@ mod tests {
                     max_bytes: 1 << 20,
                     max_entries: 100,
                     max_archive_bytes: 1 << 20,
+                    deadline: crate::host::deadline::Deadline::NONE,
                 },
             )
         }
@@ -737,6 +738,7 @@ mod tests {
                     max_bytes: 1 << 20,
                     max_entries: 100,
                     max_archive_bytes: 1024,
+                    deadline: crate::host::deadline::Deadline::NONE,
                 },
             )
             .unwrap_err();
