@@ -109,6 +109,39 @@ pub struct Settings {
     #[arg(long, env = "DISTROPANEL_JOB_RETENTION_DAYS", default_value_t = 30)]
     pub job_retention_days: u64,
 
+    /// Seconds a restart job may run (creating a storage directory and renaming an image too).
+    #[arg(
+        long,
+        env = "DISTROPANEL_JOB_DEADLINE_RESTART_SECS",
+        default_value_t = 120
+    )]
+    pub job_deadline_restart_secs: u64,
+
+    /// Seconds an unpack job (an uploaded archive or one in the home) may run, its check
+    /// included; rollbacks and purges of images too.
+    #[arg(
+        long,
+        env = "DISTROPANEL_JOB_DEADLINE_UNPACK_SECS",
+        default_value_t = 1800
+    )]
+    pub job_deadline_unpack_secs: u64,
+
+    /// Seconds an image check job may run.
+    #[arg(
+        long,
+        env = "DISTROPANEL_JOB_DEADLINE_CHECK_SECS",
+        default_value_t = 1800
+    )]
+    pub job_deadline_check_secs: u64,
+
+    /// Seconds a fetch job may run: download, unpack and check.
+    #[arg(
+        long,
+        env = "DISTROPANEL_JOB_DEADLINE_FETCH_SECS",
+        default_value_t = 7200
+    )]
+    pub job_deadline_fetch_secs: u64,
+
     /// Largest image archive, in MiB, that is taken by upload, read from a home or fetched.
     #[arg(long, env = "DISTROPANEL_MAX_IMAGE_MB", default_value_t = 4096)]
     pub max_image_mb: u64,
@@ -162,6 +195,28 @@ pub struct JobSettings {
     pub lease: Duration,
     pub poll: Duration,
     pub backoff: Duration,
+    pub deadlines: JobDeadlines,
+}
+
+/// How long one attempt of a job may run, by kind. Work past it stops where it is, undoes what
+/// it began, and fails the job for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobDeadlines {
+    pub restart: Duration,
+    pub unpack: Duration,
+    pub check: Duration,
+    pub fetch: Duration,
+}
+
+impl Default for JobDeadlines {
+    fn default() -> Self {
+        Self {
+            restart: Duration::from_secs(120),
+            unpack: Duration::from_secs(1800),
+            check: Duration::from_secs(1800),
+            fetch: Duration::from_secs(7200),
+        }
+    }
 }
 
 /// Bounds on image archives, and how hosts fetch them.
@@ -288,6 +343,17 @@ impl Settings {
             self.fetch_timeout_secs >= 1,
             "a fetch timeout lasts at least a second"
         );
+        anyhow::ensure!(
+            [
+                self.job_deadline_restart_secs,
+                self.job_deadline_unpack_secs,
+                self.job_deadline_check_secs,
+                self.job_deadline_fetch_secs,
+            ]
+            .iter()
+            .all(|secs| *secs >= 1),
+            "a job deadline lasts at least a second"
+        );
         anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
         anyhow::ensure!(
             self.db_pool >= 1,
@@ -314,6 +380,12 @@ impl Settings {
                 lease: Duration::from_secs(self.job_lease_secs),
                 poll: Duration::from_millis(self.job_poll_ms),
                 backoff: Duration::from_millis(self.job_backoff_ms),
+                deadlines: JobDeadlines {
+                    restart: Duration::from_secs(self.job_deadline_restart_secs),
+                    unpack: Duration::from_secs(self.job_deadline_unpack_secs),
+                    check: Duration::from_secs(self.job_deadline_check_secs),
+                    fetch: Duration::from_secs(self.job_deadline_fetch_secs),
+                },
             },
             trusted_proxies: parse_proxies(&self.trusted_proxies)?,
             images: ImageSettings {

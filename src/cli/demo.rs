@@ -66,7 +66,10 @@ pub fn seed_image(
 ) -> anyhow::Result<()> {
     use crate::db::models::custom_distro::NewCustomDistro;
     use crate::db::queries::{containers::ContainerChangeset, custom_distros, images, jobs};
-    use crate::host::{ImageRef, check::CheckFacts, report::Level, sample_image, unpack::Limits};
+    use crate::host::{
+        ImageRef, check::CheckFacts, deadline::Deadline, report::Level, sample_image,
+        unpack::Limits,
+    };
 
     let customer = users::by_username(conn, "kratos")?
         .and_then(|u| u.customer_id)
@@ -105,6 +108,7 @@ pub fn seed_image(
         max_bytes: u64::try_from(storage.storage_mb)? << 20,
         max_entries: 100_000,
         max_archive_bytes: u64::try_from(tarball.len())?,
+        deadline: Deadline::NONE,
     };
     let unpacked = host.install_image(storage_uid, &path, &mut &tarball[..], None, limits)?;
     let image = ImageRef {
@@ -114,6 +118,7 @@ pub fn seed_image(
     let facts = CheckFacts {
         mapped_uids: vec![u32::try_from(web_uid.get())?],
         homes_with_uwsgi: Vec::new(),
+        deadline: Deadline::NONE,
     };
     let report = host.inspect_image(&image, &facts)?;
     let broken = report.iter().any(|line| line.level == Level::Error);

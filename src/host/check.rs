@@ -1,12 +1,29 @@
 //! The image checklist: what the platform's "check list for when you have problems" names,
 //! checked before a container boots into the image rather than after it fails to.
+//!
+//! The image belongs to a customer, who can change it while it is checked: no file is opened
+//! that is not a regular file of its own (never a link, a fifo or a device), nothing is read
+//! past a bound, the walk holds at most [`MAX_OPEN_DIRS`] directories open, and it stops at
+//! the deadline in [`CheckFacts`].
 
+use std::ffi::CStr;
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 
-use cap_fs_ext::DirExt;
-use cap_std::fs::{Dir, PermissionsExt};
+use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
+use crate::host::deadline::{Deadline, DeadlinePassed};
 use crate::host::report::{Findings, ReportLine};
+
+/// Directories the walk holds open at once, the image's own included. Deeper directories are
+/// reported and not looked into.
+pub const MAX_OPEN_DIRS: usize = 64;
+
+/// The most of `etc/passwd` or `etc/nsswitch.conf` that is read.
+const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
 /// What the check needs to know besides the image itself.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +32,23 @@ pub struct CheckFacts {
     pub mapped_uids: Vec<u32>,
     /// Those of `mapped_uids` whose own home has `bin/uwsgi` (their Emperor looks there first).
     pub homes_with_uwsgi: Vec<u32>,
+    /// When the job must be done by: past it, the walk stops and the check fails.
+    pub deadline: Deadline,
+}
+
+/// Why the check did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    PastDeadline(#[from] DeadlinePassed),
+}
+
+impl From<Errno> for CheckError {
+    fn from(errno: Errno) -> Self {
+        CheckError::Io(errno.into())
+    }
 }
 
 /// Where the Emperor of each booting container finds uwsgi: `bin/uwsgi` of its own home, then
@@ -59,11 +93,58 @@ fn is_dir(dir: &Dir, name: &str) -> bool {
     dir.symlink_metadata(name).is_ok_and(|m| m.is_dir())
 }
 
-fn read_small(dir: &Dir, name: &str) -> Option<String> {
-    let file = dir.open(name).ok()?;
-    let mut text = String::new();
-    file.take(4 * 1024 * 1024).read_to_string(&mut text).ok()?;
-    Some(text)
+/// `/etc/<name>` of the image: its text (the first [`MAX_CONFIG_BYTES`] of it), `None` when
+/// there is none, or why it was not read. Only a regular file is opened, never through a link,
+/// and without blocking, so a fifo planted there cannot stall the check.
+fn read_etc_file(image: &Dir, name: &str) -> Result<Option<String>, String> {
+    let path = format!("/etc/{name}");
+    let etc = match image.open_dir_nofollow("etc") {
+        Ok(etc) => etc,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => {
+            return Err(format!(
+                "{path} was not read: /etc is not a plain directory (a symbolic link?)"
+            ));
+        }
+    };
+    match etc.symlink_metadata(name) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(meta) if meta.is_symlink() => {
+            return Err(format!(
+                "{path} is a symbolic link; it was not followed, nor read"
+            ));
+        }
+        Ok(_) => {
+            return Err(format!(
+                "{path} is not a regular file (a directory, a fifo, a device or a socket); it was not read"
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{path} could not be read: {e}")),
+    }
+    let mut options = OpenOptions::new();
+    options
+        .read(true)
+        .follow(FollowSymlinks::No)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32);
+    // looked at above, but it may have been replaced since: what was opened is what counts
+    let opened = etc
+        .open_with(name, &options)
+        .and_then(|file| Ok((file.metadata()?.is_file(), file)));
+    let file = match opened {
+        Ok((true, file)) => file,
+        Ok((false, _)) => {
+            return Err(format!(
+                "{path} is not a regular file (a fifo, a device or a socket); it was not read"
+            ));
+        }
+        Err(e) => return Err(format!("{path} could not be read: {e}")),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{path} could not be read: {e}"))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 fn passwd_uids(passwd: &str) -> Vec<u32> {
@@ -80,48 +161,102 @@ fn nss_has_unbit(nsswitch: &str) -> bool {
     })
 }
 
+#[derive(Default)]
 struct Walk {
     bytes: u64,
     world_writable: Findings,
     setid: Findings,
+    too_deep: Findings,
 }
 
-/// Walks the tree without following links: sizes, world-writable directories, set-id files.
-fn walk(image: &Dir) -> io::Result<Walk> {
-    let mut out = Walk {
-        bytes: 0,
-        world_writable: Findings::default(),
-        setid: Findings::default(),
-    };
-    let mut pending = vec![(image.try_clone()?, String::new())];
-    while let Some((dir, prefix)) = pending.pop() {
-        for entry in dir.entries()? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = format!("{prefix}/{name}");
-            let meta = entry.metadata()?;
-            let mode = meta.permissions().mode();
-            if meta.is_dir() {
+/// A directory being walked: its entries, read as the walk goes, and its path in the image.
+struct Level {
+    entries: rustix::fs::Dir,
+    path: String,
+}
+
+/// Opens `name` in `parent` for reading its entries, if it is a directory and not a link.
+fn open_dir_at(parent: impl AsFd, name: &CStr) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY
+            | OFlags::DIRECTORY
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::NOCTTY
+            | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Walks the tree depth first without following links: sizes, world-writable directories,
+/// set-id files. Only the directories on the way down from the image are open, at most
+/// [`MAX_OPEN_DIRS`] of them, however wide the tree is.
+fn walk(image: &Dir, deadline: &Deadline) -> Result<Walk, CheckError> {
+    let mut out = Walk::default();
+    let mut levels = vec![Level {
+        entries: rustix::fs::Dir::new(open_dir_at(image, c".")?)?,
+        path: String::new(),
+    }];
+    loop {
+        let depth = levels.len();
+        let Some(level) = levels.last_mut() else {
+            return Ok(out);
+        };
+        let Some(entry) = level.entries.read() else {
+            levels.pop();
+            continue;
+        };
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        deadline.check()?;
+        let path = format!("{}/{}", level.path, name.to_string_lossy());
+        let stat = match rustix::fs::statat(level.entries.fd()?, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            // removed while it was walked: nothing to count
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mode = stat.st_mode & 0o7777;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => {
                 // sticky world-writable directories (/tmp) are the normal kind
                 if mode & 0o002 != 0 && mode & 0o1000 == 0 {
                     out.world_writable.add(path.clone());
                 }
-                if let Ok(sub) = dir.open_dir_nofollow(&name) {
-                    pending.push((sub, path));
+                if depth >= MAX_OPEN_DIRS {
+                    out.too_deep.add(path);
+                    continue;
                 }
-            } else if meta.is_file() {
-                out.bytes += meta.len();
+                let fd = match open_dir_at(level.entries.fd()?, name) {
+                    Ok(fd) => fd,
+                    // replaced by a link or a file meanwhile, gone, or closed to us
+                    Err(Errno::LOOP | Errno::NOTDIR | Errno::NOENT | Errno::ACCESS) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                levels.push(Level {
+                    entries: rustix::fs::Dir::new(fd)?,
+                    path,
+                });
+            }
+            FileType::RegularFile => {
+                out.bytes += u64::try_from(stat.st_size).unwrap_or(0);
                 if mode & 0o6000 != 0 {
                     out.setid.add(path);
                 }
             }
+            _ => {}
         }
     }
-    Ok(out)
 }
 
 /// Checks the image rooted at `image`. Errors mean a container would not boot into it.
-pub fn check(image: &Dir, facts: &CheckFacts) -> io::Result<Vec<ReportLine>> {
+pub fn check(image: &Dir, facts: &CheckFacts) -> Result<Vec<ReportLine>, CheckError> {
+    facts.deadline.check()?;
     let mut report = Vec::new();
     for (dir, why) in [
         (
@@ -139,10 +274,16 @@ pub fn check(image: &Dir, facts: &CheckFacts) -> io::Result<Vec<ReportLine>> {
         }
     }
 
-    let known: Vec<u32> = read_small(image, "etc/passwd")
+    let mut unread = |read: Result<Option<String>, String>| {
+        read.unwrap_or_else(|why| {
+            report.push(ReportLine::warning(why));
+            None
+        })
+    };
+    let known: Vec<u32> = unread(read_etc_file(image, "passwd"))
         .map(|p| passwd_uids(&p))
         .unwrap_or_default();
-    let unbit = read_small(image, "etc/nsswitch.conf").is_some_and(|n| nss_has_unbit(&n));
+    let unbit = unread(read_etc_file(image, "nsswitch.conf")).is_some_and(|n| nss_has_unbit(&n));
     let unknown: Vec<String> = facts
         .mapped_uids
         .iter()
@@ -169,7 +310,7 @@ pub fn check(image: &Dir, facts: &CheckFacts) -> io::Result<Vec<ReportLine>> {
         ));
     }
 
-    let walked = walk(image)?;
+    let walked = walk(image, &facts.deadline)?;
     if !walked.world_writable.is_empty() {
         report.push(ReportLine::warning(
             walked.world_writable.describe("world-writable directories"),
@@ -179,6 +320,11 @@ pub fn check(image: &Dir, facts: &CheckFacts) -> io::Result<Vec<ReportLine>> {
         report.push(ReportLine::warning(
             walked.setid.describe("set-uid/set-gid files"),
         ));
+    }
+    if !walked.too_deep.is_empty() {
+        report.push(ReportLine::warning(walked.too_deep.describe(&format!(
+            "directories nested deeper than {MAX_OPEN_DIRS} levels, not looked into"
+        ))));
     }
     report.push(ReportLine::info(format!(
         "the image holds {} bytes of files",

@@ -173,6 +173,7 @@ mod tests {
             max_bytes: 1 << 20,
             max_entries: 100,
             max_archive_bytes: 1 << 20,
+            deadline: crate::host::deadline::Deadline::NONE,
         }
     }
 

@@ -567,7 +567,7 @@ impl HostExecutor for LocalHost {
         let Some(root) = self.image_root(image)? else {
             return Err(HostError::refused(image.label(), "no image is installed"));
         };
-        check::check(&root, facts).map_err(|e| HostError::io(image.label(), e))
+        check::check(&root, facts).map_err(|e| HostError::from((image.label(), e)))
     }
 
     fn layout(&self) -> &HostLayout {
@@ -650,6 +650,7 @@ mod tests {
                     max_bytes: 1 << 20,
                     max_entries: 100,
                     max_archive_bytes: 1 << 20,
+                    deadline: crate::host::deadline::Deadline::NONE,
                 },
             )
         }
@@ -744,6 +745,7 @@ mod tests {
                     max_bytes: 1 << 20,
                     max_entries: 100,
                     max_archive_bytes: 1024,
+                    deadline: crate::host::deadline::Deadline::NONE,
                 },
             )
             .unwrap_err();

@@ -8,6 +8,7 @@
 
 pub mod authorized_keys;
 pub mod check;
+pub mod deadline;
 pub mod fetch;
 pub mod image;
 pub mod local;
@@ -114,6 +115,12 @@ pub enum HostError {
     /// The vassal template could not be rendered.
     #[error("rendering the vassal: {0}")]
     Template(String),
+    /// The work ran past its job's deadline and stopped; what it had begun was undone.
+    #[error("{path}: {passed}")]
+    PastDeadline {
+        path: String,
+        passed: deadline::DeadlinePassed,
+    },
 }
 
 impl HostError {
@@ -131,9 +138,13 @@ impl HostError {
         }
     }
 
-    /// Retrying cannot help: the job fails at once.
+    /// Retrying cannot help: the job fails at once. Work past its deadline would most likely
+    /// run past it again, and hold a slot each time: it is not retried either.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, HostError::Refused { .. } | HostError::Template(_))
+        matches!(
+            self,
+            HostError::Refused { .. } | HostError::Template(_) | HostError::PastDeadline { .. }
+        )
     }
 }
 
@@ -239,7 +250,26 @@ impl From<(String, image::ImageError)> for HostError {
             | image::ImageError::Unpack(unpack::UnpackError::Io(source)) => {
                 HostError::io(label, source)
             }
+            image::ImageError::Unpack(unpack::UnpackError::PastDeadline(passed)) => {
+                HostError::PastDeadline {
+                    path: label,
+                    passed,
+                }
+            }
             refused => HostError::refused(label, refused.to_string()),
+        }
+    }
+}
+
+impl From<(String, check::CheckError)> for HostError {
+    /// A check error about the image at `label`.
+    fn from((label, error): (String, check::CheckError)) -> Self {
+        match error {
+            check::CheckError::Io(source) => HostError::io(label, source),
+            check::CheckError::PastDeadline(passed) => HostError::PastDeadline {
+                path: label,
+                passed,
+            },
         }
     }
 }

@@ -6,6 +6,13 @@
 //! set-gid bits dropped, each reported. Every write goes through a capability on the target
 //! directory and never follows a symbolic link, so a hostile archive cannot reach anything
 //! outside it whatever it contains.
+//!
+//! Nothing an archive claims grows memory past a bound: extension headers (GNU long names and
+//! links, PAX records) are capped before the tar reader sees them, member names and link
+//! targets at [`MAX_NAME_BYTES`]. The deadline in [`Limits`] is looked at for every chunk read
+//! and every member, so a slow or endless archive stops with it.
+
+mod extension_cap;
 
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -17,8 +24,16 @@ use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
 use rustix::fs::{AtFlags, Gid, Uid};
 use sha2::{Digest, Sha256};
 
+use extension_cap::ExtensionCap;
+
 use crate::domain::image_source::Sha256Hex;
+use crate::host::deadline::{Deadline, DeadlinePassed};
 use crate::host::report::{Findings, ReportLine};
+
+pub use extension_cap::MAX_EXTENSION_BYTES;
+
+/// The longest member name or link target taken, in bytes (Linux's `PATH_MAX`).
+pub const MAX_NAME_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -29,6 +44,8 @@ pub struct Limits {
     /// Bytes of the archive itself, as it comes (compressed, trailing padding included). A
     /// download or an upload longer than this is cut off and refused.
     pub max_archive_bytes: u64,
+    /// When the job must be done by: past it, the unpack stops and nothing is swapped in.
+    pub deadline: Deadline,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +60,8 @@ pub enum UnpackError {
     TooManyEntries(u64),
     #[error("the archive could not be read: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    PastDeadline(#[from] DeadlinePassed),
     #[error("writing the image failed: {0}")]
     Io(#[from] io::Error),
 }
@@ -70,6 +89,7 @@ struct Written {
 /// Hashes and counts every byte read from an archive and refuses to read past the limit. It
 /// also remembers why its source failed: the tar and gzip readers above it turn errors into
 /// their own, and a connection that drops is worth a retry where a corrupt archive is not.
+/// It looks at the deadline before every read, so a source that drips bytes stops with it.
 struct Measured<R> {
     source: R,
     hasher: Sha256,
@@ -77,17 +97,21 @@ struct Measured<R> {
     limit: u64,
     over_limit: bool,
     source_error: Option<io::Error>,
+    deadline: Deadline,
+    past_deadline: Option<DeadlinePassed>,
 }
 
 impl<R: Read> Measured<R> {
-    fn new(source: R, limit: u64) -> Self {
+    fn new(source: R, limits: &Limits) -> Self {
         Self {
             source,
             hasher: Sha256::new(),
             bytes: 0,
-            limit,
+            limit: limits.max_archive_bytes,
             over_limit: false,
             source_error: None,
+            deadline: limits.deadline,
+            past_deadline: None,
         }
     }
 
@@ -101,7 +125,9 @@ impl<R: Read> Measured<R> {
     /// The error to report for a failed unpack: running past the limit or a failing source
     /// explains whatever the readers above made of it.
     fn blame(self, error: UnpackError) -> UnpackError {
-        if self.over_limit {
+        if let Some(passed) = self.past_deadline {
+            UnpackError::PastDeadline(passed)
+        } else if self.over_limit {
             UnpackError::ArchiveTooLarge { limit: self.limit }
         } else if let Some(source) = self.source_error {
             UnpackError::Io(source)
@@ -118,6 +144,10 @@ impl<R: Read> Measured<R> {
 
 impl<R: Read> Read for Measured<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Err(passed) = self.deadline.check() {
+            self.past_deadline = Some(passed);
+            return Err(io::Error::new(io::ErrorKind::TimedOut, passed.to_string()));
+        }
         // one byte past the limit is enough to know the archive is too long
         let room = self.limit.saturating_sub(self.bytes).saturating_add(1);
         let wanted = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
@@ -125,6 +155,10 @@ impl<R: Read> Read for Measured<R> {
             Ok(read) => read,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
             Err(e) => {
+                // a download cut off by its own time limit ran out of the job's time
+                if let Err(passed) = self.deadline.check() {
+                    self.past_deadline = Some(passed);
+                }
                 let told = io::Error::new(e.kind(), e.to_string());
                 self.source_error = Some(e);
                 return Err(told);
@@ -397,11 +431,13 @@ impl Extractor<'_> {
         ) {
             return Ok(());
         }
+        self.limits.deadline.check()?;
         self.written.entries += 1;
         if self.written.entries > self.limits.max_entries {
             return Err(UnpackError::TooManyEntries(self.limits.max_entries));
         }
         let raw_name = entry.path_bytes().into_owned();
+        refuse_long_name(&raw_name, "name")?;
         let parts = member_components(&raw_name).map_err(UnpackError::Refused)?;
         let member = joined(&parts);
         let Some((name, parents)) = parts.split_last() else {
@@ -415,6 +451,7 @@ impl Extractor<'_> {
             .link_name_bytes()
             .map(|t| t.into_owned())
             .unwrap_or_default();
+        refuse_long_name(&link_target, "link target")?;
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let dir = self.open_parent(parents, &member)?;
@@ -474,6 +511,18 @@ impl Extractor<'_> {
     }
 }
 
+/// A name or link target longer than any path the system takes is refused whole.
+fn refuse_long_name(raw: &[u8], what: &str) -> Result<(), UnpackError> {
+    if raw.len() <= MAX_NAME_BYTES {
+        return Ok(());
+    }
+    let start = String::from_utf8_lossy(&raw[..64]);
+    Err(UnpackError::Refused(format!(
+        "a member's {what} is {} bytes long (at most {MAX_NAME_BYTES} are taken): '{start}...'",
+        raw.len()
+    )))
+}
+
 /// Copies a member's content, reading at most one byte more than `room` so the caller can
 /// tell it would not fit. A failed read is the archive's fault, a failed write the host's.
 fn copy_content(
@@ -512,9 +561,11 @@ pub fn unpack(
     owner: Option<u32>,
     limits: Limits,
 ) -> Result<Unpacked, UnpackError> {
-    let mut measured = Measured::new(archive, limits.max_archive_bytes);
+    let mut measured = Measured::new(archive, &limits);
     let extracted = extract(&mut measured, target, owner, limits).and_then(|written| {
         measured.drain()?;
+        // nothing is swapped in after the deadline, however little was left to read
+        limits.deadline.check()?;
         Ok(written)
     });
     let mut written = match extracted {
@@ -540,7 +591,7 @@ fn extract(
     owner: Option<u32>,
     limits: Limits,
 ) -> Result<Written, UnpackError> {
-    let mut archive = tar::Archive::new(decompressed(archive)?);
+    let mut archive = tar::Archive::new(ExtensionCap::new(decompressed(archive)?));
     let mut extractor = Extractor {
         root: target,
         owner,
@@ -551,6 +602,20 @@ fn extract(
         setid: Findings::default(),
         other: Findings::default(),
     };
+    match extract_members(&mut archive, &mut extractor) {
+        Ok(()) => extractor.finish(),
+        // the cap's refusal explains whatever the tar reader made of the cut stream
+        Err(error) => Err(match archive.into_inner().refusal() {
+            Some(why) => UnpackError::Refused(why.to_owned()),
+            None => error,
+        }),
+    }
+}
+
+fn extract_members(
+    archive: &mut tar::Archive<impl Read>,
+    extractor: &mut Extractor<'_>,
+) -> Result<(), UnpackError> {
     let entries = archive
         .entries()
         .map_err(|e| UnpackError::Corrupt(e.to_string()))?;
@@ -558,5 +623,5 @@ fn extract(
         let mut entry = entry.map_err(|e| UnpackError::Corrupt(e.to_string()))?;
         extractor.member(&mut entry)?;
     }
-    extractor.finish()
+    Ok(())
 }

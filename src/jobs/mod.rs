@@ -13,6 +13,7 @@ pub mod worker;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::JobDeadlines;
 use crate::db::models::container::Container;
 use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, JobKind, NewJob};
@@ -21,6 +22,7 @@ use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, ServerId, Uplo
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::ImageRef;
+use crate::host::deadline::Deadline;
 use crate::host::vassal::{Boot, VassalSpec};
 
 /// A job, parsed: what to do, with validated arguments.
@@ -58,6 +60,26 @@ pub enum Task {
         storage: ContainerId,
         image: DistroImage,
     },
+}
+
+impl Task {
+    /// The deadline of an attempt starting now, named after the work it does.
+    pub fn deadline(&self, deadlines: &JobDeadlines) -> Deadline {
+        let (limit, work) = match self {
+            Task::Restart(_) => (deadlines.restart, "restart"),
+            Task::EnsureStorageDir(_) => (deadlines.restart, "storage directory setup"),
+            Task::RenameImage { .. } => (deadlines.restart, "rename"),
+            Task::PurgeImage { .. } => (deadlines.unpack, "purge"),
+            Task::InstallImage {
+                source: ArchiveSource::Url(_),
+                ..
+            } => (deadlines.fetch, "fetch"),
+            Task::InstallImage { .. } => (deadlines.unpack, "unpack"),
+            Task::RollbackImage { .. } => (deadlines.unpack, "rollback"),
+            Task::CheckImage { .. } => (deadlines.check, "check"),
+        };
+        Deadline::after(limit, work)
+    }
 }
 
 /// The custom distro an image job is about, and its path when the job was queued (jobs of a

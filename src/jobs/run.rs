@@ -8,7 +8,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::config::ImageSettings;
+use crate::config::{ImageSettings, JobDeadlines};
 use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
 use crate::db::queries::{events, host_alarms, host_facts, jobs};
@@ -17,6 +17,7 @@ use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
 use crate::host::authorized_keys::FILE;
+use crate::host::deadline::Deadline;
 use crate::host::fetch::Fetcher;
 use crate::host::vassal::{Boot, VassalTemplate};
 use crate::host::{HostError, HostExecutor, home_label};
@@ -60,6 +61,8 @@ pub struct Runner {
     pub fetcher: Arc<Fetcher>,
     /// Bounds on archives and images.
     pub images: ImageSettings,
+    /// How long an attempt of each kind of job may run.
+    pub deadlines: JobDeadlines,
     pub base_uid: u32,
     pub max_alarms: u32,
     /// This worker's name, written as `locked_by` and as the actor of its log lines.
@@ -190,6 +193,14 @@ impl Log<'_> {
     }
 }
 
+/// Fails with the job's deadline once it has passed, naming what was about to happen.
+fn in_time(deadline: &Deadline, target: &str) -> Result<(), HostError> {
+    deadline.check().map_err(|passed| HostError::PastDeadline {
+        path: target.to_owned(),
+        passed,
+    })
+}
+
 /// A step as the job report says it: `vassal 30002.ini -> ok: written; ...`.
 fn step_message(job: &Job, step: &Step) -> String {
     let line = log_line(job, &step.action, &step.target, step.outcome, &step.detail);
@@ -223,6 +234,7 @@ impl Runner {
     pub fn run(&self, job: &Job) -> Result<(), JobError> {
         let mut conn = self.pool.get()?;
         let task = Task::parse(job).map_err(JobError::Invalid)?;
+        let deadline = task.deadline(&self.deadlines);
         let container = match &task {
             Task::Restart(c) | Task::EnsureStorageDir(c) => *c,
             Task::RenameImage { storage, .. }
@@ -254,11 +266,12 @@ impl Runner {
             &format!("attempt {} of {}", job.attempts, job.max_attempts),
         );
         let done = match task {
-            Task::Restart(_) => self.restart(&mut conn, &log, uid, &facts),
+            Task::Restart(_) => self.restart(&mut conn, &log, uid, &facts, &deadline),
             Task::EnsureStorageDir(_) => self.ensure_storage_dir(&log, uid, &facts),
             Task::RenameImage { from, to, .. } => {
                 let target = format!("{}/distros/{from}", home_label(uid));
-                let result = self.host.rename_image(uid, &from, &to);
+                let result = in_time(&deadline, &target)
+                    .and_then(|()| self.host.rename_image(uid, &from, &to));
                 self.outcome(
                     &log,
                     "rename image",
@@ -269,7 +282,8 @@ impl Runner {
             }
             Task::PurgeImage { path, .. } => {
                 let target = format!("{}/distros/{path}", home_label(uid));
-                let result = self.host.purge_image(uid, &path);
+                let result =
+                    in_time(&deadline, &target).and_then(|()| self.host.purge_image(uid, &path));
                 self.outcome(&log, "purge image", &target, result, "deleted")
             }
             Task::InstallImage {
@@ -285,11 +299,14 @@ impl Runner {
                 &image,
                 &source,
                 expect.as_ref(),
+                &deadline,
             ),
             Task::RollbackImage { image, .. } => {
-                self.rollback_image(&mut conn, &log, uid, &facts, &image)
+                self.rollback_image(&mut conn, &log, uid, &facts, &image, &deadline)
             }
-            Task::CheckImage { image, .. } => self.check_image(&mut conn, &log, uid, &image),
+            Task::CheckImage { image, .. } => {
+                self.check_image(&mut conn, &log, uid, &image, &deadline)
+            }
         };
         match done {
             Ok(()) => self.finish(&mut conn, &log),
@@ -378,6 +395,7 @@ impl Runner {
         log: &Log,
         uid: Uid,
         facts: &host_facts::ContainerFacts,
+        deadline: &Deadline,
     ) -> Result<(), JobError> {
         self.ensure_home(log, uid)?;
         if facts.custom_distros_storage {
@@ -429,6 +447,9 @@ impl Runner {
                 "the container boots its default distro",
             );
         }
+        // nothing is recorded or written once the deadline has passed
+        let vassal_name = format!("{uid}.ini");
+        in_time(deadline, &vassal_name)?;
         // the container row says what the vassal about to be written boots; under the lease,
         // so a worker that lost the job cannot write it late
         log.guarded(conn, |conn| {
@@ -437,7 +458,7 @@ impl Runner {
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);
         let vassal = self.outcome(log, "render vassal", "", vassal, boot.kind())?;
-        let result = self.host.restart(uid, &vassal);
+        let result = in_time(deadline, &vassal_name).and_then(|()| self.host.restart(uid, &vassal));
         self.outcome(
             log,
             "vassal",

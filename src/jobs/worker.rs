@@ -212,10 +212,12 @@ pub async fn local_worker(
             crate::host::fetch::FetchPolicy {
                 allow_private: config.images.fetch_allow_private,
                 timeout: config.images.fetch_timeout,
+                deadline: config.jobs.deadlines.fetch,
                 ..Default::default()
             },
         )),
         images: config.images.clone(),
+        deadlines: config.jobs.deadlines,
         base_uid: config.base_uid,
         max_alarms: config.max_alarms,
         worker: worker_name(),

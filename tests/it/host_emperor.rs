@@ -270,6 +270,7 @@ async fn the_real_vassal_boots_a_custom_distro_under_a_real_emperor_and_planted_
             max_bytes: 64 << 20,
             max_entries: 10_000,
             max_archive_bytes: 64 << 20,
+            deadline: distropanel::host::deadline::Deadline::NONE,
         },
     )
     .unwrap();

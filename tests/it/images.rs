@@ -10,6 +10,7 @@ use cap_std::fs::Dir;
 use distropanel::domain::ids::ContainerId;
 use distropanel::domain::values::{DistroPath, Uid};
 use distropanel::host::check::{CheckFacts, check};
+use distropanel::host::deadline::Deadline;
 use distropanel::host::image::{ImageError, install, rollback};
 use distropanel::host::report::Level;
 use distropanel::host::store::{ImageDirs, Store};
@@ -20,6 +21,7 @@ const ROOMY: Limits = Limits {
     max_bytes: 10 << 20,
     max_entries: 10_000,
     max_archive_bytes: 100 << 20,
+    deadline: Deadline::NONE,
 };
 
 pub(crate) enum Member<'a> {
@@ -295,6 +297,7 @@ fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_
         max_bytes: 4000,
         max_entries: 10_000,
         max_archive_bytes: 100 << 20,
+        deadline: Deadline::NONE,
     };
     let refused = install(
         &home.dir(),
@@ -315,6 +318,7 @@ fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_
         max_bytes: 1 << 20,
         max_entries: 2,
         max_archive_bytes: 100 << 20,
+        deadline: Deadline::NONE,
     };
     let many = archive(&[Member::Dir("a/"), Member::Dir("b/"), Member::Dir("c/")]);
     let refused = install(&home.dir(), &path(), &many[..], None, Some(UID), few);
@@ -372,6 +376,7 @@ fn the_check_finds_what_the_platforms_checklist_names() {
     let facts = CheckFacts {
         mapped_uids: vec![30001],
         homes_with_uwsgi: vec![30001],
+        ..Default::default()
     };
     let report = check(&image, &facts).unwrap();
     assert!(
@@ -390,6 +395,7 @@ fn the_check_finds_what_the_platforms_checklist_names() {
     let facts = CheckFacts {
         mapped_uids: vec![30001, 30002],
         homes_with_uwsgi: vec![30001],
+        ..Default::default()
     };
     let report = check(&image, &facts).unwrap();
     let said = |level: Level, text: &str| {
@@ -438,6 +444,7 @@ fn the_busybox_sample_image_installs_and_passes_the_check() {
         &CheckFacts {
             mapped_uids: vec![30001],
             homes_with_uwsgi: vec![30001],
+            ..Default::default()
         },
     )
     .unwrap();

@@ -78,9 +78,14 @@ async fn serve_runs_its_local_servers_jobs_and_an_agent_runs_its_own_servers() {
 }
 
 #[tokio::test]
-async fn a_server_token_is_printed_once_and_opens_the_private_api() {
+async fn a_server_token_is_printed_once_and_opens_the_private_api_of_a_pull_server() {
     let app = spawn_app().await;
     app.server("s1");
+    let marked = distropanel(&app, &["server", "mode", "--name", "s1", "--pull"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(marked.status.success(), "{marked:?}");
     let out = distropanel(&app, &["server", "token", "--name", "s1"])
         .stdout(Stdio::piped())
         .output()

@@ -20,6 +20,7 @@ mod health;
 mod host_emperor;
 mod host_executor;
 mod host_fixtures;
+mod host_hostile_archives;
 mod host_private;
 mod host_ssh_keys;
 mod images;

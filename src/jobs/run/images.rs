@@ -10,6 +10,7 @@ use crate::domain::ids::{ContainerId, UploadId};
 use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::Uid;
 use crate::host::check::CheckFacts;
+use crate::host::deadline::Deadline;
 use crate::host::report::{Level, ReportLine};
 use crate::host::unpack::Limits;
 use crate::host::{HostError, ImageRef, home_label};
@@ -19,6 +20,15 @@ use super::{JobError, Log, Outcome, Runner};
 
 /// A container that boots the distro: its id and name.
 type Booting = (ContainerId, String);
+
+/// What the checklist of an image found, and who boots the image.
+struct Inspected {
+    report: Vec<ReportLine>,
+    mapped: Vec<Booting>,
+    /// The check ran past the job's deadline: the report says only that. The job fails with
+    /// it once what was done to the image is recorded.
+    past_deadline: Option<HostError>,
+}
 
 impl Outcome {
     fn of_level(level: Level) -> Self {
@@ -95,7 +105,8 @@ impl Runner {
         log: &Log,
         image: &ImageRef,
         distro: &DistroImage,
-    ) -> Result<(Vec<ReportLine>, Vec<Booting>), JobError> {
+        deadline: &Deadline,
+    ) -> Result<Inspected, JobError> {
         let mapped = log.guarded(conn, |conn| Ok(containers::booting(conn, distro.distro)?))?;
         let mapped_uids: Vec<u32> = mapped
             .iter()
@@ -110,8 +121,20 @@ impl Runner {
         let facts = CheckFacts {
             mapped_uids,
             homes_with_uwsgi,
+            deadline: *deadline,
         };
         let report = self.host.inspect_image(image, &facts);
+        if let Err(late @ HostError::PastDeadline { .. }) = report {
+            let line = ReportLine::error(format!(
+                "{late}; the image was not checked to the end: check it again"
+            ));
+            log.step("check", &image.label(), Outcome::Error, &line.message);
+            return Ok(Inspected {
+                report: vec![line],
+                mapped,
+                past_deadline: Some(late),
+            });
+        }
         let report = self.outcome(log, "check", &image.label(), report, "")?;
         for line in &report {
             log.step(
@@ -121,7 +144,11 @@ impl Runner {
                 &line.message,
             );
         }
-        Ok((report, mapped))
+        Ok(Inspected {
+            report,
+            mapped,
+            past_deadline: None,
+        })
     }
 
     /// The containers booting a distro whose image was just replaced still run the old one,
@@ -170,6 +197,7 @@ impl Runner {
         image: &DistroImage,
         source: &ArchiveSource,
         expect: Option<&Sha256Hex>,
+        deadline: &Deadline,
     ) -> Result<(), JobError> {
         let target = self.image_ref(uid, image).label();
         if !self.distro_still_there(conn, log, image, &target)? {
@@ -191,6 +219,7 @@ impl Runner {
             max_bytes: u64::try_from(storage.storage_mb).unwrap_or(0) << 20,
             max_entries: self.images.max_entries,
             max_archive_bytes: self.images.max_archive_bytes,
+            deadline: *deadline,
         };
         let unpacked = match source {
             ArchiveSource::Upload(upload) => {
@@ -254,25 +283,30 @@ impl Runner {
             ),
         );
         let image_ref = self.image_ref(uid, image);
-        let (report, mapped) = self.inspect(conn, log, &image_ref, image)?;
-        let state = images::state_after_check(true, has_errors(&report));
+        // the new image is in place: it is recorded even when its check ran out of time
+        let inspected = self.inspect(conn, log, &image_ref, image, deadline)?;
+        let (report, mapped) = (&inspected.report, &inspected.mapped);
+        let state = images::state_after_check(true, has_errors(report));
         let bytes = i64::try_from(unpacked.bytes).unwrap_or(i64::MAX);
-        self.log_restarts(log, &image_ref, &mapped);
+        self.log_restarts(log, &image_ref, mapped);
         log.guarded(conn, |conn| {
-            self.restart_mapped(conn, storage, &mapped)?;
+            self.restart_mapped(conn, storage, mapped)?;
             images::record_installed(
                 conn,
                 image.distro,
                 bytes,
                 unpacked.sha256.as_str(),
-                report_json(&report),
+                report_json(report),
                 state,
             )?;
             if let ArchiveSource::Upload(upload) = source {
                 image_uploads::discard(conn, *upload)?;
             }
             Ok(())
-        })
+        })?;
+        inspected
+            .past_deadline
+            .map_or(Ok(()), |late| Err(late.into()))
     }
 
     pub(super) fn rollback_image(
@@ -282,12 +316,14 @@ impl Runner {
         uid: Uid,
         storage: &ContainerFacts,
         image: &DistroImage,
+        deadline: &Deadline,
     ) -> Result<(), JobError> {
         let image_ref = self.image_ref(uid, image);
         if !self.distro_still_there(conn, log, image, &image_ref.label())? {
             return Ok(());
         }
-        let result = self.host.rollback_image(uid, &image.path);
+        let result = super::in_time(deadline, &image_ref.label())
+            .and_then(|()| self.host.rollback_image(uid, &image.path));
         self.outcome(
             log,
             "rollback",
@@ -295,19 +331,23 @@ impl Runner {
             result,
             "the previous image is back; the one it replaced is kept, so a second rollback undoes this one",
         )?;
-        let (report, mapped) = self.inspect(conn, log, &image_ref, image)?;
-        let state = images::state_after_check(true, has_errors(&report));
-        self.log_restarts(log, &image_ref, &mapped);
+        // the other image is in place: it is recorded even when its check ran out of time
+        let inspected = self.inspect(conn, log, &image_ref, image, deadline)?;
+        let (report, mapped) = (&inspected.report, &inspected.mapped);
+        let state = images::state_after_check(true, has_errors(report));
+        self.log_restarts(log, &image_ref, mapped);
         log.guarded(conn, |conn| {
-            self.restart_mapped(conn, storage, &mapped)?;
+            self.restart_mapped(conn, storage, mapped)?;
             Ok(images::record_rolled_back(
                 conn,
                 image.distro,
-                report_json(&report),
+                report_json(report),
                 state,
             )?)
-        })
-        .map(|_| ())
+        })?;
+        inspected
+            .past_deadline
+            .map_or(Ok(()), |late| Err(late.into()))
     }
 
     pub(super) fn check_image(
@@ -316,14 +356,20 @@ impl Runner {
         log: &Log,
         uid: Uid,
         image: &DistroImage,
+        deadline: &Deadline,
     ) -> Result<(), JobError> {
         let image_ref = self.image_ref(uid, image);
         if !self.distro_still_there(conn, log, image, &image_ref.label())? {
             return Ok(());
         }
-        // an image that is not there (or is a link) is a finding, not a failed job
-        let (report, exists) = match self.inspect(conn, log, &image_ref, image) {
-            Ok((report, _)) => (report, true),
+        // an image that is not there (or is a link) is a finding, not a failed job; a check
+        // that ran out of time records nothing
+        let (report, exists) = match self.inspect(conn, log, &image_ref, image, deadline) {
+            Ok(Inspected {
+                past_deadline: Some(late),
+                ..
+            }) => return Err(late.into()),
+            Ok(inspected) => (inspected.report, true),
             Err(JobError::Host(HostError::Refused { why, .. })) => (
                 vec![ReportLine::error(format!("{}: {why}", image_ref.label()))],
                 false,
