@@ -22,6 +22,7 @@ mod host_executor;
 mod host_fixtures;
 mod host_hostile_archives;
 mod host_private;
+mod host_safety;
 mod host_ssh_keys;
 mod images;
 mod jobs_crash;
