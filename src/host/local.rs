@@ -756,6 +756,36 @@ mod tests {
     }
 
     #[test]
+    fn the_quota_covers_the_home_every_image_and_the_kept_previous_ones() {
+        let host = Host::new();
+        let quota = 1 << 20;
+        let big = vec![7u8; 300 << 10];
+        host.install("a", &big).unwrap();
+        host.install("a", &big).unwrap();
+        host.install("b", &big).unwrap();
+        // a, its kept previous image and b hold 900 KiB of the 1 MiB
+        let refused = refusal(host.install("c", &big));
+        assert!(
+            refused.starts_with("/containers/30003/distros/c: the image is larger than the ")
+                && refused.contains(&format!("left of the storage quota of {quota} bytes")),
+            "{refused}"
+        );
+        assert!(host.marker("c").is_none());
+        assert!(!host.store().join("staging/30003/c").exists());
+        // what the customer keeps in their home counts too
+        host.host.purge_image(host.uid, &path("b")).unwrap();
+        host.install("c", &big).unwrap();
+        host.host.purge_image(host.uid, &path("c")).unwrap();
+        host.write("data/blob", &vec![1u8; 400 << 10]);
+        assert!(refusal(host.install("c", &big)).contains("the image is larger than"));
+        // installing again over an image drops its kept previous one: that room is the new
+        // image's
+        std::fs::remove_file(host.home().join("data/blob")).unwrap();
+        host.install("a", &big).unwrap();
+        host.install("a", &big).unwrap();
+    }
+
+    #[test]
     fn a_file_in_the_home_opens_for_reading() {
         let host = Host::new();
         host.write("images/alpine.tar.gz", b"archive bytes");
