@@ -22,6 +22,7 @@ mod host_executor;
 mod host_fixtures;
 mod host_private;
 mod host_ssh_keys;
+mod host_vassal_proofs;
 mod images;
 mod jobs_crash;
 mod jobs_queue;
