@@ -24,6 +24,7 @@ mod host_hostile_archives;
 mod host_private;
 mod host_safety;
 mod host_ssh_keys;
+mod host_vassal_proofs;
 mod images;
 mod jobs_crash;
 mod jobs_queue;
