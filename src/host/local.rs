@@ -39,22 +39,15 @@ fn open_ambient(path: &Path) -> Result<Dir, HostError> {
 }
 
 impl LocalHost {
-    /// Opens (creating if missing) `<root>/containers`, `<root>/distros`, distropanel's store
-    /// and the vassals directory.
+    /// Opens (creating if missing) the host's shared directories and distropanel's store
+    /// ([`Store`]) and the vassals directory.
     pub fn open(host_root: &Path, vassals_dir: &Path) -> Result<Self, HostError> {
         let layout = HostLayout::new(host_root)?;
         let root = open_ambient(host_root)?;
-        for dir in ["containers", "distros"] {
-            root.create_dir_all(dir)
-                .map_err(|e| HostError::io(host_root.join(dir).display(), e))?;
-        }
-        let containers = root
-            .open_dir_nofollow("containers")
-            .map_err(|e| HostError::io(host_root.join("containers").display(), e))?;
         let store = Store::open(&root, layout.root())?;
         Ok(Self {
             layout,
-            containers,
+            containers: store.containers()?,
             store,
             vassals: open_ambient(vassals_dir)?,
             vassals_path: vassals_dir.to_path_buf(),

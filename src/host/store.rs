@@ -10,6 +10,9 @@
 //! - `views/<uid>/<uid>`: what a container sees as `/containers` (its home is mounted on the
 //!   inner directory).
 //! - `<root>/ns`: where a container's new root is mounted before `pivot_root`.
+//!
+//! The host's shared directories, `<root>/containers` (the homes) and `<root>/distros` (the
+//! platform distros), are made root's with mode 0755 too: a vassal passes through them as root.
 
 use std::io;
 
@@ -25,6 +28,8 @@ pub const STAGING: &str = "staging";
 pub const PREVIOUS: &str = "previous";
 pub const VIEWS: &str = "views";
 pub const NEW_ROOT: &str = "ns";
+/// In a view, where a storage container's images wait for the host to be detached.
+pub const VIEW_IMAGES: &str = ".images";
 
 /// The image directories of one storage container.
 pub struct ImageDirs {
@@ -36,6 +41,7 @@ pub struct ImageDirs {
 
 pub struct Store {
     maker: Maker,
+    containers: Dir,
     images: Dir,
     staging: Dir,
     previous: Dir,
@@ -58,6 +64,8 @@ impl Store {
             as_root: rustix::process::geteuid().is_root(),
         };
         maker.root_dir(root, NEW_ROOT, 0o755)?;
+        maker.root_dir(root, "distros", 0o755)?;
+        let containers = maker.root_dir(root, "containers", 0o755)?;
         let (parents, own) = STORE.rsplit_once('/').expect("the store is below var/lib");
         let mut names = parents.split('/');
         let first = names.next().expect("a parent");
@@ -71,6 +79,7 @@ impl Store {
             staging: maker.root_dir(&top, STAGING, 0o700)?,
             previous: maker.root_dir(&top, PREVIOUS, 0o700)?,
             views: maker.root_dir(&top, VIEWS, 0o711)?,
+            containers,
             maker,
         })
     }
@@ -131,6 +140,13 @@ impl Maker {
 }
 
 impl Store {
+    /// `<root>/containers`, where the homes are.
+    pub fn containers(&self) -> Result<Dir, HostError> {
+        self.containers
+            .try_clone()
+            .map_err(|e| HostError::io(self.maker.label("containers"), e))
+    }
+
     /// The image directories of `storage`, created when missing.
     pub fn image_dirs(&self, storage: Uid) -> Result<ImageDirs, HostError> {
         let name = storage.to_string();
@@ -157,11 +173,14 @@ impl Store {
             .map(|dirs| dirs.installed))
     }
 
-    /// `views/<uid>/<uid>`: the container's `/containers`, with the mount point of its home.
+    /// `views/<uid>`: the container's `/containers`, with the mount point of its home
+    /// (`<uid>`) and the one that holds a storage container's images until they are mounted
+    /// on its `~/distros` ([`VIEW_IMAGES`]).
     pub fn ensure_view(&self, uid: Uid) -> Result<(), HostError> {
         let name = uid.to_string();
         let view = self.maker.root_dir(&self.views, &name, 0o755)?;
         self.maker.root_dir(&view, &name, 0o755)?;
+        self.maker.root_dir(&view, VIEW_IMAGES, 0o755)?;
         Ok(())
     }
 }

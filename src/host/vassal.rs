@@ -353,6 +353,13 @@ pub const SKELETON: [&str; 7] = ["run", "tmp", "logs", "etc", "vassals", ".old_r
 
 impl VassalView {
     fn new(layout: &HostLayout, spec: &VassalSpec) -> Result<Self, HostError> {
+        // uWSGI reads uid and gid with atoi: anything past a system uid would wrap
+        if u32::try_from(spec.uid.get()).map_or(true, |uid| uid == 0 || uid == u32::MAX) {
+            return Err(HostError::Template(format!(
+                "uid {} is not a container's system uid",
+                spec.uid
+            )));
+        }
         let boot = BootView::new(layout, &spec.boot)?;
         let home = layout.home(spec.uid);
         let inside_home = if matches!(boot, BootView::Bare) {
@@ -564,10 +571,17 @@ mod tests {
             "hook-pre-jail = mount:none /srv/host/containers/30002 /srv/host/ns/containers/30002 bind"
         ));
         assert!(text.contains(
-            "hook-pre-jail = mount:none /srv/host/var/lib/distropanel/images/30002 /srv/host/ns/containers/30002/distros bind"
+            "hook-pre-jail = mount:none /srv/host/var/lib/distropanel/images/30002 /srv/host/ns/containers/.images bind"
         ));
         let as_root = lines_with(&text, "hook-as-root");
-        assert_eq!(as_root[0], "umount:/.old_root detach");
+        assert_eq!(
+            as_root[..3],
+            [
+                "umount:/.old_root detach",
+                "mount:none /containers/.images /containers/30002/distros bind",
+                "umount:/containers/.images",
+            ]
+        );
         assert!(
             as_root
                 .iter()
@@ -649,7 +663,8 @@ mod tests {
     fn the_real_template_rendered_from_extreme_values_holds_no_magic() {
         let odd_path = DistroPath::parse(&format!("-.{}", "_".repeat(62))).unwrap();
         let odd_image = ImageRef {
-            storage_uid: Uid::of(u32::MAX, ContainerId(i32::MAX)),
+            // the largest system uid a container can have
+            storage_uid: Uid::of(u32::MAX - 1 - i32::MAX as u32, ContainerId(i32::MAX)),
             path: odd_path.clone(),
         };
         let checks = [(false, false), (true, false), (false, true), (true, true)];
@@ -689,6 +704,21 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_uid_past_what_a_system_uid_holds_is_refused_not_wrapped() {
+        let layout = HostLayout::new(Path::new("/")).unwrap();
+        for uid in [
+            Uid::of(u32::MAX, ContainerId(i32::MAX)),
+            Uid::of(0, ContainerId(0)),
+        ] {
+            let spec = VassalSpec::new(uid, Boot::Platform(jammy()));
+            assert!(
+                VassalTemplate::Builtin.render(&layout, &spec).is_err(),
+                "{uid}"
+            );
         }
     }
 

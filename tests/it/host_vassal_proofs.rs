@@ -179,7 +179,7 @@ fn every_boot(path: &DistroPath, image: &ImageRef) -> Vec<Boot> {
 
 #[test]
 fn uwsgi_reads_every_value_of_every_rendered_vassal_literally() {
-    let max_uid = Uid::of(u32::MAX, ContainerId(i32::MAX));
+    let max_uid = Uid::of(u32::MAX - 1 - i32::MAX as u32, ContainerId(i32::MAX));
     let least_uid = Uid::of(0, ContainerId(1));
     let paths = [
         format!("-.{}", "_".repeat(62)),
