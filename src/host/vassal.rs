@@ -400,6 +400,9 @@ impl VassalView {
             "storage" => self.storage.to_string(),
             "memory_bytes" => self.memory_bytes.to_string(),
             "quota_blocks" => self.quota_blocks.to_string(),
+            "new_root" => self.ns.to_string(),
+            "view" => self.view.to_string(),
+            "images" => self.images.to_string(),
             _ => return None,
         })
     }
@@ -425,7 +428,7 @@ enum Part {
 }
 
 impl PlaceholderTemplate {
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 12] = [
         "uid",
         "home",
         "inside_home",
@@ -435,6 +438,9 @@ impl PlaceholderTemplate {
         "storage",
         "memory_bytes",
         "quota_blocks",
+        "new_root",
+        "view",
+        "images",
     ];
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -732,6 +738,11 @@ mod tests {
         assert_eq!(
             t.render(&view),
             "[uwsgi]\n; 30003 boots /h/distros/jammy (platform)\n"
+        );
+        let t = PlaceholderTemplate::parse("{{new_root}} {{view}} {{images}}").unwrap();
+        assert_eq!(
+            t.render(&view),
+            "/h/ns /h/var/lib/distropanel/views/30003 /h/var/lib/distropanel/images/30003"
         );
         assert!(PlaceholderTemplate::parse("{{ password }}").is_err());
         assert!(PlaceholderTemplate::parse("{{ uid").is_err());
