@@ -139,44 +139,6 @@ fn runnable(vassal: &str) -> String {
         .collect()
 }
 
-/// Owner, mode, kind, size and content digest of everything below `top`, links not followed,
-/// leaving out the paths in `skip`.
-fn snapshot(top: &Path, skip: &[&Path]) -> Vec<String> {
-    use sha2::{Digest, Sha256};
-    use std::os::unix::fs::MetadataExt;
-    let mut out = Vec::new();
-    let mut pending = vec![top.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        if skip.iter().any(|s| path.starts_with(s)) {
-            continue;
-        }
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        let content = if meta.is_file() {
-            hex::encode(Sha256::digest(std::fs::read(&path).unwrap_or_default()))
-        } else if meta.is_symlink() {
-            std::fs::read_link(&path).unwrap().display().to_string()
-        } else {
-            String::new()
-        };
-        out.push(format!(
-            "{} {}:{} {:o} {content}",
-            path.display(),
-            meta.uid(),
-            meta.gid(),
-            meta.mode()
-        ));
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(&path).unwrap().flatten() {
-                pending.push(entry.path());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 static EMPEROR_LOG: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 /// The children of `parent` whose command line starts with `prefix`.
@@ -360,19 +322,13 @@ async fn the_real_vassal_boots_a_custom_distro_under_a_real_emperor_and_planted_
     std::fs::create_dir_all(other.join("containers")).unwrap();
     std::fs::remove_dir(homes[1].join("distros")).unwrap();
     std::os::unix::fs::symlink(canary.join("dir"), homes[1].join("distros")).unwrap();
-    let outside_before = (
-        snapshot(&root, &[&homes[0], &homes[1]]),
-        snapshot(&canary, &[]),
-    );
+    let outside_before = (tree(&root, &[&homes[0], &homes[1]]), tree(&canary, &[]));
     kill(web);
     kill(images);
     // each respawn runs into the links; give the Emperor time for a few of them
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
-        (
-            snapshot(&root, &[&homes[0], &homes[1]]),
-            snapshot(&canary, &[])
-        ),
+        (tree(&root, &[&homes[0], &homes[1]]), tree(&canary, &[])),
         outside_before,
         "nothing outside the homes changed"
     );
@@ -394,10 +350,7 @@ async fn the_real_vassal_boots_a_custom_distro_under_a_real_emperor_and_planted_
     std::os::unix::fs::symlink(&other, homes[1].join("distros/ubuntu0001")).unwrap();
     chown_tree(&homes[0], web_uid as u32);
     chown_tree(&homes[1], storage as u32);
-    let outside_before = (
-        snapshot(&root, &[&homes[0], &homes[1]]),
-        snapshot(&canary, &[]),
-    );
+    let outside_before = (tree(&root, &[&homes[0], &homes[1]]), tree(&canary, &[]));
     let web_before = master(emperor, web_uid, 0).await;
     kill(web_before);
     let web = master(emperor, web_uid, web_before).await;
@@ -424,10 +377,7 @@ async fn the_real_vassal_boots_a_custom_distro_under_a_real_emperor_and_planted_
             .all(|pid| *pid != web)
     );
     assert_eq!(
-        (
-            snapshot(&root, &[&homes[0], &homes[1]]),
-            snapshot(&canary, &[])
-        ),
+        (tree(&root, &[&homes[0], &homes[1]]), tree(&canary, &[])),
         outside_before,
         "nothing outside the homes changed"
     );

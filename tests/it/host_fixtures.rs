@@ -184,3 +184,52 @@ pub fn uid_of(id: i64) -> i64 {
 pub fn exists(path: &Path) -> bool {
     path.symlink_metadata().is_ok()
 }
+
+/// Everything below `top` (itself included) as sorted text lines: path, owner, mode, and a
+/// file's SHA-256 or a link's target. Links are not followed; paths below `skip` are left out.
+pub fn tree(top: &Path, skip: &[&Path]) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = Vec::new();
+    let mut pending = vec![top.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if skip.iter().any(|s| path.starts_with(s)) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let what = if meta.is_symlink() {
+            format!("-> {}", std::fs::read_link(&path).unwrap().display())
+        } else if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap().flatten() {
+                pending.push(entry.path());
+            }
+            "dir".to_owned()
+        } else {
+            hex::encode(Sha256::digest(std::fs::read(&path).unwrap_or_default()))
+        };
+        seen.push(format!(
+            "{} {}:{} {:o} {what}",
+            path.display(),
+            meta.uid(),
+            meta.gid(),
+            meta.mode()
+        ));
+    }
+    seen.sort();
+    seen
+}
+
+/// The lines of one [`tree`] missing from the other, both ways: empty when nothing changed.
+pub fn changes(before: &[String], after: &[String]) -> Vec<String> {
+    let gone = before
+        .iter()
+        .filter(|l| !after.contains(l))
+        .map(|l| format!("- {l}"));
+    let new = after
+        .iter()
+        .filter(|l| !before.contains(l))
+        .map(|l| format!("+ {l}"));
+    gone.chain(new).collect()
+}

@@ -10,20 +10,17 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use distropanel::config::JobDeadlines;
 use distropanel::db::queries::jobs::ServerScope;
-use distropanel::domain::ids::ContainerId;
-use distropanel::domain::values::{DistroPath, Uid};
 use distropanel::host::check::{CheckError, CheckFacts, check};
 use distropanel::host::deadline::Deadline;
-use distropanel::host::image::{ImageError, install};
+use distropanel::host::image::ImageError;
 use distropanel::host::report::{Level, ReportLine};
-use distropanel::host::store::{ImageDirs, Store};
 use distropanel::host::unpack::{Limits, UnpackError};
 use distropanel::jobs::worker::local_worker;
 use serde_json::{Value, json};
 
 use crate::api_client::World;
 use crate::helpers::TestApp;
-use crate::images::{Member, archive};
+use crate::images::{Home, Member, archive};
 
 const CHILD: &str = "DISTROPANEL_TEST_CHILD";
 
@@ -113,45 +110,6 @@ fn long_name_bomb(claimed: u64) -> Vec<u8> {
     out
 }
 
-/// The store of storage container 30007, in a temporary host root.
-struct Home {
-    root: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Self {
-        Self {
-            root: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self) -> PathBuf {
-        self.root.path().join("var/lib/distropanel")
-    }
-    fn dir(&self) -> ImageDirs {
-        let root = Dir::open_ambient_dir(self.root.path(), ambient_authority()).unwrap();
-        Store::open(&root, "/")
-            .unwrap()
-            .image_dirs(Uid::of(30000, ContainerId(7)))
-            .unwrap()
-    }
-    fn install(&self, archive: impl Read, limits: Limits) -> Result<(), ImageError> {
-        install(&self.dir(), &img(), archive, None, None, limits).map(|_| ())
-    }
-    fn image(&self) -> PathBuf {
-        self.path().join("images/30007/img")
-    }
-    fn marker(&self) -> Vec<u8> {
-        std::fs::read(self.image().join("marker")).unwrap()
-    }
-    fn nothing_staged(&self) -> bool {
-        !self.path().join("staging/30007/img").exists()
-    }
-}
-
-fn img() -> DistroPath {
-    DistroPath::parse("img").unwrap()
-}
-
 fn roomy() -> Limits {
     Limits {
         max_bytes: 1 << 30,
@@ -220,7 +178,7 @@ fn unpack_a_long_name_header_bomb() {
     let home = Home::new();
     let before = peak_rss_kib();
     let started = std::time::Instant::now();
-    let refused = home.install(&bomb[..], roomy()).unwrap_err();
+    let refused = home.install_with(&bomb[..], roomy()).unwrap_err();
     println!("millis={}", started.elapsed().as_millis());
     println!("peak_before_kib={before}");
     println!("peak_after_kib={}", peak_rss_kib());
@@ -260,7 +218,7 @@ fn pax_record(key: &str, value: &str) -> Vec<u8> {
 #[test]
 fn extension_headers_over_64_kib_are_refused_and_the_installed_image_stays() {
     let home = Home::new();
-    home.install(&image_with_marker(b"v1")[..], roomy())
+    home.install_with(&image_with_marker(b"v1")[..], roomy())
         .unwrap();
     let big = vec![b'a'; 64 * 1024 + 1];
     for (kind, what) in [
@@ -272,7 +230,7 @@ fn extension_headers_over_64_kib_are_refused_and_the_installed_image_stays() {
         let mut bomb = member("././@LongLink", kind, &big);
         bomb.extend(member("victim", tar::EntryType::Regular, b"x"));
         bomb.extend_from_slice(&[0; 1024]);
-        let refused = home.install(&gzip(&bomb)[..], roomy()).unwrap_err();
+        let refused = home.install_with(&gzip(&bomb)[..], roomy()).unwrap_err();
         assert_eq!(
             refused.to_string(),
             format!("the archive was refused: {what} of 65537 bytes (at most 65536 are taken)")
@@ -285,7 +243,7 @@ fn extension_headers_over_64_kib_are_refused_and_the_installed_image_stays() {
 #[test]
 fn member_names_and_link_targets_over_4096_bytes_are_refused() {
     let home = Home::new();
-    home.install(&image_with_marker(b"v1")[..], roomy())
+    home.install_with(&image_with_marker(b"v1")[..], roomy())
         .unwrap();
     let long = format!("{}/file", "d".repeat(5000));
     let mut by_gnu = member(
@@ -309,7 +267,10 @@ fn member_names_and_link_targets_over_4096_bytes_are_refused() {
     for (archive, what) in [(by_gnu, "name"), (by_pax, "name"), (link, "link target")] {
         let mut archive = archive;
         archive.extend_from_slice(&[0; 1024]);
-        let refused = home.install(&archive[..], roomy()).unwrap_err().to_string();
+        let refused = home
+            .install_with(&archive[..], roomy())
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.starts_with(&format!(
                 "the archive was refused: a member's {what} is 5005 bytes long (at most 4096 are taken): 'ddd"
@@ -324,14 +285,14 @@ fn member_names_and_link_targets_over_4096_bytes_are_refused() {
 #[test]
 fn an_unpack_past_its_deadline_stops_with_the_reason_and_the_installed_image_stays() {
     let home = Home::new();
-    home.install(&image_with_marker(b"v1")[..], roomy())
+    home.install_with(&image_with_marker(b"v1")[..], roomy())
         .unwrap();
     let late = Limits {
         deadline: passed(Duration::from_secs(1800), "unpack"),
         ..roomy()
     };
     let refused = home
-        .install(&image_with_marker(b"v2")[..], late)
+        .install_with(&image_with_marker(b"v2")[..], late)
         .unwrap_err();
     assert!(
         matches!(refused, ImageError::Unpack(UnpackError::PastDeadline(_))),
@@ -364,7 +325,7 @@ impl Read for Dripping {
 #[test]
 fn a_dripping_archive_stops_at_the_deadline_mid_member() {
     let home = Home::new();
-    home.install(&image_with_marker(b"v1")[..], roomy())
+    home.install_with(&image_with_marker(b"v1")[..], roomy())
         .unwrap();
     let big = vec![7u8; 512 * 1024];
     let slow = Dripping {
@@ -376,7 +337,7 @@ fn a_dripping_archive_stops_at_the_deadline_mid_member() {
         ..roomy()
     };
     let started = Instant::now();
-    let refused = home.install(slow, limits).unwrap_err();
+    let refused = home.install_with(slow, limits).unwrap_err();
     assert_eq!(
         refused.to_string(),
         "the fetch ran past its 300 ms deadline"
@@ -400,7 +361,7 @@ fn facts() -> CheckFacts {
 #[test]
 fn a_check_past_its_deadline_stops_with_the_reason_and_leaves_the_image() {
     let home = Home::new();
-    home.install(&image_with_marker(b"v1")[..], roomy())
+    home.install_with(&image_with_marker(b"v1")[..], roomy())
         .unwrap();
     let image = Dir::open_ambient_dir(home.image(), ambient_authority()).unwrap();
     let late = CheckFacts {
@@ -417,7 +378,7 @@ fn a_check_past_its_deadline_stops_with_the_reason_and_leaves_the_image() {
 #[test]
 fn a_customer_plants_fifos_where_the_check_reads_and_the_check_does_not_hang() {
     let home = Home::new();
-    home.install(&image_with_marker(b"v1")[..], roomy())
+    home.install_with(&image_with_marker(b"v1")[..], roomy())
         .unwrap();
     let etc = home.image().join("etc");
     std::fs::remove_file(etc.join("passwd")).unwrap();
@@ -446,7 +407,7 @@ fn a_customer_plants_fifos_where_the_check_reads_and_the_check_does_not_hang() {
     );
 
     // a link to a fifo is not followed either
-    let outside = home.root.path().join("outside-fifo");
+    let outside = home.path().join("outside-fifo");
     mkfifo(&outside);
     std::fs::remove_file(etc.join("passwd")).unwrap();
     std::os::unix::fs::symlink(&outside, etc.join("passwd")).unwrap();

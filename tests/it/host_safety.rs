@@ -2,16 +2,14 @@
 //! every string they can send, and links planted everywhere in their homes. Their containers
 //! still restart, no vassal holds a byte they sent, and nothing outside their homes changes.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use distropanel::host::sample_image::{BUSYBOX, busybox_rootfs};
 use reqwest::Method;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::api_client::world;
-use crate::host_fixtures::{drain, home, installed_image, restart, vassal};
+use crate::host_fixtures::{changes, drain, home, installed_image, restart, tree, vassal};
 
 const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFwcT/jWokBqcEoJIzm+JGfvqcxPCg0OQB5y+KIurrHX";
@@ -26,53 +24,6 @@ const MAGIC: [&str; 7] = [
     "\nhook-asap = exec:id",
     "[uwsgi]",
 ];
-
-/// Owner, mode, kind and content of everything below `top`, links not followed, without the
-/// paths below `skip`.
-fn snapshot(top: &Path, skip: &[PathBuf]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = vec![top.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        if skip.iter().any(|s| path.starts_with(s)) {
-            continue;
-        }
-        let meta = std::fs::symlink_metadata(&path).unwrap();
-        let content = if meta.is_file() {
-            hex::encode(Sha256::digest(std::fs::read(&path).unwrap()))
-        } else if meta.is_symlink() {
-            std::fs::read_link(&path).unwrap().display().to_string()
-        } else {
-            String::new()
-        };
-        out.push(format!(
-            "{} {}:{} {:o} {content}",
-            path.display(),
-            meta.uid(),
-            meta.gid(),
-            meta.mode()
-        ));
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(&path).unwrap().flatten() {
-                pending.push(entry.path());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// What differs between two snapshots, both ways.
-fn changes(before: &[String], after: &[String]) -> Vec<String> {
-    let gone = before
-        .iter()
-        .filter(|l| !after.contains(l))
-        .map(|l| format!("- {l}"));
-    let new = after
-        .iter()
-        .filter(|l| !before.contains(l))
-        .map(|l| format!("+ {l}"));
-    gone.chain(new).collect()
-}
 
 fn plant(link: &Path, target: &Path) {
     if let Ok(meta) = std::fs::symlink_metadata(link) {
@@ -179,13 +130,14 @@ async fn magic_in_every_string_and_links_in_every_home_reach_neither_a_vassal_no
 
     let root = w.app.host_root.path();
     // the vassals are what a restart writes; everything else must stay as it is
+    let vassals = root.join("etc/uwsgi/vassals");
     let homes = [
-        web_home.clone(),
-        storage_home.clone(),
-        root.join("etc/uwsgi/vassals"),
+        web_home.as_path(),
+        storage_home.as_path(),
+        vassals.as_path(),
     ];
-    let host_before = snapshot(root, &homes);
-    let canary_before = snapshot(canary.path(), &[]);
+    let host_before = tree(root, &homes);
+    let canary_before = tree(canary.path(), &[]);
     for container in [&w.web, &w.images] {
         restart(&w.app, container);
     }
@@ -198,12 +150,12 @@ async fn magic_in_every_string_and_links_in_every_home_reach_neither_a_vassal_no
     drain(&w.app).await;
 
     assert_eq!(
-        changes(&host_before, &snapshot(root, &homes)),
+        changes(&host_before, &tree(root, &homes)),
         Vec::<String>::new(),
         "the host root is as it was"
     );
     assert_eq!(
-        changes(&canary_before, &snapshot(canary.path(), &[])),
+        changes(&canary_before, &tree(canary.path(), &[])),
         Vec::<String>::new(),
         "so is the place outside"
     );

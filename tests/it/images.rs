@@ -68,22 +68,22 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The store of storage container 30007 in a temporary host root.
-struct Home {
+pub(crate) struct Home {
     root: tempfile::TempDir,
 }
 
 impl Home {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("host")).unwrap();
         std::fs::create_dir_all(root.path().join("outside")).unwrap();
         Self { root }
     }
     /// The store: `images/`, `staging/` and `previous/`.
-    fn path(&self) -> std::path::PathBuf {
+    pub(crate) fn path(&self) -> std::path::PathBuf {
         self.root.path().join("host/var/lib/distropanel")
     }
-    fn dir(&self) -> ImageDirs {
+    pub(crate) fn dir(&self) -> ImageDirs {
         let host =
             Dir::open_ambient_dir(self.root.path().join("host"), ambient_authority()).unwrap();
         Store::open(&host, "/host")
@@ -95,10 +95,24 @@ impl Home {
         self.root.path().join("outside")
     }
     fn install(&self, bytes: &[u8]) -> Result<distropanel::host::unpack::Unpacked, ImageError> {
-        install(&self.dir(), &path(), bytes, None, Some(UID), ROOMY)
+        self.install_with(bytes, ROOMY)
     }
-    fn image(&self) -> std::path::PathBuf {
+    pub(crate) fn install_with(
+        &self,
+        archive: impl std::io::Read,
+        limits: Limits,
+    ) -> Result<distropanel::host::unpack::Unpacked, ImageError> {
+        install(&self.dir(), &path(), archive, None, Some(UID), limits)
+    }
+    /// The installed image.
+    pub(crate) fn image(&self) -> std::path::PathBuf {
         self.path().join("images/30007/img")
+    }
+    pub(crate) fn marker(&self) -> Vec<u8> {
+        std::fs::read(self.image().join("marker")).unwrap()
+    }
+    pub(crate) fn nothing_staged(&self) -> bool {
+        !self.path().join("staging/30007/img").exists()
     }
     fn nothing_outside(&self) {
         assert_eq!(
