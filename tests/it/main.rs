@@ -11,6 +11,7 @@ mod api_fuzz;
 mod api_images;
 mod api_jobs;
 mod api_me;
+mod api_snapshots;
 mod api_statements;
 mod api_tenancy;
 mod bootstrap;
