@@ -552,6 +552,9 @@ async fn an_id_that_is_no_number_answers_like_a_missing_one_with_the_403_json() 
         assert_eq!(answer.status, 403, "{garbage}: {answer:?}");
         assert_eq!(answer.error(), "Forbidden", "{garbage}");
         assert_eq!(answer.reason(), missing.reason(), "{garbage}");
+        let answer = api.get(&format!("/api/custom_distro/{garbage}")).await;
+        assert_eq!(answer.status, 403, "{garbage}: {answer:?}");
+        assert_eq!(answer.error(), "Forbidden", "{garbage}");
         let answer = api
             .post(
                 &format!("/api/custom_distro/{garbage}/unpack"),
@@ -564,7 +567,7 @@ async fn an_id_that_is_no_number_answers_like_a_missing_one_with_the_403_json() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_file_and_the_address_are_trimmed_as_the_pages_trim_them() {
+async fn the_file_and_the_digest_are_trimmed_as_the_forms_trim_them() {
     let w = world().await;
     let id = storage_with_distro(&w).await;
     let tarball = busybox_image(&w);
