@@ -139,7 +139,8 @@ impl Application {
 
 /// Every route of the panel. Shared by [`Application::build`] and in-process tests.
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
-    cfg.configure(web::api::configure)
+    cfg.app_data(web::path::config())
+        .configure(web::api::configure)
         .configure(web::private::configure)
         .configure(web::pages::login::configure)
         .configure(web::pages::settings::configure)

@@ -26,6 +26,14 @@ macro_rules! id_type {
                 self.0.fmt(f)
             }
         }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(raw: &str) -> Result<Self, Self::Err> {
+                raw.parse().map(Self)
+            }
+        }
     };
 }
 

@@ -537,3 +537,63 @@ async fn a_new_image_restarts_the_containers_that_boot_the_distro() {
         "done"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_that_is_no_number_answers_like_a_missing_one_with_the_403_json() {
+    let w = world().await;
+    storage_with_distro(&w).await;
+    let api = w.app.api("alice");
+    let missing = api.get("/api/custom_distro/99999/check").await;
+    assert_eq!(missing.status, 403, "{missing:?}");
+    for garbage in ["abc", "1.5", "%00", "99999999999999999999"] {
+        let answer = api
+            .get(&format!("/api/custom_distro/{garbage}/check"))
+            .await;
+        assert_eq!(answer.status, 403, "{garbage}: {answer:?}");
+        assert_eq!(answer.error(), "Forbidden", "{garbage}");
+        assert_eq!(answer.reason(), missing.reason(), "{garbage}");
+        let answer = api.get(&format!("/api/custom_distro/{garbage}")).await;
+        assert_eq!(answer.status, 403, "{garbage}: {answer:?}");
+        assert_eq!(answer.error(), "Forbidden", "{garbage}");
+        let answer = api
+            .post(
+                &format!("/api/custom_distro/{garbage}/unpack"),
+                json!({"file": "x.tar"}),
+            )
+            .await;
+        assert_eq!(answer.status, 403, "{garbage}: {answer:?}");
+        assert_eq!(answer.error(), "Forbidden", "{garbage}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_file_and_the_digest_are_trimmed_as_the_forms_trim_them() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let tarball = busybox_image(&w);
+    let uploads = home(&w.app, w.images.uid()).join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join("bb.tar.gz"), &tarball).unwrap();
+    let api = w.app.api("alice");
+
+    let unpack = api
+        .post(
+            &format!("/api/custom_distro/{id}/unpack"),
+            json!({"file": " uploads/bb.tar.gz\n", "sha256": format!(" {} ", sha256(&tarball))}),
+        )
+        .await;
+    assert_eq!(unpack.status, 202, "{unpack:?}");
+    drain(&w.app).await;
+    let done = job(&w, unpack.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+
+    let blank = api
+        .post(
+            &format!("/api/custom_distro/{id}/unpack"),
+            json!({"file": "  "}),
+        )
+        .await;
+    assert_eq!(blank.status, 422, "{blank:?}");
+    assert!(blank.json["fields"]["file"].is_string());
+}

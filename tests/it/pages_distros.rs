@@ -543,3 +543,64 @@ async fn a_customer_renames_a_distro_checks_it_again_and_rolls_back_to_the_earli
     assert!(shown.contains("check image"), "{shown}");
     assert!(shown.contains("state-ready"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_that_is_no_number_shows_the_404_page_like_a_missing_one() {
+    let w = world().await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    for path in [
+        "/distros/abc",
+        "/distros/1.5",
+        "/distros/99999999999999999999",
+        "/containers/abc",
+        "/containers/-1",
+    ] {
+        let (status, shown) = alice.get_text(path).await;
+        assert_eq!(status, 404, "{path}: {shown}");
+        assert!(shown.contains(">alice</a>"), "inside her layout: {shown}");
+    }
+    let token = alice.token_on("/distros").await;
+    let refused = alice
+        .client
+        .post(alice.url("/distros/abc/check"))
+        .header("X-CSRF-Token", token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn htmx_polling_a_distro_gets_its_image_block_and_a_browser_the_whole_page() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let polled = alice
+        .client
+        .get(alice.url(&format!("/distros/{id}")))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(polled.status(), 200);
+    assert_eq!(polled.headers()["vary"], "HX-Request");
+    let block = polled.text().await.unwrap();
+    assert!(
+        block
+            .trim_start()
+            .starts_with("<section class=\"card\" id=\"image\""),
+        "{block}"
+    );
+    assert!(
+        !block.contains("<html") && !block.contains("id=\"upload\""),
+        "{block}"
+    );
+    let whole = page(&alice, &format!("/distros/{id}")).await;
+    assert!(
+        whole.contains("<html")
+            && whole.contains("id=\"image\"")
+            && whole.contains("id=\"upload\"")
+    );
+}

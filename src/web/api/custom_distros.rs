@@ -17,7 +17,7 @@ use crate::domain::values::Uid;
 use crate::ops::Actor;
 use crate::ops::custom_distros::{self as custom_distros_ops, facts_of_container};
 use crate::web::api::input::{JsonBody, QueryMap};
-use crate::web::api::{container_of_uid, created, id_segment, ok_message};
+use crate::web::api::{container_of_uid, created, ok_message};
 use crate::web::error::{ApiError, AppError};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -170,10 +170,10 @@ pub async fn create(
 pub async fn show(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
-    let id = CustomDistroId(id_segment(&id)?);
+    let id = *id;
     let (found, image_state) = db::run(&state.pool, move |conn| {
         images::find_with_state(conn, customer, id)?.ok_or(AppError::NotFound)
     })
@@ -189,12 +189,12 @@ pub async fn update(
     request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
     JsonBody(body): JsonBody<CustomDistroUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let base_uid = state.config.base_uid;
-    let id = CustomDistroId(id_segment(&id)?);
+    let id = *id;
     let fields = custom_distros_ops::parse_fields(body.name, body.path, body.note, false)?;
     let (updated, image_state) = custom_distros_ops::update(&state, actor, id, fields).await?;
     Ok(HttpResponse::Ok().json(view(updated, image_state, base_uid)))
@@ -208,11 +208,11 @@ pub async fn delete(
     request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
     query: QueryMap,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
-    let id = CustomDistroId(id_segment(&id)?);
+    let id = *id;
     let purge = query
         .get("purge")
         .is_some_and(|v| !matches!(v, "" | "0" | "false" | "no"));

@@ -14,14 +14,15 @@ use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::queries::images;
+use crate::domain::commands::{ImageFields, InstallImage};
 use crate::domain::ids::CustomDistroId;
-use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::ops::Actor;
 use crate::ops::images as ops;
-use crate::web::api::input::{FieldErrors, JsonBody, QueryMap};
+use crate::web::api::epoch;
+use crate::web::api::input::{JsonBody, QueryMap};
 use crate::web::api::jobs::{JobView, ReportLine, view as job_view};
-use crate::web::api::{epoch, id_segment};
 use crate::web::error::{ApiError, AppError};
+use crate::web::image_install;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedBody {
@@ -37,10 +38,6 @@ fn accepted(job: crate::db::models::job::Job, base_uid: u32) -> HttpResponse {
     })
 }
 
-fn parse_digest(raw: Option<&str>, errors: &mut FieldErrors) -> Option<Sha256Hex> {
-    raw.and_then(|raw| errors.check("sha256", Sha256Hex::parse(raw)))
-}
-
 #[utoipa::path(put, path = "/api/custom_distro/{id}/image", operation_id = "custom_distro_image_upload", tag = "images",
     params(("id" = i32, Path),
         ("sha256" = Option<String>, Query, description = "the archive's SHA-256; a different one refuses the upload")),
@@ -52,15 +49,16 @@ pub async fn upload(
     request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
     query: QueryMap,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
-    let id = CustomDistroId(id_segment(&id)?);
-    let mut errors = FieldErrors::default();
-    let expect = parse_digest(query.get("sha256"), &mut errors);
-    errors.finish()?;
+    let id = *id;
+    let command = InstallImage::upload(ImageFields {
+        sha256: query.get("sha256"),
+        ..ImageFields::default()
+    })?;
     let limit = state.config.images.max_archive_bytes;
     let declared = request
         .headers()
@@ -72,7 +70,7 @@ pub async fn upload(
     }
     let base_uid = state.config.base_uid;
     let stored = ops::receive_upload(&state, actor.customer, id, payload, limit).await?;
-    let job = ops::finish_upload(&state, actor, id, stored, expect).await?;
+    let job = image_install::queue(&state, actor, id, command, Some(stored)).await?;
     Ok(accepted(job, base_uid))
 }
 
@@ -93,25 +91,17 @@ pub async fn unpack(
     request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
     JsonBody(body): JsonBody<UnpackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
-    let id = CustomDistroId(id_segment(&id)?);
-    let mut errors = FieldErrors::default();
-    if body.file.is_none() {
-        errors.add("file", "is required");
-    }
-    let file = body
-        .file
-        .as_deref()
-        .and_then(|raw| errors.check("file", HomeFile::parse(raw)));
-    let expect = parse_digest(body.sha256.as_deref(), &mut errors);
-    errors.finish()?;
-    let Some(file) = file else {
-        return Err(AppError::invalid("file", "is required").into());
-    };
-    let job = ops::unpack(&state, actor, id, file, expect).await?;
+    let id = *id;
+    let command = InstallImage::from_home(ImageFields {
+        file: body.file.as_deref(),
+        sha256: body.sha256.as_deref(),
+        ..ImageFields::default()
+    })?;
+    let job = image_install::queue(&state, actor, id, command, None).await?;
     Ok(accepted(job, state.config.base_uid))
 }
 
@@ -132,27 +122,17 @@ pub async fn fetch(
     request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
     JsonBody(body): JsonBody<FetchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
-    let id = CustomDistroId(id_segment(&id)?);
-    let mut errors = FieldErrors::default();
-    for (field, given) in [("url", &body.url), ("sha256", &body.sha256)] {
-        if given.is_none() {
-            errors.add(field, "is required");
-        }
-    }
-    let url = body
-        .url
-        .as_deref()
-        .and_then(|raw| errors.check("url", FetchUrl::parse(raw)));
-    let expect = parse_digest(body.sha256.as_deref(), &mut errors);
-    errors.finish()?;
-    let (Some(url), Some(expect)) = (url, expect) else {
-        return Err(AppError::invalid("url", "is required").into());
-    };
-    let job = ops::fetch(&state, actor, id, url, expect).await?;
+    let id = *id;
+    let command = InstallImage::from_url(ImageFields {
+        url: body.url.as_deref(),
+        sha256: body.sha256.as_deref(),
+        ..ImageFields::default()
+    })?;
+    let job = image_install::queue(&state, actor, id, command, None).await?;
     Ok(accepted(job, state.config.base_uid))
 }
 
@@ -164,10 +144,10 @@ pub async fn rollback(
     request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
-    let id = CustomDistroId(id_segment(&id)?);
+    let id = *id;
     let job = ops::rollback(&state, actor, id).await?;
     Ok(accepted(job, state.config.base_uid))
 }
@@ -195,10 +175,10 @@ pub struct CheckView {
 pub async fn last_check(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
-    let id = CustomDistroId(id_segment(&id)?);
+    let id = *id;
     let (distro, image_state) = db::run(&state.pool, move |conn| {
         images::find_with_state(conn, customer, id)?.ok_or(AppError::NotFound)
     })
@@ -225,10 +205,10 @@ pub async fn check_now(
     request: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<CustomDistroId>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
-    let id = CustomDistroId(id_segment(&id)?);
+    let id = *id;
     let job = ops::check_now(&state, actor, id).await?;
     Ok(accepted(job, state.config.base_uid))
 }

@@ -25,7 +25,9 @@ use crate::ops::Actor;
 use crate::ops::containers::{self as container_ops, ContainerCommand};
 use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::error::AppError;
+use crate::web::htmx;
 use crate::web::pages::settings::when;
+use crate::web::path::ContainerUid;
 use crate::web::render::{Layout, html};
 
 const JOBS_SHOWN: i64 = 20;
@@ -142,7 +144,7 @@ struct LogRow {
 }
 
 #[derive(Template)]
-#[template(path = "container.html")]
+#[template(path = "container.html", blocks = ["detail"])]
 struct ContainerPage {
     layout: Layout,
     uid: i64,
@@ -261,15 +263,9 @@ fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> ContainerPage {
     }
 }
 
-/// A uid in a path: anything that is not one of the customer's answers like a missing one.
-fn container_of(raw: &str, base_uid: u32) -> Result<ContainerId, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .and_then(|uid| Uid::container_id(uid, base_uid))
-        .ok_or(AppError::NotFound)
-}
-
+/// The page, or its detail block for htmx.
 async fn render(
+    request: &HttpRequest,
     state: &AppState,
     customer: &Customer,
     id: ContainerId,
@@ -282,15 +278,12 @@ async fn render(
     let mut shown = page(customer.layout(), state.config.base_uid, loaded);
     shown.notice = notice;
     shown.problem = problem;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(shown.render()?))
+    htmx::page_or_block(request, status, &shown, &shown.as_detail())
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Done {
+struct NoticeQuery {
     done: String,
 }
 
@@ -308,13 +301,22 @@ fn notice_for(done: &str) -> Option<&'static str> {
 #[get("/containers/{uid}")]
 async fn show(
     customer: Customer,
+    request: HttpRequest,
     state: web::Data<AppState>,
-    uid: web::Path<String>,
-    query: web::Query<Done>,
+    ContainerUid(id): ContainerUid,
+    query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let id = container_of(&uid, state.config.base_uid)?;
     let notice = notice_for(&query.done);
-    render(&state, &customer, id, StatusCode::OK, notice, None).await
+    render(
+        &request,
+        &state,
+        &customer,
+        id,
+        StatusCode::OK,
+        notice,
+        None,
+    )
+    .await
 }
 
 fn back_to(id: ContainerId, base_uid: u32, done: &str) -> HttpResponse {
@@ -331,10 +333,6 @@ fn refusal_status(error: &AppError) -> Option<StatusCode> {
         AppError::Conflict(_) | AppError::Forbidden(_) => Some(StatusCode::CONFLICT),
         _ => None,
     }
-}
-
-fn is_htmx(request: &HttpRequest) -> bool {
-    request.headers().contains_key("HX-Request")
 }
 
 /// Applies a change and redirects back, or shows the page again with the rules' reason.
@@ -356,12 +354,13 @@ async fn change(
         Err(refused) => match refusal_status(&refused) {
             Some(status) => {
                 // htmx swaps only successful answers; it still shows the reason in place
-                let status = if is_htmx(&request) {
+                let status = if htmx::is_htmx(&request) {
                     StatusCode::OK
                 } else {
                     status
                 };
-                render(state, &customer, id, status, None, Some(refused.reason())).await
+                let problem = Some(refused.reason());
+                render(&request, state, &customer, id, status, None, problem).await
             }
             None => Err(refused),
         },
@@ -379,17 +378,16 @@ async fn set_storage(
     customer: Customer,
     request: HttpRequest,
     state: web::Data<AppState>,
-    uid: web::Path<String>,
+    ContainerUid(id): ContainerUid,
     form: web::Form<StorageForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = container_of(&uid, state.config.base_uid)?;
     let (on, done) = match form.storage.as_str() {
         "on" => (true, "storage-on"),
         "off" => (false, "storage-off"),
         _ => {
             let problem = "Choose whether it stores custom distros: on or off.".to_owned();
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render(&state, &customer, id, status, None, Some(problem)).await;
+            return render(&request, &state, &customer, id, status, None, Some(problem)).await;
         }
     };
     change(
@@ -415,16 +413,16 @@ async fn set_boot(
     customer: Customer,
     request: HttpRequest,
     state: web::Data<AppState>,
-    uid: web::Path<String>,
+    ContainerUid(id): ContainerUid,
     form: web::Form<BootForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = container_of(&uid, state.config.base_uid)?;
     let target = match form.custom_distro.as_str() {
         "default" => None,
         // an id that is not a number names no distro of the customer's
-        raw => Some(CustomDistroId(
-            raw.parse::<i32>().map_err(|_| AppError::NotFound)?,
-        )),
+        raw => Some(
+            raw.parse::<CustomDistroId>()
+                .map_err(|_| AppError::NotFound)?,
+        ),
     };
     change(
         customer,
@@ -442,23 +440,27 @@ async fn restart(
     customer: Customer,
     request: HttpRequest,
     state: web::Data<AppState>,
-    uid: web::Path<String>,
+    ContainerUid(id): ContainerUid,
 ) -> Result<HttpResponse, AppError> {
-    let id = container_of(&uid, state.config.base_uid)?;
     let command = ContainerCommand::restart();
     change(customer, request, &state, id, command, "restart").await
+}
+
+/// The alarm in `/containers/{uid}/alarms/{alarm}/...`; the uid is read by [`ContainerUid`].
+#[derive(Debug, Deserialize)]
+struct AlarmPath {
+    alarm: AlarmId,
 }
 
 #[post("/containers/{uid}/alarms/{alarm}/delete")]
 async fn delete_alarm(
     customer: Customer,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    ContainerUid(id): ContainerUid,
+    path: web::Path<AlarmPath>,
 ) -> Result<HttpResponse, AppError> {
-    let (uid, alarm) = path.into_inner();
     let base_uid = state.config.base_uid;
-    let id = container_of(&uid, base_uid)?;
-    let alarm = AlarmId(alarm.parse::<i64>().map_err(|_| AppError::NotFound)?);
+    let alarm = path.alarm;
     let customer_id = customer.customer_id;
     db::run(&state.pool, move |conn| {
         let found = alarms::find_for_customer(conn, customer_id, alarm)?;
