@@ -10,7 +10,7 @@ use crate::auth::throttle::{self, Locked};
 use crate::db::models::user::User;
 use crate::db::queries::login_attempts;
 use crate::db::{self, PgPool};
-use crate::web::error::AppError;
+use crate::error::Error;
 
 /// Why a password check failed. Whether the user exists is never told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub async fn check_password(
     cache: Option<&CredentialCache>,
     given: Credentials,
     address: String,
-) -> Result<Result<User, Refused>, AppError> {
+) -> Result<Result<User, Refused>, Error> {
     let now = Utc::now();
     // No username has control characters, and PostgreSQL refuses a NUL in a query: such a
     // name is looked up and recorded with them replaced, so it is an ordinary wrong login.
@@ -103,7 +103,7 @@ pub async fn check_password(
                 throttle::PER_USERNAME,
                 throttle::PER_ADDRESS,
             )
-            .map_err(AppError::from)
+            .map_err(Error::from)
         })
         .await?
     };
@@ -131,7 +131,7 @@ pub async fn check_password(
             let username = throttle::recorded_username(&typed).to_owned();
             let address: String = address.chars().take(64).collect();
             db::run(pool, move |conn| {
-                login_attempts::record_failure(conn, &username, &address).map_err(AppError::from)
+                login_attempts::record_failure(conn, &username, &address).map_err(Error::from)
             })
             .await?;
             Ok(Err(Refused::WrongCredentials))

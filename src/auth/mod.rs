@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::db::{self, PgPool};
-use crate::web::error::AppError;
+use crate::error::Error;
 
 /// How often dead sessions and failures too old to count are deleted.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -32,14 +32,14 @@ pub async fn sweep_forever(pool: PgPool) {
     }
 }
 
-pub async fn sweep(pool: &PgPool) -> Result<(usize, usize), AppError> {
+pub async fn sweep(pool: &PgPool) -> Result<(usize, usize), Error> {
     let now = Utc::now();
     db::run(pool, move |conn| {
         let sessions =
             db::queries::sessions::delete_dead(conn, now, now - session::ABSOLUTE_TIMEOUT)?;
         let attempts =
             db::queries::login_attempts::delete_before(conn, throttle::window_start(now))?;
-        Ok::<_, AppError>((sessions, attempts))
+        Ok::<_, Error>((sessions, attempts))
     })
     .await
 }

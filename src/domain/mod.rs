@@ -1,6 +1,7 @@
 //! Pure rules and validated types. Nothing here touches the database, the network or files.
 
 pub mod authorized_key;
+pub mod fields;
 pub mod ids;
 pub mod image_source;
 pub mod policy;

@@ -13,15 +13,15 @@ use crate::db::models::job::{Job, NewJob};
 use crate::db::queries::{custom_distros, image_uploads, images, jobs};
 use crate::domain::ids::{CustomDistroId, CustomerId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
+use crate::error::Error;
 use crate::jobs::{ArchiveSource, DistroImage};
 use crate::ops::Actor;
 use crate::ops::custom_distros::stored_path;
-use crate::web::error::AppError;
 
 /// Bytes stored per row while an upload streams in.
 const CHUNK_BYTES: usize = 1024 * 1024;
 
-fn distro_image(distro: &CustomDistro) -> Result<DistroImage, AppError> {
+fn distro_image(distro: &CustomDistro) -> Result<DistroImage, Error> {
     Ok(DistroImage {
         distro: distro.id,
         path: stored_path(&distro.path)?,
@@ -36,13 +36,13 @@ pub async fn queue_image_job(
     id: CustomDistroId,
     action: &'static str,
     detail: String,
-    prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), AppError> + Send + 'static,
+    prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), Error> + Send + 'static,
     make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     db::run(&state.pool, move |conn| {
         conn.transaction(|conn| {
             let distro = custom_distros::lock_for_customer(conn, actor.customer, id)?
-                .ok_or(AppError::NotFound)?;
+                .ok_or(Error::NotFound)?;
             prepare(conn, &distro)?;
             let image = distro_image(&distro)?;
             let job = jobs::enqueue(conn, &make(&distro, &image))?;
@@ -53,8 +53,8 @@ pub async fn queue_image_job(
     .await
 }
 
-pub fn too_large(limit: u64) -> AppError {
-    AppError::PayloadTooLarge(format!(
+pub fn too_large(limit: u64) -> Error {
+    Error::TooLarge(format!(
         "The archive is larger than the {} MiB an image may be; make it smaller or fetch it from a URL.",
         limit >> 20
     ))
@@ -76,17 +76,17 @@ pub async fn receive_upload<S, B, E>(
     id: CustomDistroId,
     body: S,
     limit: u64,
-) -> Result<StoredUpload, AppError>
+) -> Result<StoredUpload, Error>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
 {
     db::run(&state.pool, move |conn| {
-        custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)
+        custom_distros::find_for_customer(conn, customer, id)?.ok_or(Error::NotFound)
     })
     .await?;
     let upload = db::run(&state.pool, move |conn| {
-        image_uploads::begin(conn, id).map_err(AppError::from)
+        image_uploads::begin(conn, id).map_err(Error::from)
     })
     .await?;
     match receive(state, upload, body, limit).await {
@@ -105,7 +105,7 @@ where
 /// Drops an upload no job will read; if this fails too, the sweep drops it later.
 pub async fn discard(state: &AppState, upload: UploadId) {
     let _ = db::run(&state.pool, move |conn| {
-        image_uploads::discard(conn, upload).map_err(AppError::from)
+        image_uploads::discard(conn, upload).map_err(Error::from)
     })
     .await;
 }
@@ -116,7 +116,7 @@ async fn receive<S, B, E>(
     upload: UploadId,
     body: S,
     limit: u64,
-) -> Result<(u64, Sha256Hex), AppError>
+) -> Result<(u64, Sha256Hex), Error>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
@@ -131,7 +131,7 @@ where
         let ended = next.is_none();
         if let Some(piece) = next {
             let piece = piece.map_err(|_| {
-                AppError::BadRequest(
+                Error::Unreadable(
                     "The upload broke off before the whole archive arrived; send it again.".into(),
                 )
             })?;
@@ -149,7 +149,7 @@ where
             hasher = db::run(&state.pool, move |conn| {
                 hasher.update(&data);
                 image_uploads::append(conn, upload, at, &data)?;
-                Ok::<_, AppError>(hasher)
+                Ok::<_, Error>(hasher)
             })
             .await?;
             seq += 1;
@@ -159,7 +159,7 @@ where
         }
     }
     if total == 0 {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "image",
             "the body is empty: send the archive itself as the request body",
         ));
@@ -175,7 +175,7 @@ pub async fn finish_upload(
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let upload = stored.upload;
     let queued = queue_upload(state, actor, id, stored, expect).await;
     if queued.is_err() {
@@ -190,7 +190,7 @@ async fn queue_upload(
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let StoredUpload {
         upload,
         bytes,
@@ -199,7 +199,7 @@ async fn queue_upload(
     if let Some(expect) = &expect
         && *expect != digest
     {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "sha256",
             format!("the archive received has SHA-256 {digest}, not {expect}; send it again"),
         ));
@@ -216,7 +216,7 @@ async fn queue_upload(
             if image_uploads::complete(conn, upload, digest_kept.as_str())? {
                 Ok(())
             } else {
-                Err(AppError::internal(anyhow::anyhow!(
+                Err(Error::internal(anyhow::anyhow!(
                     "upload {upload} was not receiving any more"
                 )))
             }
@@ -235,7 +235,7 @@ pub async fn unpack(
     id: CustomDistroId,
     file: HomeFile,
     expect: Option<Sha256Hex>,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let detail = format!("from {file}");
     queue_image_job(
         state,
@@ -263,7 +263,7 @@ pub async fn fetch(
     id: CustomDistroId,
     url: FetchUrl,
     expect: Sha256Hex,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let detail = format!("from {url}, SHA-256 {expect}");
     queue_image_job(
         state,
@@ -280,7 +280,7 @@ pub async fn fetch(
 }
 
 /// Brings back the image the last install replaced; refused when none is known.
-pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, AppError> {
+pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
         state,
         actor,
@@ -290,7 +290,7 @@ pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Res
         |conn, distro| {
             let previous_known = distro.previous_sha256.is_some();
             if !previous_known && !images::busy(conn, distro.container_id, distro.id)? {
-                return Err(AppError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "{} has no earlier image to roll back to: a rollback brings back the image the last install replaced.",
                     distro.name
                 )));
@@ -303,11 +303,7 @@ pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Res
 }
 
 /// Checks the installed image again.
-pub async fn check_now(
-    state: &AppState,
-    actor: Actor,
-    id: CustomDistroId,
-) -> Result<Job, AppError> {
+pub async fn check_now(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
         state,
         actor,

@@ -1,6 +1,7 @@
 //! The HTTP layer: customer pages, staff pages, the JSON API, errors and static assets.
 //! Handlers call domain, db and jobs; they never touch host files.
 
+mod actor;
 pub mod api;
 pub mod assets;
 pub mod error;

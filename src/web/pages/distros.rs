@@ -107,6 +107,7 @@ fn shown_refusal(error: AppError) -> Result<(StatusCode, String), AppError> {
     match error {
         AppError::Invalid(_)
         | AppError::Conflict(_)
+        | AppError::Raced(_)
         | AppError::PayloadTooLarge(_)
         | AppError::BadRequest(_)
         | AppError::Forbidden(_) => Ok((error.status(), error.reason())),
@@ -249,7 +250,7 @@ async fn create(
             Some(form.note.clone()),
             true,
         )?;
-        ops::custom_distros::create(&state, actor, storage, fields).await
+        Ok(ops::custom_distros::create(&state, actor, storage, fields).await?)
     }
     .await;
     match made {
@@ -415,10 +416,10 @@ async fn refused(
     state: &AppState,
     customer: &Customer,
     id: CustomDistroId,
-    error: AppError,
+    error: impl Into<AppError>,
     echo: Option<Echo>,
 ) -> Result<HttpResponse, AppError> {
-    let (status, reason) = shown_refusal(error)?;
+    let (status, reason) = shown_refusal(error.into())?;
     render_distro(
         state,
         customer,
@@ -438,7 +439,7 @@ async fn answer<T>(
     state: &AppState,
     customer: &Customer,
     id: CustomDistroId,
-    outcome: Result<T, AppError>,
+    outcome: Result<T, impl Into<AppError>>,
     done: &str,
     echo: Option<Echo>,
 ) -> Result<HttpResponse, AppError> {
@@ -653,7 +654,9 @@ async fn upload(
     let actor = Actor::of_page(&customer, &request);
     let outcome = async {
         let (stored, expect) = receive_form(&state, &customer, id, form).await?;
-        ops::images::finish_upload(&state, actor, id, stored, expect).await
+        ops::images::finish_upload(&state, actor, id, stored, expect)
+            .await
+            .map_err(AppError::from)
     }
     .await;
     answer(&state, &customer, id, outcome, "uploaded", None).await
@@ -681,7 +684,9 @@ async fn unpack(
         let file =
             HomeFile::parse(form.file.trim()).map_err(|why| AppError::invalid("file", why))?;
         let expect = optional_digest(&form.sha256)?;
-        ops::images::unpack(&state, actor, id, file, expect).await
+        ops::images::unpack(&state, actor, id, file, expect)
+            .await
+            .map_err(AppError::from)
     }
     .await;
     let echo = image_echo(&customer, &state, id, |echo| {
@@ -736,7 +741,9 @@ async fn fetch(
         let url = FetchUrl::parse(form.url.trim()).map_err(|why| AppError::invalid("url", why))?;
         let expect = optional_digest(&form.sha256)?
             .ok_or_else(|| AppError::invalid("sha256", "is required for a download"))?;
-        ops::images::fetch(&state, actor, id, url, expect).await
+        ops::images::fetch(&state, actor, id, url, expect)
+            .await
+            .map_err(AppError::from)
     }
     .await;
     let echo = image_echo(&customer, &state, id, |echo| {
