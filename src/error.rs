@@ -102,3 +102,24 @@ impl From<diesel::result::Error> for Error {
         Error::Internal(error.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_database_task_is_an_internal_error_not_an_outage() {
+        let died = tokio::task::spawn_blocking(|| panic!("a bug in a query"))
+            .await
+            .unwrap_err();
+        let error = Error::from(Unavailable::of_task(died));
+        assert!(matches!(error, Error::Internal(_)), "{error:?}");
+        assert!(format!("{error}").contains("panicked"), "{error}");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable() {
+        let error = Error::from(Unavailable::Cancelled("shutting down".into()));
+        assert!(matches!(error, Error::Unavailable));
+    }
+}

@@ -95,8 +95,11 @@ impl Application {
                         }),
                 )
                 .wrap(from_fn(web::error::signed_in_error_pages))
-                .wrap(from_fn(auth::csrf::protect))
-                .wrap(auth::session::middleware(state.pool.clone(), &state.config))
+                .wrap(from_fn(web::csrf::protect))
+                .wrap(auth::session_store::middleware(
+                    state.pool.clone(),
+                    &state.config,
+                ))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
@@ -104,7 +107,7 @@ impl Application {
                         .add(("Referrer-Policy", "same-origin"))
                         .add(("X-Frame-Options", "DENY")),
                 )
-                .wrap(TracingLogger::<telemetry::RequestSpans>::new())
+                .wrap(TracingLogger::<web::request_spans::RequestSpans>::new())
                 .configure(configure)
         })
         .listen(listener)?;

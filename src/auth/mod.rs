@@ -4,9 +4,12 @@ pub mod account;
 pub mod authenticate;
 pub mod basic;
 pub mod csrf;
+pub mod csrf_middleware;
+pub mod extract;
 pub mod guard;
 pub mod password;
 pub mod session;
+pub mod session_store;
 pub mod throttle;
 pub mod token;
 

@@ -30,7 +30,7 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
-    fn of_task(error: tokio::task::JoinError) -> Self {
+    pub(crate) fn of_task(error: tokio::task::JoinError) -> Self {
         if error.is_panic() {
             Unavailable::Panicked(error.to_string())
         } else {

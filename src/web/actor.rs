@@ -2,7 +2,7 @@
 
 use actix_web::HttpRequest;
 
-use crate::auth::authenticate::client_address;
+use crate::auth::extract::client_address;
 use crate::auth::guard::{ApiCaller, Customer};
 use crate::ops::Actor;
 use crate::web::error::ApiError;

@@ -277,8 +277,8 @@ pub async fn signed_in_error_pages(
     let response = next.call(request).await?.map_into_boxed_body();
     let error = response.response().error().and_then(|e| {
         e.as_error::<AppError>()
-            .or_else(|| match e.as_error::<crate::auth::guard::Denied>() {
-                Some(crate::auth::guard::Denied::Page(page)) => Some(page),
+            .or_else(|| match e.as_error::<crate::web::extract::Denied>() {
+                Some(crate::web::extract::Denied::Page(page)) => Some(page),
                 _ => None,
             })
     });

@@ -4,9 +4,12 @@
 mod actor;
 pub mod api;
 pub mod assets;
+pub mod csrf;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod pages;
 pub mod private;
 pub mod render;
+pub mod request_spans;
 pub mod staff;
