@@ -82,11 +82,15 @@ impl Application {
         });
         // one per process, shared by every worker: the key of its fingerprints dies with it
         let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());
+        let trusted_proxies = aweb::Data::new(auth::extract::TrustedProxies(
+            state.config.trusted_proxies.clone(),
+        ));
 
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(verified_credentials.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(
                     aweb::FormConfig::default()
                         .limit(64 * 1024)

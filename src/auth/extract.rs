@@ -12,6 +12,10 @@ use crate::auth::basic::{Credentials, could_be_username};
 use crate::auth::csrf_middleware::basic_sent_by_another_site;
 use crate::auth::session::SignedIn;
 
+/// The reverse proxies whose `X-Forwarded-For` is believed, as app data.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<std::net::IpAddr>);
+
 /// The client's address: the socket's peer, or, when the peer is a configured reverse proxy,
 /// the address that proxy put in `X-Forwarded-For`. From anyone else the header is ignored:
 /// they could send a fresh one with each guess and never reach the per-address limit.
@@ -20,8 +24,8 @@ pub fn client_address(request: &HttpRequest) -> String {
         return "unknown".into();
     };
     let trusted = request
-        .app_data::<actix_web::web::Data<crate::AppState>>()
-        .map(|state| state.config.trusted_proxies.as_slice())
+        .app_data::<actix_web::web::Data<TrustedProxies>>()
+        .map(|proxies| proxies.0.as_slice())
         .unwrap_or_default();
     let forwarded = request
         .headers()

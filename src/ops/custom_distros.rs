@@ -2,13 +2,12 @@
 
 use diesel::{Connection, PgConnection};
 
-use crate::AppState;
-use crate::db;
 use crate::db::models::container::Container;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
 use crate::db::queries::custom_distros::CustomDistroChangeset;
 use crate::db::queries::images;
 use crate::db::queries::{containers, custom_distros, jobs};
+use crate::db::{self, PgPool};
 use crate::domain::fields::{FieldErrors, plain_text};
 use crate::domain::ids::{ContainerId, CustomDistroId};
 use crate::domain::policy::{self, ContainerFacts};
@@ -61,19 +60,19 @@ pub(crate) fn facts_of_container(c: &Container) -> ContainerFacts {
 
 /// A new distro in the actor's storage container `storage`.
 pub async fn create(
-    state: &AppState,
+    pool: &PgPool,
+    base_uid: u32,
     actor: Actor,
     storage: ContainerId,
     fields: DistroFields,
 ) -> Result<CustomDistro, Error> {
-    let base_uid = state.config.base_uid;
     let (Some(name), Some(path)) = (fields.name, fields.path) else {
         return Err(Error::internal(anyhow::anyhow!(
             "a distro was created without a name or a path"
         )));
     };
     let note = fields.note.unwrap_or_default();
-    db::run(&state.pool, move |conn| {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let storage = containers::find_for_customer(conn, actor.customer, storage)?
                 .ok_or(Error::NotFound)?;
@@ -127,13 +126,13 @@ pub fn booting(
 /// Changes the given fields; a new path renames the image directory on the host. Returns
 /// the distro as it now is, with its image state.
 pub async fn update(
-    state: &AppState,
+    pool: &PgPool,
+    base_uid: u32,
     actor: Actor,
     id: CustomDistroId,
     fields: DistroFields,
 ) -> Result<(CustomDistro, String), Error> {
-    let base_uid = state.config.base_uid;
-    db::run(&state.pool, move |conn| {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
                 .ok_or(Error::NotFound)?;
@@ -167,13 +166,13 @@ pub async fn update(
 
 /// Deletes a distro nothing boots; `purge` also removes its image files on the host.
 pub async fn delete(
-    state: &AppState,
+    pool: &PgPool,
+    base_uid: u32,
     actor: Actor,
     id: CustomDistroId,
     purge: bool,
 ) -> Result<CustomDistro, Error> {
-    let base_uid = state.config.base_uid;
-    db::run(&state.pool, move |conn| {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
                 .ok_or(Error::NotFound)?;

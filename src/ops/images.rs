@@ -6,11 +6,10 @@ use diesel::{Connection, PgConnection};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
-use crate::db;
 use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, NewJob};
 use crate::db::queries::{custom_distros, image_uploads, images, jobs};
+use crate::db::{self, PgPool};
 use crate::domain::ids::{CustomDistroId, CustomerId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::error::Error;
@@ -31,7 +30,7 @@ fn distro_image(distro: &CustomDistro) -> Result<DistroImage, Error> {
 /// In one transaction: the actor's distro (locked), what `prepare` checks or writes first,
 /// the job `make` builds, and the operation log line.
 pub async fn queue_image_job(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     action: &'static str,
@@ -39,7 +38,7 @@ pub async fn queue_image_job(
     prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), Error> + Send + 'static,
     make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
 ) -> Result<Job, Error> {
-    db::run(&state.pool, move |conn| {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let distro = custom_distros::lock_for_customer(conn, actor.customer, id)?
                 .ok_or(Error::NotFound)?;
@@ -71,7 +70,7 @@ pub struct StoredUpload {
 /// Stores the archive `body` brings for the customer's distro `id`, at most `limit` bytes.
 /// The distro must be the customer's before a byte is stored; a refused upload leaves nothing.
 pub async fn receive_upload<S, B, E>(
-    state: &AppState,
+    pool: &PgPool,
     customer: CustomerId,
     id: CustomDistroId,
     body: S,
@@ -81,30 +80,30 @@ where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
 {
-    db::run(&state.pool, move |conn| {
+    db::run(pool, move |conn| {
         custom_distros::find_for_customer(conn, customer, id)?.ok_or(Error::NotFound)
     })
     .await?;
-    let upload = db::run(&state.pool, move |conn| {
+    let upload = db::run(pool, move |conn| {
         image_uploads::begin(conn, id).map_err(Error::from)
     })
     .await?;
-    match receive(state, upload, body, limit).await {
+    match receive(pool, upload, body, limit).await {
         Ok((bytes, digest)) => Ok(StoredUpload {
             upload,
             bytes,
             digest,
         }),
         Err(refused) => {
-            discard(state, upload).await;
+            discard(pool, upload).await;
             Err(refused)
         }
     }
 }
 
 /// Drops an upload no job will read; if this fails too, the sweep drops it later.
-pub async fn discard(state: &AppState, upload: UploadId) {
-    let _ = db::run(&state.pool, move |conn| {
+pub async fn discard(pool: &PgPool, upload: UploadId) {
+    let _ = db::run(pool, move |conn| {
         image_uploads::discard(conn, upload).map_err(Error::from)
     })
     .await;
@@ -112,7 +111,7 @@ pub async fn discard(state: &AppState, upload: UploadId) {
 
 /// Streams the body into chunks, hashing it on the way; returns its size and digest.
 async fn receive<S, B, E>(
-    state: &AppState,
+    pool: &PgPool,
     upload: UploadId,
     body: S,
     limit: u64,
@@ -146,7 +145,7 @@ where
             let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
             let data = std::mem::replace(&mut pending, rest);
             let at = seq;
-            hasher = db::run(&state.pool, move |conn| {
+            hasher = db::run(pool, move |conn| {
                 hasher.update(&data);
                 image_uploads::append(conn, upload, at, &data)?;
                 Ok::<_, Error>(hasher)
@@ -170,22 +169,22 @@ where
 /// Queues the unpack of a stored upload, unless its digest is not `expect`; a refused
 /// upload is dropped.
 pub async fn finish_upload(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
 ) -> Result<Job, Error> {
     let upload = stored.upload;
-    let queued = queue_upload(state, actor, id, stored, expect).await;
+    let queued = queue_upload(pool, actor, id, stored, expect).await;
     if queued.is_err() {
-        discard(state, upload).await;
+        discard(pool, upload).await;
     }
     queued
 }
 
 async fn queue_upload(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     stored: StoredUpload,
@@ -207,7 +206,7 @@ async fn queue_upload(
     let detail = format!("{bytes} bytes, SHA-256 {digest}");
     let digest_kept = digest.clone();
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image uploaded",
@@ -230,7 +229,7 @@ async fn queue_upload(
 
 /// Unpacks an archive in the storage container's home.
 pub async fn unpack(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     file: HomeFile,
@@ -238,7 +237,7 @@ pub async fn unpack(
 ) -> Result<Job, Error> {
     let detail = format!("from {file}");
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image unpack requested",
@@ -258,7 +257,7 @@ pub async fn unpack(
 
 /// Has the host download an archive with this digest.
 pub async fn fetch(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     url: FetchUrl,
@@ -266,7 +265,7 @@ pub async fn fetch(
 ) -> Result<Job, Error> {
     let detail = format!("from {url}, SHA-256 {expect}");
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image fetch requested",
@@ -280,9 +279,9 @@ pub async fn fetch(
 }
 
 /// Brings back the image the last install replaced; refused when none is known.
-pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
+pub async fn rollback(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image rollback requested",
@@ -303,9 +302,9 @@ pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Res
 }
 
 /// Checks the installed image again.
-pub async fn check_now(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
+pub async fn check_now(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image check requested",

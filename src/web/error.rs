@@ -363,3 +363,39 @@ impl ResponseError for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_body(error: Error) -> serde_json::Value {
+        let response = ApiError::from(error).error_response();
+        let body = actix_web::body::to_bytes(response.into_body());
+        let bytes = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_race_is_worded_for_the_api_in_its_terms_and_for_the_pages_in_theirs() {
+        let body = api_body(Error::Raced(Race::CustomDistroGone));
+        assert_eq!(body["error"], "Conflict");
+        assert_eq!(
+            body["reason"],
+            "That custom distro is not stored on this container's server, or is gone; choose one \
+             from GET /api/custom_distros/<uid>."
+        );
+        let page = AppError::from(Error::Raced(Race::CustomDistroGone));
+        assert_eq!(page.status(), StatusCode::CONFLICT);
+        assert!(!page.reason().contains("/api/"), "{}", page.reason());
+    }
+
+    #[test]
+    fn a_panic_in_a_database_task_is_a_500_and_an_outage_a_503() {
+        let panicked = AppError::from(Unavailable::Panicked("boom".into()));
+        assert_eq!(panicked.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let outage = AppError::from(Unavailable::Cancelled("shutdown".into()));
+        assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

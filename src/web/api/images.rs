@@ -71,8 +71,8 @@ pub async fn upload(
         return Err(ops::too_large(limit).into());
     }
     let base_uid = state.config.base_uid;
-    let stored = ops::receive_upload(&state, actor.customer, id, payload, limit).await?;
-    let job = ops::finish_upload(&state, actor, id, stored, expect).await?;
+    let stored = ops::receive_upload(&state.pool, actor.customer, id, payload, limit).await?;
+    let job = ops::finish_upload(&state.pool, actor, id, stored, expect).await?;
     Ok(accepted(job, base_uid))
 }
 
@@ -111,7 +111,7 @@ pub async fn unpack(
     let Some(file) = file else {
         return Err(AppError::invalid("file", "is required").into());
     };
-    let job = ops::unpack(&state, actor, id, file, expect).await?;
+    let job = ops::unpack(&state.pool, actor, id, file, expect).await?;
     Ok(accepted(job, state.config.base_uid))
 }
 
@@ -152,7 +152,7 @@ pub async fn fetch(
     let (Some(url), Some(expect)) = (url, expect) else {
         return Err(AppError::invalid("url", "is required").into());
     };
-    let job = ops::fetch(&state, actor, id, url, expect).await?;
+    let job = ops::fetch(&state.pool, actor, id, url, expect).await?;
     Ok(accepted(job, state.config.base_uid))
 }
 
@@ -168,7 +168,7 @@ pub async fn rollback(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
-    let job = ops::rollback(&state, actor, id).await?;
+    let job = ops::rollback(&state.pool, actor, id).await?;
     Ok(accepted(job, state.config.base_uid))
 }
 
@@ -229,6 +229,6 @@ pub async fn check_now(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = CustomDistroId(id_segment(&id)?);
-    let job = ops::check_now(&state, actor, id).await?;
+    let job = ops::check_now(&state.pool, actor, id).await?;
     Ok(accepted(job, state.config.base_uid))
 }

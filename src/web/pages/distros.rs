@@ -250,7 +250,10 @@ async fn create(
             Some(form.note.clone()),
             true,
         )?;
-        Ok(ops::custom_distros::create(&state, actor, storage, fields).await?)
+        Ok(
+            ops::custom_distros::create(&state.pool, state.config.base_uid, actor, storage, fields)
+                .await?,
+        )
     }
     .await;
     match made {
@@ -507,7 +510,7 @@ async fn update(
             Some(form.note.clone()),
             true,
         )?;
-        ops::custom_distros::update(&state, actor, id, fields).await
+        ops::custom_distros::update(&state.pool, state.config.base_uid, actor, id, fields).await
     }
     .await;
     let echo = Echo {
@@ -536,7 +539,7 @@ async fn delete(
     let id = distro_id(&id)?;
     let purge = form.purge.is_some();
     let actor = Actor::of_page(&customer, &request);
-    match ops::custom_distros::delete(&state, actor, id, purge).await {
+    match ops::custom_distros::delete(&state.pool, state.config.base_uid, actor, id, purge).await {
         Ok(_) if purge => Ok(see_other("/distros?done=purged".into())),
         Ok(_) => Ok(see_other("/distros?done=deleted".into())),
         Err(error) => refused(&state, &customer, id, error, None).await,
@@ -601,7 +604,7 @@ async fn receive_form(
         Ok(digest) => Ok((stored.ok_or_else(no_archive)?, digest)),
         Err(refused) => {
             if let Some(stored) = stored {
-                ops::images::discard(state, stored.upload).await;
+                ops::images::discard(&state.pool, stored.upload).await;
             }
             Err(refused)
         }
@@ -621,9 +624,14 @@ async fn read_fields(
         match field.name() {
             Some("sha256") => digest = optional_digest(&text_of(field).await?)?,
             Some("archive") if stored.is_none() && has_file_name(&field) => {
-                let received =
-                    ops::images::receive_upload(state, customer.customer_id, id, field, limit)
-                        .await?;
+                let received = ops::images::receive_upload(
+                    &state.pool,
+                    customer.customer_id,
+                    id,
+                    field,
+                    limit,
+                )
+                .await?;
                 *stored = Some(received);
             }
             _ => skip(field).await?,
@@ -654,7 +662,7 @@ async fn upload(
     let actor = Actor::of_page(&customer, &request);
     let outcome = async {
         let (stored, expect) = receive_form(&state, &customer, id, form).await?;
-        ops::images::finish_upload(&state, actor, id, stored, expect)
+        ops::images::finish_upload(&state.pool, actor, id, stored, expect)
             .await
             .map_err(AppError::from)
     }
@@ -684,7 +692,7 @@ async fn unpack(
         let file =
             HomeFile::parse(form.file.trim()).map_err(|why| AppError::invalid("file", why))?;
         let expect = optional_digest(&form.sha256)?;
-        ops::images::unpack(&state, actor, id, file, expect)
+        ops::images::unpack(&state.pool, actor, id, file, expect)
             .await
             .map_err(AppError::from)
     }
@@ -741,7 +749,7 @@ async fn fetch(
         let url = FetchUrl::parse(form.url.trim()).map_err(|why| AppError::invalid("url", why))?;
         let expect = optional_digest(&form.sha256)?
             .ok_or_else(|| AppError::invalid("sha256", "is required for a download"))?;
-        ops::images::fetch(&state, actor, id, url, expect)
+        ops::images::fetch(&state.pool, actor, id, url, expect)
             .await
             .map_err(AppError::from)
     }
@@ -763,7 +771,7 @@ async fn rollback(
 ) -> Result<HttpResponse, AppError> {
     let id = distro_id(&id)?;
     let actor = Actor::of_page(&customer, &request);
-    let outcome = ops::images::rollback(&state, actor, id).await;
+    let outcome = ops::images::rollback(&state.pool, actor, id).await;
     answer(&state, &customer, id, outcome, "rollback", None).await
 }
 
@@ -776,6 +784,6 @@ async fn check(
 ) -> Result<HttpResponse, AppError> {
     let id = distro_id(&id)?;
     let actor = Actor::of_page(&customer, &request);
-    let outcome = ops::images::check_now(&state, actor, id).await;
+    let outcome = ops::images::check_now(&state.pool, actor, id).await;
     answer(&state, &customer, id, outcome, "check", None).await
 }
