@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod error;
 pub mod host;
 pub mod jobs;
 pub mod ops;
@@ -81,11 +82,15 @@ impl Application {
         });
         // one per process, shared by every worker: the key of its fingerprints dies with it
         let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());
+        let trusted_proxies = aweb::Data::new(auth::extract::TrustedProxies(
+            state.config.trusted_proxies.clone(),
+        ));
 
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(verified_credentials.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(
                     aweb::FormConfig::default()
                         .limit(64 * 1024)
@@ -94,8 +99,11 @@ impl Application {
                         }),
                 )
                 .wrap(from_fn(web::error::signed_in_error_pages))
-                .wrap(from_fn(auth::csrf::protect))
-                .wrap(auth::session::middleware(state.pool.clone(), &state.config))
+                .wrap(from_fn(web::csrf::protect))
+                .wrap(auth::session_store::middleware(
+                    state.pool.clone(),
+                    &state.config,
+                ))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
@@ -103,7 +111,7 @@ impl Application {
                         .add(("Referrer-Policy", "same-origin"))
                         .add(("X-Frame-Options", "DENY")),
                 )
-                .wrap(TracingLogger::<telemetry::RequestSpans>::new())
+                .wrap(TracingLogger::<web::request_spans::RequestSpans>::new())
                 .configure(configure)
         })
         .listen(listener)?;

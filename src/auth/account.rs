@@ -9,7 +9,7 @@ use crate::db::queries::{sessions, users};
 use crate::db::{self, PgPool};
 use crate::domain::ids::UserId;
 use crate::domain::values::Password;
-use crate::web::error::AppError;
+use crate::error::Error;
 
 /// Sets a new password (hashed off the worker) and, with it, ends every session of the user
 /// but `keep` (the browser session making the change, if any) and forgets the credentials this
@@ -22,14 +22,14 @@ pub async fn change_password(
     user: UserId,
     new: Password,
     keep: Option<String>,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let hash = password::hash_off_worker(new).await;
     db::run(pool, move |conn| {
         conn.transaction(|conn| {
             users::change_password(conn, user, &hash, Utc::now())?;
             sessions::end_all_for_user_except(conn, user, keep.as_deref())
         })
-        .map_err(AppError::from)
+        .map_err(Error::from)
     })
     .await?;
     verified_credentials.forget_user(user);

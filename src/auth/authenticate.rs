@@ -1,42 +1,23 @@
 //! Checking a username and password: the one path form logins, Basic and header
 //! authentication and password changes all take, so throttling and timing are the same for all.
 
-use actix_web::HttpRequest;
 use chrono::Utc;
 
 use crate::auth::basic::{CredentialCache, Credentials};
+use crate::auth::guard::ApiCaller;
 use crate::auth::password;
 use crate::auth::throttle::{self, Locked};
+use crate::auth::token;
 use crate::db::models::user::User;
-use crate::db::queries::login_attempts;
+use crate::db::queries::{api_tokens, login_attempts};
 use crate::db::{self, PgPool};
-use crate::web::error::AppError;
+use crate::error::Error;
 
 /// Why a password check failed. Whether the user exists is never told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     WrongCredentials,
     Locked(Locked),
-}
-
-/// The client's address: the socket's peer, or, when the peer is a configured reverse proxy,
-/// the address that proxy put in `X-Forwarded-For`. From anyone else the header is ignored:
-/// they could send a fresh one with each guess and never reach the per-address limit.
-pub fn client_address(request: &HttpRequest) -> String {
-    let Some(peer) = request.peer_addr().map(|addr| addr.ip()) else {
-        return "unknown".into();
-    };
-    let trusted = request
-        .app_data::<actix_web::web::Data<crate::AppState>>()
-        .map(|state| state.config.trusted_proxies.as_slice())
-        .unwrap_or_default();
-    let forwarded = request
-        .headers()
-        .get_all("X-Forwarded-For")
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
-    forwarded_client(peer, &forwarded, trusted).to_string()
 }
 
 /// Walks `X-Forwarded-For` from the nearest hop back while the hops are trusted proxies; the
@@ -66,6 +47,72 @@ pub fn forwarded_client(
     client
 }
 
+/// What an API request presents to say who sends it.
+#[derive(Debug)]
+pub struct ApiCredentials {
+    /// The secret of an `Authorization: Bearer` header.
+    pub bearer: Option<String>,
+    /// Basic or uwsgi.it header credentials.
+    pub given: Option<Credentials>,
+    /// An unsafe request from another site carrying Basic credentials: a browser replaying
+    /// credentials it cached from a login prompt.
+    pub replayed_by_browser: bool,
+    pub address: String,
+}
+
+/// The API caller `presented` names: a bearer token first, else a password checked (and
+/// throttled) like any login.
+pub async fn api_caller(
+    pool: &PgPool,
+    cache: &CredentialCache,
+    presented: ApiCredentials,
+) -> Result<ApiCaller, Error> {
+    if let Some(secret) = presented.bearer {
+        return by_token(pool, secret).await;
+    }
+    let given = presented.given.ok_or(Error::Unauthorized)?;
+    if presented.replayed_by_browser {
+        return Err(Error::Forbidden(
+            "Another site sent this request with your saved credentials; it was refused.".into(),
+        ));
+    }
+    match check_password(pool, Some(cache), given, presented.address).await? {
+        Ok(user) => Ok(ApiCaller {
+            user_id: user.id,
+            role: user.role(),
+            customer_id: user.customer_id,
+            username: user.username,
+        }),
+        Err(Refused::WrongCredentials) => Err(Error::Unauthorized),
+        Err(Refused::Locked(locked)) => Err(Error::TooManyRequests {
+            retry_after_secs: locked.retry_after_secs,
+        }),
+    }
+}
+
+async fn by_token(pool: &PgPool, secret: String) -> Result<ApiCaller, Error> {
+    let digest = token::digest(&secret);
+    let now = Utc::now();
+    db::run(pool, move |conn| {
+        let Some((token, user)) = api_tokens::active_with_user(conn, &digest)? else {
+            return Err(Error::Unauthorized);
+        };
+        let stale = token
+            .last_used_at
+            .is_none_or(|used| now - used > chrono::Duration::minutes(1));
+        if stale {
+            api_tokens::mark_used(conn, token.id, now)?;
+        }
+        Ok(ApiCaller {
+            user_id: user.id,
+            role: user.role(),
+            customer_id: user.customer_id,
+            username: user.username,
+        })
+    })
+    .await
+}
+
 /// Checks `given` for a login from `address`. With a cache, credentials verified in the last
 /// few minutes (against the same password) skip argon2; without one, argon2 always runs.
 ///
@@ -76,7 +123,7 @@ pub async fn check_password(
     cache: Option<&CredentialCache>,
     given: Credentials,
     address: String,
-) -> Result<Result<User, Refused>, AppError> {
+) -> Result<Result<User, Refused>, Error> {
     let now = Utc::now();
     // No username has control characters, and PostgreSQL refuses a NUL in a query: such a
     // name is looked up and recorded with them replaced, so it is an ordinary wrong login.
@@ -103,7 +150,7 @@ pub async fn check_password(
                 throttle::PER_USERNAME,
                 throttle::PER_ADDRESS,
             )
-            .map_err(AppError::from)
+            .map_err(Error::from)
         })
         .await?
     };
@@ -131,7 +178,7 @@ pub async fn check_password(
             let username = throttle::recorded_username(&typed).to_owned();
             let address: String = address.chars().take(64).collect();
             db::run(pool, move |conn| {
-                login_attempts::record_failure(conn, &username, &address).map_err(AppError::from)
+                login_attempts::record_failure(conn, &username, &address).map_err(Error::from)
             })
             .await?;
             Ok(Err(Refused::WrongCredentials))

@@ -7,12 +7,9 @@
 //! changed on any web node invalidates the entry on every node at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use actix_web::HttpRequest;
-use actix_web::http::header;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -35,48 +32,9 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Reads Basic or uwsgi.it header credentials. A Basic password may contain `:`: the
-/// credentials split at the first colon only. `None` when neither is present or readable.
-pub fn credentials(request: &HttpRequest) -> Option<Credentials> {
-    let headers = request.headers();
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, rest) = value.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (username, password) = text.split_once(':')?;
-        if !could_be_username(username) {
-            return None;
-        }
-        return Some(Credentials {
-            username: username.to_owned(),
-            password: password.to_owned(),
-        });
-    }
-    let hex_header = |name: &str| -> Option<String> {
-        let raw = headers.get(name)?.to_str().ok()?;
-        String::from_utf8(hex::decode(raw.trim()).ok()?).ok()
-    };
-    let username = hex_header("X-uwsgi-it-username")?;
-    if !could_be_username(&username) {
-        return None;
-    }
-    Some(Credentials {
-        username,
-        password: hex_header("X-uwsgi-it-password")?,
-    })
-}
-
 /// A name with NUL or another control character belongs to no user, and PostgreSQL cannot
 /// even compare it: such credentials are absent, not a database error.
-fn could_be_username(name: &str) -> bool {
+pub fn could_be_username(name: &str) -> bool {
     !name.chars().any(char::is_control)
 }
 
@@ -125,9 +83,16 @@ impl CredentialCache {
         mac.finalize().into_bytes().into()
     }
 
+    /// The entries, even after a panic while they were held: each change to the map is a
+    /// single insert or removal, so a panic cannot leave it half-changed, and one panic must
+    /// not turn every later Basic request into another.
+    fn entries(&self) -> MutexGuard<'_, HashMap<Fingerprint, Verified>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Whether these credentials were verified recently for this user, as the user is now.
     pub fn recalls(&self, fingerprint: &Fingerprint, user: &User) -> bool {
-        let mut entries = self.entries.lock().expect("cache lock");
+        let mut entries = self.entries();
         match entries.get(fingerprint) {
             Some(seen)
                 if seen.user_id == user.id
@@ -145,7 +110,7 @@ impl CredentialCache {
     }
 
     pub fn remember(&self, fingerprint: Fingerprint, user: &User) {
-        let mut entries = self.entries.lock().expect("cache lock");
+        let mut entries = self.entries();
         if entries.len() >= CAPACITY {
             entries.retain(|_, seen| seen.at.elapsed() < REMEMBER_FOR);
             if entries.len() >= CAPACITY {
@@ -164,22 +129,18 @@ impl CredentialCache {
 
     /// Drops everything verified for this user (their password changed here).
     pub fn forget_user(&self, user: UserId) {
-        self.entries
-            .lock()
-            .expect("cache lock")
-            .retain(|_, seen| seen.user_id != user);
+        self.entries().retain(|_, seen| seen.user_id != user);
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries.lock().unwrap().len()
+        self.entries().len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
     fn user(id: i32, changed: i64) -> User {
         User {
@@ -199,29 +160,6 @@ mod tests {
             username: username.into(),
             password: password.into(),
         }
-    }
-
-    #[test]
-    fn basic_credentials_split_at_the_first_colon() {
-        let encoded = base64::engine::general_purpose::STANDARD.encode("alice:pa:ss:word");
-        let request = TestRequest::default()
-            .insert_header(("Authorization", format!("Basic {encoded}")))
-            .to_http_request();
-        assert_eq!(credentials(&request), Some(creds("alice", "pa:ss:word")));
-    }
-
-    #[test]
-    fn uwsgi_it_headers_are_hex_decoded() {
-        let request = TestRequest::default()
-            .insert_header(("X-uwsgi-it-username", hex::encode("alice")))
-            .insert_header(("X-uwsgi-it-password", hex::encode("s3cret:x")))
-            .to_http_request();
-        assert_eq!(credentials(&request), Some(creds("alice", "s3cret:x")));
-        let not_hex = TestRequest::default()
-            .insert_header(("X-uwsgi-it-username", "alice"))
-            .insert_header(("X-uwsgi-it-password", "zz"))
-            .to_http_request();
-        assert_eq!(credentials(&not_hex), None);
     }
 
     #[test]
@@ -248,6 +186,22 @@ mod tests {
             !cache.recalls(&given, &user(1, 100)),
             "and the entry is gone"
         );
+    }
+
+    #[test]
+    fn a_panic_while_the_cache_is_held_does_not_break_later_requests() {
+        let cache = std::sync::Arc::new(CredentialCache::new());
+        let held = cache.clone();
+        let panicked = std::thread::spawn(move || {
+            let _entries = held.entries.lock().unwrap();
+            panic!("a bug while the cache is held");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(cache.entries.is_poisoned());
+        let given = cache.fingerprint(&creds("u1", "password1"));
+        cache.remember(given, &user(1, 100));
+        assert!(cache.recalls(&given, &user(1, 100)));
     }
 
     #[test]

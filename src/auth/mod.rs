@@ -4,9 +4,12 @@ pub mod account;
 pub mod authenticate;
 pub mod basic;
 pub mod csrf;
+pub mod csrf_middleware;
+pub mod extract;
 pub mod guard;
 pub mod password;
 pub mod session;
+pub mod session_store;
 pub mod throttle;
 pub mod token;
 
@@ -15,7 +18,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::db::{self, PgPool};
-use crate::web::error::AppError;
+use crate::error::Error;
 
 /// How often dead sessions and failures too old to count are deleted.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -32,14 +35,14 @@ pub async fn sweep_forever(pool: PgPool) {
     }
 }
 
-pub async fn sweep(pool: &PgPool) -> Result<(usize, usize), AppError> {
+pub async fn sweep(pool: &PgPool) -> Result<(usize, usize), Error> {
     let now = Utc::now();
     db::run(pool, move |conn| {
         let sessions =
             db::queries::sessions::delete_dead(conn, now, now - session::ABSOLUTE_TIMEOUT)?;
         let attempts =
             db::queries::login_attempts::delete_before(conn, throttle::window_start(now))?;
-        Ok::<_, AppError>((sessions, attempts))
+        Ok::<_, Error>((sessions, attempts))
     })
     .await
 }

@@ -2,8 +2,6 @@
 //! of a token is stored; the secret is shown once, when it is made. 256 random bits need no
 //! slow hash: nobody can guess one, and the digest cannot be turned back into it.
 
-use actix_web::HttpRequest;
-use actix_web::http::header;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -36,20 +34,6 @@ impl Secret {
 /// What the database keeps: lowercase hex SHA-256.
 pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The token of an `Authorization: Bearer ...` header, if that is the scheme used.
-pub fn bearer(request: &HttpRequest) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }
 
 /// A token's name: 1..100 printable characters, trimmed.

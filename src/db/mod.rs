@@ -17,13 +17,26 @@ pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// The database could not be reached, or the blocking task running a query died.
+/// The database could not be reached, or the blocking task running a query did not finish.
+/// A panic is a bug, not an outage: callers answer it as an internal error, not a 503.
 #[derive(Debug, thiserror::Error)]
 pub enum Unavailable {
     #[error("no database connection: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
-    #[error("a database task failed: {0}")]
-    Task(String),
+    #[error("a database task was cancelled: {0}")]
+    Cancelled(String),
+    #[error("a database task panicked: {0}")]
+    Panicked(String),
+}
+
+impl Unavailable {
+    pub(crate) fn of_task(error: tokio::task::JoinError) -> Self {
+        if error.is_panic() {
+            Unavailable::Panicked(error.to_string())
+        } else {
+            Unavailable::Cancelled(error.to_string())
+        }
+    }
 }
 
 pub fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
@@ -60,7 +73,7 @@ where
         work(&mut conn)
     })
     .await
-    .map_err(|e| Unavailable::Task(e.to_string()))?
+    .map_err(Unavailable::of_task)?
 }
 
 /// Whether the database answers a trivial query within `timeout`.

@@ -1,35 +1,8 @@
 //! Commands as the panel's pages and its API both send them, parsed once: a form and a JSON
 //! body differ only in how their fields are read, never in what the fields may hold.
 
+use crate::domain::fields::FieldErrors;
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
-
-/// Fields a command refused, in the order they were checked: field name, then what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct InvalidFields(Vec<(String, String)>);
-
-impl InvalidFields {
-    fn add(&mut self, field: &str, why: impl std::fmt::Display) {
-        self.0.push((field.to_owned(), why.to_string()));
-    }
-
-    fn check<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
-        parsed.map_err(|why| self.add(field, why)).ok()
-    }
-
-    fn require(&mut self, field: &str, given: Option<&str>) {
-        if given.is_none() {
-            self.add(field, "is required");
-        }
-    }
-
-    fn finish(self) -> Result<(), Self> {
-        if self.0.is_empty() { Ok(()) } else { Err(self) }
-    }
-
-    pub fn into_pairs(self) -> Vec<(String, String)> {
-        self.0
-    }
-}
 
 /// Put a new image into a custom distro, from wherever its archive comes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,16 +26,16 @@ pub struct ImageFields<'a> {
 
 impl InstallImage {
     /// The digest of an archive the request carries.
-    pub fn upload(fields: ImageFields<'_>) -> Result<Self, InvalidFields> {
-        let mut errors = InvalidFields::default();
+    pub fn upload(fields: ImageFields<'_>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
         let expect = digest(fields.sha256, &mut errors);
         errors.finish()?;
         Ok(Self::Upload(expect))
     }
 
     /// `file` in the storage container's home, and its digest if known.
-    pub fn from_home(fields: ImageFields<'_>) -> Result<Self, InvalidFields> {
-        let mut errors = InvalidFields::default();
+    pub fn from_home(fields: ImageFields<'_>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
         errors.require("file", fields.file);
         let file = fields
             .file
@@ -76,8 +49,8 @@ impl InstallImage {
     }
 
     /// `url` to download, and the digest the download must have.
-    pub fn from_url(fields: ImageFields<'_>) -> Result<Self, InvalidFields> {
-        let mut errors = InvalidFields::default();
+    pub fn from_url(fields: ImageFields<'_>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
         errors.require("url", fields.url);
         errors.require("sha256", fields.sha256);
         let url = fields
@@ -93,13 +66,13 @@ impl InstallImage {
     }
 }
 
-fn digest(raw: Option<&str>, errors: &mut InvalidFields) -> Option<Sha256Hex> {
+fn digest(raw: Option<&str>, errors: &mut FieldErrors) -> Option<Sha256Hex> {
     raw.and_then(|raw| errors.check("sha256", Sha256Hex::parse(raw.trim())))
 }
 
 /// Unreachable once every field has been checked; kept so that no parse can panic.
-fn missing(field: &str) -> InvalidFields {
-    let mut errors = InvalidFields::default();
+fn missing(field: &str) -> FieldErrors {
+    let mut errors = FieldErrors::default();
     errors.add(field, "is required");
     errors
 }
@@ -116,7 +89,7 @@ mod tests {
         ImageFields { file, url, sha256 }
     }
 
-    fn refused(result: Result<InstallImage, InvalidFields>) -> Vec<String> {
+    fn refused(result: Result<InstallImage, FieldErrors>) -> Vec<String> {
         result
             .unwrap_err()
             .into_pairs()

@@ -2,6 +2,7 @@
 
 pub mod authorized_key;
 pub mod commands;
+pub mod fields;
 pub mod ids;
 pub mod image_source;
 pub mod policy;

@@ -132,3 +132,21 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+/// A rule PostgreSQL enforced on a write, against a change made meanwhile that the checks
+/// before the write could not see. The front ends word it for their own audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Race {
+    /// The container came to store distros, or stopped being a storage container.
+    StorageChanged,
+    /// The custom distro is gone, or is not on the container's server.
+    CustomDistroGone,
+    /// A storage container was given a custom distro.
+    StorageWithCustomDistro,
+    /// A custom distro was mapped on a container without a default distro.
+    NoFallback,
+    /// The storage container already holds a distro of that name.
+    DuplicateName,
+    /// The storage container already holds a distro of that path.
+    DuplicatePath,
+}

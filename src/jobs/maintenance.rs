@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::db::queries::{image_uploads, jobs};
 use crate::db::{self, PgPool};
-use crate::web::error::AppError;
+use crate::error::Error;
 
 /// How long an upload no job is reading is kept: long enough for staff to retry its job.
 const UPLOADS_KEPT: Duration = Duration::from_secs(3600);
@@ -21,9 +21,9 @@ pub struct Swept {
 }
 
 /// One sweep; `retention` of `None` keeps finished jobs forever.
-pub async fn sweep(pool: &PgPool, retention: Option<Duration>) -> Result<Swept, AppError> {
+pub async fn sweep(pool: &PgPool, retention: Option<Duration>) -> Result<Swept, Error> {
     let uploads = db::run(pool, |conn| {
-        image_uploads::sweep(conn, UPLOADS_KEPT).map_err(AppError::from)
+        image_uploads::sweep(conn, UPLOADS_KEPT).map_err(Error::from)
     })
     .await?;
     let mut pruned = 0;
@@ -32,7 +32,7 @@ pub async fn sweep(pool: &PgPool, retention: Option<Duration>) -> Result<Swept, 
             - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         loop {
             let n = db::run(pool, move |conn| {
-                jobs::prune_finished(conn, before, PRUNE_BATCH).map_err(AppError::from)
+                jobs::prune_finished(conn, before, PRUNE_BATCH).map_err(Error::from)
             })
             .await?;
             pruned += n;

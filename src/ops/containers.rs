@@ -12,8 +12,9 @@ use crate::db::queries::{custom_distros, distros, events, jobs};
 use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
 use crate::domain::policy::{self, ContainerChange, ContainerFacts, DistroFacts};
+use crate::domain::refusal::Race;
+use crate::error::Error;
 use crate::ops::Actor;
-use crate::web::error::AppError;
 
 /// A checked container update: every field left `None` stays as it is.
 #[derive(Debug, Default)]
@@ -56,7 +57,7 @@ pub fn update(
     actor: &Actor,
     id: ContainerId,
     command: ContainerCommand,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     conn.transaction(|conn| apply(conn, actor, id, command))
 }
 
@@ -66,7 +67,7 @@ pub fn usable_distros(
     conn: &mut PgConnection,
     customer: CustomerId,
     container: &Container,
-) -> Result<Vec<DistroFacts>, AppError> {
+) -> Result<Vec<DistroFacts>, Error> {
     let candidates: Vec<DistroFacts> =
         custom_distros::on_server_for_customer(conn, customer, container.server_id)?
             .into_iter()
@@ -93,31 +94,17 @@ pub fn usable_distros(
 }
 
 /// Turns a constraint PostgreSQL enforced (a race the rules could not see) into a refusal.
-pub fn constraint_refusal(error: diesel::result::Error) -> AppError {
-    let sentence = match db::violated_constraint(&error) {
-        Some("custom_distros_storage_fkey") => {
-            "The container stores custom distros, or stopped being a storage container meanwhile; \
-             reload and try again."
-        }
-        Some("containers_custom_distro_fkey") => {
-            "That custom distro is not stored on this container's server, or is gone; choose one \
-             from GET /api/custom_distros/<uid>."
-        }
-        Some("containers_storage_no_custom_distro") => {
-            "A storage container cannot use a custom distro; set custom_distro to null first."
-        }
-        Some("containers_custom_distro_needs_fallback") => {
-            "The container has no default distro to fall back to; set distro first."
-        }
-        Some("custom_distros_container_name_key") => {
-            "That storage container already holds a custom distro with this name; choose another."
-        }
-        Some("custom_distros_container_path_key") => {
-            "That storage container already holds a custom distro with this path; choose another."
-        }
-        _ => return AppError::from(error),
+pub fn constraint_refusal(error: diesel::result::Error) -> Error {
+    let race = match db::violated_constraint(&error) {
+        Some("custom_distros_storage_fkey") => Race::StorageChanged,
+        Some("containers_custom_distro_fkey") => Race::CustomDistroGone,
+        Some("containers_storage_no_custom_distro") => Race::StorageWithCustomDistro,
+        Some("containers_custom_distro_needs_fallback") => Race::NoFallback,
+        Some("custom_distros_container_name_key") => Race::DuplicateName,
+        Some("custom_distros_container_path_key") => Race::DuplicatePath,
+        _ => return Error::from(error),
     };
-    AppError::Conflict(sentence.into())
+    Error::Raced(race)
 }
 
 fn apply(
@@ -125,9 +112,9 @@ fn apply(
     actor: &Actor,
     id: ContainerId,
     mut command: ContainerCommand,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let customer = actor.customer;
-    let current = containers::lock_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
+    let current = containers::lock_for_customer(conn, customer, id)?.ok_or(Error::NotFound)?;
     let booted_name = match current.custom_distro_id {
         Some(d) => custom_distros::find_for_customer(conn, customer, d)?.map(|d| d.name),
         None => None,
@@ -150,7 +137,7 @@ fn apply(
     let target = match command.custom_distro {
         Some(Some(d)) => {
             let row =
-                custom_distros::find_for_customer(conn, customer, d)?.ok_or(AppError::NotFound)?;
+                custom_distros::find_for_customer(conn, customer, d)?.ok_or(Error::NotFound)?;
             Some(DistroFacts {
                 id: row.id,
                 name: row.name,
@@ -164,7 +151,7 @@ fn apply(
     let mut distro_name = None;
     if let Some(d) = command.distro {
         let row = distros::find(conn, d)?.ok_or_else(|| {
-            AppError::invalid(
+            Error::invalid(
                 "distro",
                 format!("there is no platform distro {d}; see GET /api/distros"),
             )

@@ -2,21 +2,20 @@
 
 use diesel::{Connection, PgConnection};
 
-use crate::AppState;
-use crate::db;
 use crate::db::models::container::Container;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
 use crate::db::queries::custom_distros::CustomDistroChangeset;
 use crate::db::queries::images;
 use crate::db::queries::{containers, custom_distros, jobs};
+use crate::db::{self, PgPool};
+use crate::domain::fields::{FieldErrors, plain_text};
 use crate::domain::ids::{ContainerId, CustomDistroId};
 use crate::domain::policy::{self, ContainerFacts};
 use crate::domain::refusal::ContainerRef;
 use crate::domain::values::{DisplayName, DistroPath, Uid};
+use crate::error::Error;
 use crate::ops::Actor;
 use crate::ops::containers::constraint_refusal;
-use crate::web::api::input::{FieldErrors, plain_text};
-use crate::web::error::AppError;
 
 /// A distro's fields as given, parsed; `None` leaves a field as it is.
 pub struct DistroFields {
@@ -31,7 +30,7 @@ pub fn parse_fields(
     path: Option<String>,
     note: Option<String>,
     required: bool,
-) -> Result<DistroFields, AppError> {
+) -> Result<DistroFields, Error> {
     let mut errors = FieldErrors::default();
     if required && name.is_none() {
         errors.add("name", "is required");
@@ -44,7 +43,7 @@ pub fn parse_fields(
         path: path.and_then(|raw| errors.check("path", DistroPath::parse(&raw))),
         note: note.and_then(|raw| errors.check("note", plain_text(&raw, 4096))),
     };
-    errors.finish().map_err(|refused| refused.0)?;
+    errors.finish()?;
     Ok(fields)
 }
 
@@ -61,22 +60,22 @@ pub(crate) fn facts_of_container(c: &Container) -> ContainerFacts {
 
 /// A new distro in the actor's storage container `storage`.
 pub async fn create(
-    state: &AppState,
+    pool: &PgPool,
+    base_uid: u32,
     actor: Actor,
     storage: ContainerId,
     fields: DistroFields,
-) -> Result<CustomDistro, AppError> {
-    let base_uid = state.config.base_uid;
+) -> Result<CustomDistro, Error> {
     let (Some(name), Some(path)) = (fields.name, fields.path) else {
-        return Err(AppError::internal(anyhow::anyhow!(
+        return Err(Error::internal(anyhow::anyhow!(
             "a distro was created without a name or a path"
         )));
     };
     let note = fields.note.unwrap_or_default();
-    db::run(&state.pool, move |conn| {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let storage = containers::find_for_customer(conn, actor.customer, storage)?
-                .ok_or(AppError::NotFound)?;
+                .ok_or(Error::NotFound)?;
             policy::may_store_distros(
                 &facts_of_container(&storage),
                 ContainerRef {
@@ -114,7 +113,7 @@ pub fn booting(
     conn: &mut PgConnection,
     id: CustomDistroId,
     base_uid: u32,
-) -> Result<Vec<ContainerRef>, AppError> {
+) -> Result<Vec<ContainerRef>, Error> {
     Ok(containers::booting(conn, id)?
         .into_iter()
         .map(|(id, name)| ContainerRef {
@@ -127,16 +126,16 @@ pub fn booting(
 /// Changes the given fields; a new path renames the image directory on the host. Returns
 /// the distro as it now is, with its image state.
 pub async fn update(
-    state: &AppState,
+    pool: &PgPool,
+    base_uid: u32,
     actor: Actor,
     id: CustomDistroId,
     fields: DistroFields,
-) -> Result<(CustomDistro, String), AppError> {
-    let base_uid = state.config.base_uid;
-    db::run(&state.pool, move |conn| {
+) -> Result<(CustomDistro, String), Error> {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
-                .ok_or(AppError::NotFound)?;
+                .ok_or(Error::NotFound)?;
             let new_path = fields.path.as_ref().filter(|p| p.as_str() != current.path);
             if new_path.is_some() {
                 policy::may_change_path(&current.name, &booting(conn, id, base_uid)?)?;
@@ -167,16 +166,16 @@ pub async fn update(
 
 /// Deletes a distro nothing boots; `purge` also removes its image files on the host.
 pub async fn delete(
-    state: &AppState,
+    pool: &PgPool,
+    base_uid: u32,
     actor: Actor,
     id: CustomDistroId,
     purge: bool,
-) -> Result<CustomDistro, AppError> {
-    let base_uid = state.config.base_uid;
-    db::run(&state.pool, move |conn| {
+) -> Result<CustomDistro, Error> {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
-                .ok_or(AppError::NotFound)?;
+                .ok_or(Error::NotFound)?;
             policy::may_delete(&current.name, &booting(conn, id, base_uid)?)?;
             custom_distros::delete(conn, id).map_err(constraint_refusal)?;
             if purge {
@@ -203,7 +202,7 @@ pub async fn delete(
 
 /// A path as stored: the schema holds it to the same rule as [`DistroPath`], so a refusal here
 /// means the database and the code disagree.
-pub(crate) fn stored_path(raw: &str) -> Result<DistroPath, AppError> {
+pub(crate) fn stored_path(raw: &str) -> Result<DistroPath, Error> {
     DistroPath::parse(raw)
-        .map_err(|why| AppError::internal(anyhow::anyhow!("stored path {raw:?}: {why}")))
+        .map_err(|why| Error::internal(anyhow::anyhow!("stored path {raw:?}: {why}")))
 }

@@ -6,22 +6,21 @@ use diesel::{Connection, PgConnection};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
-use crate::db;
 use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, NewJob};
 use crate::db::queries::{custom_distros, image_uploads, images, jobs};
+use crate::db::{self, PgPool};
 use crate::domain::ids::{CustomDistroId, CustomerId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
+use crate::error::Error;
 use crate::jobs::{ArchiveSource, DistroImage};
 use crate::ops::Actor;
 use crate::ops::custom_distros::stored_path;
-use crate::web::error::AppError;
 
 /// Bytes stored per row while an upload streams in.
 const CHUNK_BYTES: usize = 1024 * 1024;
 
-fn distro_image(distro: &CustomDistro) -> Result<DistroImage, AppError> {
+fn distro_image(distro: &CustomDistro) -> Result<DistroImage, Error> {
     Ok(DistroImage {
         distro: distro.id,
         path: stored_path(&distro.path)?,
@@ -31,18 +30,18 @@ fn distro_image(distro: &CustomDistro) -> Result<DistroImage, AppError> {
 /// In one transaction: the actor's distro (locked), what `prepare` checks or writes first,
 /// the job `make` builds, and the operation log line.
 pub async fn queue_image_job(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     action: &'static str,
     detail: String,
-    prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), AppError> + Send + 'static,
+    prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), Error> + Send + 'static,
     make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
-) -> Result<Job, AppError> {
-    db::run(&state.pool, move |conn| {
+) -> Result<Job, Error> {
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let distro = custom_distros::lock_for_customer(conn, actor.customer, id)?
-                .ok_or(AppError::NotFound)?;
+                .ok_or(Error::NotFound)?;
             prepare(conn, &distro)?;
             let image = distro_image(&distro)?;
             let job = jobs::enqueue(conn, &make(&distro, &image))?;
@@ -53,8 +52,8 @@ pub async fn queue_image_job(
     .await
 }
 
-pub fn too_large(limit: u64) -> AppError {
-    AppError::PayloadTooLarge(format!(
+pub fn too_large(limit: u64) -> Error {
+    Error::TooLarge(format!(
         "The archive is larger than the {} MiB an image may be; make it smaller or fetch it from a URL.",
         limit >> 20
     ))
@@ -71,52 +70,52 @@ pub struct StoredUpload {
 /// Stores the archive `body` brings for the customer's distro `id`, at most `limit` bytes.
 /// The distro must be the customer's before a byte is stored; a refused upload leaves nothing.
 pub async fn receive_upload<S, B, E>(
-    state: &AppState,
+    pool: &PgPool,
     customer: CustomerId,
     id: CustomDistroId,
     body: S,
     limit: u64,
-) -> Result<StoredUpload, AppError>
+) -> Result<StoredUpload, Error>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
 {
-    db::run(&state.pool, move |conn| {
-        custom_distros::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)
+    db::run(pool, move |conn| {
+        custom_distros::find_for_customer(conn, customer, id)?.ok_or(Error::NotFound)
     })
     .await?;
-    let upload = db::run(&state.pool, move |conn| {
-        image_uploads::begin(conn, id).map_err(AppError::from)
+    let upload = db::run(pool, move |conn| {
+        image_uploads::begin(conn, id).map_err(Error::from)
     })
     .await?;
-    match receive(state, upload, body, limit).await {
+    match receive(pool, upload, body, limit).await {
         Ok((bytes, digest)) => Ok(StoredUpload {
             upload,
             bytes,
             digest,
         }),
         Err(refused) => {
-            discard(state, upload).await;
+            discard(pool, upload).await;
             Err(refused)
         }
     }
 }
 
 /// Drops an upload no job will read; if this fails too, the sweep drops it later.
-pub async fn discard(state: &AppState, upload: UploadId) {
-    let _ = db::run(&state.pool, move |conn| {
-        image_uploads::discard(conn, upload).map_err(AppError::from)
+pub async fn discard(pool: &PgPool, upload: UploadId) {
+    let _ = db::run(pool, move |conn| {
+        image_uploads::discard(conn, upload).map_err(Error::from)
     })
     .await;
 }
 
 /// Streams the body into chunks, hashing it on the way; returns its size and digest.
 async fn receive<S, B, E>(
-    state: &AppState,
+    pool: &PgPool,
     upload: UploadId,
     body: S,
     limit: u64,
-) -> Result<(u64, Sha256Hex), AppError>
+) -> Result<(u64, Sha256Hex), Error>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
@@ -131,7 +130,7 @@ where
         let ended = next.is_none();
         if let Some(piece) = next {
             let piece = piece.map_err(|_| {
-                AppError::BadRequest(
+                Error::Unreadable(
                     "The upload broke off before the whole archive arrived; send it again.".into(),
                 )
             })?;
@@ -146,10 +145,10 @@ where
             let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
             let data = std::mem::replace(&mut pending, rest);
             let at = seq;
-            hasher = db::run(&state.pool, move |conn| {
+            hasher = db::run(pool, move |conn| {
                 hasher.update(&data);
                 image_uploads::append(conn, upload, at, &data)?;
-                Ok::<_, AppError>(hasher)
+                Ok::<_, Error>(hasher)
             })
             .await?;
             seq += 1;
@@ -159,7 +158,7 @@ where
         }
     }
     if total == 0 {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "image",
             "the body is empty: send the archive itself as the request body",
         ));
@@ -170,27 +169,27 @@ where
 /// Queues the unpack of a stored upload, unless its digest is not `expect`; a refused
 /// upload is dropped.
 pub async fn finish_upload(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let upload = stored.upload;
-    let queued = queue_upload(state, actor, id, stored, expect).await;
+    let queued = queue_upload(pool, actor, id, stored, expect).await;
     if queued.is_err() {
-        discard(state, upload).await;
+        discard(pool, upload).await;
     }
     queued
 }
 
 async fn queue_upload(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let StoredUpload {
         upload,
         bytes,
@@ -199,7 +198,7 @@ async fn queue_upload(
     if let Some(expect) = &expect
         && *expect != digest
     {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "sha256",
             format!("the archive received has SHA-256 {digest}, not {expect}; send it again"),
         ));
@@ -207,7 +206,7 @@ async fn queue_upload(
     let detail = format!("{bytes} bytes, SHA-256 {digest}");
     let digest_kept = digest.clone();
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image uploaded",
@@ -216,7 +215,7 @@ async fn queue_upload(
             if image_uploads::complete(conn, upload, digest_kept.as_str())? {
                 Ok(())
             } else {
-                Err(AppError::internal(anyhow::anyhow!(
+                Err(Error::internal(anyhow::anyhow!(
                     "upload {upload} was not receiving any more"
                 )))
             }
@@ -230,15 +229,15 @@ async fn queue_upload(
 
 /// Unpacks an archive in the storage container's home.
 pub async fn unpack(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     file: HomeFile,
     expect: Option<Sha256Hex>,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let detail = format!("from {file}");
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image unpack requested",
@@ -258,15 +257,15 @@ pub async fn unpack(
 
 /// Has the host download an archive with this digest.
 pub async fn fetch(
-    state: &AppState,
+    pool: &PgPool,
     actor: Actor,
     id: CustomDistroId,
     url: FetchUrl,
     expect: Sha256Hex,
-) -> Result<Job, AppError> {
+) -> Result<Job, Error> {
     let detail = format!("from {url}, SHA-256 {expect}");
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image fetch requested",
@@ -280,9 +279,9 @@ pub async fn fetch(
 }
 
 /// Brings back the image the last install replaced; refused when none is known.
-pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Result<Job, AppError> {
+pub async fn rollback(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image rollback requested",
@@ -290,7 +289,7 @@ pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Res
         |conn, distro| {
             let previous_known = distro.previous_sha256.is_some();
             if !previous_known && !images::busy(conn, distro.container_id, distro.id)? {
-                return Err(AppError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "{} has no earlier image to roll back to: a rollback brings back the image the last install replaced.",
                     distro.name
                 )));
@@ -303,13 +302,9 @@ pub async fn rollback(state: &AppState, actor: Actor, id: CustomDistroId) -> Res
 }
 
 /// Checks the installed image again.
-pub async fn check_now(
-    state: &AppState,
-    actor: Actor,
-    id: CustomDistroId,
-) -> Result<Job, AppError> {
+pub async fn check_now(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
-        state,
+        pool,
         actor,
         id,
         "image check requested",

@@ -1,5 +1,7 @@
 //! Error policy.
 //!
+//! The layers below answer a [`crate::error::Error`], which says what happened and nothing of
+//! how to say it; here it becomes an [`AppError`] and is worded for its audience.
 //! Handlers return `AppError` (pages) or `ApiError` (the JSON API); both carry the same closed
 //! set of cases, so a refusal means the same thing in the browser and over the API.
 //! - A missing id and someone else's id are one case, `NotFound`: the caller cannot tell them
@@ -23,6 +25,9 @@ use serde_json::json;
 
 use crate::auth::guard::SignedIn;
 use crate::db::Unavailable;
+use crate::domain::fields::FieldErrors;
+use crate::domain::refusal::{Race, Refusal, RefusalKind};
+use crate::error::Error;
 
 #[derive(Debug)]
 pub enum AppError {
@@ -37,6 +42,8 @@ pub enum AppError {
     Invalid(Vec<(String, String)>),
     /// Clashes with what is stored (duplicates, rules that name blocking containers).
     Conflict(String),
+    /// A rule the database enforced against a change made meanwhile; worded per audience.
+    Raced(Race),
     /// Over a size limit; the reason says which and what to do.
     PayloadTooLarge(String),
     MethodNotAllowed,
@@ -64,7 +71,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::Raced(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -81,6 +88,7 @@ impl AppError {
             | AppError::BadRequest(why)
             | AppError::Conflict(why)
             | AppError::PayloadTooLarge(why) => why.clone(),
+            AppError::Raced(race) => race_on_page(*race).into(),
             AppError::Unauthorized => "Log in first.".into(),
             AppError::Invalid(fields) => fields
                 .iter()
@@ -123,8 +131,88 @@ impl fmt::Display for AppError {
 }
 
 impl From<Unavailable> for AppError {
-    fn from(_: Unavailable) -> Self {
-        AppError::Unavailable
+    fn from(unavailable: Unavailable) -> Self {
+        Error::from(unavailable).into()
+    }
+}
+
+impl From<Error> for AppError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Refused(refusal) => refusal.into(),
+            Error::Raced(race) => AppError::Raced(race),
+            Error::Invalid(fields) => fields.into(),
+            Error::NotFound => AppError::NotFound,
+            Error::Conflict(why) => AppError::Conflict(why),
+            Error::TooLarge(why) => AppError::PayloadTooLarge(why),
+            Error::Unreadable(why) => AppError::BadRequest(why),
+            Error::Unauthorized => AppError::Unauthorized,
+            Error::Forbidden(why) => AppError::Forbidden(why),
+            Error::TooManyRequests { retry_after_secs } => {
+                AppError::TooManyRequests { retry_after_secs }
+            }
+            Error::Unavailable => AppError::Unavailable,
+            Error::Internal(cause) => AppError::Internal(cause),
+        }
+    }
+}
+
+/// A refusal of the rules as the API and the pages see it.
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal.kind() {
+            RefusalKind::NotFound => AppError::NotFound,
+            RefusalKind::Forbidden => AppError::Forbidden(refusal.reason()),
+            RefusalKind::Conflict => AppError::Conflict(refusal.reason()),
+        }
+    }
+}
+
+impl From<FieldErrors> for AppError {
+    fn from(fields: FieldErrors) -> Self {
+        AppError::Invalid(fields.into_pairs())
+    }
+}
+
+/// A race, as the pages say it: in terms of what the user sees on screen.
+fn race_on_page(race: Race) -> &'static str {
+    match race {
+        Race::CustomDistroGone => {
+            "That custom distro is not stored on this container's server, or is gone; reload \
+             and choose another."
+        }
+        Race::StorageWithCustomDistro => {
+            "A storage container cannot use a custom distro; boot the default distro first."
+        }
+        other => race_in_api(other),
+    }
+}
+
+/// A race, as the API says it: in terms of its fields and addresses.
+fn race_in_api(race: Race) -> &'static str {
+    match race {
+        Race::StorageChanged => {
+            "The container stores custom distros, or stopped being a storage container \
+             meanwhile; reload and try again."
+        }
+        Race::CustomDistroGone => {
+            "That custom distro is not stored on this container's server, or is gone; choose \
+             one from GET /api/custom_distros/<uid>."
+        }
+        Race::StorageWithCustomDistro => {
+            "A storage container cannot use a custom distro; set custom_distro to null first."
+        }
+        Race::NoFallback => {
+            "The container has no default distro to fall back to; set distro first."
+        }
+        Race::DuplicateName => {
+            "That storage container already holds a custom distro with this name; choose \
+             another."
+        }
+        Race::DuplicatePath => {
+            "That storage container already holds a custom distro with this path; choose \
+             another."
+        }
     }
 }
 
@@ -189,8 +277,8 @@ pub async fn signed_in_error_pages(
     let response = next.call(request).await?.map_into_boxed_body();
     let error = response.response().error().and_then(|e| {
         e.as_error::<AppError>()
-            .or_else(|| match e.as_error::<crate::auth::guard::Denied>() {
-                Some(crate::auth::guard::Denied::Page(page)) => Some(page),
+            .or_else(|| match e.as_error::<crate::web::extract::Denied>() {
+                Some(crate::web::extract::Denied::Page(page)) => Some(page),
                 _ => None,
             })
     });
@@ -235,7 +323,7 @@ impl ApiError {
             AppError::Unauthorized => "Unauthorized",
             AppError::BadRequest(_) => "Bad request",
             AppError::Invalid(_) => "Unprocessable entity",
-            AppError::Conflict(_) => "Conflict",
+            AppError::Conflict(_) | AppError::Raced(_) => "Conflict",
             AppError::PayloadTooLarge(_) => "Request entity too large",
             AppError::MethodNotAllowed => "Method not allowed",
             AppError::TooManyRequests { .. } => "Too many requests",
@@ -252,7 +340,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         self.0.log();
-        let mut body = json!({ "error": self.wire_error(), "reason": self.0.reason() });
+        let reason = match &self.0 {
+            AppError::Raced(race) => race_in_api(*race).to_owned(),
+            other => other.reason(),
+        };
+        let mut body = json!({ "error": self.wire_error(), "reason": reason });
         if let AppError::Invalid(fields) = &self.0 {
             body["fields"] = fields
                 .iter()
@@ -269,5 +361,41 @@ impl ResponseError for ApiError {
         }
         self.0.decorate(&mut response);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_body(error: Error) -> serde_json::Value {
+        let response = ApiError::from(error).error_response();
+        let body = actix_web::body::to_bytes(response.into_body());
+        let bytes = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_race_is_worded_for_the_api_in_its_terms_and_for_the_pages_in_theirs() {
+        let body = api_body(Error::Raced(Race::CustomDistroGone));
+        assert_eq!(body["error"], "Conflict");
+        assert_eq!(
+            body["reason"],
+            "That custom distro is not stored on this container's server, or is gone; choose one \
+             from GET /api/custom_distros/<uid>."
+        );
+        let page = AppError::from(Error::Raced(Race::CustomDistroGone));
+        assert_eq!(page.status(), StatusCode::CONFLICT);
+        assert!(!page.reason().contains("/api/"), "{}", page.reason());
+    }
+
+    #[test]
+    fn a_panic_in_a_database_task_is_a_500_and_an_outage_a_503() {
+        let panicked = AppError::from(Unavailable::Panicked("boom".into()));
+        assert_eq!(panicked.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let outage = AppError::from(Unavailable::Cancelled("shutdown".into()));
+        assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -3,17 +3,11 @@
 
 use crate::AppState;
 use crate::db::models::job::Job;
-use crate::domain::commands::{InstallImage, InvalidFields};
+use crate::domain::commands::InstallImage;
 use crate::domain::ids::CustomDistroId;
 use crate::ops::Actor;
 use crate::ops::images::{self, StoredUpload};
 use crate::web::error::AppError;
-
-impl From<InvalidFields> for AppError {
-    fn from(refused: InvalidFields) -> Self {
-        AppError::Invalid(refused.into_pairs())
-    }
-}
 
 /// A form sent without the archive an upload needs.
 pub fn no_archive() -> AppError {
@@ -31,17 +25,17 @@ pub async fn queue(
 ) -> Result<Job, AppError> {
     match (command, uploaded) {
         (InstallImage::Upload(expect), Some(stored)) => {
-            images::finish_upload(state, actor, id, stored, expect).await
+            Ok(images::finish_upload(&state.pool, actor, id, stored, expect).await?)
         }
         (InstallImage::Upload(_), None) => Err(no_archive()),
         (InstallImage::Home(file, expect), None) => {
-            images::unpack(state, actor, id, file, expect).await
+            Ok(images::unpack(&state.pool, actor, id, file, expect).await?)
         }
         (InstallImage::Url(url, expect), None) => {
-            images::fetch(state, actor, id, url, expect).await
+            Ok(images::fetch(&state.pool, actor, id, url, expect).await?)
         }
         (_, Some(stored)) => {
-            images::discard(state, stored.upload).await;
+            images::discard(&state.pool, stored.upload).await;
             Err(AppError::internal(anyhow::anyhow!(
                 "an archive came with a command that takes none"
             )))

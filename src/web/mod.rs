@@ -1,9 +1,12 @@
 //! The HTTP layer: customer pages, staff pages, the JSON API, errors and static assets.
 //! Handlers call domain, db and jobs; they never touch host files.
 
+mod actor;
 pub mod api;
 pub mod assets;
+pub mod csrf;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod htmx;
 pub mod image_install;
@@ -12,4 +15,5 @@ pub mod pages;
 pub mod path;
 pub mod private;
 pub mod render;
+pub mod request_spans;
 pub mod staff;

@@ -160,7 +160,8 @@ pub async fn create(
     let base_uid = state.config.base_uid;
     let id = container_of_uid(&uid, base_uid)?;
     let fields = custom_distros_ops::parse_fields(body.name, body.path, body.note, true)?;
-    let made = custom_distros_ops::create(&state, actor, id, fields).await?;
+    let made =
+        custom_distros_ops::create(&state.pool, state.config.base_uid, actor, id, fields).await?;
     Ok(created(Some(i64::from(made.id.0))))
 }
 
@@ -196,7 +197,8 @@ pub async fn update(
     let base_uid = state.config.base_uid;
     let id = *id;
     let fields = custom_distros_ops::parse_fields(body.name, body.path, body.note, false)?;
-    let (updated, image_state) = custom_distros_ops::update(&state, actor, id, fields).await?;
+    let (updated, image_state) =
+        custom_distros_ops::update(&state.pool, state.config.base_uid, actor, id, fields).await?;
     Ok(HttpResponse::Ok().json(view(updated, image_state, base_uid)))
 }
 
@@ -216,6 +218,6 @@ pub async fn delete(
     let purge = query
         .get("purge")
         .is_some_and(|v| !matches!(v, "" | "0" | "false" | "no"));
-    custom_distros_ops::delete(&state, actor, id, purge).await?;
+    custom_distros_ops::delete(&state.pool, state.config.base_uid, actor, id, purge).await?;
     Ok(ok_message())
 }

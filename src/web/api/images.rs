@@ -69,7 +69,7 @@ pub async fn upload(
         return Err(ops::too_large(limit).into());
     }
     let base_uid = state.config.base_uid;
-    let stored = ops::receive_upload(&state, actor.customer, id, payload, limit).await?;
+    let stored = ops::receive_upload(&state.pool, actor.customer, id, payload, limit).await?;
     let job = image_install::queue(&state, actor, id, command, Some(stored)).await?;
     Ok(accepted(job, base_uid))
 }
@@ -148,7 +148,7 @@ pub async fn rollback(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = *id;
-    let job = ops::rollback(&state, actor, id).await?;
+    let job = ops::rollback(&state.pool, actor, id).await?;
     Ok(accepted(job, state.config.base_uid))
 }
 
@@ -209,6 +209,6 @@ pub async fn check_now(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = *id;
-    let job = ops::check_now(&state, actor, id).await?;
+    let job = ops::check_now(&state.pool, actor, id).await?;
     Ok(accepted(job, state.config.base_uid))
 }

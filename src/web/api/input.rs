@@ -12,6 +12,7 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
+pub use crate::domain::fields::{FieldErrors, plain_text};
 use crate::web::error::{ApiError, AppError};
 
 /// Largest request body the API reads.
@@ -106,51 +107,6 @@ impl FromRequest for QueryMap {
             });
         std::future::ready(parsed)
     }
-}
-
-/// Collects field errors so one 422 names every bad field at once.
-#[derive(Default)]
-pub struct FieldErrors(Vec<(String, String)>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &str, why: impl std::fmt::Display) {
-        self.0.push((field.to_owned(), why.to_string()));
-    }
-
-    /// The value, or `None` after recording why it was refused.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: &str,
-        parsed: Result<T, E>,
-    ) -> Option<T> {
-        match parsed {
-            Ok(value) => Some(value),
-            Err(why) => {
-                self.add(field, why);
-                None
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError(AppError::Invalid(self.0)))
-        }
-    }
-}
-
-/// Free text stored as is (notes, channel settings): anything but NUL, which PostgreSQL
-/// cannot store, up to `max` characters.
-pub fn plain_text(raw: &str, max: usize) -> Result<String, String> {
-    if raw.contains('\0') {
-        return Err("must not contain NUL characters".into());
-    }
-    if raw.chars().count() > max {
-        return Err(format!("has at most {max} characters"));
-    }
-    Ok(raw.to_owned())
 }
 
 /// One-line text (tags, filter values): 1..`max` characters, no control characters.

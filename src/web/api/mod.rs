@@ -25,7 +25,6 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{Handler, HttpResponse, Responder, Route, web};
 use serde_json::json;
 
-use crate::domain::refusal::{Refusal, RefusalKind};
 use crate::web::error::{ApiError, AppError};
 
 /// One API path and the handlers of its methods.
@@ -224,17 +223,6 @@ async fn unknown_path() -> HttpResponse {
         "error": "Not found",
         "reason": "There is no such API address; GET /api/openapi.json lists them all.",
     }))
-}
-
-/// A refusal of the rules as the API and the pages see it.
-impl From<Refusal> for AppError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal.kind() {
-            RefusalKind::NotFound => AppError::NotFound,
-            RefusalKind::Forbidden => AppError::Forbidden(refusal.reason()),
-            RefusalKind::Conflict => AppError::Conflict(refusal.reason()),
-        }
-    }
 }
 
 /// Success bodies upstream sends.

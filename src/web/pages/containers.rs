@@ -330,7 +330,9 @@ fn back_to(id: ContainerId, base_uid: u32, done: &str) -> HttpResponse {
 fn refusal_status(error: &AppError) -> Option<StatusCode> {
     match error {
         AppError::Invalid(_) => Some(StatusCode::UNPROCESSABLE_ENTITY),
-        AppError::Conflict(_) | AppError::Forbidden(_) => Some(StatusCode::CONFLICT),
+        AppError::Conflict(_) | AppError::Raced(_) | AppError::Forbidden(_) => {
+            Some(StatusCode::CONFLICT)
+        }
         _ => None,
     }
 }
@@ -348,7 +350,8 @@ async fn change(
     let applied = db::run(&state.pool, move |conn| {
         container_ops::update(conn, &actor, id, command)
     })
-    .await;
+    .await
+    .map_err(AppError::from);
     match applied {
         Ok(()) => Ok(back_to(id, state.config.base_uid, done)),
         Err(refused) => match refusal_status(&refused) {

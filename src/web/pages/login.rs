@@ -114,7 +114,7 @@ async fn submit(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let LoginForm { username, password } = form.into_inner();
-    let address = authenticate::client_address(&request);
+    let address = crate::auth::extract::client_address(&request);
     let given = Credentials {
         username: username.clone(),
         password,

@@ -217,7 +217,7 @@ async fn change_password(
         username: me.username.clone(),
         password: form.current_password,
     };
-    let address = authenticate::client_address(&request);
+    let address = crate::auth::extract::client_address(&request);
     match authenticate::check_password(&state.pool, None, given, address).await? {
         Ok(_) => {}
         Err(Refused::WrongCredentials) => {

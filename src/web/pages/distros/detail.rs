@@ -190,10 +190,10 @@ pub(super) async fn refused(
     state: &AppState,
     customer: &Customer,
     id: CustomDistroId,
-    error: AppError,
+    error: impl Into<AppError>,
     sent: Option<FormValues>,
 ) -> Result<HttpResponse, AppError> {
-    let (status, reason) = shown_refusal(error)?;
+    let (status, reason) = shown_refusal(error.into())?;
     let feedback = Feedback {
         notice: None,
         problem: Some(reason),
@@ -208,7 +208,7 @@ pub(super) async fn answer<T>(
     state: &AppState,
     customer: &Customer,
     id: CustomDistroId,
-    outcome: Result<T, AppError>,
+    outcome: Result<T, impl Into<AppError>>,
     done: &str,
     sent: Option<FormValues>,
 ) -> Result<HttpResponse, AppError> {
@@ -291,7 +291,7 @@ pub(super) async fn update(
             Some(form.note.clone()),
             true,
         )?;
-        ops::custom_distros::update(&state, actor, id, fields).await
+        ops::custom_distros::update(&state.pool, state.config.base_uid, actor, id, fields).await
     }
     .await;
     let sent = FormValues {
@@ -320,7 +320,7 @@ pub(super) async fn delete(
     let id = *id;
     let purge = form.purge.is_some();
     let actor = Actor::of_page(&customer, &request);
-    match ops::custom_distros::delete(&state, actor, id, purge).await {
+    match ops::custom_distros::delete(&state.pool, state.config.base_uid, actor, id, purge).await {
         Ok(_) if purge => Ok(see_other("/distros?done=purged".into())),
         Ok(_) => Ok(see_other("/distros?done=deleted".into())),
         Err(error) => refused(&state, &customer, id, error, None).await,

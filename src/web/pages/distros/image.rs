@@ -47,7 +47,7 @@ async fn receive_form(
         Ok(command) => Ok(UploadForm { command, archive }),
         Err(refused) => {
             if let Some(stored) = archive {
-                image_ops::discard(state, stored.upload).await;
+                image_ops::discard(&state.pool, stored.upload).await;
             }
             Err(refused)
         }
@@ -75,7 +75,7 @@ async fn read_fields(
             }
             Some("archive") if archive.is_none() && multipart::has_file_name(&field) => {
                 let received =
-                    image_ops::receive_upload(state, customer.customer_id, id, field, limit)
+                    image_ops::receive_upload(&state.pool, customer.customer_id, id, field, limit)
                         .await?;
                 *archive = Some(received);
             }
@@ -211,7 +211,7 @@ pub(super) async fn rollback(
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let actor = Actor::of_page(&customer, &request);
-    let outcome = ops::images::rollback(&state, actor, id).await;
+    let outcome = ops::images::rollback(&state.pool, actor, id).await;
     answer(&state, &customer, id, outcome, "rollback", None).await
 }
 
@@ -224,6 +224,6 @@ pub(super) async fn check(
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let actor = Actor::of_page(&customer, &request);
-    let outcome = ops::images::check_now(&state, actor, id).await;
+    let outcome = ops::images::check_now(&state.pool, actor, id).await;
     answer(&state, &customer, id, outcome, "check", None).await
 }

@@ -175,7 +175,10 @@ pub(super) async fn create(
             Some(form.note.clone()),
             true,
         )?;
-        ops::custom_distros::create(&state, actor, storage, fields).await
+        Ok::<_, AppError>(
+            ops::custom_distros::create(&state.pool, state.config.base_uid, actor, storage, fields)
+                .await?,
+        )
     }
     .await;
     match made {

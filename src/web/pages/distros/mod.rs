@@ -60,6 +60,7 @@ fn shown_refusal(error: AppError) -> Result<(StatusCode, String), AppError> {
     match error {
         AppError::Invalid(_)
         | AppError::Conflict(_)
+        | AppError::Raced(_)
         | AppError::PayloadTooLarge(_)
         | AppError::BadRequest(_)
         | AppError::Forbidden(_) => Ok((error.status(), error.reason())),
