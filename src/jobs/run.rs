@@ -21,7 +21,7 @@ use crate::host::deadline::Deadline;
 use crate::host::fetch::Fetcher;
 use crate::host::vassal::{Boot, VassalTemplate};
 use crate::host::{HostError, HostExecutor, home_label};
-use crate::jobs::Task;
+use crate::jobs::{Task, TaskError};
 
 /// Why an attempt did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,9 @@ pub enum JobError {
     Db(#[from] diesel::result::Error),
     #[error("no database connection: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// The job row cannot run as written.
+    #[error(transparent)]
+    Task(#[from] TaskError),
     /// The job cannot run as written.
     #[error("{0}")]
     Invalid(String),
@@ -46,7 +49,7 @@ impl JobError {
     pub fn is_permanent(&self) -> bool {
         match self {
             JobError::Host(e) => e.is_permanent(),
-            JobError::Invalid(_) => true,
+            JobError::Task(_) | JobError::Invalid(_) => true,
             _ => false,
         }
     }
@@ -233,7 +236,7 @@ impl Runner {
     /// Runs one attempt of `job`. Blocking: call it off the async runtime.
     pub fn run(&self, job: &Job) -> Result<(), JobError> {
         let mut conn = self.pool.get()?;
-        let task = Task::parse(job).map_err(JobError::Invalid)?;
+        let task = Task::parse(job)?;
         let deadline = task.deadline(&self.deadlines);
         let container = match &task {
             Task::Restart(c) | Task::EnsureStorageDir(c) => *c,

@@ -37,7 +37,7 @@ pub async fn queue_image_job(
     action: &'static str,
     detail: String,
     prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), AppError> + Send + 'static,
-    make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
+    make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob + Send + 'static,
 ) -> Result<Job, AppError> {
     db::run(&state.pool, move |conn| {
         conn.transaction(|conn| {
