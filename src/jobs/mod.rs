@@ -63,6 +63,18 @@ pub enum Task {
 }
 
 impl Task {
+    /// The container the task acts on: a storage container for the image tasks.
+    pub fn container(&self) -> ContainerId {
+        match self {
+            Task::Restart(c) | Task::EnsureStorageDir(c) => *c,
+            Task::RenameImage { storage, .. }
+            | Task::PurgeImage { storage, .. }
+            | Task::InstallImage { storage, .. }
+            | Task::RollbackImage { storage, .. }
+            | Task::CheckImage { storage, .. } => *storage,
+        }
+    }
+
     /// The deadline of an attempt starting now, named after the work it does.
     pub fn deadline(&self, deadlines: &JobDeadlines) -> Deadline {
         let (limit, work) = match self {
