@@ -8,11 +8,18 @@ use diesel::prelude::*;
 
 use crate::cli::admin::{self, ContainerSpec, CustomerSpec};
 use crate::config::Settings;
+use crate::db::models::container::Container;
+use crate::db::models::custom_distro::NewCustomDistro;
 use crate::db::models::server::ServerMode;
-use crate::db::queries::{containers, distros, servers, users};
-use crate::domain::ids::{ContainerId, CustomerId};
+use crate::db::queries::containers::ContainerChangeset;
+use crate::db::queries::{containers, custom_distros, distros, images, jobs, servers, users};
+use crate::domain::ids::{ContainerId, CustomerId, DistroId};
 use crate::domain::values::{DistroPath, Uid};
-use crate::host::HostExecutor;
+use crate::host::check::CheckFacts;
+use crate::host::deadline::Deadline;
+use crate::host::report::{Level, ReportLine};
+use crate::host::unpack::{Limits, Unpacked};
+use crate::host::{HostExecutor, ImageRef, sample_image};
 
 pub const STAFF: (&str, &str) = ("staff", "staff-demo");
 pub const CUSTOMERS: [(&str, &str, &str); 2] = [
@@ -64,30 +71,9 @@ pub fn seed_image(
     host: &dyn HostExecutor,
     base_uid: u32,
 ) -> anyhow::Result<()> {
-    use crate::db::models::custom_distro::NewCustomDistro;
-    use crate::db::queries::{containers::ContainerChangeset, custom_distros, images, jobs};
-    use crate::host::{
-        ImageRef, check::CheckFacts, deadline::Deadline, report::Level, sample_image,
-        unpack::Limits,
-    };
-
-    let customer = users::by_username(conn, "kratos")?
-        .and_then(|u| u.customer_id)
-        .ok_or_else(|| anyhow::anyhow!("the demo customer kratos is missing"))?;
-    let find = |conn: &mut PgConnection,
-                name: &str|
-     -> anyhow::Result<crate::db::models::container::Container> {
-        containers::by_customer_and_name(conn, customer, name)?
-            .ok_or_else(|| anyhow::anyhow!("the demo container {name} is missing"))
-    };
-    let storage = find(conn, "kratos-distros")?;
-    let web = find(conn, "kratos-web")?;
-    if custom_distros::names_in(conn, storage.id)?
-        .iter()
-        .any(|n| n == SAMPLE.0)
-    {
+    let Some(targets) = SampleTargets::without_sample(conn)? else {
         return Ok(());
-    }
+    };
     let busybox = std::path::Path::new(sample_image::BUSYBOX);
     if !busybox.exists() {
         println!(
@@ -96,11 +82,58 @@ pub fn seed_image(
         );
         return Ok(());
     }
+    let installed = install_sample(host, &targets, busybox, base_uid)?;
+    conn.transaction(|conn| record_sample(conn, &targets, &installed))
+}
+
+/// kratos's storage container, which gets the sample image, and the container that boots it.
+struct SampleTargets {
+    customer: CustomerId,
+    storage: Container,
+    web: Container,
+}
+
+impl SampleTargets {
+    /// `None` when the storage container has the sample distro already.
+    fn without_sample(conn: &mut PgConnection) -> anyhow::Result<Option<Self>> {
+        let customer = users::by_username(conn, "kratos")?
+            .and_then(|u| u.customer_id)
+            .ok_or_else(|| anyhow::anyhow!("the demo customer kratos is missing"))?;
+        let mut find = |name: &str| -> anyhow::Result<Container> {
+            containers::by_customer_and_name(conn, customer, name)?
+                .ok_or_else(|| anyhow::anyhow!("the demo container {name} is missing"))
+        };
+        let storage = find("kratos-distros")?;
+        let web = find("kratos-web")?;
+        let seeded = custom_distros::names_in(conn, storage.id)?
+            .iter()
+            .any(|n| n == SAMPLE.0);
+        Ok((!seeded).then_some(Self {
+            customer,
+            storage,
+            web,
+        }))
+    }
+}
+
+/// The sample image as unpacked into the storage container, and what its check found.
+struct InstalledSample {
+    unpacked: Unpacked,
+    report: Vec<ReportLine>,
+}
+
+/// Builds the busybox root filesystem (with a passwd line for the web container) and installs
+/// and checks it as the storage container's `busybox` image.
+fn install_sample(
+    host: &dyn HostExecutor,
+    targets: &SampleTargets,
+    busybox: &std::path::Path,
+    base_uid: u32,
+) -> anyhow::Result<InstalledSample> {
+    let (storage, web) = (&targets.storage, &targets.web);
     let (storage_uid, web_uid) = (Uid::of(base_uid, storage.id), Uid::of(base_uid, web.id));
-    let tarball = sample_image::busybox_rootfs(
-        busybox,
-        &[(web.name.as_str(), u32::try_from(web_uid.get())?)],
-    )?;
+    let web_uid = u32::try_from(web_uid.get())?;
+    let tarball = sample_image::busybox_rootfs(busybox, &[(web.name.as_str(), web_uid)])?;
     let path = DistroPath::parse(SAMPLE.1).map_err(|e| anyhow::anyhow!(e))?;
     host.ensure_home(storage_uid)?;
     host.ensure_storage_dir(storage_uid)?;
@@ -111,46 +144,51 @@ pub fn seed_image(
         deadline: Deadline::NONE,
     };
     let unpacked = host.install_image(storage_uid, &path, &mut &tarball[..], None, limits)?;
-    let image = ImageRef {
-        storage_uid,
-        path: path.clone(),
-    };
+    let image = ImageRef { storage_uid, path };
     let facts = CheckFacts {
-        mapped_uids: vec![u32::try_from(web_uid.get())?],
+        mapped_uids: vec![web_uid],
         homes_with_uwsgi: Vec::new(),
         deadline: Deadline::NONE,
     };
     let report = host.inspect_image(&image, &facts)?;
-    let broken = report.iter().any(|line| line.level == Level::Error);
-    conn.transaction(|conn| -> anyhow::Result<()> {
-        let distro = custom_distros::insert(
-            conn,
-            &NewCustomDistro {
-                container_id: storage.id,
-                server_id: storage.server_id,
-                customer_id: customer,
-                name: SAMPLE.0,
-                path: SAMPLE.1,
-                note: SAMPLE.2,
-            },
-        )?;
-        images::record_installed(
-            conn,
-            distro.id,
-            i64::try_from(unpacked.bytes)?,
-            unpacked.sha256.as_str(),
-            serde_json::to_value(&report)?,
-            images::state_after_check(true, broken),
-        )?;
-        let mapping = ContainerChangeset {
-            custom_distro_id: Some(Some(distro.id)),
-            last_reboot: Some(chrono::Utc::now()),
-            ..Default::default()
-        };
-        containers::update(conn, web.id, &mapping)?;
-        jobs::enqueue(conn, &crate::jobs::restart(&web))?;
-        Ok(())
-    })
+    Ok(InstalledSample { unpacked, report })
+}
+
+/// Records the sample distro and its image, maps the web container to it and restarts it.
+fn record_sample(
+    conn: &mut PgConnection,
+    targets: &SampleTargets,
+    installed: &InstalledSample,
+) -> anyhow::Result<()> {
+    let (storage, web) = (&targets.storage, &targets.web);
+    let distro = custom_distros::insert(
+        conn,
+        &NewCustomDistro {
+            container_id: storage.id,
+            server_id: storage.server_id,
+            customer_id: targets.customer,
+            name: SAMPLE.0,
+            path: SAMPLE.1,
+            note: SAMPLE.2,
+        },
+    )?;
+    let broken = installed.report.iter().any(|l| l.level == Level::Error);
+    images::record_installed(
+        conn,
+        distro.id,
+        i64::try_from(installed.unpacked.bytes)?,
+        installed.unpacked.sha256.as_str(),
+        serde_json::to_value(&installed.report)?,
+        images::state_after_check(true, broken),
+    )?;
+    let mapping = ContainerChangeset {
+        custom_distro_id: Some(Some(distro.id)),
+        last_reboot: Some(chrono::Utc::now()),
+        ..Default::default()
+    };
+    containers::update(conn, web.id, &mapping)?;
+    jobs::enqueue(conn, &crate::jobs::restart(web))?;
+    Ok(())
 }
 
 /// Queues what the host does for a new container: its storage directory if it is a storage
@@ -160,14 +198,23 @@ fn boot(conn: &mut PgConnection, customer: CustomerId, id: i64) -> anyhow::Resul
     let container = containers::find_for_customer(conn, customer, id)?
         .ok_or_else(|| anyhow::anyhow!("the container just created is gone"))?;
     if container.custom_distros_storage {
-        crate::db::queries::jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(&container))?;
+        jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(&container))?;
     }
-    crate::db::queries::jobs::enqueue(conn, &crate::jobs::restart(&container))?;
+    jobs::enqueue(conn, &crate::jobs::restart(&container))?;
     Ok(())
 }
 
 /// Creates whatever part of the demo data is missing.
 pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
+    let default_distro = seed_platform(conn)?;
+    for customer in CUSTOMERS {
+        seed_customer(conn, base_uid, customer, default_distro)?;
+    }
+    Ok(())
+}
+
+/// The staff user, the platform distros and the server; returns the default distro.
+fn seed_platform(conn: &mut PgConnection) -> anyhow::Result<Option<DistroId>> {
     if users::by_username(conn, STAFF.0)?.is_none() {
         admin::add_staff(conn, STAFF.0, "staff@distropanel.test", STAFF.1)?;
     }
@@ -175,7 +222,7 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
     for (name, path, note) in PLATFORM_DISTROS {
         let distro = match distros::by_path(conn, path)? {
             Some(d) => d.id,
-            None => crate::domain::ids::DistroId(
+            None => DistroId(
                 admin::add_distro(conn, name, path, note)?["id"]
                     .as_i64()
                     .unwrap_or_default() as i32,
@@ -193,50 +240,59 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
             ServerMode::Agent,
         )?;
     }
-    for (username, password, company) in CUSTOMERS {
-        let user = match users::by_username(conn, username)? {
-            Some(user) => user,
-            None => {
-                let email = format!("{username}@distropanel.test");
-                admin::add_customer(
-                    conn,
-                    &CustomerSpec {
-                        username,
-                        email: &email,
-                        password,
-                        company,
-                        vat: "",
-                    },
-                )?;
-                users::by_username(conn, username)?.expect("just created")
-            }
-        };
-        let customer = user.customer_id.expect("demo users are customers");
-        let mut wanted: Vec<(String, i64, bool)> = CONTAINER_ROLES
-            .iter()
-            .map(|role| (format!("{username}-{role}"), 512, false))
-            .collect();
-        if username == "kratos" {
-            wanted.push(("kratos-distros".into(), 64, true));
+    Ok(default_distro)
+}
+
+/// A demo customer with its login and containers (kratos has a storage container too).
+fn seed_customer(
+    conn: &mut PgConnection,
+    base_uid: u32,
+    (username, password, company): (&str, &str, &str),
+    default_distro: Option<DistroId>,
+) -> anyhow::Result<()> {
+    let user = match users::by_username(conn, username)? {
+        Some(user) => user,
+        None => {
+            let email = format!("{username}@distropanel.test");
+            admin::add_customer(
+                conn,
+                &CustomerSpec {
+                    username,
+                    email: &email,
+                    password,
+                    company,
+                    vat: "",
+                },
+            )?;
+            users::by_username(conn, username)?.expect("just created")
         }
-        for (name, memory, storage_container) in wanted {
-            if containers::by_customer_and_name(conn, customer, &name)?.is_none() {
-                let created = admin::add_container(
-                    conn,
-                    base_uid,
-                    &ContainerSpec {
-                        customer: username,
-                        server: SERVER.0,
-                        name: &name,
-                        memory,
-                        storage: 2048,
-                        distro: default_distro.map(|d| d.0),
-                        storage_container,
-                    },
-                )?;
-                boot(conn, customer, created["id"].as_i64().unwrap_or_default())?;
-            }
+    };
+    let customer = user.customer_id.expect("demo users are customers");
+    let mut wanted: Vec<(String, i64, bool)> = CONTAINER_ROLES
+        .iter()
+        .map(|role| (format!("{username}-{role}"), 512, false))
+        .collect();
+    if username == "kratos" {
+        wanted.push(("kratos-distros".into(), 64, true));
+    }
+    for (name, memory, storage_container) in wanted {
+        if containers::by_customer_and_name(conn, customer, &name)?.is_some() {
+            continue;
         }
+        let created = admin::add_container(
+            conn,
+            base_uid,
+            &ContainerSpec {
+                customer: username,
+                server: SERVER.0,
+                name: &name,
+                memory,
+                storage: 2048,
+                distro: default_distro.map(|d| d.0),
+                storage_container,
+            },
+        )?;
+        boot(conn, customer, created["id"].as_i64().unwrap_or_default())?;
     }
     Ok(())
 }

@@ -408,7 +408,80 @@ fn run_jobs(command: JobCommand) -> anyhow::Result<()> {
 
 fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
     match command {
-        Command::Server(ServerCommand::Token { name, settings }) => {
+        Command::Staff(command) => run_staff(command),
+        Command::Customer(command) => run_customer(command),
+        Command::Server(command) => run_server(command),
+        Command::Distro(command) => run_distro(command),
+        Command::Container(command) => run_container(command),
+        Command::Serve(_)
+        | Command::Migrate(_)
+        | Command::Demo(_)
+        | Command::Agent { .. }
+        | Command::Job(_) => {
+            unreachable!("handled by run")
+        }
+    }
+}
+
+fn run_staff(command: StaffCommand) -> anyhow::Result<serde_json::Value> {
+    let StaffCommand::Add {
+        username,
+        email,
+        password,
+        settings,
+    } = command;
+    let password = password_or_stdin(password)?;
+    let (_, mut conn) = connect(settings)?;
+    admin::add_staff(&mut conn, &username, &email, &password)
+}
+
+fn run_customer(command: CustomerCommand) -> anyhow::Result<serde_json::Value> {
+    let CustomerCommand::Add {
+        username,
+        email,
+        password,
+        company,
+        vat,
+        settings,
+    } = command;
+    let password = password_or_stdin(password)?;
+    let (_, mut conn) = connect(settings)?;
+    admin::add_customer(
+        &mut conn,
+        &admin::CustomerSpec {
+            username: &username,
+            email: &email,
+            password: &password,
+            company: &company,
+            vat: &vat,
+        },
+    )
+}
+
+fn run_server(command: ServerCommand) -> anyhow::Result<serde_json::Value> {
+    match command {
+        ServerCommand::Add {
+            name,
+            address,
+            memory,
+            storage,
+            pull,
+            settings,
+        } => {
+            let (_, mut conn) = connect(settings)?;
+            let mode = ServerMode::from_pull(pull);
+            admin::add_server(&mut conn, &name, &address, memory, storage, mode)
+        }
+        ServerCommand::Mode {
+            name,
+            pull,
+            agent: _,
+            settings,
+        } => {
+            let (_, mut conn) = connect(settings)?;
+            admin::set_server_mode(&mut conn, &name, ServerMode::from_pull(pull))
+        }
+        ServerCommand::Token { name, settings } => {
             let (_, mut conn) = connect(settings)?;
             let token = hex::encode(rand::random::<[u8; 32]>());
             let hash = crate::web::private::token_hash(&token);
@@ -418,97 +491,42 @@ fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
             );
             Ok(serde_json::json!({ "server": name, "token": token }))
         }
-        Command::Staff(StaffCommand::Add {
-            username,
-            email,
-            password,
-            settings,
-        }) => {
-            let password = password_or_stdin(password)?;
-            let (_, mut conn) = connect(settings)?;
-            admin::add_staff(&mut conn, &username, &email, &password)
-        }
-        Command::Customer(CustomerCommand::Add {
-            username,
-            email,
-            password,
-            company,
-            vat,
-            settings,
-        }) => {
-            let password = password_or_stdin(password)?;
-            let (_, mut conn) = connect(settings)?;
-            admin::add_customer(
-                &mut conn,
-                &admin::CustomerSpec {
-                    username: &username,
-                    email: &email,
-                    password: &password,
-                    company: &company,
-                    vat: &vat,
-                },
-            )
-        }
-        Command::Server(ServerCommand::Add {
-            name,
-            address,
-            memory,
-            storage,
-            pull,
-            settings,
-        }) => {
-            let (_, mut conn) = connect(settings)?;
-            let mode = ServerMode::from_pull(pull);
-            admin::add_server(&mut conn, &name, &address, memory, storage, mode)
-        }
-        Command::Server(ServerCommand::Mode {
-            name,
-            pull,
-            agent: _,
-            settings,
-        }) => {
-            let (_, mut conn) = connect(settings)?;
-            admin::set_server_mode(&mut conn, &name, ServerMode::from_pull(pull))
-        }
-        Command::Distro(DistroCommand::Add {
-            name,
-            path,
-            note,
-            settings,
-        }) => {
-            let (_, mut conn) = connect(settings)?;
-            admin::add_distro(&mut conn, &name, &path, &note)
-        }
-        Command::Container(ContainerCommand::Add {
-            customer,
-            server,
-            name,
+    }
+}
+
+fn run_distro(command: DistroCommand) -> anyhow::Result<serde_json::Value> {
+    let DistroCommand::Add {
+        name,
+        path,
+        note,
+        settings,
+    } = command;
+    let (_, mut conn) = connect(settings)?;
+    admin::add_distro(&mut conn, &name, &path, &note)
+}
+
+fn run_container(command: ContainerCommand) -> anyhow::Result<serde_json::Value> {
+    let ContainerCommand::Add {
+        customer,
+        server,
+        name,
+        memory,
+        storage,
+        distro,
+        settings,
+    } = command;
+    let (config, mut conn) = connect(settings)?;
+    admin::add_container(
+        &mut conn,
+        config.base_uid,
+        &admin::ContainerSpec {
+            customer: &customer,
+            server: &server,
+            name: &name,
             memory,
             storage,
             distro,
-            settings,
-        }) => {
-            let (config, mut conn) = connect(settings)?;
-            admin::add_container(
-                &mut conn,
-                config.base_uid,
-                &admin::ContainerSpec {
-                    customer: &customer,
-                    server: &server,
-                    name: &name,
-                    memory,
-                    storage,
-                    distro,
-                    storage_container: false,
-                },
-            )
-        }
-        Command::Serve(_)
-        | Command::Migrate(_)
-        | Command::Demo(_)
-        | Command::Agent { .. }
-        | Command::Job(_) => {
-            unreachable!("handled by run")
-        }
-    }
+            storage_container: false,
+        },
+    )
 }

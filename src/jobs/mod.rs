@@ -20,7 +20,7 @@ use crate::db::models::job::{Job, JobKind, NewJob};
 use crate::db::queries::host_facts::ContainerFacts;
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, ServerId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
-use crate::domain::values::{DistroPath, Uid};
+use crate::domain::values::{DistroPath, Invalid, Uid};
 use crate::host::ImageRef;
 use crate::host::deadline::Deadline;
 use crate::host::vassal::{Boot, VassalSpec};
@@ -63,6 +63,18 @@ pub enum Task {
 }
 
 impl Task {
+    /// The container the task acts on: a storage container for the image tasks.
+    pub fn container(&self) -> ContainerId {
+        match self {
+            Task::Restart(c) | Task::EnsureStorageDir(c) => *c,
+            Task::RenameImage { storage, .. }
+            | Task::PurgeImage { storage, .. }
+            | Task::InstallImage { storage, .. }
+            | Task::RollbackImage { storage, .. }
+            | Task::CheckImage { storage, .. } => *storage,
+        }
+    }
+
     /// The deadline of an attempt starting now, named after the work it does.
     pub fn deadline(&self, deadlines: &JobDeadlines) -> Deadline {
         let (limit, work) = match self {
@@ -102,16 +114,7 @@ pub enum ArchiveSource {
 }
 
 /// The kinds this crate's worker runs; other kinds wait for a worker that knows them.
-pub const HANDLED_KINDS: [JobKind; 8] = [
-    JobKind::Restart,
-    JobKind::EnsureStorageDir,
-    JobKind::RenameImage,
-    JobKind::PurgeImage,
-    JobKind::UnpackImage,
-    JobKind::FetchImage,
-    JobKind::RollbackImage,
-    JobKind::CheckImage,
-];
+pub const HANDLED_KINDS: [JobKind; 8] = JobKind::ALL;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct RenamePayload {
@@ -142,85 +145,92 @@ enum SourcePayload {
     Url(String),
 }
 
+/// Why a job row cannot run as written; retrying cannot fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    #[error("a {0} job needs a container")]
+    NoContainer(JobKind),
+    /// The payload does not have the shape the kind needs (`rename`, `purge` or `image`).
+    #[error("the payload of a {0} job is not valid")]
+    Payload(&'static str),
+    /// A value in the payload does not parse.
+    #[error("{raw:?}: {why}")]
+    Value {
+        raw: String,
+        #[source]
+        why: Invalid,
+    },
+}
+
 impl Task {
-    /// Reads a job row; a row no worker could run (unknown kind, bad payload) is an error
-    /// that retrying cannot fix.
-    pub fn parse(job: &Job) -> Result<Self, String> {
-        let container = job
-            .container_id
-            .ok_or_else(|| format!("a {} job needs a container", job.kind))?;
-        let path = |raw: &str| DistroPath::parse(raw).map_err(|e| format!("{raw:?}: {e}"));
-        let payload = |what: &str| format!("the payload of a {what} job is not valid");
-        match job.kind.as_str() {
-            "restart" => Ok(Task::Restart(container)),
-            "ensure_storage_dir" => Ok(Task::EnsureStorageDir(container)),
-            "rename_image" => {
-                let p: RenamePayload =
-                    serde_json::from_value(job.payload.clone()).map_err(|_| payload("rename"))?;
+    /// Reads a job row into what to do, with every value in its payload parsed.
+    pub fn parse(job: &Job) -> Result<Self, TaskError> {
+        let storage = job.container_id.ok_or(TaskError::NoContainer(job.kind))?;
+        match job.kind {
+            JobKind::Restart => Ok(Task::Restart(storage)),
+            JobKind::EnsureStorageDir => Ok(Task::EnsureStorageDir(storage)),
+            JobKind::RenameImage => {
+                let p: RenamePayload = payload(job, "rename")?;
                 Ok(Task::RenameImage {
-                    storage: container,
-                    from: path(&p.from)?,
-                    to: path(&p.to)?,
+                    storage,
+                    from: value(&p.from, DistroPath::parse)?,
+                    to: value(&p.to, DistroPath::parse)?,
                 })
             }
-            "purge_image" => {
-                let p: PurgePayload =
-                    serde_json::from_value(job.payload.clone()).map_err(|_| payload("purge"))?;
-                Ok(Task::PurgeImage {
-                    storage: container,
-                    path: path(&p.path)?,
-                })
+            JobKind::PurgeImage => {
+                let p: PurgePayload = payload(job, "purge")?;
+                let path = value(&p.path, DistroPath::parse)?;
+                Ok(Task::PurgeImage { storage, path })
             }
-            "unpack_image" | "fetch_image" | "rollback_image" | "check_image" => {
-                let p: ImagePayload =
-                    serde_json::from_value(job.payload.clone()).map_err(|_| payload("image"))?;
-                let image = DistroImage {
-                    distro: p.distro,
-                    path: path(&p.path)?,
-                };
-                let expect = p
-                    .sha256
-                    .as_deref()
-                    .map(|raw| Sha256Hex::parse(raw).map_err(|e| format!("{raw:?}: {e}")))
-                    .transpose()?;
-                let source = match (job.kind.as_str(), p.source) {
-                    ("unpack_image", Some(SourcePayload::Upload(id))) => {
-                        Some(ArchiveSource::Upload(id))
-                    }
-                    ("unpack_image", Some(SourcePayload::File(raw))) => Some(
-                        HomeFile::parse(&raw)
-                            .map(ArchiveSource::HomeFile)
-                            .map_err(|e| format!("{raw:?}: {e}"))?,
-                    ),
-                    ("fetch_image", Some(SourcePayload::Url(raw))) => Some(
-                        FetchUrl::parse(&raw)
-                            .map(ArchiveSource::Url)
-                            .map_err(|e| format!("{raw:?}: {e}"))?,
-                    ),
-                    ("rollback_image" | "check_image", None) => None,
-                    _ => return Err(payload("image")),
-                };
-                Ok(match (job.kind.as_str(), source) {
-                    ("rollback_image", _) => Task::RollbackImage {
-                        storage: container,
-                        image,
-                    },
-                    ("check_image", _) => Task::CheckImage {
-                        storage: container,
-                        image,
-                    },
-                    (_, Some(source)) => Task::InstallImage {
-                        storage: container,
-                        image,
-                        source,
-                        expect,
-                    },
-                    _ => return Err(payload("image")),
-                })
-            }
-            other => Err(format!("this worker does not run {other} jobs")),
+            JobKind::UnpackImage
+            | JobKind::FetchImage
+            | JobKind::RollbackImage
+            | JobKind::CheckImage => image_task(job, storage),
         }
     }
+}
+
+/// An image job: the image it is about, and for an install where the archive comes from
+/// (an unpack reads an upload or a home file, a fetch a URL; the others read nothing).
+fn image_task(job: &Job, storage: ContainerId) -> Result<Task, TaskError> {
+    let p: ImagePayload = payload(job, "image")?;
+    let image = DistroImage {
+        distro: p.distro,
+        path: value(&p.path, DistroPath::parse)?,
+    };
+    let expect = p
+        .sha256
+        .map(|raw| value(&raw, Sha256Hex::parse))
+        .transpose()?;
+    let source = match (job.kind, p.source) {
+        (JobKind::RollbackImage, None) => return Ok(Task::RollbackImage { storage, image }),
+        (JobKind::CheckImage, None) => return Ok(Task::CheckImage { storage, image }),
+        (JobKind::UnpackImage, Some(SourcePayload::Upload(id))) => ArchiveSource::Upload(id),
+        (JobKind::UnpackImage, Some(SourcePayload::File(raw))) => {
+            ArchiveSource::HomeFile(value(&raw, HomeFile::parse)?)
+        }
+        (JobKind::FetchImage, Some(SourcePayload::Url(raw))) => {
+            ArchiveSource::Url(value(&raw, FetchUrl::parse)?)
+        }
+        _ => return Err(TaskError::Payload("image")),
+    };
+    Ok(Task::InstallImage {
+        storage,
+        image,
+        source,
+        expect,
+    })
+}
+
+fn payload<T: serde::de::DeserializeOwned>(job: &Job, shape: &'static str) -> Result<T, TaskError> {
+    T::deserialize(&job.payload).map_err(|_| TaskError::Payload(shape))
+}
+
+fn value<T>(raw: &str, parse: fn(&str) -> Result<T, Invalid>) -> Result<T, TaskError> {
+    parse(raw).map_err(|why| TaskError::Value {
+        raw: raw.to_owned(),
+        why,
+    })
 }
 
 /// The container a job acts on, with the customer and server it belongs to. A custom distro
@@ -252,14 +262,10 @@ impl From<&CustomDistro> for JobTarget {
     }
 }
 
-fn job_for(
-    target: impl Into<JobTarget>,
-    kind: JobKind,
-    payload: serde_json::Value,
-) -> NewJob<'static> {
+fn job_for(target: impl Into<JobTarget>, kind: JobKind, payload: serde_json::Value) -> NewJob {
     let target = target.into();
     NewJob {
-        kind: kind.as_str(),
+        kind,
         container_id: Some(target.container),
         customer_id: Some(target.customer),
         server_id: target.server,
@@ -268,21 +274,17 @@ fn job_for(
 }
 
 /// Restart `container` (collapses with a restart already waiting).
-pub fn restart(container: impl Into<JobTarget>) -> NewJob<'static> {
+pub fn restart(container: impl Into<JobTarget>) -> NewJob {
     job_for(container, JobKind::Restart, serde_json::json!({}))
 }
 
 /// Create `distros/` in the home of a storage container.
-pub fn ensure_storage_dir(container: impl Into<JobTarget>) -> NewJob<'static> {
+pub fn ensure_storage_dir(container: impl Into<JobTarget>) -> NewJob {
     job_for(container, JobKind::EnsureStorageDir, serde_json::json!({}))
 }
 
 /// Rename an image directory of a storage container.
-pub fn rename_image(
-    storage: impl Into<JobTarget>,
-    from: &DistroPath,
-    to: &DistroPath,
-) -> NewJob<'static> {
+pub fn rename_image(storage: impl Into<JobTarget>, from: &DistroPath, to: &DistroPath) -> NewJob {
     let payload = RenamePayload {
         from: from.to_string(),
         to: to.to_string(),
@@ -295,7 +297,7 @@ pub fn rename_image(
 }
 
 /// Delete an image directory of a storage container.
-pub fn purge_image(storage: impl Into<JobTarget>, path: &DistroPath) -> NewJob<'static> {
+pub fn purge_image(storage: impl Into<JobTarget>, path: &DistroPath) -> NewJob {
     let payload = PurgePayload {
         path: path.to_string(),
     };
@@ -312,7 +314,7 @@ fn image_job(
     image: &DistroImage,
     source: Option<SourcePayload>,
     expect: Option<&Sha256Hex>,
-) -> NewJob<'static> {
+) -> NewJob {
     let payload = ImagePayload {
         distro: image.distro,
         path: image.path.to_string(),
@@ -332,7 +334,7 @@ pub fn install_image(
     image: &DistroImage,
     source: &ArchiveSource,
     expect: Option<&Sha256Hex>,
-) -> NewJob<'static> {
+) -> NewJob {
     let (kind, source) = match source {
         ArchiveSource::Upload(id) => (JobKind::UnpackImage, SourcePayload::Upload(*id)),
         ArchiveSource::HomeFile(file) => {
@@ -344,12 +346,12 @@ pub fn install_image(
 }
 
 /// Put back the image the last install replaced.
-pub fn rollback_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob<'static> {
+pub fn rollback_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob {
     image_job(storage, JobKind::RollbackImage, image, None, None)
 }
 
 /// Check an image and record the report.
-pub fn check_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob<'static> {
+pub fn check_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob {
     image_job(storage, JobKind::CheckImage, image, None, None)
 }
 
@@ -386,11 +388,11 @@ mod tests {
     use super::*;
     use crate::domain::ids::JobId;
 
-    fn job(kind: &str, payload: serde_json::Value) -> Job {
+    fn job(kind: JobKind, payload: serde_json::Value) -> Job {
         let now = chrono::Utc::now();
         Job {
             id: JobId(1),
-            kind: kind.into(),
+            kind,
             container_id: Some(ContainerId(2)),
             customer_id: None,
             server_id: ServerId(1),
@@ -453,7 +455,10 @@ mod tests {
 
     #[test]
     fn a_job_row_parses_into_a_task_with_safe_paths_or_is_refused() {
-        let rename = job("rename_image", serde_json::json!({"from": "a", "to": "b"}));
+        let rename = job(
+            JobKind::RenameImage,
+            serde_json::json!({"from": "a", "to": "b"}),
+        );
         assert!(matches!(Task::parse(&rename), Ok(Task::RenameImage { .. })));
         for payload in [
             serde_json::json!({"from": "../../etc", "to": "b"}),
@@ -462,12 +467,12 @@ mod tests {
             serde_json::json!("a"),
         ] {
             assert!(
-                Task::parse(&job("rename_image", payload.clone())).is_err(),
+                Task::parse(&job(JobKind::RenameImage, payload.clone())).is_err(),
                 "{payload}"
             );
         }
-        assert!(Task::parse(&job("purge_image", serde_json::json!({"path": ".."}))).is_err());
-        assert!(Task::parse(&job("unpack_image", serde_json::json!({}))).is_err());
+        assert!(Task::parse(&job(JobKind::PurgeImage, serde_json::json!({"path": ".."}))).is_err());
+        assert!(Task::parse(&job(JobKind::UnpackImage, serde_json::json!({}))).is_err());
         for payload in [
             serde_json::json!({"distro": 3, "path": "a", "source": {"file": "../x.tar"}}),
             serde_json::json!({"distro": 3, "path": "a", "source": {"url": "file:///etc/passwd"}}),
@@ -475,12 +480,43 @@ mod tests {
             serde_json::json!({"distro": 3, "path": "a"}),
         ] {
             assert!(
-                Task::parse(&job("unpack_image", payload.clone())).is_err(),
+                Task::parse(&job(JobKind::UnpackImage, payload.clone())).is_err(),
                 "{payload}"
             );
         }
-        let mut orphan = job("restart", serde_json::json!({}));
+        let mut orphan = job(JobKind::Restart, serde_json::json!({}));
         orphan.container_id = None;
         assert!(Task::parse(&orphan).is_err());
+    }
+
+    #[test]
+    fn a_refused_job_row_says_why_in_the_words_the_job_error_keeps() {
+        let mut orphan = job(JobKind::EnsureStorageDir, serde_json::json!({}));
+        orphan.container_id = None;
+        let why = |job: &Job| Task::parse(job).unwrap_err().to_string();
+        assert_eq!(why(&orphan), "a ensure_storage_dir job needs a container");
+        let shapeless = job(JobKind::RenameImage, serde_json::json!("a"));
+        assert_eq!(why(&shapeless), "the payload of a rename job is not valid");
+        let sourceless = job(
+            JobKind::FetchImage,
+            serde_json::json!({"distro": 3, "path": "a"}),
+        );
+        assert_eq!(why(&sourceless), "the payload of a image job is not valid");
+        let escaping = job(JobKind::PurgeImage, serde_json::json!({"path": "../x"}));
+        assert!(
+            why(&escaping).starts_with("\"../x\": "),
+            "{}",
+            why(&escaping)
+        );
+    }
+
+    #[test]
+    fn job_kinds_read_back_from_their_stored_names_and_serialise_as_them() {
+        for kind in JobKind::ALL {
+            assert_eq!(kind.as_str().parse::<JobKind>(), Ok(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert!("reboot".parse::<JobKind>().is_err());
     }
 }

@@ -30,10 +30,6 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
         .min(Duration::from_secs(3600))
 }
 
-fn kinds() -> Vec<&'static str> {
-    HANDLED_KINDS.iter().map(|k| k.as_str()).collect()
-}
-
 /// Claims up to `limit` jobs for `worker` (blocking).
 pub fn claim(
     pool: &PgPool,
@@ -47,7 +43,7 @@ pub fn claim(
         &mut conn,
         worker,
         &settings.scope,
-        &kinds(),
+        &HANDLED_KINDS,
         limit,
         settings.lease,
     )?)

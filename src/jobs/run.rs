@@ -3,6 +3,8 @@
 
 mod images;
 
+use images::Install;
+
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -21,7 +23,7 @@ use crate::host::deadline::Deadline;
 use crate::host::fetch::Fetcher;
 use crate::host::vassal::{Boot, VassalTemplate};
 use crate::host::{HostError, HostExecutor, home_label};
-use crate::jobs::Task;
+use crate::jobs::{Task, TaskError};
 
 /// Why an attempt did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,9 @@ pub enum JobError {
     Db(#[from] diesel::result::Error),
     #[error("no database connection: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// The job row cannot run as written.
+    #[error(transparent)]
+    Task(#[from] TaskError),
     /// The job cannot run as written.
     #[error("{0}")]
     Invalid(String),
@@ -46,7 +51,7 @@ impl JobError {
     pub fn is_permanent(&self) -> bool {
         match self {
             JobError::Host(e) => e.is_permanent(),
-            JobError::Invalid(_) => true,
+            JobError::Task(_) | JobError::Invalid(_) => true,
             _ => false,
         }
     }
@@ -67,6 +72,13 @@ pub struct Runner {
     pub max_alarms: u32,
     /// This worker's name, written as `locked_by` and as the actor of its log lines.
     pub worker: String,
+}
+
+/// The container an attempt acts on, found, and the attempt's deadline.
+struct Subjected<'a> {
+    uid: Uid,
+    facts: &'a host_facts::ContainerFacts,
+    deadline: &'a Deadline,
 }
 
 /// The container a job acts on, as the log names it.
@@ -233,17 +245,9 @@ impl Runner {
     /// Runs one attempt of `job`. Blocking: call it off the async runtime.
     pub fn run(&self, job: &Job) -> Result<(), JobError> {
         let mut conn = self.pool.get()?;
-        let task = Task::parse(job).map_err(JobError::Invalid)?;
+        let task = Task::parse(job)?;
         let deadline = task.deadline(&self.deadlines);
-        let container = match &task {
-            Task::Restart(c) | Task::EnsureStorageDir(c) => *c,
-            Task::RenameImage { storage, .. }
-            | Task::PurgeImage { storage, .. }
-            | Task::InstallImage { storage, .. }
-            | Task::RollbackImage { storage, .. }
-            | Task::CheckImage { storage, .. } => *storage,
-        };
-        let facts = host_facts::container(&mut conn, container)?;
+        let facts = host_facts::container(&mut conn, task.container())?;
         let log = Log {
             runner: self,
             job,
@@ -265,50 +269,12 @@ impl Runner {
             Outcome::Ok,
             &format!("attempt {} of {}", job.attempts, job.max_attempts),
         );
-        let done = match task {
-            Task::Restart(_) => self.restart(&mut conn, &log, uid, &facts, &deadline),
-            Task::EnsureStorageDir(_) => self.ensure_storage_dir(&log, uid, &facts),
-            Task::RenameImage { from, to, .. } => {
-                let target = format!("{}/distros/{from}", home_label(uid));
-                let result = in_time(&deadline, &target)
-                    .and_then(|()| self.host.rename_image(uid, &from, &to));
-                self.outcome(
-                    &log,
-                    "rename image",
-                    &target,
-                    result,
-                    &format!("now distros/{to}"),
-                )
-            }
-            Task::PurgeImage { path, .. } => {
-                let target = format!("{}/distros/{path}", home_label(uid));
-                let result =
-                    in_time(&deadline, &target).and_then(|()| self.host.purge_image(uid, &path));
-                self.outcome(&log, "purge image", &target, result, "deleted")
-            }
-            Task::InstallImage {
-                image,
-                source,
-                expect,
-                ..
-            } => self.install_image(
-                &mut conn,
-                &log,
-                uid,
-                &facts,
-                &image,
-                &source,
-                expect.as_ref(),
-                &deadline,
-            ),
-            Task::RollbackImage { image, .. } => {
-                self.rollback_image(&mut conn, &log, uid, &facts, &image, &deadline)
-            }
-            Task::CheckImage { image, .. } => {
-                self.check_image(&mut conn, &log, uid, &image, &deadline)
-            }
+        let on = Subjected {
+            uid,
+            facts: &facts,
+            deadline: &deadline,
         };
-        match done {
+        match self.perform(&mut conn, &log, task, &on) {
             Ok(()) => self.finish(&mut conn, &log),
             Err(JobError::Lost) => Err(JobError::Lost),
             Err(e) => {
@@ -317,6 +283,54 @@ impl Runner {
                 let _ = log.flush(&mut conn);
                 Err(e)
             }
+        }
+    }
+
+    /// The steps of `task`, on the container it is about.
+    fn perform(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        task: Task,
+        on: &Subjected,
+    ) -> Result<(), JobError> {
+        let (uid, facts, deadline) = (on.uid, on.facts, on.deadline);
+        match task {
+            Task::Restart(_) => self.restart(conn, log, uid, facts, deadline),
+            Task::EnsureStorageDir(_) => self.ensure_storage_dir(log, uid, facts),
+            Task::RenameImage { from, to, .. } => {
+                let target = format!("{}/distros/{from}", home_label(uid));
+                let result = in_time(deadline, &target)
+                    .and_then(|()| self.host.rename_image(uid, &from, &to));
+                let renamed = format!("now distros/{to}");
+                self.outcome(log, "rename image", &target, result, &renamed)
+            }
+            Task::PurgeImage { path, .. } => {
+                let target = format!("{}/distros/{path}", home_label(uid));
+                let result =
+                    in_time(deadline, &target).and_then(|()| self.host.purge_image(uid, &path));
+                self.outcome(log, "purge image", &target, result, "deleted")
+            }
+            Task::InstallImage {
+                image,
+                source,
+                expect,
+                ..
+            } => {
+                let install = Install {
+                    uid,
+                    storage: facts,
+                    image: &image,
+                    source: &source,
+                    expect: expect.as_ref(),
+                    deadline,
+                };
+                self.install_image(conn, log, &install)
+            }
+            Task::RollbackImage { image, .. } => {
+                self.rollback_image(conn, log, uid, facts, &image, deadline)
+            }
+            Task::CheckImage { image, .. } => self.check_image(conn, log, uid, &image, deadline),
         }
     }
 
@@ -389,6 +403,8 @@ impl Runner {
         )
     }
 
+    /// Lays out the home, writes the keys, decides what the container boots and writes its
+    /// vassal, which the Emperor restarts it from.
     fn restart(
         &self,
         conn: &mut PgPooled,
@@ -399,25 +415,43 @@ impl Runner {
     ) -> Result<(), JobError> {
         self.ensure_home(log, uid)?;
         if facts.custom_distros_storage {
-            let target = format!("{}/distros", home_label(uid));
-            match self.host.ensure_storage_dir(uid) {
-                Ok(()) => log.step(
-                    "distros",
-                    &target,
-                    Outcome::Ok,
-                    "ready, owned by the container",
-                ),
-                // something planted there: reported, left alone, and no reason not to restart
-                Err(HostError::Refused { why, .. }) => {
-                    log.step("distros", &target, Outcome::Warning, &why)
-                }
-                Err(e) => {
-                    log.step("distros", &target, Outcome::Error, &e.to_string());
-                    return Err(e.into());
-                }
-            }
+            self.keep_storage_dir(log, uid)?;
         }
         self.write_ssh_keys(conn, log, uid, facts)?;
+        let boot = self.decide_boot(conn, log, facts)?;
+        self.write_vassal(conn, log, uid, facts, boot, deadline)
+    }
+
+    /// A storage container's `distros/`, made if missing; something planted there is
+    /// reported, left alone, and no reason not to restart.
+    fn keep_storage_dir(&self, log: &Log, uid: Uid) -> Result<(), JobError> {
+        let target = format!("{}/distros", home_label(uid));
+        match self.host.ensure_storage_dir(uid) {
+            Ok(()) => log.step(
+                "distros",
+                &target,
+                Outcome::Ok,
+                "ready, owned by the container",
+            ),
+            Err(HostError::Refused { why, .. }) => {
+                log.step("distros", &target, Outcome::Warning, &why)
+            }
+            Err(e) => {
+                log.step("distros", &target, Outcome::Error, &e.to_string());
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The mapped custom distro's image if it passes its check, else the default distro (with
+    /// the fallback alarms stored once).
+    fn decide_boot(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        facts: &host_facts::ContainerFacts,
+    ) -> Result<Boot, JobError> {
         let (distro, image) =
             super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;
         let check = match &image {
@@ -437,7 +471,6 @@ impl Runner {
             None => None,
         };
         let boot = Boot::decide(distro, image, check);
-        let reason = boot.fallback_reason();
         if let Boot::Fallback { distro, .. } = &boot {
             self.raise_fallback_alarms(conn, log, &boot.fallback_alarms())?;
             log.step(
@@ -447,6 +480,20 @@ impl Runner {
                 "the container boots its default distro",
             );
         }
+        Ok(boot)
+    }
+
+    /// Records what the container boots and writes its vassal, both within the deadline.
+    fn write_vassal(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        uid: Uid,
+        facts: &host_facts::ContainerFacts,
+        boot: Boot,
+        deadline: &Deadline,
+    ) -> Result<(), JobError> {
+        let reason = boot.fallback_reason();
         // nothing is recorded or written once the deadline has passed
         let vassal_name = format!("{uid}.ini");
         in_time(deadline, &vassal_name)?;
@@ -462,7 +509,7 @@ impl Runner {
         self.outcome(
             log,
             "vassal",
-            &format!("{uid}.ini"),
+            &vassal_name,
             result,
             &format!(
                 "written; the Emperor restarts the container (root: {})",

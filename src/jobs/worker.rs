@@ -139,10 +139,10 @@ impl Worker {
     }
 }
 
-/// Runs one attempt, catching a panic, and records what became of it.
+/// Runs one attempt, catching a panic, and records what became of it. Everything the attempt
+/// logs is inside this span, so a trace shows one job end to end.
+#[tracing::instrument(name = "job", skip_all, fields(id = job.id.0, kind = %job.kind, attempt = job.attempts))]
 fn settle(runner: &Runner, job: &Job, backoff: std::time::Duration) {
-    let span = tracing::info_span!("job", id = job.id.0, kind = %job.kind, attempt = job.attempts);
-    let _entered = span.enter();
     let result = if job.attempts > job.max_attempts {
         // its workers kept dying mid-job: stop taking it
         Err(JobError::Invalid(format!(

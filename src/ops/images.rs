@@ -36,7 +36,7 @@ pub async fn queue_image_job(
     action: &'static str,
     detail: String,
     prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), Error> + Send + 'static,
-    make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob<'static> + Send + 'static,
+    make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob + Send + 'static,
 ) -> Result<Job, Error> {
     db::run(pool, move |conn| {
         conn.transaction(|conn| {

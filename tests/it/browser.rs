@@ -1,7 +1,7 @@
 //! A real browser (headless Chromium through chromedriver) against the real app.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -15,23 +15,39 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port chromedriver started with `--port=0` chose, read from the line it prints once it
+/// listens ("ChromeDriver was started successfully on port 39219."); the rest of its output
+/// is read and dropped so that it never blocks on a full pipe.
+fn listening_port(stdout: ChildStdout) -> u16 {
+    let mut lines = BufReader::new(stdout).lines();
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("ChromeDriver was started successfully on port ")
+                .and_then(|rest| rest.trim_end_matches('.').parse().ok())
+        })
+        .expect("chromedriver says which port it listens on");
+    std::thread::spawn(move || lines.for_each(drop));
+    port
 }
 
 impl Browser {
     pub async fn start() -> Self {
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        let mut driver = Command::new("chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver is installed (scripts/setup installs it)");
+        let stdout = driver.stdout.take().expect("piped");
+        let port = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::task::spawn_blocking(move || listening_port(stdout)),
+        )
+        .await
+        .expect("chromedriver starts within 30 s")
+        .unwrap();
         let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({
             "goog:chromeOptions": {

@@ -114,7 +114,7 @@ pub fn load(conn: &mut PgConnection, container: &Made) -> Container {
 pub fn enqueue(
     conn: &mut PgConnection,
     container: &Made,
-    make: impl FnOnce(&Container) -> distropanel::db::models::job::NewJob<'static>,
+    make: impl FnOnce(&Container) -> distropanel::db::models::job::NewJob,
 ) -> QueryResult<Job> {
     let row = load(conn, container);
     queue::enqueue(conn, &make(&row))

@@ -6,10 +6,14 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
+use distropanel::jobs;
+
 use crate::helpers::{TestApp, spawn_app};
 use crate::host_fixtures::*;
 
-fn agent(app: &TestApp) -> Child {
+/// An agent of s1 whose worker logs (when it starts and stops) go to `<var>/<name>.log`.
+fn agent(app: &TestApp, name: &str) -> Child {
+    let log = std::fs::File::create(agent_log_path(app, name)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_distropanel"))
         .args(["agent", "--server", "s1"])
         .env("DATABASE_URL", app.db.conninfo())
@@ -17,11 +21,25 @@ fn agent(app: &TestApp) -> Child {
         .env("DISTROPANEL_HOST_ROOT", app.host_root.path())
         .env("DISTROPANEL_JOB_LEASE_SECS", "2")
         .env("DISTROPANEL_JOB_POLL_MS", "100")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,distropanel::jobs::worker=info")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("the agent starts")
+}
+
+fn agent_log_path(app: &TestApp, name: &str) -> std::path::PathBuf {
+    app.var_dir.path().join(format!("{name}.log"))
+}
+
+fn agent_log(app: &TestApp, name: &str) -> String {
+    std::fs::read_to_string(agent_log_path(app, name)).unwrap_or_default()
+}
+
+/// Sessions of the test database waiting for a lock another holds.
+fn waiting_on_locks(app: &TestApp) -> i64 {
+    app.count("pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
 }
 
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -57,12 +75,15 @@ async fn a_restart_whose_agent_is_killed_mid_job_is_finished_by_the_next_agent_o
     .execute(&mut lock)
     .unwrap();
 
-    let mut first = agent(&app);
+    let mut first = agent(&app, "first");
     wait_for("the alarm of the first attempt", || {
         alarms(&app, &estate.web).len() == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for("the first agent to wait on the container row", || {
+        waiting_on_locks(&app) == 1
+    })
+    .await;
     let during = crate::host_fixtures::job(&app, job.id);
     assert_eq!((during.state.as_str(), during.attempts), ("running", 1));
     first.kill().unwrap();
@@ -73,7 +94,7 @@ async fn a_restart_whose_agent_is_killed_mid_job_is_finished_by_the_next_agent_o
         "the first agent died before writing"
     );
 
-    let mut second = agent(&app);
+    let mut second = agent(&app, "second");
     wait_for("the second agent to finish the job", || {
         crate::host_fixtures::job(&app, job.id).state == "done"
     })
@@ -124,15 +145,27 @@ async fn an_agent_asked_to_stop_finishes_its_running_job_and_takes_no_new_one() 
     .execute(&mut lock)
     .unwrap();
 
-    let mut agent = agent(&app);
-    wait_for("the agent to start the job", || {
-        crate::host_fixtures::job(&app, job.id).state == "running"
-    })
+    let mut agent = agent(&app, "agent");
+    wait_for(
+        "the agent to start the job and wait on the container row",
+        || {
+            crate::host_fixtures::job(&app, job.id).state == "running"
+                && waiting_on_locks(&app) == 1
+        },
+    )
     .await;
     let pid = rustix::process::Pid::from_raw(agent.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for("the agent to stop claiming", || {
+        agent_log(&app, "agent").contains("job worker stopping")
+    })
+    .await;
+    // one it could take at once, one it could take as soon as its running job is done
     let later = restart(&app, &estate.storage);
+    let behind = enqueue(&mut app.conn(), &estate.web, |c| {
+        jobs::ensure_storage_dir(c)
+    })
+    .unwrap();
     assert!(
         agent.try_wait().unwrap().is_none(),
         "it waits for its running job"
@@ -153,4 +186,5 @@ async fn an_agent_asked_to_stop_finishes_its_running_job_and_takes_no_new_one() 
     assert!(status.success());
     assert_eq!(crate::host_fixtures::job(&app, job.id).state, "done");
     assert_eq!(crate::host_fixtures::job(&app, later.id).state, "queued");
+    assert_eq!(crate::host_fixtures::job(&app, behind.id).state, "queued");
 }

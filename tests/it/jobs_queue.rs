@@ -1,19 +1,35 @@
 //! The durable queue: collapsing, ordering, leases, backoff, giving up, staff retry and cancel.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use distropanel::db::models::job::JobKind;
 use distropanel::db::queries::jobs::{self as queue, AfterFailure, ServerScope, StaffRefusal};
 use distropanel::jobs;
 
 use crate::helpers::spawn_app;
 use crate::host_fixtures::*;
 
-const KINDS: [&str; 4] = [
-    "restart",
-    "ensure_storage_dir",
-    "rename_image",
-    "purge_image",
+const KINDS: [JobKind; 4] = [
+    JobKind::Restart,
+    JobKind::EnsureStorageDir,
+    JobKind::RenameImage,
+    JobKind::PurgeImage,
 ];
+
+/// Calls `probe` until it answers, failing after ten seconds.
+async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 #[tokio::test]
 async fn several_restarts_of_one_container_collapse_into_one_job() {
@@ -91,7 +107,7 @@ async fn a_job_whose_worker_died_is_taken_again_when_its_lease_expires() {
     let estate = estate(&app);
     let job = restart(&app, &estate.web);
     let mut conn = app.conn();
-    let lease = Duration::from_millis(500);
+    let lease = Duration::from_secs(60);
     let taken = queue::claim(&mut conn, "dead", &ServerScope::All, &KINDS, 10, lease).unwrap();
     assert_eq!(taken.len(), 1);
 
@@ -100,12 +116,19 @@ async fn a_job_whose_worker_died_is_taken_again_when_its_lease_expires() {
             .unwrap()
             .is_empty()
     );
-    std::thread::sleep(Duration::from_millis(700));
-    let again = queue::claim(&mut conn, "alive", &ServerScope::All, &KINDS, 10, lease).unwrap();
-    let again = again
-        .into_iter()
-        .find(|j| j.id == job.id)
-        .expect("taken again");
+    // the dead worker's last heartbeat renewed the lease for a moment only
+    let last_heartbeat = Duration::from_millis(200);
+    assert_eq!(
+        queue::extend_leases(&mut conn, "dead", last_heartbeat).unwrap(),
+        1
+    );
+    let again = wait_for("the lease to expire", || {
+        queue::claim(&mut conn, "alive", &ServerScope::All, &KINDS, 10, lease)
+            .unwrap()
+            .into_iter()
+            .find(|j| j.id == job.id)
+    })
+    .await;
     assert_eq!(
         (again.attempts, again.locked_by.as_deref()),
         (2, Some("alive"))
@@ -137,16 +160,30 @@ async fn a_failing_job_backs_off_then_fails_with_an_alarm_and_staff_can_retry_it
     drain(&app).await;
     let after_one = crate::host_fixtures::job(&app, job.id);
     assert_eq!(after_one.state, "retrying");
+    let failed_at = failed_step_at(&after_one);
     assert!(
-        after_one.run_after > chrono::Utc::now(),
-        "it waits before trying again"
+        after_one.run_after - failed_at >= chrono::Duration::milliseconds(199),
+        "it waits the backoff (200 ms in tests) before trying again: failed at {failed_at}, \
+         runs again at {}",
+        after_one.run_after
     );
     assert!(after_one.error.is_some());
     assert!(alarms(&app, &estate.web).is_empty());
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drain(&app).await;
-    let failed = crate::host_fixtures::job(&app, job.id);
+    // drained until the backoff has passed and the second attempt ran
+    let start = Instant::now();
+    let failed = loop {
+        drain(&app).await;
+        let now = crate::host_fixtures::job(&app, job.id);
+        if now.state != "retrying" {
+            break now;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the second attempt never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!((failed.state.as_str(), failed.attempts), ("failed", 2));
     let alarms = alarms(&app, &estate.web);
     assert_eq!(alarms.len(), 1);
@@ -163,6 +200,17 @@ async fn a_failing_job_backs_off_then_fails_with_an_alarm_and_staff_can_retry_it
     drain(&app).await;
     assert_eq!(crate::host_fixtures::job(&app, job.id).state, "done");
     assert!(vassal(&app, estate.web.uid()).contains("[uwsgi]"));
+}
+
+/// When the job's last attempt failed, as its report says.
+fn failed_step_at(job: &distropanel::db::models::job::Job) -> chrono::DateTime<chrono::Utc> {
+    let steps = job.report.as_array().expect("a report is a list of steps");
+    let failed = steps
+        .iter()
+        .rev()
+        .find(|step| step["step"] == "failed")
+        .expect("the failure is a step of the report");
+    serde_json::from_value(failed["at"].clone()).expect("steps say when they happened")
 }
 
 #[tokio::test]

@@ -58,7 +58,14 @@ async fn serve_runs_its_local_servers_jobs_and_an_agent_runs_its_own_servers() {
         job(&app, local_job.id).state == "done"
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // jobs are claimed in the order they were queued: once a later local job is done, serve
+    // has looked at the remote one and left it
+    let later_job = restart(&app, &estate.web);
+    assert!(later_job.id > remote_job.id);
+    wait_for("serve to run a later local restart", || {
+        job(&app, later_job.id).state == "done"
+    })
+    .await;
     assert_eq!(
         job(&app, remote_job.id).state,
         "queued",

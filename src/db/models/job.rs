@@ -1,11 +1,33 @@
+//! A row of `jobs`, what an enqueue inserts, and the kinds of job, stored as text.
+
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
 
 use crate::db::schema::jobs;
 use crate::domain::ids::{ContainerId, CustomerId, JobId, ServerId};
 
-/// What a job does on the host; the `jobs.kind` CHECK lists the same names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What a job does on the host. Stored as its snake_case name (the `jobs.kind` CHECK lists
+/// the same names), which is also how the API and the logs show it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     Restart,
@@ -19,6 +41,17 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    pub const ALL: [JobKind; 8] = [
+        JobKind::Restart,
+        JobKind::EnsureStorageDir,
+        JobKind::UnpackImage,
+        JobKind::FetchImage,
+        JobKind::CheckImage,
+        JobKind::RollbackImage,
+        JobKind::RenameImage,
+        JobKind::PurgeImage,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Restart => "restart",
@@ -33,11 +66,46 @@ impl JobKind {
     }
 }
 
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `jobs.kind` that names no [`JobKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no job kind is called {0:?}")]
+pub struct UnknownJobKind(pub String);
+
+impl FromStr for JobKind {
+    type Err = UnknownJobKind;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        JobKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == raw)
+            .ok_or_else(|| UnknownJobKind(raw.to_owned()))
+    }
+}
+
+impl ToSql<Text, Pg> for JobKind {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+    }
+}
+
+impl FromSql<Text, Pg> for JobKind {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        let raw = <String as FromSql<Text, Pg>>::from_sql(value)?;
+        Ok(raw.parse()?)
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
 pub struct Job {
     pub id: JobId,
-    pub kind: String,
+    pub kind: JobKind,
     pub container_id: Option<ContainerId>,
     pub customer_id: Option<CustomerId>,
     pub server_id: ServerId,
@@ -57,8 +125,8 @@ pub struct Job {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = jobs)]
-pub struct NewJob<'a> {
-    pub kind: &'a str,
+pub struct NewJob {
+    pub kind: JobKind,
     pub container_id: Option<ContainerId>,
     pub customer_id: Option<CustomerId>,
     pub server_id: ServerId,

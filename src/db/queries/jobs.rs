@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text};
 
-use crate::db::models::job::{Job, NewJob};
+use crate::db::models::job::{Job, JobKind, NewJob};
 use crate::db::schema::jobs;
 use crate::domain::ids::{ContainerId, CustomerId, JobId, ServerId};
 
@@ -80,7 +80,7 @@ pub fn claim(
     conn: &mut PgConnection,
     worker: &str,
     scope: &ServerScope,
-    kinds: &[&str],
+    kinds: &[JobKind],
     limit: i64,
     lease: Duration,
 ) -> QueryResult<Vec<Job>> {

@@ -12,7 +12,7 @@ use crate::domain::values::Uid;
 use crate::host::check::CheckFacts;
 use crate::host::deadline::Deadline;
 use crate::host::report::{Level, ReportLine};
-use crate::host::unpack::Limits;
+use crate::host::unpack::{Limits, Unpacked};
 use crate::host::{HostError, ImageRef, home_label};
 use crate::jobs::{ArchiveSource, DistroImage, JobTarget};
 
@@ -40,19 +40,29 @@ impl Outcome {
     }
 }
 
-/// Reads an upload back chunk by chunk, one short query per chunk.
-struct UploadReader<'a> {
-    conn: &'a mut PgPooled,
+/// What an install needs: where it goes, which image, from what, expecting which digest.
+pub(super) struct Install<'a> {
+    pub uid: Uid,
+    pub storage: &'a ContainerFacts,
+    pub image: &'a DistroImage,
+    pub source: &'a ArchiveSource,
+    pub expect: Option<&'a Sha256Hex>,
+    pub deadline: &'a Deadline,
+}
+
+/// Reads an upload back chunk by chunk, one short query per chunk, on a connection of its own.
+struct UploadReader {
+    conn: PgPooled,
     upload: UploadId,
     next: i32,
     chunk: Vec<u8>,
     at: usize,
 }
 
-impl Read for UploadReader<'_> {
+impl Read for UploadReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.at == self.chunk.len() {
-            match image_uploads::chunk(self.conn, self.upload, self.next)
+            match image_uploads::chunk(&mut self.conn, self.upload, self.next)
                 .map_err(io::Error::other)?
             {
                 Some(chunk) => {
@@ -187,21 +197,18 @@ impl Runner {
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Unpacks the archive as the distro's new image (keeping the one it replaces), checks it,
+    /// and records it; the containers that boot the distro restart into it.
     pub(super) fn install_image(
         &self,
         conn: &mut PgPooled,
         log: &Log,
-        uid: Uid,
-        storage: &ContainerFacts,
-        image: &DistroImage,
-        source: &ArchiveSource,
-        expect: Option<&Sha256Hex>,
-        deadline: &Deadline,
+        install: &Install,
     ) -> Result<(), JobError> {
+        let (uid, image) = (install.uid, install.image);
         let target = self.image_ref(uid, image).label();
         if !self.distro_still_there(conn, log, image, &target)? {
-            if let ArchiveSource::Upload(upload) = source {
+            if let ArchiveSource::Upload(upload) = install.source {
                 log.guarded(conn, |conn| Ok(image_uploads::discard(conn, *upload)?))?;
             }
             return Ok(());
@@ -215,82 +222,97 @@ impl Runner {
             distros,
             "ready, owned by the container",
         )?;
-        let limits = Limits {
-            max_bytes: u64::try_from(storage.storage_mb).unwrap_or(0) << 20,
+        let limits = self.install_limits(install);
+        let mut archive = self.open_archive(conn, log, install, &target)?;
+        let unpacked =
+            self.host
+                .install_image(uid, &image.path, &mut *archive, install.expect, limits);
+        let unpacked = self.outcome(log, "unpack", &target, unpacked, "")?;
+        log_unpacked(log, &target, &unpacked);
+        self.record_install(conn, log, install, &unpacked)
+    }
+
+    fn install_limits(&self, install: &Install) -> Limits {
+        Limits {
+            max_bytes: u64::try_from(install.storage.storage_mb).unwrap_or(0) << 20,
             max_entries: self.images.max_entries,
             max_archive_bytes: self.images.max_archive_bytes,
-            deadline: *deadline,
-        };
-        let unpacked = match source {
-            ArchiveSource::Upload(upload) => {
-                let found = log.guarded(conn, |conn| {
-                    Ok(image_uploads::find_complete(conn, *upload)?)
-                })?;
-                let Some((bytes, _)) = found else {
-                    let gone = HostError::refused(
-                        &target,
-                        "the uploaded archive is no longer kept (uploads are dropped an hour after their install fails); upload it again",
-                    );
-                    return self.outcome(log, "upload", &target, Err(gone), "");
-                };
-                log.step(
-                    "upload",
-                    &target,
-                    Outcome::Ok,
-                    &format!("{bytes} bytes to unpack"),
-                );
-                let mut reader_conn = self.pool.get()?;
-                let mut reader = UploadReader {
-                    conn: &mut reader_conn,
-                    upload: *upload,
-                    next: 0,
-                    chunk: Vec::new(),
-                    at: 0,
-                };
-                self.host
-                    .install_image(uid, &image.path, &mut reader, expect, limits)
-            }
+            deadline: *install.deadline,
+        }
+    }
+
+    /// The archive to unpack, from wherever the job says, with a step saying where.
+    fn open_archive(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        install: &Install,
+        target: &str,
+    ) -> Result<Box<dyn Read + Send>, JobError> {
+        let uid = install.uid;
+        match install.source {
+            ArchiveSource::Upload(upload) => self.open_upload(conn, log, *upload, target),
             ArchiveSource::HomeFile(file) => {
                 let opened = self.host.open_home_file(uid, file);
                 let label = format!("{}/{file}", home_label(uid));
-                let mut reader = self.outcome(log, "open", &label, opened, "")?;
-                self.host
-                    .install_image(uid, &image.path, &mut reader, expect, limits)
+                self.outcome(log, "open", &label, opened, "")
             }
             ArchiveSource::Url(url) => {
                 let opened = self.fetcher.open(url);
-                let mut reader = self.outcome(log, "fetch", url.as_str(), opened, "")?;
-                self.host
-                    .install_image(uid, &image.path, &mut reader, expect, limits)
+                self.outcome(log, "fetch", url.as_str(), opened, "")
             }
-        };
-        let unpacked = self.outcome(log, "unpack", &target, unpacked, "")?;
-        for line in &unpacked.report {
-            log.step(
-                "unpack",
-                &target,
-                Outcome::of_level(line.level),
-                &line.message,
-            );
         }
+    }
+
+    fn open_upload(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        upload: UploadId,
+        target: &str,
+    ) -> Result<Box<dyn Read + Send>, JobError> {
+        let found = log.guarded(conn, |conn| Ok(image_uploads::find_complete(conn, upload)?))?;
+        let Some((bytes, _)) = found else {
+            let gone = HostError::refused(
+                target,
+                "the uploaded archive is no longer kept (uploads are dropped an hour after their install fails); upload it again",
+            );
+            return self.outcome(log, "upload", target, Err(gone), "");
+        };
         log.step(
-            "unpack",
-            &target,
+            "upload",
+            target,
             Outcome::Ok,
-            &format!(
-                "{} members, {} bytes of files, archive of {} bytes with SHA-256 {}; the image it replaced is kept for a rollback",
-                unpacked.entries, unpacked.bytes, unpacked.archive_bytes, unpacked.sha256
-            ),
+            &format!("{bytes} bytes to unpack"),
         );
-        let image_ref = self.image_ref(uid, image);
+        Ok(Box::new(UploadReader {
+            conn: self.pool.get()?,
+            upload,
+            next: 0,
+            chunk: Vec::new(),
+            at: 0,
+        }))
+    }
+
+    /// Checks the new image and records it, with its check, on the distro; the containers
+    /// booting the distro restart, and an uploaded archive is dropped.
+    fn record_install(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        install: &Install,
+        unpacked: &Unpacked,
+    ) -> Result<(), JobError> {
+        let image = install.image;
+        let image_ref = self.image_ref(install.uid, image);
         // the new image is in place: it is recorded even when its check ran out of time
-        let inspected = self.inspect(conn, log, &image_ref, image, deadline)?;
+        let inspected = self.inspect(conn, log, &image_ref, image, install.deadline)?;
         let (report, mapped) = (&inspected.report, &inspected.mapped);
         let state = images::state_after_check(true, has_errors(report));
         let bytes = i64::try_from(unpacked.bytes).unwrap_or(i64::MAX);
         self.log_restarts(log, &image_ref, mapped);
         log.guarded(conn, |conn| {
-            self.restart_mapped(conn, storage, mapped)?;
+            self.restart_mapped(conn, install.storage, mapped)?;
             images::record_installed(
                 conn,
                 image.distro,
@@ -299,7 +321,7 @@ impl Runner {
                 report_json(report),
                 state,
             )?;
-            if let ArchiveSource::Upload(upload) = source {
+            if let ArchiveSource::Upload(upload) = install.source {
                 image_uploads::discard(conn, *upload)?;
             }
             Ok(())
@@ -387,6 +409,27 @@ impl Runner {
         })
         .map(|_| ())
     }
+}
+
+/// The unpack's findings, and what it unpacked, as steps.
+fn log_unpacked(log: &Log, target: &str, unpacked: &Unpacked) {
+    for line in &unpacked.report {
+        log.step(
+            "unpack",
+            target,
+            Outcome::of_level(line.level),
+            &line.message,
+        );
+    }
+    log.step(
+        "unpack",
+        target,
+        Outcome::Ok,
+        &format!(
+            "{} members, {} bytes of files, archive of {} bytes with SHA-256 {}; the image it replaced is kept for a rollback",
+            unpacked.entries, unpacked.bytes, unpacked.archive_bytes, unpacked.sha256
+        ),
+    );
 }
 
 fn has_errors(report: &[ReportLine]) -> bool {

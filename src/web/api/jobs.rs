@@ -66,7 +66,7 @@ pub(crate) fn view(job: Job, base_uid: u32) -> JobView {
         id: job.id.0,
         container: job.container_id.map(|c| Uid::of(base_uid, c).get()),
         report: report_lines(&job.report),
-        kind: job.kind,
+        kind: job.kind.to_string(),
         state: job.state,
         attempts: job.attempts,
         created: epoch(job.created_at),

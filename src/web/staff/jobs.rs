@@ -61,7 +61,7 @@ fn row(job: Job, base_uid: i64) -> JobRow {
         uid: job.container_id.map(|c| base_uid + i64::from(c.0)),
         retryable: matches!(job.state.as_str(), "failed" | "cancelled"),
         cancellable: matches!(job.state.as_str(), "queued" | "retrying"),
-        kind: job.kind,
+        kind: job.kind.to_string(),
         state: job.state,
         attempts: job.attempts,
         created: when(job.created_at),

@@ -38,7 +38,7 @@ struct JobRow {
 fn job_row(job: Job) -> JobRow {
     JobRow {
         id: job.id.0,
-        kind: job.kind.replace('_', " "),
+        kind: job.kind.as_str().replace('_', " "),
         state: job.state,
         created: when(job.created_at),
         finished: job.finished_at.map(when).unwrap_or_default(),
