@@ -4,6 +4,10 @@
 use crate::domain::fields::FieldErrors;
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 
+mod container;
+
+pub use container::{ContainerFields, ContainerSettings, UpdateContainer, UpdateRefused};
+
 /// Put a new image into a custom distro, from wherever its archive comes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstallImage {

@@ -1,7 +1,7 @@
 //! Changes to a customer's container (storage toggle, default and custom distro, ssh keys,
 //! restart), checked by the rules and written with their restart job and operation-log line.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
 
 use crate::db;
@@ -10,59 +10,36 @@ use crate::db::models::event::NewEvent;
 use crate::db::queries::containers::{self, ContainerChangeset};
 use crate::db::queries::{custom_distros, distros, events, jobs};
 use crate::domain::authorized_key::AuthorizedKey;
+use crate::domain::commands::{ContainerSettings, UpdateContainer, UpdateRefused};
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
-use crate::domain::policy::{self, ContainerChange, ContainerFacts, DistroFacts};
+use crate::domain::policy::{self, ContainerChange, ContainerFacts, DistroFacts, Effects};
 use crate::domain::refusal::Race;
 use crate::error::Error;
 use crate::ops::Actor;
 
-/// A checked container update: every field left `None` stays as it is.
-#[derive(Debug, Default)]
-pub struct ContainerCommand {
-    pub fields: ContainerChangeset,
-    pub storage: Option<bool>,
-    pub ssh_keys: Option<Vec<AuthorizedKey>>,
-    pub distro: Option<DistroId>,
-    /// `Some(None)`: back to the default distro.
-    pub custom_distro: Option<Option<CustomDistroId>>,
-    pub reboot: bool,
-}
-
-impl ContainerCommand {
-    pub fn storage(on: bool) -> Self {
-        Self {
-            storage: Some(on),
-            ..Self::default()
-        }
-    }
-
-    pub fn boot(custom_distro: Option<CustomDistroId>) -> Self {
-        Self {
-            custom_distro: Some(custom_distro),
-            ..Self::default()
-        }
-    }
-
-    pub fn restart() -> Self {
-        Self {
-            reboot: true,
-            ..Self::default()
+impl From<UpdateRefused> for Error {
+    fn from(refused: UpdateRefused) -> Self {
+        match refused {
+            UpdateRefused::Invalid(fields) => Error::Invalid(fields),
+            UpdateRefused::NoSuchCustomDistro => Error::NotFound,
         }
     }
 }
 
 /// Applies `command` to the actor's container `id` in one transaction: all of it, or nothing.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, container = %id))]
 pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
     id: ContainerId,
-    command: ContainerCommand,
+    command: UpdateContainer,
 ) -> Result<(), Error> {
     conn.transaction(|conn| apply(conn, actor, id, command))
 }
 
 /// The custom distros `container` may boot (rule 3), as `GET /api/custom_distros/<uid>` lists
 /// them.
+#[tracing::instrument(skip_all, fields(customer = %customer, container = %container.id))]
 pub fn usable_distros(
     conn: &mut PgConnection,
     customer: CustomerId,
@@ -70,27 +47,15 @@ pub fn usable_distros(
 ) -> Result<Vec<DistroFacts>, Error> {
     let candidates: Vec<DistroFacts> =
         custom_distros::on_server_for_customer(conn, customer, container.server_id)?
-            .into_iter()
-            .map(|d| DistroFacts {
-                id: d.id,
-                name: d.name,
-                customer: d.customer_id,
-                server: d.server_id,
-                storage_container: d.container_id,
-            })
+            .iter()
+            .map(DistroFacts::from)
             .collect();
-    let facts = ContainerFacts {
-        id: container.id,
-        customer: container.customer_id,
-        server: container.server_id,
-        storage: container.custom_distros_storage,
-        default_distro: container.distro_id,
-        custom_distro: container.custom_distro_id.map(|d| (d, String::new())),
-    };
-    Ok(policy::usable_distros(&facts, &candidates)
-        .into_iter()
-        .cloned()
-        .collect())
+    Ok(
+        policy::usable_distros(&ContainerFacts::from(container), &candidates)
+            .into_iter()
+            .cloned()
+            .collect(),
+    )
 }
 
 /// Turns a constraint PostgreSQL enforced (a race the rules could not see) into a refusal.
@@ -111,71 +76,122 @@ fn apply(
     conn: &mut PgConnection,
     actor: &Actor,
     id: ContainerId,
-    mut command: ContainerCommand,
+    command: UpdateContainer,
 ) -> Result<(), Error> {
-    let customer = actor.customer;
-    let current = containers::lock_for_customer(conn, customer, id)?.ok_or(Error::NotFound)?;
-    let booted_name = match current.custom_distro_id {
-        Some(d) => custom_distros::find_for_customer(conn, customer, d)?.map(|d| d.name),
-        None => None,
+    let before = load(conn, actor.customer, id, &command)?;
+    let ssh_keys_changed = ssh_keys_differ(&before.container, command.ssh_keys.as_deref());
+    let change = ContainerChange {
+        storage: command.storage,
+        default_distro: command.distro,
+        custom_distro: command.custom_distro.map(|_| before.target.as_ref()),
+        ssh_keys_changed,
+        reboot: command.reboot,
     };
-    let facts = ContainerFacts {
-        id: current.id,
-        customer: current.customer_id,
-        server: current.server_id,
-        storage: current.custom_distros_storage,
-        default_distro: current.distro_id,
-        custom_distro: current
-            .custom_distro_id
-            .map(|d| (d, booted_name.clone().unwrap_or_default())),
-    };
-    let stored = if command.storage == Some(false) && current.custom_distros_storage {
+    let effects = policy::plan_container_change(&before.facts, &before.stored, &change)?;
+    let causes = restart_causes(&before, &command, ssh_keys_changed);
+    let now = Utc::now();
+    let changes = changeset(command, ssh_keys_changed, effects, now);
+    containers::update(conn, id, &changes).map_err(constraint_refusal)?;
+    if effects.restart {
+        queue_restart(conn, actor, &before.container, effects, &causes.join("; "))?;
+    }
+    Ok(())
+}
+
+/// What a change is checked against, read under the container's row lock.
+struct Before {
+    container: Container,
+    facts: ContainerFacts,
+    /// The distros the container stores, when the change turns storage off.
+    stored: Vec<String>,
+    /// The custom distro the change would boot.
+    target: Option<DistroFacts>,
+    /// The name of the platform distro the change sets as the default.
+    distro_name: Option<String>,
+}
+
+fn load(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+    command: &UpdateContainer,
+) -> Result<Before, Error> {
+    let container = containers::lock_for_customer(conn, customer, id)?.ok_or(Error::NotFound)?;
+    let facts = facts_with_booted_name(conn, customer, &container)?;
+    let stored = if command.storage == Some(false) && container.custom_distros_storage {
         custom_distros::names_in(conn, id)?
     } else {
         Vec::new()
     };
     let target = match command.custom_distro {
-        Some(Some(d)) => {
-            let row =
-                custom_distros::find_for_customer(conn, customer, d)?.ok_or(Error::NotFound)?;
-            Some(DistroFacts {
-                id: row.id,
-                name: row.name,
-                customer: row.customer_id,
-                server: row.server_id,
-                storage_container: row.container_id,
-            })
-        }
+        Some(Some(d)) => Some(boot_target(conn, customer, d)?),
         _ => None,
     };
-    let mut distro_name = None;
-    if let Some(d) = command.distro {
-        let row = distros::find(conn, d)?.ok_or_else(|| {
-            Error::invalid(
-                "distro",
-                format!("there is no platform distro {d}; see GET /api/distros"),
-            )
-        })?;
-        distro_name = Some(row.name);
+    let distro_name = match command.distro {
+        Some(d) => Some(platform_distro_name(conn, d)?),
+        None => None,
+    };
+    Ok(Before {
+        container,
+        facts,
+        stored,
+        target,
+        distro_name,
+    })
+}
+
+/// The container's facts with the name of the custom distro it boots, which a refusal names.
+fn facts_with_booted_name(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    container: &Container,
+) -> Result<ContainerFacts, Error> {
+    let mut facts = ContainerFacts::from(container);
+    if let Some((booted, name)) = &mut facts.custom_distro
+        && let Some(distro) = custom_distros::find_for_customer(conn, customer, *booted)?
+    {
+        *name = distro.name;
     }
-    let current_keys = current.ssh_keys();
-    let ssh_keys_changed = command.ssh_keys.as_ref().is_some_and(|keys| {
+    Ok(facts)
+}
+
+fn boot_target(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: CustomDistroId,
+) -> Result<DistroFacts, Error> {
+    let row = custom_distros::find_for_customer(conn, customer, id)?.ok_or(Error::NotFound)?;
+    Ok(DistroFacts::from(&row))
+}
+
+fn platform_distro_name(conn: &mut PgConnection, id: DistroId) -> Result<String, Error> {
+    let row = distros::find(conn, id)?.ok_or_else(|| {
+        Error::invalid(
+            "distro",
+            format!("there is no platform distro {id}; see GET /api/distros"),
+        )
+    })?;
+    Ok(row.name)
+}
+
+fn ssh_keys_differ(container: &Container, keys: Option<&[AuthorizedKey]>) -> bool {
+    let current = container.ssh_keys();
+    keys.is_some_and(|keys| {
         !keys
             .iter()
             .map(AuthorizedKey::as_str)
-            .eq(current_keys.iter().map(String::as_str))
-    });
-    let change = ContainerChange {
-        storage: command.storage,
-        default_distro: command.distro,
-        custom_distro: command.custom_distro.map(|_| target.as_ref()),
-        ssh_keys_changed,
-        reboot: command.reboot,
-    };
-    let effects = policy::plan_container_change(&facts, &stored, &change)?;
+            .eq(current.iter().map(String::as_str))
+    })
+}
 
-    let now = Utc::now();
-    let fields = &mut command.fields;
+/// The columns the command writes; `now` stamps the update and what it changes.
+fn changeset(
+    command: UpdateContainer,
+    ssh_keys_changed: bool,
+    effects: Effects,
+    now: DateTime<Utc>,
+) -> ContainerChangeset {
+    let mut fields = settings_changeset(command.settings);
     fields.custom_distros_storage = command.storage;
     fields.distro_id = command.distro.map(Some);
     fields.custom_distro_id = command.custom_distro;
@@ -189,57 +205,95 @@ fn apply(
         fields.last_reboot = Some(now);
     }
     fields.updated_at = Some(now);
-    containers::update(conn, id, fields).map_err(constraint_refusal)?;
+    fields
+}
 
-    if effects.restart {
-        let mut causes = Vec::new();
-        if let Some(on) = command
-            .storage
-            .filter(|on| *on != current.custom_distros_storage)
-        {
-            causes.push(format!("custom_distros_storage set to {on}"));
-        }
-        if let (Some(d), Some(name)) = (command.distro, &distro_name)
-            && Some(d) != current.distro_id
-        {
-            causes.push(format!("distro set to '{name}' ({d})"));
-        }
-        if let Some(mapped) = command
-            .custom_distro
-            .filter(|m| *m != current.custom_distro_id)
-        {
-            causes.push(match (&target, mapped) {
-                (Some(t), _) => format!("custom_distro set to '{}' ({})", t.name, t.id),
-                (None, _) => "custom_distro set to null (default distro)".into(),
-            });
-        }
-        if ssh_keys_changed {
-            causes.push("ssh_keys changed".into());
-        }
-        if command.reboot {
-            causes.push("reboot requested".into());
-        }
-        if effects.ensure_storage_dir {
-            jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(&current))?;
-        }
-        let restart = jobs::enqueue(conn, &crate::jobs::restart(&current))?;
-        let detail = causes.join("; ");
-        events::insert(
-            conn,
-            &NewEvent {
-                kind: "operation",
-                actor_user_id: Some(actor.user),
-                actor: &actor.username,
-                customer_id: Some(customer),
-                container_id: Some(id),
-                job_id: Some(restart.id),
-                action: "restart",
-                target: &current.name,
-                outcome: "ok",
-                detail: &detail,
-                ip: Some(&actor.address),
-            },
-        )?;
+fn settings_changeset(settings: ContainerSettings) -> ContainerChangeset {
+    ContainerChangeset {
+        name: settings.name.map(|n| n.into_inner()),
+        note: settings.note,
+        quota_threshold: settings.quota_threshold,
+        alarm_freq: settings.alarm_freq,
+        nofollow: settings.nofollow,
+        tags: settings
+            .tags
+            .map(|tags| tags.into_iter().map(Some).collect()),
+        jid: settings.jid,
+        jid_destinations: settings.jid_destinations,
+        pushover_user: settings.pushover_user,
+        pushover_token: settings.pushover_token,
+        pushover_sound: settings.pushover_sound,
+        pushbullet_token: settings.pushbullet_token,
+        slack_webhook: settings.slack_webhook,
+        ..ContainerChangeset::default()
     }
+}
+
+/// Why the container restarts, as the operation log says it.
+fn restart_causes(
+    before: &Before,
+    command: &UpdateContainer,
+    ssh_keys_changed: bool,
+) -> Vec<String> {
+    let current = &before.container;
+    let mut causes = Vec::new();
+    if let Some(on) = command
+        .storage
+        .filter(|on| *on != current.custom_distros_storage)
+    {
+        causes.push(format!("custom_distros_storage set to {on}"));
+    }
+    if let (Some(d), Some(name)) = (command.distro, &before.distro_name)
+        && Some(d) != current.distro_id
+    {
+        causes.push(format!("distro set to '{name}' ({d})"));
+    }
+    if command
+        .custom_distro
+        .is_some_and(|mapped| mapped != current.custom_distro_id)
+    {
+        causes.push(match &before.target {
+            Some(t) => format!("custom_distro set to '{}' ({})", t.name, t.id),
+            None => "custom_distro set to null (default distro)".into(),
+        });
+    }
+    if ssh_keys_changed {
+        causes.push("ssh_keys changed".into());
+    }
+    if command.reboot {
+        causes.push("reboot requested".into());
+    }
+    causes
+}
+
+/// The restart job (after the storage directory's, when storage was just turned on) and its
+/// operation-log line.
+fn queue_restart(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    container: &Container,
+    effects: Effects,
+    detail: &str,
+) -> Result<(), Error> {
+    if effects.ensure_storage_dir {
+        jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(container))?;
+    }
+    let restart = jobs::enqueue(conn, &crate::jobs::restart(container))?;
+    events::insert(
+        conn,
+        &NewEvent {
+            kind: "operation",
+            actor_user_id: Some(actor.user),
+            actor: &actor.username,
+            customer_id: Some(actor.customer),
+            container_id: Some(container.id),
+            job_id: Some(restart.id),
+            action: "restart",
+            target: &container.name,
+            outcome: "ok",
+            detail,
+            ip: Some(&actor.address),
+        },
+    )?;
     Ok(())
 }

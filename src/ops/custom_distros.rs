@@ -2,7 +2,6 @@
 
 use diesel::{Connection, PgConnection};
 
-use crate::db::models::container::Container;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
 use crate::db::queries::custom_distros::CustomDistroChangeset;
 use crate::db::queries::images;
@@ -47,18 +46,8 @@ pub fn parse_fields(
     Ok(fields)
 }
 
-pub(crate) fn facts_of_container(c: &Container) -> ContainerFacts {
-    ContainerFacts {
-        id: c.id,
-        customer: c.customer_id,
-        server: c.server_id,
-        storage: c.custom_distros_storage,
-        default_distro: c.distro_id,
-        custom_distro: c.custom_distro_id.map(|d| (d, String::new())),
-    }
-}
-
 /// A new distro in the actor's storage container `storage`.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, container = %storage))]
 pub async fn create(
     pool: &PgPool,
     base_uid: u32,
@@ -77,7 +66,7 @@ pub async fn create(
             let storage = containers::find_for_customer(conn, actor.customer, storage)?
                 .ok_or(Error::NotFound)?;
             policy::may_store_distros(
-                &facts_of_container(&storage),
+                &ContainerFacts::from(&storage),
                 ContainerRef {
                     uid: Uid::of(base_uid, storage.id),
                     name: storage.name.clone(),
@@ -125,6 +114,7 @@ pub fn booting(
 
 /// Changes the given fields; a new path renames the image directory on the host. Returns
 /// the distro as it now is, with its image state.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn update(
     pool: &PgPool,
     base_uid: u32,
@@ -165,6 +155,7 @@ pub async fn update(
 }
 
 /// Deletes a distro nothing boots; `purge` also removes its image files on the host.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn delete(
     pool: &PgPool,
     base_uid: u32,

@@ -69,6 +69,7 @@ pub struct StoredUpload {
 
 /// Stores the archive `body` brings for the customer's distro `id`, at most `limit` bytes.
 /// The distro must be the customer's before a byte is stored; a refused upload leaves nothing.
+#[tracing::instrument(skip_all, fields(customer = %customer, distro = %id))]
 pub async fn receive_upload<S, B, E>(
     pool: &PgPool,
     customer: CustomerId,
@@ -168,6 +169,7 @@ where
 
 /// Queues the unpack of a stored upload, unless its digest is not `expect`; a refused
 /// upload is dropped.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn finish_upload(
     pool: &PgPool,
     actor: Actor,
@@ -228,6 +230,7 @@ async fn queue_upload(
 }
 
 /// Unpacks an archive in the storage container's home.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn unpack(
     pool: &PgPool,
     actor: Actor,
@@ -256,6 +259,7 @@ pub async fn unpack(
 }
 
 /// Has the host download an archive with this digest.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn fetch(
     pool: &PgPool,
     actor: Actor,
@@ -279,6 +283,7 @@ pub async fn fetch(
 }
 
 /// Brings back the image the last install replaced; refused when none is known.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn rollback(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
         pool,
@@ -302,6 +307,7 @@ pub async fn rollback(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result
 }
 
 /// Checks the installed image again.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn check_now(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
     queue_image_job(
         pool,

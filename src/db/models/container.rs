@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::db::schema::containers;
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId, ServerId};
+use crate::domain::policy::ContainerFacts;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = containers, check_for_backend(diesel::pg::Pg))]
@@ -46,6 +47,21 @@ impl Container {
 
     pub fn tags(&self) -> Vec<String> {
         self.tags.iter().flatten().cloned().collect()
+    }
+}
+
+/// The container as the rules see it. The name of the custom distro it boots is left empty;
+/// only a refusal of a container change names it, and that change reads it.
+impl From<&Container> for ContainerFacts {
+    fn from(c: &Container) -> Self {
+        ContainerFacts {
+            id: c.id,
+            customer: c.customer_id,
+            server: c.server_id,
+            storage: c.custom_distros_storage,
+            default_distro: c.distro_id,
+            custom_distro: c.custom_distro_id.map(|d| (d, String::new())),
+        }
     }
 }
 

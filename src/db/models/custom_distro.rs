@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::db::schema::custom_distros;
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, ServerId};
+use crate::domain::policy::DistroFacts;
 
 /// A customer's own root filesystem, kept in `distros/<path>` of a storage container.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -28,6 +29,19 @@ pub struct CustomDistro {
     /// What the image an install replaced was (kept on the host for a rollback).
     pub previous_bytes: Option<i64>,
     pub previous_sha256: Option<String>,
+}
+
+/// The distro as the rules see it.
+impl From<&CustomDistro> for DistroFacts {
+    fn from(d: &CustomDistro) -> Self {
+        DistroFacts {
+            id: d.id,
+            name: d.name.clone(),
+            customer: d.customer_id,
+            server: d.server_id,
+            storage_container: d.container_id,
+        }
+    }
 }
 
 #[derive(Debug, Insertable)]

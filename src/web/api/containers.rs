@@ -12,16 +12,14 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
-use crate::db::queries::containers::{ContainerChangeset, ContainerView};
+use crate::db::queries::containers::ContainerView;
 use crate::db::queries::{api_jobs, containers};
-use crate::domain::authorized_key::AuthorizedKey;
-use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
-use crate::domain::values::{DisplayName, Uid};
-use crate::ops::containers::ContainerCommand;
+use crate::domain::commands::{ContainerFields, UpdateContainer};
+use crate::domain::ids::{ContainerId, CustomerId};
+use crate::domain::values::Uid;
+use crate::error::Error;
 use crate::ops::{self, Actor};
-use crate::web::api::input::{
-    FieldErrors, JsonBody, QueryMap, nullable, one_line, plain_text, present,
-};
+use crate::web::api::input::{JsonBody, QueryMap, nullable, present};
 use crate::web::api::{container_of_uid, epoch};
 
 /// Kept here too: the other API modules turn the same constraints into refusals.
@@ -255,105 +253,28 @@ pub struct ContainerUpdate {
     pub slack_webhook: Option<String>,
 }
 
-const MAX_KEYS: usize = 100;
-const MAX_TAGS: usize = 32;
-
-/// Every line parsed, or why each bad one was refused, by its index in the list.
-fn authorized_keys(lines: &[String]) -> Result<Vec<AuthorizedKey>, String> {
-    if lines.len() > MAX_KEYS {
-        return Err(format!("has at most {MAX_KEYS} keys"));
-    }
-    let mut keys = Vec::with_capacity(lines.len());
-    let mut refused = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
-        match AuthorizedKey::parse(line) {
-            Ok(key) => keys.push(key),
-            Err(why) => refused.push(format!("the key at index {index} {why}")),
-        }
-    }
-    if refused.is_empty() {
-        Ok(keys)
-    } else {
-        Err(refused.join("; "))
-    }
-}
-
-impl TryFrom<ContainerUpdate> for ContainerCommand {
-    type Error = ApiError;
-
-    fn try_from(body: ContainerUpdate) -> Result<Self, ApiError> {
-        let mut errors = FieldErrors::default();
-        let mut fields = ContainerChangeset {
-            name: body.name.and_then(|raw| {
-                errors
-                    .check("name", DisplayName::parse(&raw))
-                    .map(DisplayName::into_inner)
-            }),
-            note: body
-                .note
-                .and_then(|raw| errors.check("note", plain_text(&raw, 4096))),
-            quota_threshold: body.quota_threshold.and_then(|q| {
-                let ok = i32::try_from(q).ok().filter(|q| (0..=100).contains(q));
-                errors.check("quota_threshold", ok.ok_or("is a percentage from 0 to 100"))
-            }),
-            alarm_freq: body.alarm_freq.and_then(|f| {
-                let ok = i32::try_from(f).ok().filter(|f| *f >= 60);
-                errors.check("alarm_freq", ok.ok_or("is at least 60 seconds"))
-            }),
+impl From<ContainerUpdate> for ContainerFields {
+    fn from(body: ContainerUpdate) -> Self {
+        ContainerFields {
+            name: body.name,
+            note: body.note,
+            quota_threshold: body.quota_threshold,
+            alarm_freq: body.alarm_freq,
             nofollow: body.nofollow,
-            ..Default::default()
-        };
-        let mut channel = |raw: Option<String>, field: &str| {
-            raw.and_then(|raw| errors.check(field, plain_text(&raw, 1024)))
-        };
-        fields.jid = channel(body.jid, "jid");
-        fields.jid_destinations = channel(body.jid_destinations, "jid_destinations");
-        fields.pushover_user = channel(body.pushover_user, "pushover_user");
-        fields.pushover_token = channel(body.pushover_token, "pushover_token");
-        fields.pushover_sound = channel(body.pushover_sound, "pushover_sound");
-        fields.pushbullet_token = channel(body.pushbullet_token, "pushbullet_token");
-        fields.slack_webhook = channel(body.slack_webhook, "slack_webhook");
-
-        let ssh_keys = body
-            .ssh_keys
-            .and_then(|keys| errors.check("ssh_keys", authorized_keys(&keys)));
-        fields.tags = body.tags.and_then(|tags| {
-            let checked = if tags.len() > MAX_TAGS {
-                Err(format!("has at most {MAX_TAGS} tags"))
-            } else {
-                tags.iter()
-                    .map(|t| match one_line(t, 64) {
-                        Ok(t) if !t.contains(',') => Ok(Some(t)),
-                        _ => Err(
-                            "each tag has 1 to 64 characters, no commas or control characters"
-                                .to_string(),
-                        ),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            };
-            errors.check("tags", checked)
-        });
-        let distro = body.distro.and_then(|d| {
-            let ok = i32::try_from(d).ok().map(DistroId);
-            errors.check("distro", ok.ok_or("is the id of a platform distro"))
-        });
-        let custom_distro = match body.custom_distro {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(d)) => match i32::try_from(d) {
-                Ok(d) => Some(Some(CustomDistroId(d))),
-                Err(_) => return Err(ApiError(AppError::NotFound)),
-            },
-        };
-        errors.finish()?;
-        Ok(Self {
-            fields,
-            storage: body.custom_distros_storage,
-            ssh_keys,
-            distro,
-            custom_distro,
+            custom_distros_storage: body.custom_distros_storage,
+            ssh_keys: body.ssh_keys,
+            distro: body.distro,
+            custom_distro: body.custom_distro,
+            tags: body.tags,
             reboot: body.reboot,
-        })
+            jid: body.jid,
+            jid_destinations: body.jid_destinations,
+            pushover_user: body.pushover_user,
+            pushover_token: body.pushover_token,
+            pushover_sound: body.pushover_sound,
+            pushbullet_token: body.pushbullet_token,
+            slack_webhook: body.slack_webhook,
+        }
     }
 }
 
@@ -372,7 +293,7 @@ pub async fn update(
     let customer = caller.customer()?;
     let base_uid = state.config.base_uid;
     let id = container_of_uid(&uid, base_uid)?;
-    let command = ContainerCommand::try_from(body)?;
+    let command = UpdateContainer::parse(&body.into()).map_err(Error::from)?;
     let actor = Actor::of_api(&caller, &request)?;
     let updated = db::run(&state.pool, move |conn| {
         ops::containers::update(conn, &actor, id, command)?;

@@ -12,10 +12,10 @@ use crate::db::models::custom_distro::CustomDistro;
 use crate::db::queries::images;
 use crate::db::queries::{containers, custom_distros};
 use crate::domain::ids::CustomDistroId;
-use crate::domain::policy::{self, DistroFacts};
 use crate::domain::values::Uid;
 use crate::ops::Actor;
-use crate::ops::custom_distros::{self as custom_distros_ops, facts_of_container};
+use crate::ops::containers as container_ops;
+use crate::ops::custom_distros as custom_distros_ops;
 use crate::web::api::input::{JsonBody, QueryMap};
 use crate::web::api::{container_of_uid, created, ok_message};
 use crate::web::error::{ApiError, AppError};
@@ -66,16 +66,6 @@ fn view(d: CustomDistro, image_state: String, base_uid: u32) -> CustomDistroView
     }
 }
 
-fn facts_of_distro(d: &CustomDistro) -> DistroFacts {
-    DistroFacts {
-        id: d.id,
-        name: d.name.clone(),
-        customer: d.customer_id,
-        server: d.server_id,
-        storage_container: d.container_id,
-    }
-}
-
 #[utoipa::path(get, path = "/api/custom_distros", operation_id = "custom_distros_list", tag = "custom distros",
     responses((status = 200, body = Vec<CustomDistroItem>)))]
 pub async fn list(caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -109,16 +99,11 @@ pub async fn usable(
     let items = db::run(&state.pool, move |conn| {
         let container =
             containers::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
-        let candidates: Vec<DistroFacts> =
-            custom_distros::on_server_for_customer(conn, customer, container.server_id)?
-                .iter()
-                .map(facts_of_distro)
-                .collect();
-        let usable = policy::usable_distros(&facts_of_container(&container), &candidates)
+        let usable = container_ops::usable_distros(conn, customer, &container)?
             .into_iter()
             .map(|d| UsableDistro {
                 id: d.id.0,
-                name: d.name.clone(),
+                name: d.name,
             })
             .collect::<Vec<_>>();
         Ok::<_, AppError>(usable)

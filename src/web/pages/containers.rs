@@ -19,10 +19,12 @@ use crate::db::models::job::Job;
 use crate::db::queries::alarms::{self, AlarmFilter};
 use crate::db::queries::containers::{self, ContainerView};
 use crate::db::queries::{api_jobs, container_pages};
-use crate::domain::ids::{AlarmId, ContainerId, CustomDistroId, CustomerId};
+use crate::domain::commands::{ContainerFields, UpdateContainer};
+use crate::domain::ids::{AlarmId, ContainerId, CustomerId};
 use crate::domain::values::Uid;
+use crate::error::Error;
 use crate::ops::Actor;
-use crate::ops::containers::{self as container_ops, ContainerCommand};
+use crate::ops::containers as container_ops;
 use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::error::AppError;
 use crate::web::htmx;
@@ -343,15 +345,18 @@ async fn change(
     request: HttpRequest,
     state: &AppState,
     id: ContainerId,
-    command: ContainerCommand,
+    fields: ContainerFields,
     done: &str,
 ) -> Result<HttpResponse, AppError> {
     let actor = Actor::of_page(&customer, &request);
-    let applied = db::run(&state.pool, move |conn| {
-        container_ops::update(conn, &actor, id, command)
-    })
-    .await
-    .map_err(AppError::from);
+    let applied = match UpdateContainer::parse(&fields) {
+        Ok(command) => db::run(&state.pool, move |conn| {
+            container_ops::update(conn, &actor, id, command)
+        })
+        .await
+        .map_err(AppError::from),
+        Err(refused) => Err(AppError::from(Error::from(refused))),
+    };
     match applied {
         Ok(()) => Ok(back_to(id, state.config.base_uid, done)),
         Err(refused) => match refusal_status(&refused) {
@@ -393,15 +398,11 @@ async fn set_storage(
             return render(&request, &state, &customer, id, status, None, Some(problem)).await;
         }
     };
-    change(
-        customer,
-        request,
-        &state,
-        id,
-        ContainerCommand::storage(on),
-        done,
-    )
-    .await
+    let fields = ContainerFields {
+        custom_distros_storage: Some(on),
+        ..ContainerFields::default()
+    };
+    change(customer, request, &state, id, fields, done).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -422,20 +423,13 @@ async fn set_boot(
     let target = match form.custom_distro.as_str() {
         "default" => None,
         // an id that is not a number names no distro of the customer's
-        raw => Some(
-            raw.parse::<CustomDistroId>()
-                .map_err(|_| AppError::NotFound)?,
-        ),
+        raw => Some(raw.parse::<i64>().map_err(|_| AppError::NotFound)?),
     };
-    change(
-        customer,
-        request,
-        &state,
-        id,
-        ContainerCommand::boot(target),
-        "boot",
-    )
-    .await
+    let fields = ContainerFields {
+        custom_distro: Some(target),
+        ..ContainerFields::default()
+    };
+    change(customer, request, &state, id, fields, "boot").await
 }
 
 #[post("/containers/{uid}/restart")]
@@ -445,8 +439,11 @@ async fn restart(
     state: web::Data<AppState>,
     ContainerUid(id): ContainerUid,
 ) -> Result<HttpResponse, AppError> {
-    let command = ContainerCommand::restart();
-    change(customer, request, &state, id, command, "restart").await
+    let fields = ContainerFields {
+        reboot: true,
+        ..ContainerFields::default()
+    };
+    change(customer, request, &state, id, fields, "restart").await
 }
 
 /// The alarm in `/containers/{uid}/alarms/{alarm}/...`; the uid is read by [`ContainerUid`].
