@@ -322,14 +322,39 @@ impl Settings {
     pub fn into_config(self, database_url: SecretString) -> anyhow::Result<Config> {
         let var_dir = absolute(&self.var_dir)?;
         let host_root = absolute(&self.host_root)?;
-        let vassals_dir = match self.vassals_dir {
-            Some(dir) => absolute(&dir)?,
+        let vassals_dir = match &self.vassals_dir {
+            Some(dir) => absolute(dir)?,
             None => host_root.join("etc/uwsgi/vassals"),
         };
-        let session_key = match self.session_key {
-            Some(hex) => SecretKey::parse_hex(&hex)?,
+        let session_key = match &self.session_key {
+            Some(hex) => SecretKey::parse_hex(hex)?,
             None => SecretKey::load_or_create(&var_dir.join("session.key"))?,
         };
+        self.ensure_bounds()?;
+        let jobs = self.job_settings();
+        let images = self.image_settings();
+        Ok(Config {
+            database_url,
+            bind: self.bind,
+            var_dir,
+            host_root,
+            vassals_dir,
+            base_uid: self.base_uid,
+            max_alarms: self.max_alarms,
+            session_key,
+            secure_cookies: self.secure_cookies,
+            db_pool: self.db_pool,
+            workers: self.workers,
+            vassal_template: self.vassal_template.as_deref().map(absolute).transpose()?,
+            local_servers: LocalServers::parse(self.local_servers.as_deref()),
+            jobs,
+            trusted_proxies: parse_proxies(&self.trusted_proxies)?,
+            images,
+        })
+    }
+
+    /// Refuses the numbers that would leave the panel unable to work.
+    fn ensure_bounds(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.job_slots >= 1, "a job worker needs at least one slot");
         anyhow::ensure!(
             self.job_lease_secs >= 1,
@@ -359,41 +384,32 @@ impl Settings {
             self.db_pool >= 1,
             "the database pool needs at least one connection"
         );
-        Ok(Config {
-            database_url,
-            bind: self.bind,
-            var_dir,
-            host_root,
-            vassals_dir,
-            base_uid: self.base_uid,
-            max_alarms: self.max_alarms,
-            session_key,
-            secure_cookies: self.secure_cookies,
-            db_pool: self.db_pool,
-            workers: self.workers,
-            vassal_template: self.vassal_template.as_deref().map(absolute).transpose()?,
-            local_servers: LocalServers::parse(self.local_servers.as_deref()),
-            jobs: JobSettings {
-                retention: (self.job_retention_days > 0)
-                    .then(|| Duration::from_secs(self.job_retention_days.saturating_mul(86_400))),
-                slots: self.job_slots,
-                lease: Duration::from_secs(self.job_lease_secs),
-                poll: Duration::from_millis(self.job_poll_ms),
-                backoff: Duration::from_millis(self.job_backoff_ms),
-                deadlines: JobDeadlines {
-                    restart: Duration::from_secs(self.job_deadline_restart_secs),
-                    unpack: Duration::from_secs(self.job_deadline_unpack_secs),
-                    check: Duration::from_secs(self.job_deadline_check_secs),
-                    fetch: Duration::from_secs(self.job_deadline_fetch_secs),
-                },
+        Ok(())
+    }
+
+    fn job_settings(&self) -> JobSettings {
+        JobSettings {
+            retention: (self.job_retention_days > 0)
+                .then(|| Duration::from_secs(self.job_retention_days.saturating_mul(86_400))),
+            slots: self.job_slots,
+            lease: Duration::from_secs(self.job_lease_secs),
+            poll: Duration::from_millis(self.job_poll_ms),
+            backoff: Duration::from_millis(self.job_backoff_ms),
+            deadlines: JobDeadlines {
+                restart: Duration::from_secs(self.job_deadline_restart_secs),
+                unpack: Duration::from_secs(self.job_deadline_unpack_secs),
+                check: Duration::from_secs(self.job_deadline_check_secs),
+                fetch: Duration::from_secs(self.job_deadline_fetch_secs),
             },
-            trusted_proxies: parse_proxies(&self.trusted_proxies)?,
-            images: ImageSettings {
-                max_archive_bytes: self.max_image_mb.saturating_mul(1024 * 1024),
-                max_entries: self.max_image_entries,
-                fetch_allow_private: self.fetch_allow_private,
-                fetch_timeout: Duration::from_secs(self.fetch_timeout_secs),
-            },
-        })
+        }
+    }
+
+    fn image_settings(&self) -> ImageSettings {
+        ImageSettings {
+            max_archive_bytes: self.max_image_mb.saturating_mul(1024 * 1024),
+            max_entries: self.max_image_entries,
+            fetch_allow_private: self.fetch_allow_private,
+            fetch_timeout: Duration::from_secs(self.fetch_timeout_secs),
+        }
     }
 }

@@ -56,18 +56,7 @@ impl Application {
     /// Connects the pool, applies pending migrations and binds `config.bind` (port 0 picks a
     /// free port, as tests do).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let url = config.database_url.expose_secret().to_owned();
-        let size = config.db_pool;
-        let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<PgPool> {
-            let pool = db::pool(&url, size).context("connecting to PostgreSQL")?;
-            let applied = db::migrate(&mut *pool.get()?)?;
-            if !applied.is_empty() {
-                tracing::info!(?applied, "applied migrations");
-            }
-            Ok(pool)
-        })
-        .await??;
-
+        let pool = connect_and_migrate(&config).await?;
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -91,26 +80,14 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(verified_credentials.clone())
                 .app_data(trusted_proxies.clone())
-                .app_data(
-                    aweb::FormConfig::default()
-                        .limit(64 * 1024)
-                        .error_handler(|_, _| {
-                            AppError::BadRequest("The form could not be read.".into()).into()
-                        }),
-                )
+                .app_data(form_config())
                 .wrap(from_fn(web::error::signed_in_error_pages))
                 .wrap(from_fn(web::csrf::protect))
                 .wrap(auth::session_store::middleware(
                     state.pool.clone(),
                     &state.config,
                 ))
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("Referrer-Policy", "same-origin"))
-                        .add(("X-Frame-Options", "DENY")),
-                )
+                .wrap(security_headers())
                 .wrap(TracingLogger::<web::request_spans::RequestSpans>::new())
                 .configure(configure)
         })
@@ -143,6 +120,37 @@ impl Application {
         maintenance.abort();
         served
     }
+}
+
+/// A pool on `config.database_url`, once pending migrations are applied.
+async fn connect_and_migrate(config: &Config) -> anyhow::Result<PgPool> {
+    let url = config.database_url.expose_secret().to_owned();
+    let size = config.db_pool;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<PgPool> {
+        let pool = db::pool(&url, size).context("connecting to PostgreSQL")?;
+        let applied = db::migrate(&mut *pool.get()?)?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+        Ok(pool)
+    })
+    .await?
+}
+
+/// Forms are small; one that cannot be read is a plain 400.
+fn form_config() -> aweb::FormConfig {
+    aweb::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|_, _| AppError::BadRequest("The form could not be read.".into()).into())
+}
+
+/// The headers every response carries.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
 }
 
 /// Every route of the panel. Shared by [`Application::build`] and in-process tests.

@@ -1,3 +1,5 @@
+//! The `distropanel` binary: parses the command line and hands it to `cli::run`.
+
 use clap::Parser;
 
 use distropanel::cli::{Cli, run};

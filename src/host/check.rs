@@ -214,66 +214,122 @@ fn walk(image: &Dir, deadline: &Deadline) -> Result<Walk, CheckError> {
             continue;
         }
         deadline.check()?;
-        let path = format!("{}/{}", level.path, name.to_string_lossy());
-        let stat = match rustix::fs::statat(level.entries.fd()?, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => stat,
-            // removed while it was walked: nothing to count
-            Err(Errno::NOENT) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let mode = stat.st_mode & 0o7777;
-        match FileType::from_raw_mode(stat.st_mode) {
-            FileType::Directory => {
-                // sticky world-writable directories (/tmp) are the normal kind
-                if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-                    out.world_writable.add(path.clone());
-                }
-                if depth >= MAX_OPEN_DIRS {
-                    out.too_deep.add(path);
-                    continue;
-                }
-                let fd = match open_dir_at(level.entries.fd()?, name) {
-                    Ok(fd) => fd,
-                    // replaced by a link or a file meanwhile, gone, or closed to us
-                    Err(Errno::LOOP | Errno::NOTDIR | Errno::NOENT | Errno::ACCESS) => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                levels.push(Level {
-                    entries: rustix::fs::Dir::new(fd)?,
-                    path,
-                });
-            }
-            FileType::RegularFile => {
-                out.bytes += u64::try_from(stat.st_size).unwrap_or(0);
-                if mode & 0o6000 != 0 {
-                    out.setid.add(path);
-                }
-            }
-            _ => {}
+        if let Some(deeper) = out.visit(level, name, depth)? {
+            levels.push(deeper);
         }
     }
 }
 
-/// Checks the image rooted at `image`. Errors mean a container would not boot into it.
-pub fn check(image: &Dir, facts: &CheckFacts) -> Result<Vec<ReportLine>, CheckError> {
-    facts.deadline.check()?;
-    let mut report = Vec::new();
-    for (dir, why) in [
+impl Walk {
+    /// Counts the entry `name` of `level`, `depth` directories down, and returns the directory
+    /// to walk into next, if it is one.
+    fn visit(
+        &mut self,
+        level: &Level,
+        name: &CStr,
+        depth: usize,
+    ) -> Result<Option<Level>, CheckError> {
+        let path = format!("{}/{}", level.path, name.to_string_lossy());
+        let stat = match rustix::fs::statat(level.entries.fd()?, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            // removed while it was walked: nothing to count
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mode = stat.st_mode & 0o7777;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => self.directory(level, name, path, mode, depth),
+            FileType::RegularFile => {
+                self.bytes += u64::try_from(stat.st_size).unwrap_or(0);
+                if mode & 0o6000 != 0 {
+                    self.setid.add(path);
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Notes the directory `name` of `level` and opens it to walk into, unless it is too deep
+    /// or no longer a directory.
+    fn directory(
+        &mut self,
+        level: &Level,
+        name: &CStr,
+        path: String,
+        mode: u32,
+        depth: usize,
+    ) -> Result<Option<Level>, CheckError> {
+        // sticky world-writable directories (/tmp) are the normal kind
+        if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            self.world_writable.add(path.clone());
+        }
+        if depth >= MAX_OPEN_DIRS {
+            self.too_deep.add(path);
+            return Ok(None);
+        }
+        let fd = match open_dir_at(level.entries.fd()?, name) {
+            Ok(fd) => fd,
+            // replaced by a link or a file meanwhile, gone, or closed to us
+            Err(Errno::LOOP | Errno::NOTDIR | Errno::NOENT | Errno::ACCESS) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(Level {
+            entries: rustix::fs::Dir::new(fd)?,
+            path,
+        }))
+    }
+
+    /// What the walk found that is worth saying, and the size of the image.
+    fn report(&self) -> Vec<ReportLine> {
+        let mut report = Vec::new();
+        if !self.world_writable.is_empty() {
+            report.push(ReportLine::warning(
+                self.world_writable.describe("world-writable directories"),
+            ));
+        }
+        if !self.setid.is_empty() {
+            report.push(ReportLine::warning(
+                self.setid.describe("set-uid/set-gid files"),
+            ));
+        }
+        if !self.too_deep.is_empty() {
+            report.push(ReportLine::warning(self.too_deep.describe(&format!(
+                "directories nested deeper than {MAX_OPEN_DIRS} levels, not looked into"
+            ))));
+        }
+        report.push(ReportLine::info(format!(
+            "the image holds {} bytes of files",
+            self.bytes
+        )));
+        report
+    }
+}
+
+/// Whether the directories the container boot maps into are there.
+fn mount_points(image: &Dir) -> Vec<ReportLine> {
+    [
         (
             ".old_root",
             "the container would fall back to its default distro",
         ),
         ("containers", "the container's home could not be mapped"),
-    ] {
+    ]
+    .into_iter()
+    .map(|(dir, why)| {
         if is_dir(image, dir) {
-            report.push(ReportLine::info(format!("/{dir} is present")));
+            ReportLine::info(format!("/{dir} is present"))
         } else {
-            report.push(ReportLine::error(format!(
-                "/{dir} is missing or not a directory: {why}"
-            )));
+            ReportLine::error(format!("/{dir} is missing or not a directory: {why}"))
         }
-    }
+    })
+    .collect()
+}
 
+/// Whether the shell of each mapped uid will have a name: from `/etc/passwd` or the unbit NSS
+/// module. Files that could not be read are reported first.
+fn user_names(image: &Dir, facts: &CheckFacts) -> Vec<ReportLine> {
+    let mut report = Vec::new();
     let mut unread = |read: Result<Option<String>, String>| {
         read.unwrap_or_else(|why| {
             report.push(ReportLine::warning(why));
@@ -301,35 +357,21 @@ pub fn check(image: &Dir, facts: &CheckFacts) -> Result<Vec<ReportLine>, CheckEr
             unknown.join(", ")
         )));
     }
+    report
+}
 
+/// Checks the image rooted at `image`. Errors mean a container would not boot into it.
+pub fn check(image: &Dir, facts: &CheckFacts) -> Result<Vec<ReportLine>, CheckError> {
+    facts.deadline.check()?;
+    let mut report = mount_points(image);
+    report.extend(user_names(image, facts));
     report.push(uwsgi_binary(image, facts));
-
     if image.symlink_metadata("etc/rc.local").is_ok() {
         report.push(ReportLine::info(
             "/etc/rc.local of the image is ignored: put your script in etc/rc.local of the container's home",
         ));
     }
-
-    let walked = walk(image, &facts.deadline)?;
-    if !walked.world_writable.is_empty() {
-        report.push(ReportLine::warning(
-            walked.world_writable.describe("world-writable directories"),
-        ));
-    }
-    if !walked.setid.is_empty() {
-        report.push(ReportLine::warning(
-            walked.setid.describe("set-uid/set-gid files"),
-        ));
-    }
-    if !walked.too_deep.is_empty() {
-        report.push(ReportLine::warning(walked.too_deep.describe(&format!(
-            "directories nested deeper than {MAX_OPEN_DIRS} levels, not looked into"
-        ))));
-    }
-    report.push(ReportLine::info(format!(
-        "the image holds {} bytes of files",
-        walked.bytes
-    )));
+    report.extend(walk(image, &facts.deadline)?.report());
     Ok(report)
 }
 

@@ -38,39 +38,29 @@ fn applets(busybox: &Path) -> io::Result<Vec<String>> {
         .collect())
 }
 
-/// A gzip-compressed tar of the root filesystem. `users` become `/etc/passwd` entries (name, uid)
-/// so the shell knows who it is.
-pub fn busybox_rootfs(busybox: &Path, users: &[(&str, u32)]) -> io::Result<Vec<u8>> {
+/// The directories of the image and their modes, the root first.
+const DIRECTORIES: [(&str, u32); 16] = [
+    ("./", 0o755),
+    ("./.old_root/", 0o755),
+    ("./containers/", 0o755),
+    ("./bin/", 0o755),
+    ("./etc/", 0o755),
+    ("./dev/", 0o755),
+    ("./proc/", 0o555),
+    ("./run/", 0o755),
+    ("./tmp/", 0o1777),
+    ("./usr/", 0o755),
+    ("./usr/local/", 0o755),
+    ("./var/", 0o755),
+    ("./var/log/", 0o755),
+    ("./var/spool/", 0o755),
+    ("./var/tmp/", 0o1777),
+    ("./opt/", 0o755),
+];
+
+/// `/bin/busybox` and a link to it for each of its applets.
+fn append_busybox<W: Write>(tar: &mut tar::Builder<W>, busybox: &Path) -> io::Result<()> {
     let binary = std::fs::read(busybox)?;
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    let dirs: [(&str, u32); 16] = [
-        ("./", 0o755),
-        ("./.old_root/", 0o755),
-        ("./containers/", 0o755),
-        ("./bin/", 0o755),
-        ("./etc/", 0o755),
-        ("./dev/", 0o755),
-        ("./proc/", 0o555),
-        ("./run/", 0o755),
-        ("./tmp/", 0o1777),
-        ("./usr/", 0o755),
-        ("./usr/local/", 0o755),
-        ("./var/", 0o755),
-        ("./var/log/", 0o755),
-        ("./var/spool/", 0o755),
-        ("./var/tmp/", 0o1777),
-        ("./opt/", 0o755),
-    ];
-    for (dir, mode) in dirs {
-        tar.append_data(
-            &mut header(tar::EntryType::Directory, mode, 0),
-            dir,
-            io::empty(),
-        )?;
-    }
     tar.append_data(
         &mut header(tar::EntryType::Regular, 0o755, binary.len() as u64),
         "./bin/busybox",
@@ -80,6 +70,11 @@ pub fn busybox_rootfs(busybox: &Path, users: &[(&str, u32)]) -> io::Result<Vec<u
         let mut link = header(tar::EntryType::Symlink, 0o777, 0);
         tar.append_link(&mut link, format!("./bin/{applet}"), "busybox")?;
     }
+    Ok(())
+}
+
+/// The files of `/etc`, with `users` in `passwd` and `group`.
+fn etc_files(users: &[(&str, u32)]) -> [(&'static str, String); 4] {
     let mut passwd = String::from(
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     );
@@ -90,7 +85,7 @@ pub fn busybox_rootfs(busybox: &Path, users: &[(&str, u32)]) -> io::Result<Vec<u
         ));
         group.push_str(&format!("{name}:x:{uid}:\n"));
     }
-    let files = [
+    [
         ("./etc/passwd", passwd),
         ("./etc/group", group),
         (
@@ -101,8 +96,25 @@ pub fn busybox_rootfs(busybox: &Path, users: &[(&str, u32)]) -> io::Result<Vec<u
             "./etc/os-release",
             "NAME=\"busybox\"\nID=busybox\nPRETTY_NAME=\"busybox rootfs\"\n".to_owned(),
         ),
-    ];
-    for (name, text) in files {
+    ]
+}
+
+/// A gzip-compressed tar of the root filesystem. `users` become `/etc/passwd` entries (name, uid)
+/// so the shell knows who it is.
+pub fn busybox_rootfs(busybox: &Path, users: &[(&str, u32)]) -> io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (dir, mode) in DIRECTORIES {
+        tar.append_data(
+            &mut header(tar::EntryType::Directory, mode, 0),
+            dir,
+            io::empty(),
+        )?;
+    }
+    append_busybox(&mut tar, busybox)?;
+    for (name, text) in etc_files(users) {
         tar.append_data(
             &mut header(tar::EntryType::Regular, 0o644, text.len() as u64),
             name,

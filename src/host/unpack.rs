@@ -419,23 +419,23 @@ impl Extractor<'_> {
         Ok(())
     }
 
-    fn member(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<(), UnpackError> {
-        use tar::EntryType;
-        let kind = entry.header().entry_type();
-        if matches!(
-            kind,
-            EntryType::XGlobalHeader
-                | EntryType::XHeader
-                | EntryType::GNULongName
-                | EntryType::GNULongLink
-        ) {
-            return Ok(());
-        }
+    /// Counts one more member against the limits and the deadline.
+    fn count_entry(&mut self) -> Result<(), UnpackError> {
         self.limits.deadline.check()?;
         self.written.entries += 1;
         if self.written.entries > self.limits.max_entries {
             return Err(UnpackError::TooManyEntries(self.limits.max_entries));
         }
+        Ok(())
+    }
+
+    fn member(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<(), UnpackError> {
+        use tar::EntryType;
+        let kind = entry.header().entry_type();
+        if is_extension_header(kind) {
+            return Ok(());
+        }
+        self.count_entry()?;
         let raw_name = entry.path_bytes().into_owned();
         refuse_long_name(&raw_name, "name")?;
         let parts = member_components(&raw_name).map_err(UnpackError::Refused)?;
@@ -443,15 +443,7 @@ impl Extractor<'_> {
         let Some((name, parents)) = parts.split_last() else {
             return Ok(()); // the archive's own root, `./`
         };
-        let mode = entry
-            .header()
-            .mode()
-            .map_err(|e| UnpackError::Corrupt(e.to_string()))?;
-        let link_target = entry
-            .link_name_bytes()
-            .map(|t| t.into_owned())
-            .unwrap_or_default();
-        refuse_long_name(&link_target, "link target")?;
+        let (mode, link_target) = mode_and_link_target(entry)?;
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let dir = self.open_parent(parents, &member)?;
@@ -509,6 +501,33 @@ impl Extractor<'_> {
         )));
         Ok(self.written)
     }
+}
+
+/// The pax and GNU headers that describe the next member rather than being one; the tar reader
+/// has already applied them.
+fn is_extension_header(kind: tar::EntryType) -> bool {
+    use tar::EntryType;
+    matches!(
+        kind,
+        EntryType::XGlobalHeader
+            | EntryType::XHeader
+            | EntryType::GNULongName
+            | EntryType::GNULongLink
+    )
+}
+
+/// The member's mode bits and its link target (empty when it is not a link).
+fn mode_and_link_target(entry: &tar::Entry<'_, impl Read>) -> Result<(u32, Vec<u8>), UnpackError> {
+    let mode = entry
+        .header()
+        .mode()
+        .map_err(|e| UnpackError::Corrupt(e.to_string()))?;
+    let link_target = entry
+        .link_name_bytes()
+        .map(|t| t.into_owned())
+        .unwrap_or_default();
+    refuse_long_name(&link_target, "link target")?;
+    Ok((mode, link_target))
 }
 
 /// A name or link target longer than any path the system takes is refused whole.

@@ -174,6 +174,31 @@ async fn master(emperor: u32, uid: i64, not: i32) -> i32 {
     .await
 }
 
+/// How many times the Emperor logged the end of the vassal of `uid` after the first `since`
+/// bytes of its log: the one killed, then each respawn that died.
+fn vassal_ends(log: &Path, since: usize, uid: i64) -> usize {
+    let log = std::fs::read(log).unwrap_or_default();
+    String::from_utf8_lossy(&log[since.min(log.len())..])
+        .matches(&format!("[emperor] removed uwsgi instance {uid}.ini"))
+        .count()
+}
+
+fn log_len(log: &Path) -> usize {
+    std::fs::metadata(log).map_or(0, |m| m.len() as usize)
+}
+
+/// Waits until the vassal of each of `uids`, killed after the first `since` bytes of the
+/// Emperor's log, was respawned and ended again at least twice more.
+async fn respawned_twice(log: &Path, since: usize, uids: &[i64]) {
+    for uid in uids {
+        wait_for(
+            &format!("the vassal of {uid} to be respawned twice"),
+            || (vassal_ends(log, since, *uid) >= 3).then_some(()),
+        )
+        .await;
+    }
+}
+
 fn kill(pid: i32) {
     let _ = rustix::process::kill_process(
         rustix::process::Pid::from_raw(pid).unwrap(),
@@ -323,10 +348,11 @@ async fn the_real_vassal_boots_a_custom_distro_under_a_real_emperor_and_planted_
     std::fs::remove_dir(homes[1].join("distros")).unwrap();
     std::os::unix::fs::symlink(canary.join("dir"), homes[1].join("distros")).unwrap();
     let outside_before = (tree(&root, &[&homes[0], &homes[1]]), tree(&canary, &[]));
+    let since = log_len(&emperor_log);
     kill(web);
     kill(images);
-    // each respawn runs into the links; give the Emperor time for a few of them
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // each respawn runs into the links: a few of them have, then nothing outside has changed
+    respawned_twice(&emperor_log, since, &[web_uid, storage]).await;
     assert_eq!(
         (tree(&root, &[&homes[0], &homes[1]]), tree(&canary, &[])),
         outside_before,
@@ -369,8 +395,9 @@ async fn the_real_vassal_boots_a_custom_distro_under_a_real_emperor_and_planted_
         None,
     )
     .unwrap();
+    let since = log_len(&emperor_log);
     kill(web);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    respawned_twice(&emperor_log, since, &[web_uid]).await;
     assert!(
         children(emperor, &format!("[{web_uid}]"))
             .iter()

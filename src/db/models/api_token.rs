@@ -1,3 +1,5 @@
+//! A row of `api_tokens` and what an insert takes.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

@@ -1,3 +1,5 @@
+//! A row of `containers` and what an insert takes.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;

@@ -1,3 +1,5 @@
+//! A row of `distros`, the platform's distributions, and what an insert takes.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

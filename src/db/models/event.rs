@@ -1,3 +1,5 @@
+//! A row of `events`, the audit log, and what an insert takes.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

@@ -1,3 +1,5 @@
+//! A row of `servers`, what an insert takes, and a server's mode.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

@@ -1,3 +1,5 @@
+//! A row of `sessions` as read back while live, and what an insert or rewrite takes.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

@@ -1,3 +1,5 @@
+//! A row of `users`, what an insert takes, and a user's role.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

@@ -1,3 +1,5 @@
+//! Customer alarms: listed, counted, deleted, and inserted with a cap on how many are kept.
+
 use diesel::prelude::*;
 
 use crate::db::models::alarm::{Alarm, NewAlarm};

@@ -1,3 +1,5 @@
+//! Containers: inserted, found, viewed and locked for their customer.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

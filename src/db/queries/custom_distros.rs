@@ -1,3 +1,5 @@
+//! Custom distros: inserted, found and locked for their customer, updated and deleted.
+
 use chrono::Utc;
 use diesel::prelude::*;
 

@@ -1,3 +1,5 @@
+//! Customers: inserted, found, and their profile updated.
+
 use diesel::prelude::*;
 
 use crate::db::models::customer::{Customer, NewCustomer};

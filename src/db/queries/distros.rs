@@ -1,3 +1,5 @@
+//! The platform's distributions: inserted, listed, found by id or path.
+
 use diesel::prelude::*;
 
 use crate::db::models::distro::{Distro, NewDistro};

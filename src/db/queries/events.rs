@@ -1,3 +1,5 @@
+//! The audit log: events are only ever inserted.
+
 use diesel::prelude::*;
 
 use crate::db::models::event::{Event, NewEvent};

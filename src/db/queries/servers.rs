@@ -1,3 +1,5 @@
+//! Container hosts: inserted, found by name, locked, their mode set and their allocation summed.
+
 use diesel::prelude::*;
 
 use crate::db::models::server::{NewServer, Server, ServerMode};

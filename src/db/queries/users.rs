@@ -1,3 +1,5 @@
+//! Logins: inserted, found by username or id, and their password changed.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 

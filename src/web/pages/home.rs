@@ -1,3 +1,5 @@
+//! `GET /`: the home page, for visitors and signed-in users alike.
+
 use actix_web::{HttpResponse, get};
 use askama::Template;
 
