@@ -144,19 +144,13 @@ pub(super) async fn unpack(
     id: web::Path<CustomDistroId>,
     form: web::Form<UnpackForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = *id;
     let form = form.into_inner();
-    let actor = Actor::of_page(&customer, &request);
-    let outcome = match InstallImage::try_from(&form) {
-        Ok(command) => image_install::queue(&state, actor, id, command, None).await,
-        Err(refused) => Err(refused),
-    };
-    let sent = sent_with_stored(&state, &customer, id, |values: &mut FormValues| {
+    let command = InstallImage::try_from(&form);
+    let sent = move |values: &mut FormValues| {
         values.file = form.file;
         values.sha256 = form.sha256;
-    })
-    .await?;
-    answer(&state, &customer, id, outcome, "unpack", Some(sent)).await
+    };
+    queue_from_form(&state, &customer, &request, *id, command, sent, "unpack").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,19 +181,33 @@ pub(super) async fn fetch(
     id: web::Path<CustomDistroId>,
     form: web::Form<FetchForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = *id;
     let form = form.into_inner();
-    let actor = Actor::of_page(&customer, &request);
-    let outcome = match InstallImage::try_from(&form) {
-        Ok(command) => image_install::queue(&state, actor, id, command, None).await,
-        Err(refused) => Err(refused),
-    };
-    let sent = sent_with_stored(&state, &customer, id, |values: &mut FormValues| {
+    let command = InstallImage::try_from(&form);
+    let sent = move |values: &mut FormValues| {
         values.url = form.url;
         values.sha256 = form.sha256;
-    })
-    .await?;
-    answer(&state, &customer, id, outcome, "fetch", Some(sent)).await
+    };
+    queue_from_form(&state, &customer, &request, *id, command, sent, "fetch").await
+}
+
+/// Queues the install a plain form asked for, then answers with the page: the notice `done`,
+/// or the refusal with what was sent.
+async fn queue_from_form(
+    state: &AppState,
+    customer: &Customer,
+    request: &HttpRequest,
+    id: CustomDistroId,
+    command: Result<InstallImage, AppError>,
+    sent: impl FnOnce(&mut FormValues),
+    done: &str,
+) -> Result<HttpResponse, AppError> {
+    let actor = Actor::of_page(customer, request);
+    let outcome = match command {
+        Ok(command) => image_install::queue(state, actor, id, command, None).await,
+        Err(refused) => Err(refused),
+    };
+    let sent = sent_with_stored(state, customer, id, sent).await?;
+    answer(state, customer, id, outcome, done, Some(sent)).await
 }
 
 #[post("/distros/{id}/rollback")]
