@@ -52,3 +52,4 @@ impl Actor {
         Ok(())
     }
 }
+pub mod account;
