@@ -53,3 +53,5 @@ impl Actor {
     }
 }
 pub mod account;
+pub mod alarms;
+pub mod staff;
