@@ -1,5 +1,5 @@
-//! A login's own changes: its profile and its password. A new password is stored in one
-//! place, with one clock, whether the settings page or `POST /api/me` sets it.
+//! A login's own changes: its profile, its password, its API tokens and its sessions, the same
+//! for the settings page and the API. A new password is stored in one place, with one clock.
 
 use chrono::Utc;
 use diesel::{Connection, PgConnection, QueryResult};
@@ -7,9 +7,11 @@ use diesel::{Connection, PgConnection, QueryResult};
 use crate::auth::authenticate::{self, Refused};
 use crate::auth::basic::{CredentialCache, Credentials};
 use crate::auth::password;
-use crate::db::queries::{customers, sessions, users};
+use crate::auth::token::{Secret, TokenName};
+use crate::db::models::api_token::{ApiToken, NewApiToken};
+use crate::db::queries::{api_tokens, customers, sessions, users};
 use crate::db::{self, PgPool};
-use crate::domain::ids::{CustomerId, UserId};
+use crate::domain::ids::{ApiTokenId, CustomerId, UserId};
 use crate::domain::values::{Email, Password};
 use crate::error::Error;
 
@@ -116,5 +118,54 @@ fn store_password(
 ) -> QueryResult<()> {
     users::change_password(conn, user, hash, Utc::now())?;
     sessions::end_all_for_user_except(conn, user, keep)?;
+    Ok(())
+}
+
+/// A new bearer token for `user`, named `name`: the stored row and the secret, which is shown
+/// this once and kept only as its digest.
+#[tracing::instrument(skip_all, fields(user = user.0))]
+pub async fn create_token(
+    pool: &PgPool,
+    user: UserId,
+    name: TokenName,
+) -> Result<(ApiToken, Secret), Error> {
+    let secret = Secret::generate();
+    let digest = secret.digest();
+    let token = db::run(pool, move |conn| {
+        let new = NewApiToken {
+            user_id: user,
+            name: name.as_str(),
+            token_hash: &digest,
+        };
+        api_tokens::insert(conn, &new).map_err(Error::from)
+    })
+    .await?;
+    Ok((token, secret))
+}
+
+/// Revokes one of `user`'s tokens; someone else's, or none, is [`Error::NotFound`].
+#[tracing::instrument(skip_all, fields(user = user.0, token = id.0))]
+pub async fn revoke_token(pool: &PgPool, user: UserId, id: ApiTokenId) -> Result<(), Error> {
+    let revoked = db::run(pool, move |conn| {
+        api_tokens::revoke_for_user(conn, user, id, Utc::now()).map_err(Error::from)
+    })
+    .await?;
+    if revoked == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
+/// Ends one of `user`'s browser sessions, named by its public id; someone else's, or none, is
+/// [`Error::NotFound`].
+#[tracing::instrument(skip_all, fields(user = user.0))]
+pub async fn end_session(pool: &PgPool, user: UserId, public_id: String) -> Result<(), Error> {
+    let ended = db::run(pool, move |conn| {
+        sessions::end_for_user(conn, user, &public_id).map_err(Error::from)
+    })
+    .await?;
+    if ended == 0 {
+        return Err(Error::NotFound);
+    }
     Ok(())
 }

@@ -13,7 +13,6 @@ use crate::auth::basic::CredentialCache;
 use crate::auth::guard::SignedIn;
 use crate::auth::{session, token};
 use crate::db;
-use crate::db::models::api_token::NewApiToken;
 use crate::db::queries::{api_tokens, sessions, users};
 use crate::domain::ids::ApiTokenId;
 use crate::domain::values::Password;
@@ -268,27 +267,14 @@ async fn create_token(
             .await;
         }
     };
-    let secret = token::Secret::generate();
-    let (user_id, digest, stored_name) = (me.user_id, secret.digest(), name.clone());
-    db::run(&state.pool, move |conn| {
-        api_tokens::insert(
-            conn,
-            &NewApiToken {
-                user_id,
-                name: stored_name.as_str(),
-                token_hash: &digest,
-            },
-        )
-        .map_err(AppError::from)
-    })
-    .await?;
+    let (token, secret) = account::create_token(&state.pool, me.user_id, name).await?;
     render(
         &state,
         &me,
         StatusCode::OK,
         Outcome {
             new_token: Some(NewToken {
-                name: name.as_str().to_owned(),
+                name: token.name,
                 secret: secret.expose().to_owned(),
             }),
             ..Outcome::default()
@@ -304,15 +290,7 @@ async fn revoke_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.parse::<i32>().map_err(|_| AppError::NotFound)?;
-    let user_id = me.user_id;
-    let revoked = db::run(&state.pool, move |conn| {
-        api_tokens::revoke_for_user(conn, user_id, ApiTokenId(id), Utc::now())
-            .map_err(AppError::from)
-    })
-    .await?;
-    if revoked == 0 {
-        return Err(AppError::NotFound);
-    }
+    account::revoke_token(&state.pool, me.user_id, ApiTokenId(id)).await?;
     Ok(back_to_settings("token-revoked"))
 }
 
@@ -334,13 +312,6 @@ async fn end_session(
             .insert_header((header::LOCATION, "/login"))
             .finish());
     }
-    let user_id = me.user_id;
-    let ended = db::run(&state.pool, move |conn| {
-        sessions::end_for_user(conn, user_id, &public_id).map_err(AppError::from)
-    })
-    .await?;
-    if ended == 0 {
-        return Err(AppError::NotFound);
-    }
+    account::end_session(&state.pool, me.user_id, public_id).await?;
     Ok(back_to_settings("session-ended"))
 }
