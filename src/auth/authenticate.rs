@@ -1,7 +1,7 @@
 //! Checking a username and password: the one path form logins, Basic and header
 //! authentication and password changes all take, so throttling and timing are the same for all.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::auth::basic::{CredentialCache, Credentials};
 use crate::auth::guard::ApiCaller;
@@ -9,7 +9,8 @@ use crate::auth::password;
 use crate::auth::throttle::{self, Locked};
 use crate::auth::token;
 use crate::db::models::user::User;
-use crate::db::queries::{api_tokens, login_attempts};
+use crate::db::queries::api_tokens;
+use crate::db::queries::login_attempts::{self, Failures};
 use crate::db::{self, PgPool};
 use crate::error::Error;
 
@@ -125,46 +126,17 @@ pub async fn check_password(
     address: String,
 ) -> Result<Result<User, Refused>, Error> {
     let now = Utc::now();
-    // No username has control characters, and PostgreSQL refuses a NUL in a query: such a
-    // name is looked up and recorded with them replaced, so it is an ordinary wrong login.
-    let typed: String = given
-        .username
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        })
-        .collect();
-    let username = typed.clone();
-    let (user, failures) = {
-        let address = address.clone();
-        db::run(pool, move |conn| {
-            login_attempts::user_and_failures(
-                conn,
-                &username,
-                &address,
-                throttle::window_start(now),
-                throttle::PER_USERNAME,
-                throttle::PER_ADDRESS,
-            )
-            .map_err(Error::from)
-        })
-        .await?
-    };
+    let typed = storable_username(&given.username);
+    let (user, failures) = user_and_failures(pool, typed.clone(), address.clone(), now).await?;
     if let Some(locked) = throttle::verdict(&failures, now) {
         return Ok(Err(Refused::Locked(locked)));
     }
-
     let fingerprint = cache.map(|c| c.fingerprint(&given));
     if let (Some(cache), Some(fingerprint), Some(user)) = (cache, &fingerprint, &user)
         && cache.recalls(fingerprint, user)
     {
         return Ok(Ok(user.clone()));
     }
-
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let verified = password::verify_off_worker(given.password, phc).await;
     match user {
@@ -175,15 +147,58 @@ pub async fn check_password(
             Ok(Ok(user))
         }
         _ => {
-            let username = throttle::recorded_username(&typed).to_owned();
-            let address: String = address.chars().take(64).collect();
-            db::run(pool, move |conn| {
-                login_attempts::record_failure(conn, &username, &address).map_err(Error::from)
-            })
-            .await?;
+            record_failure(pool, &typed, &address).await?;
             Ok(Err(Refused::WrongCredentials))
         }
     }
+}
+
+/// No username has control characters, and PostgreSQL refuses a NUL in a query: such a name
+/// is looked up and recorded with them replaced, so it is an ordinary wrong login.
+fn storable_username(typed: &str) -> String {
+    typed
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The user named `username`, if any, and the recent failed logins that count against the
+/// name and against `address`.
+async fn user_and_failures(
+    pool: &PgPool,
+    username: String,
+    address: String,
+    now: DateTime<Utc>,
+) -> Result<(Option<User>, Failures), Error> {
+    db::run(pool, move |conn| {
+        login_attempts::user_and_failures(
+            conn,
+            &username,
+            &address,
+            throttle::window_start(now),
+            throttle::PER_USERNAME,
+            throttle::PER_ADDRESS,
+        )
+        .map_err(Error::from)
+    })
+    .await
+}
+
+/// Records a failed login for the throttle, under the name as typed (bounded) and `address`.
+async fn record_failure(pool: &PgPool, typed: &str, address: &str) -> Result<(), Error> {
+    let username = throttle::recorded_username(typed).to_owned();
+    let address: String = address.chars().take(64).collect();
+    db::run(pool, move |conn| {
+        login_attempts::record_failure(conn, &username, &address).map_err(Error::from)
+    })
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! Who is asking: passwords, sessions, tokens and roles.
 
-pub mod account;
 pub mod authenticate;
 pub mod basic;
 pub mod csrf;

@@ -52,3 +52,6 @@ impl Actor {
         Ok(())
     }
 }
+pub mod account;
+pub mod alarms;
+pub mod staff;

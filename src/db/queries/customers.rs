@@ -50,12 +50,10 @@ pub struct ProfileChanges {
     pub company: Option<String>,
     pub vat: Option<String>,
     pub email: Option<String>,
-    /// A PHC string, already hashed.
-    pub password_hash: Option<String>,
 }
 
-/// Applies the changes to the customer and to the calling login. A new password also moves
-/// `password_changed_at`, which retires credentials verified before it.
+/// Applies the changes to the customer and to the calling login. A new password is not one of
+/// them: `users::change_password` stores it.
 pub fn update_profile(
     conn: &mut PgConnection,
     customer: CustomerId,
@@ -70,20 +68,10 @@ pub fn update_profile(
             ))
             .execute(conn)?;
     }
-    if changes.email.is_some() || changes.password_hash.is_some() {
+    if let Some(email) = &changes.email {
         let login = users::table.filter(users::id.eq(user).and(users::customer_id.eq(customer)));
         diesel::update(login)
-            .set((
-                changes.email.as_ref().map(|e| users::email.eq(e)),
-                changes
-                    .password_hash
-                    .as_ref()
-                    .map(|h| users::password_hash.eq(h)),
-                changes
-                    .password_hash
-                    .as_ref()
-                    .map(|_| users::password_changed_at.eq(diesel::dsl::now)),
-            ))
+            .set(users::email.eq(email))
             .execute(conn)?;
     }
     Ok(())

@@ -3,18 +3,18 @@
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
-use crate::db::models::alarm::{Alarm, NewAlarm};
+use crate::db::models::alarm::Alarm;
 use crate::db::queries::alarms::{self, AlarmFilter};
 use crate::db::queries::containers;
 use crate::domain::ids::AlarmId;
 use crate::domain::values::{Color, Uid};
+use crate::ops::alarms::{self as alarms_ops, RaisedAlarm, Raiser};
 use crate::web::api::input::{FieldErrors, QueryMap, RawBody, plain_text};
 use crate::web::api::{container_of_uid, created, epoch, id_segment, ok_message};
 use crate::web::error::{ApiError, AppError};
@@ -225,92 +225,87 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
     let id = AlarmId(id_segment(&id)?);
-    let deleted = db::run(&state.pool, move |conn| {
-        alarms::delete_for_customer(conn, customer, id).map_err(AppError::from)
-    })
-    .await?;
-    if deleted == 0 {
-        return Err(ApiError(AppError::NotFound));
-    }
+    alarms_ops::delete(&state.pool, customer, id).await?;
     Ok(ok_message())
 }
 
-/// A checked alarm, before it knows its container.
-struct RaiseCommand {
-    msg: String,
-    level: i16,
-    color: String,
-    line: Option<i32>,
-    unix: DateTime<Utc>,
-    func: Option<String>,
-    filename: Option<String>,
-    class: Option<String>,
-    vassal: Option<String>,
+/// The alarm message: the request body, as text that is not empty.
+fn message(body: &[u8]) -> Result<&str, ApiError> {
+    let msg = std::str::from_utf8(body).map_err(|_| {
+        AppError::BadRequest("The alarm message (the request body) is not UTF-8 text.".into())
+    })?;
+    if msg.is_empty() {
+        return Err(ApiError(AppError::BadRequest(
+            "The alarm message is the request body, and it is empty.".into(),
+        )));
+    }
+    Ok(msg)
 }
 
-impl RaiseCommand {
-    fn parse(query: &QueryMap, body: &[u8]) -> Result<Self, ApiError> {
-        let msg = std::str::from_utf8(body).map_err(|_| {
-            ApiError(AppError::BadRequest(
-                "The alarm message (the request body) is not UTF-8 text.".into(),
-            ))
-        })?;
-        if msg.is_empty() {
-            return Err(ApiError(AppError::BadRequest(
-                "The alarm message is the request body, and it is empty.".into(),
-            )));
-        }
-        let mut errors = FieldErrors::default();
-        let msg = errors.check("msg", plain_text(msg, super::input::BODY_LIMIT));
-        let level = match query.get("level") {
-            None => Some(1),
-            Some(raw) => {
-                let level = match raw.parse::<i16>() {
-                    Ok(0) => Err("level 0 is reserved for the platform; use 1 to 4"),
-                    Ok(l @ 1..=4) => Ok(l),
-                    _ => Err("is a level from 1 (user) to 4 (log)"),
-                };
-                errors.check("level", level)
-            }
-        };
-        let color = query
-            .get("color")
-            .map_or(Some("#ffffff".to_owned()), |raw| {
-                errors
-                    .check("color", Color::parse(raw))
-                    .map(Color::into_inner)
-            });
-        let line = query.get("line").and_then(|raw| {
-            errors.check("line", raw.parse::<i32>().map_err(|_| "is a line number"))
-        });
-        let unix = match query.get("unix") {
-            None => Some(Utc::now()),
-            Some(raw) => {
-                let at = raw
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|s| DateTime::from_timestamp(s, 0))
-                    .filter(|at| (0..=9999).contains(&chrono::Datelike::year(at)));
-                errors.check("unix", at.ok_or("is a time in epoch seconds"))
-            }
-        };
-        let func = text_filter(query, "func", &mut errors);
-        let filename = text_filter(query, "filename", &mut errors);
-        let class = text_filter(query, "class", &mut errors);
-        let vassal = text_filter(query, "vassal", &mut errors);
-        errors.finish()?;
-        Ok(Self {
-            msg: msg.expect("checked"),
-            level: level.expect("checked"),
-            color: color.expect("checked"),
-            line,
-            unix: unix.expect("checked"),
-            func,
-            filename,
-            class,
-            vassal,
+/// `level`: 1 (user) unless given; 0 belongs to the platform.
+fn raised_level(query: &QueryMap, errors: &mut FieldErrors) -> Option<i16> {
+    let Some(raw) = query.get("level") else {
+        return Some(1);
+    };
+    let level = match raw.parse::<i16>() {
+        Ok(0) => Err("level 0 is reserved for the platform; use 1 to 4"),
+        Ok(l @ 1..=4) => Ok(l),
+        _ => Err("is a level from 1 (user) to 4 (log)"),
+    };
+    errors.check("level", level)
+}
+
+/// `color`: white unless given.
+fn raised_color(query: &QueryMap, errors: &mut FieldErrors) -> Option<String> {
+    query
+        .get("color")
+        .map_or(Some("#ffffff".to_owned()), |raw| {
+            errors
+                .check("color", Color::parse(raw))
+                .map(Color::into_inner)
         })
-    }
+}
+
+/// `unix`: epoch seconds within years 0 to 9999, now unless given.
+fn raised_at(query: &QueryMap, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
+    let Some(raw) = query.get("unix") else {
+        return Some(Utc::now());
+    };
+    let at = raw
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .filter(|at| (0..=9999).contains(&chrono::Datelike::year(at)));
+    errors.check("unix", at.ok_or("is a time in epoch seconds"))
+}
+
+/// The alarm `POST /api/alarms/raise/{uid}` describes, naming every bad field at once.
+fn parse_raise(query: &QueryMap, body: &[u8]) -> Result<RaisedAlarm, ApiError> {
+    let msg = message(body)?;
+    let mut errors = FieldErrors::default();
+    let msg = errors.check("msg", plain_text(msg, super::input::BODY_LIMIT));
+    let level = raised_level(query, &mut errors);
+    let color = raised_color(query, &mut errors);
+    let line = query
+        .get("line")
+        .and_then(|raw| errors.check("line", raw.parse::<i32>().map_err(|_| "is a line number")));
+    let unix = raised_at(query, &mut errors);
+    let func = text_filter(query, "func", &mut errors);
+    let filename = text_filter(query, "filename", &mut errors);
+    let class = text_filter(query, "class", &mut errors);
+    let vassal = text_filter(query, "vassal", &mut errors);
+    errors.finish()?;
+    Ok(RaisedAlarm {
+        msg: msg.expect("checked"),
+        level: level.expect("checked"),
+        color: color.expect("checked"),
+        line,
+        unix: unix.expect("checked"),
+        func,
+        filename,
+        class,
+        vassal,
+    })
 }
 
 #[utoipa::path(post, path = "/api/alarms/raise/{uid}", operation_id = "alarms_raise", tag = "alarms",
@@ -330,47 +325,17 @@ pub async fn raise(
     query: QueryMap,
     RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let base_uid = state.config.base_uid;
-    let max_alarms = state.config.max_alarms;
     let key = match query.get("key") {
         Some(raw) => Some(uuid::Uuid::parse_str(raw).map_err(|_| ApiError(AppError::NotFound))?),
         None => None,
     };
-    let customer = match key {
-        Some(_) => None,
-        None => Some(ApiCaller::extract(&request).await?.customer()?),
+    let raiser = match key {
+        Some(key) => Raiser::Key(key),
+        None => Raiser::Customer(ApiCaller::extract(&request).await?.customer()?),
     };
-    let id = container_of_uid(&uid, base_uid)?;
-    let command = RaiseCommand::parse(&query, &body)?;
-    let raised = db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            let container = match (customer, key) {
-                (Some(customer), _) => containers::lock_row_for_customer(conn, customer, id)?,
-                (None, Some(key)) => containers::lock_row_by_alarm_key(conn, id, key)?,
-                (None, None) => None,
-            }
-            .ok_or(AppError::NotFound)?;
-            let alarm = alarms::insert_capped(
-                conn,
-                &NewAlarm {
-                    container_id: container.id,
-                    customer_id: container.customer_id,
-                    unix: command.unix,
-                    level: command.level,
-                    color: &command.color,
-                    msg: &command.msg,
-                    line: command.line,
-                    func: command.func.as_deref(),
-                    filename: command.filename.as_deref(),
-                    class: command.class.as_deref(),
-                    vassal: command.vassal.as_deref(),
-                },
-                max_alarms,
-            )?;
-            Ok::<_, AppError>(alarm)
-        })
-    })
-    .await?;
+    let id = container_of_uid(&uid, state.config.base_uid)?;
+    let alarm = parse_raise(&query, &body)?;
+    let raised = alarms_ops::raise(&state.pool, state.config.max_alarms, raiser, id, alarm).await?;
     Ok(created(Some(raised.id.0)))
 }
 
@@ -384,10 +349,7 @@ pub async fn key(
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
     let id = container_of_uid(&uid, state.config.base_uid)?;
-    let key = db::run(&state.pool, move |conn| {
-        containers::renew_alarm_key(conn, customer, id)?.ok_or(AppError::NotFound)
-    })
-    .await?;
+    let key = alarms_ops::renew_key(&state.pool, customer, id).await?;
     Ok(HttpResponse::Ok().json(AlarmKey {
         message: "Ok".into(),
         alarm_key: key,

@@ -4,14 +4,13 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use diesel::Connection;
-
 use crate::AppState;
+use crate::auth::basic::CredentialCache;
 use crate::auth::guard::ApiCaller;
-use crate::auth::password;
 use crate::db;
 use crate::db::queries::{containers, customers};
 use crate::domain::values::{Email, Password, Uid};
+use crate::ops::account::{self, ProfileUpdate};
 use crate::web::api::input::{FieldErrors, JsonBody, plain_text};
 use crate::web::error::{ApiError, AppError};
 
@@ -38,14 +37,7 @@ pub struct MeUpdate {
     pub password: Option<String>,
 }
 
-struct MeCommand {
-    company: Option<String>,
-    vat: Option<String>,
-    email: Option<Email>,
-    password: Option<Password>,
-}
-
-impl TryFrom<MeUpdate> for MeCommand {
+impl TryFrom<MeUpdate> for ProfileUpdate {
     type Error = ApiError;
 
     fn try_from(body: MeUpdate) -> Result<Self, ApiError> {
@@ -124,37 +116,18 @@ pub async fn show(caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpR
 pub async fn update(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    verified_credentials: web::Data<crate::auth::basic::CredentialCache>,
+    verified_credentials: web::Data<CredentialCache>,
     JsonBody(body): JsonBody<MeUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
-    let command = MeCommand::try_from(body)?;
-    let password_hash = match command.password {
-        Some(password) => Some(password::hash_off_worker(password).await),
-        None => None,
-    };
-    let changes = customers::ProfileChanges {
-        company: command.company,
-        vat: command.vat,
-        email: command.email.map(Email::into_inner),
-        password_hash,
-    };
-    let user = caller.user_id;
-    let password_changed = changes.password_hash.is_some();
-    db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            customers::update_profile(conn, customer, user, &changes)?;
-            // a new password ends every browser session of the login, as in the panel
-            if password_changed {
-                crate::db::queries::sessions::end_all_for_user_except(conn, user, None)?;
-            }
-            Ok::<_, diesel::result::Error>(())
-        })
-        .map_err(AppError::from)
-    })
+    let update = ProfileUpdate::try_from(body)?;
+    account::update_profile(
+        &state.pool,
+        &verified_credentials,
+        customer,
+        caller.user_id,
+        update,
+    )
     .await?;
-    if password_changed {
-        verified_credentials.forget_user(user);
-    }
     Ok(HttpResponse::Ok().json(load(&state, &caller).await?))
 }

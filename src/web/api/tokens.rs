@@ -2,18 +2,18 @@
 //! The secret is in the answer to `POST` only; the database keeps its SHA-256.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
-use crate::auth::token::{Secret, TokenName};
+use crate::auth::token::TokenName;
 use crate::db;
-use crate::db::models::api_token::{ApiToken, NewApiToken};
+use crate::db::models::api_token::ApiToken;
 use crate::db::queries::api_tokens;
 use crate::domain::ids::ApiTokenId;
+use crate::ops::account;
 use crate::web::api::epoch;
 use crate::web::api::input::JsonBody;
 use crate::web::error::{ApiError, AppError};
@@ -64,20 +64,7 @@ pub async fn create(
     JsonBody(request): JsonBody<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
     let name = token_name(request)?;
-    let secret = Secret::generate();
-    let (user, digest) = (caller.user_id, secret.digest());
-    let token = db::run(&state.pool, move |conn| {
-        api_tokens::insert(
-            conn,
-            &NewApiToken {
-                user_id: user,
-                name: name.as_str(),
-                token_hash: &digest,
-            },
-        )
-        .map_err(AppError::from)
-    })
-    .await?;
+    let (token, secret) = account::create_token(&state.pool, caller.user_id, name).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
@@ -97,13 +84,6 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     // an id that is not a number is just another id that is not the caller's
     let id = id.parse::<i32>().map_err(|_| AppError::NotFound)?;
-    let user = caller.user_id;
-    let revoked = db::run(&state.pool, move |conn| {
-        api_tokens::revoke_for_user(conn, user, ApiTokenId(id), Utc::now()).map_err(AppError::from)
-    })
-    .await?;
-    if revoked == 0 {
-        return Err(ApiError(AppError::NotFound));
-    }
+    account::revoke_token(&state.pool, caller.user_id, ApiTokenId(id)).await?;
     Ok(super::ok_message())
 }

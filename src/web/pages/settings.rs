@@ -9,15 +9,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::authenticate::{self, Refused};
-use crate::auth::basic::{CredentialCache, Credentials};
+use crate::auth::basic::CredentialCache;
 use crate::auth::guard::SignedIn;
-use crate::auth::{account, session, token};
+use crate::auth::{session, token};
 use crate::db;
-use crate::db::models::api_token::NewApiToken;
 use crate::db::queries::{api_tokens, sessions, users};
 use crate::domain::ids::ApiTokenId;
 use crate::domain::values::Password;
+use crate::error::Error;
+use crate::ops::account::{self, OwnPasswordChange};
 use crate::web::error::AppError;
 use crate::web::render::Layout;
 
@@ -176,6 +176,33 @@ struct PasswordForm {
     confirm_password: String,
 }
 
+impl PasswordForm {
+    /// The new password, typed twice alike; otherwise what to tell the user.
+    fn new_password(&self) -> Result<Password, String> {
+        let new =
+            Password::parse(&self.new_password).map_err(|why| format!("New password: {why}."))?;
+        if self.new_password != self.confirm_password {
+            return Err("The two new passwords differ; type the same one twice.".into());
+        }
+        Ok(new)
+    }
+}
+
+/// A refusal of the change the form shows above it, or the error that is not one.
+fn password_problem(error: Error) -> Result<(StatusCode, String), AppError> {
+    match error {
+        Error::Invalid(_) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The current password is wrong.".into(),
+        )),
+        locked @ Error::TooManyRequests { .. } => Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            AppError::from(locked).reason(),
+        )),
+        other => Err(other.into()),
+    }
+}
+
 #[post("/settings/password")]
 async fn change_password(
     me: SignedIn,
@@ -185,65 +212,32 @@ async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let refuse = |status, problem: String| {
-        render(
-            &state,
-            &me,
-            status,
-            Outcome {
-                password_problem: Some(problem),
-                ..Outcome::default()
-            },
-        )
-    };
-    let new = match Password::parse(&form.new_password) {
-        Ok(new) => new,
-        Err(why) => {
-            return refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("New password: {why}."),
-            )
-            .await;
-        }
-    };
-    if form.new_password != form.confirm_password {
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "The two new passwords differ; type the same one twice.".into(),
-        )
-        .await;
-    }
-    let given = Credentials {
-        username: me.username.clone(),
-        password: form.current_password,
-    };
-    let address = crate::auth::extract::client_address(&request);
-    match authenticate::check_password(&state.pool, None, given, address).await? {
-        Ok(_) => {}
-        Err(Refused::WrongCredentials) => {
-            return refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "The current password is wrong.".into(),
-            )
-            .await;
-        }
-        Err(Refused::Locked(locked)) => {
-            let refusal = AppError::TooManyRequests {
-                retry_after_secs: locked.retry_after_secs,
+    let refused = match form.new_password() {
+        Err(problem) => Some((StatusCode::UNPROCESSABLE_ENTITY, problem)),
+        Ok(new) => {
+            let change = OwnPasswordChange {
+                user: me.user_id,
+                username: me.username.clone(),
+                current: form.current_password,
+                new,
+                address: crate::auth::extract::client_address(&request),
+                keep: me.public_id.clone(),
             };
-            return refuse(StatusCode::TOO_MANY_REQUESTS, refusal.reason()).await;
+            match account::change_own_password(&state.pool, &verified_credentials, change).await {
+                Ok(()) => None,
+                Err(error) => Some(password_problem(error)?),
+            }
         }
-    }
-    account::change_password(
-        &state.pool,
-        &verified_credentials,
-        me.user_id,
-        new,
-        Some(me.public_id.clone()),
-    )
-    .await?;
-    tracing::info!(user = %me.username, "password changed");
-    Ok(back_to_settings("password"))
+    };
+    let Some((status, problem)) = refused else {
+        tracing::info!(user = %me.username, "password changed");
+        return Ok(back_to_settings("password"));
+    };
+    let outcome = Outcome {
+        password_problem: Some(problem),
+        ..Outcome::default()
+    };
+    render(&state, &me, status, outcome).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -273,27 +267,14 @@ async fn create_token(
             .await;
         }
     };
-    let secret = token::Secret::generate();
-    let (user_id, digest, stored_name) = (me.user_id, secret.digest(), name.clone());
-    db::run(&state.pool, move |conn| {
-        api_tokens::insert(
-            conn,
-            &NewApiToken {
-                user_id,
-                name: stored_name.as_str(),
-                token_hash: &digest,
-            },
-        )
-        .map_err(AppError::from)
-    })
-    .await?;
+    let (token, secret) = account::create_token(&state.pool, me.user_id, name).await?;
     render(
         &state,
         &me,
         StatusCode::OK,
         Outcome {
             new_token: Some(NewToken {
-                name: name.as_str().to_owned(),
+                name: token.name,
                 secret: secret.expose().to_owned(),
             }),
             ..Outcome::default()
@@ -309,15 +290,7 @@ async fn revoke_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.parse::<i32>().map_err(|_| AppError::NotFound)?;
-    let user_id = me.user_id;
-    let revoked = db::run(&state.pool, move |conn| {
-        api_tokens::revoke_for_user(conn, user_id, ApiTokenId(id), Utc::now())
-            .map_err(AppError::from)
-    })
-    .await?;
-    if revoked == 0 {
-        return Err(AppError::NotFound);
-    }
+    account::revoke_token(&state.pool, me.user_id, ApiTokenId(id)).await?;
     Ok(back_to_settings("token-revoked"))
 }
 
@@ -339,13 +312,6 @@ async fn end_session(
             .insert_header((header::LOCATION, "/login"))
             .finish());
     }
-    let user_id = me.user_id;
-    let ended = db::run(&state.pool, move |conn| {
-        sessions::end_for_user(conn, user_id, &public_id).map_err(AppError::from)
-    })
-    .await?;
-    if ended == 0 {
-        return Err(AppError::NotFound);
-    }
+    account::end_session(&state.pool, me.user_id, public_id).await?;
     Ok(back_to_settings("session-ended"))
 }

@@ -5,14 +5,13 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
-use diesel::Connection;
 
 use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::db;
-use crate::db::queries::events;
 use crate::db::queries::staff_views::{self, AlarmFilter, AlarmListing};
 use crate::domain::ids::AlarmId;
+use crate::ops;
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
 use crate::web::render::{Layout, html};
@@ -175,31 +174,7 @@ pub async fn delete(
         Ok(filter) => back.at(filter.offset),
         Err(_) => String::new(),
     };
-    let base_uid = i64::from(state.config.base_uid);
-    db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            let alarm = staff_views::delete_alarm(conn, id)?.ok_or(AppError::NotFound)?;
-            let target = format!(
-                "alarm {} of container {}",
-                alarm.id,
-                base_uid + i64::from(alarm.container_id.0)
-            );
-            let msg: String = alarm.msg.chars().take(200).collect();
-            let detail = format!("level {}: {msg}", alarm.level);
-            events::insert(
-                conn,
-                &staff.audit(
-                    Some(alarm.customer_id),
-                    Some(alarm.container_id),
-                    "delete alarm",
-                    &target,
-                    &detail,
-                ),
-            )?;
-            Ok::<_, AppError>(())
-        })
-    })
-    .await?;
+    ops::staff::delete_alarm(&state.pool, state.config.base_uid, staff, id).await?;
     let location = if back.is_empty() {
         "/staff/alarms?done=deleted".to_owned()
     } else {

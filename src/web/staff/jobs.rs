@@ -3,15 +3,15 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
-use diesel::Connection;
 
 use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::db;
 use crate::db::models::job::Job;
-use crate::db::queries::events;
-use crate::db::queries::jobs::{self, JobFilter, StaffRefusal};
+use crate::db::queries::jobs::{self, JobFilter};
 use crate::domain::ids::JobId;
+use crate::ops;
+use crate::ops::staff::JobAction;
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
 use crate::web::render::{Layout, html};
@@ -103,45 +103,17 @@ pub async fn list(
     })
 }
 
-#[derive(Clone, Copy)]
-enum Action {
-    Retry,
-    Cancel,
-}
-
 async fn act(
     staff: Staff,
     state: web::Data<AppState>,
     id: &str,
-    action: Action,
+    action: JobAction,
 ) -> Result<HttpResponse, AppError> {
     let id = JobId(id.parse::<i64>().map_err(|_| AppError::NotFound)?);
-    db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            let outcome = match action {
-                Action::Retry => jobs::retry(conn, id)?,
-                Action::Cancel => jobs::cancel(conn, id)?,
-            };
-            let job = outcome.map_err(|refusal| match refusal {
-                StaffRefusal::NotFound(_) => AppError::NotFound,
-                other => AppError::Conflict(format!("{other}.")),
-            })?;
-            let verb = match action {
-                Action::Retry => "retry job",
-                Action::Cancel => "cancel job",
-            };
-            let target = format!("job {} ({})", job.id, job.kind);
-            events::insert(
-                conn,
-                &staff.audit(job.customer_id, job.container_id, verb, &target, ""),
-            )?;
-            Ok::<_, AppError>(())
-        })
-    })
-    .await?;
+    ops::staff::act_on_job(&state.pool, staff, id, action).await?;
     let done = match action {
-        Action::Retry => "retried",
-        Action::Cancel => "cancelled",
+        JobAction::Retry => "retried",
+        JobAction::Cancel => "cancelled",
     };
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("/staff/jobs?done={done}")))
@@ -155,7 +127,7 @@ pub async fn retry(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    act(staff, state, &id, Action::Retry).await
+    act(staff, state, &id, JobAction::Retry).await
 }
 
 /// `POST /staff/jobs/{id}/cancel`: a job that has not started never will.
@@ -165,5 +137,5 @@ pub async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    act(staff, state, &id, Action::Cancel).await
+    act(staff, state, &id, JobAction::Cancel).await
 }
