@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::basic::{CredentialCache, Credentials};
-use crate::auth::guard::ApiCaller;
+use crate::auth::guard::{ApiCaller, Via};
 use crate::auth::password;
 use crate::auth::throttle::{self, Locked};
 use crate::auth::token;
@@ -83,6 +83,7 @@ pub async fn api_caller(
             role: user.role(),
             customer_id: user.customer_id,
             username: user.username,
+            via: Via::Password,
         }),
         Err(Refused::WrongCredentials) => Err(Error::Unauthorized),
         Err(Refused::Locked(locked)) => Err(Error::TooManyRequests {
@@ -109,6 +110,9 @@ async fn by_token(pool: &PgPool, secret: String) -> Result<ApiCaller, Error> {
             role: user.role(),
             customer_id: user.customer_id,
             username: user.username,
+            via: Via::Token {
+                read_only: token.read_only,
+            },
         })
     })
     .await

@@ -22,9 +22,37 @@ pub struct ApiCaller {
     pub role: Role,
     /// The customer whose data this caller sees; `None` for staff.
     pub customer_id: Option<CustomerId>,
+    /// What the caller presented.
+    pub via: Via,
+}
+
+/// How an API caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The account's password: HTTP Basic or the uwsgi.it headers.
+    Password,
+    /// A bearer token; a read-only one may change nothing.
+    Token { read_only: bool },
 }
 
 impl ApiCaller {
+    /// Whether the caller proved they know the account's password (a token proves it not).
+    pub fn proved_password(&self) -> bool {
+        self.via == Via::Password
+    }
+
+    /// Refuses a read-only token anything that changes state.
+    pub fn may_change(&self) -> Result<(), Error> {
+        match self.via {
+            Via::Token { read_only: true } => Err(Error::Forbidden(
+                "This token is read-only: it cannot change anything. Use a read-write token or \
+                 your username and password."
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The caller's customer, or a refusal for staff (who use the staff pages).
     pub fn customer(&self) -> Result<CustomerId, Error> {
         self.customer_id.ok_or_else(|| {
@@ -132,6 +160,26 @@ mod tests {
             Staff::from_session(session(Role::Customer, Some(3)), "::1".into()),
             Err(Error::NotFound)
         ));
+    }
+
+    #[test]
+    fn a_read_only_token_may_change_nothing_and_only_a_password_proves_the_password() {
+        let caller = |via| ApiCaller {
+            user_id: UserId(7),
+            username: "someone".into(),
+            role: Role::Customer,
+            customer_id: Some(CustomerId(3)),
+            via,
+        };
+        let read_only = caller(Via::Token { read_only: true });
+        assert!(matches!(read_only.may_change(), Err(Error::Forbidden(_))));
+        assert!(!read_only.proved_password());
+        let read_write = caller(Via::Token { read_only: false });
+        assert!(read_write.may_change().is_ok());
+        assert!(!read_write.proved_password());
+        let password = caller(Via::Password);
+        assert!(password.may_change().is_ok());
+        assert!(password.proved_password());
     }
 
     #[test]

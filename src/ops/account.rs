@@ -18,14 +18,30 @@ use crate::error::Error;
 /// A signed-in user changing their own password on the settings page.
 pub struct OwnPasswordChange {
     pub user: UserId,
-    pub username: String,
     /// The password the user typed as their current one; checked (and throttled) like a login.
-    pub current: String,
+    pub current: CurrentPassword,
     pub new: Password,
-    /// Where the request comes from, for the login throttle.
-    pub address: String,
     /// The browser session making the change, which stays signed in.
     pub keep: String,
+}
+
+/// A password typed as the current one, with the login it belongs to and where the request
+/// comes from, for the login throttle.
+pub struct CurrentPassword {
+    pub username: String,
+    pub password: String,
+    pub address: String,
+}
+
+/// What a caller offers to show they know the account's password.
+pub enum Proof {
+    /// The request itself carried the password, already checked: HTTP Basic or the uwsgi.it
+    /// headers.
+    Authenticated,
+    /// A `current_password` field, checked (and throttled) like a login.
+    Typed(CurrentPassword),
+    /// Nothing: a bearer token alone, which may not take over the account.
+    Nothing,
 }
 
 /// What a customer changes about themselves through `POST /api/me`; `None` keeps a field.
@@ -36,50 +52,78 @@ pub struct ProfileUpdate {
     pub password: Option<Password>,
 }
 
-/// Checks the current password, then sets the new one. A wrong current password is
-/// [`Error::Invalid`] on `current_password`; too many wrong ones, [`Error::TooManyRequests`].
+/// What a profile update did besides the fields: a new password revokes every token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProfileChanged {
+    pub revoked_tokens: usize,
+}
+
+/// Checks `current` like a login. A wrong one is [`Error::Invalid`] on `current_password`;
+/// too many wrong ones, [`Error::TooManyRequests`].
+async fn check_current(pool: &PgPool, current: CurrentPassword) -> Result<(), Error> {
+    let given = Credentials {
+        username: current.username,
+        password: current.password,
+    };
+    match authenticate::check_password(pool, None, given, current.address).await? {
+        Ok(_) => Ok(()),
+        Err(Refused::WrongCredentials) => Err(Error::invalid("current_password", "is wrong")),
+        Err(Refused::Locked(locked)) => Err(Error::TooManyRequests {
+            retry_after_secs: locked.retry_after_secs,
+        }),
+    }
+}
+
+/// Passes when `proof` shows the current password, or when nothing that needs it changes.
+/// A typed password is checked whenever it is given.
+async fn check_proof(pool: &PgPool, proof: Proof, needed: bool) -> Result<(), Error> {
+    match proof {
+        Proof::Typed(current) => check_current(pool, current).await,
+        Proof::Authenticated => Ok(()),
+        Proof::Nothing if !needed => Ok(()),
+        Proof::Nothing => Err(Error::Forbidden(
+            "Changing the password or e-mail needs the current password: authenticate with \
+             your username and password (HTTP Basic or the uwsgi.it headers), or send it as \
+             current_password. A token alone cannot."
+                .into(),
+        )),
+    }
+}
+
+/// Checks the current password, then sets the new one, ends the user's other sessions and
+/// revokes their tokens; how many tokens were revoked.
 #[tracing::instrument(skip_all, fields(user = change.user.0))]
 pub async fn change_own_password(
     pool: &PgPool,
     verified_credentials: &CredentialCache,
     change: OwnPasswordChange,
-) -> Result<(), Error> {
-    let given = Credentials {
-        username: change.username,
-        password: change.current,
-    };
-    match authenticate::check_password(pool, None, given, change.address).await? {
-        Ok(_) => {}
-        Err(Refused::WrongCredentials) => {
-            return Err(Error::invalid("current_password", "is wrong"));
-        }
-        Err(Refused::Locked(locked)) => {
-            return Err(Error::TooManyRequests {
-                retry_after_secs: locked.retry_after_secs,
-            });
-        }
-    }
+) -> Result<usize, Error> {
+    check_current(pool, change.current).await?;
     let hash = password::hash_off_worker(change.new).await;
     let (user, keep) = (change.user, change.keep);
-    db::run(pool, move |conn| {
+    let revoked = db::run(pool, move |conn| {
         conn.transaction(|conn| store_password(conn, user, &hash, Some(&keep)))
             .map_err(Error::from)
     })
     .await?;
     verified_credentials.forget_user(user);
-    Ok(())
+    Ok(revoked)
 }
 
-/// Applies `update` to the customer and their login in one transaction. The caller has just
-/// authenticated, so a new password needs no other check; it ends every browser session.
+/// Applies `update` to the customer and their login in one transaction. A new e-mail or
+/// password needs `proof` of the current password; a new password ends every browser session
+/// and revokes every token.
 #[tracing::instrument(skip_all, fields(customer = customer.0, user = user.0))]
 pub async fn update_profile(
     pool: &PgPool,
     verified_credentials: &CredentialCache,
     customer: CustomerId,
     user: UserId,
+    proof: Proof,
     update: ProfileUpdate,
-) -> Result<(), Error> {
+) -> Result<ProfileChanged, Error> {
+    let needs_proof = update.email.is_some() || update.password.is_some();
+    check_proof(pool, proof, needs_proof).await?;
     let hash = match update.password {
         Some(new) => Some(password::hash_off_worker(new).await),
         None => None,
@@ -90,12 +134,12 @@ pub async fn update_profile(
         email: update.email.map(Email::into_inner),
     };
     let password_changed = hash.is_some();
-    db::run(pool, move |conn| {
+    let revoked_tokens = db::run(pool, move |conn| {
         conn.transaction(|conn| {
             customers::update_profile(conn, customer, user, &changes)?;
             match &hash {
                 Some(hash) => store_password(conn, user, hash, None),
-                None => Ok(()),
+                None => Ok(0),
             }
         })
         .map_err(Error::from)
@@ -104,30 +148,33 @@ pub async fn update_profile(
     if password_changed {
         verified_credentials.forget_user(user);
     }
-    Ok(())
+    Ok(ProfileChanged { revoked_tokens })
 }
 
-/// Stores a new password hash, in the caller's transaction, and ends every session of the
-/// user but `keep`. The moved `password_changed_at` retires credentials other nodes verified
-/// before it; the caller forgets the ones this node verified once the transaction commits.
+/// Stores a new password hash, in the caller's transaction, ends every session of the user
+/// but `keep` and revokes all their tokens; how many tokens. The moved `password_changed_at`
+/// retires credentials other nodes verified before it; the caller forgets the ones this node
+/// verified once the transaction commits.
 fn store_password(
     conn: &mut PgConnection,
     user: UserId,
     hash: &str,
     keep: Option<&str>,
-) -> QueryResult<()> {
-    users::change_password(conn, user, hash, Utc::now())?;
+) -> QueryResult<usize> {
+    let now = Utc::now();
+    users::change_password(conn, user, hash, now)?;
     sessions::end_all_for_user_except(conn, user, keep)?;
-    Ok(())
+    api_tokens::revoke_all_for_user(conn, user, now)
 }
 
-/// A new bearer token for `user`, named `name`: the stored row and the secret, which is shown
+/// A new bearer token for `user`, named `name` and read-only or not: the stored row and the secret, which is shown
 /// this once and kept only as its digest.
 #[tracing::instrument(skip_all, fields(user = user.0))]
 pub async fn create_token(
     pool: &PgPool,
     user: UserId,
     name: TokenName,
+    read_only: bool,
 ) -> Result<(ApiToken, Secret), Error> {
     let secret = Secret::generate();
     let digest = secret.digest();
@@ -136,6 +183,7 @@ pub async fn create_token(
             user_id: user,
             name: name.as_str(),
             token_hash: &digest,
+            read_only,
         };
         api_tokens::insert(conn, &new).map_err(Error::from)
     })

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::http::header;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::AppState;
@@ -27,10 +27,16 @@ impl FromRequest for ApiCaller {
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let cache = request.app_data::<web::Data<CredentialCache>>().cloned();
         let presented = extract::api_credentials(request);
+        // a read-only token may read; anything else under /api changes state
+        let reads = matches!(*request.method(), Method::GET | Method::HEAD);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
             let cache = cache.ok_or_else(|| AppError::internal(anyhow::anyhow!("no cache")))?;
-            Ok(authenticate::api_caller(&state.pool, &cache, presented).await?)
+            let caller = authenticate::api_caller(&state.pool, &cache, presented).await?;
+            if !reads {
+                caller.may_change()?;
+            }
+            Ok(caller)
         })
     }
 }

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod accounts;
 mod api_alarms;
 mod api_client;
 mod api_containers;

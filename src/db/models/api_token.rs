@@ -17,6 +17,8 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Reads only: anything that changes state is refused to it.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -25,4 +27,5 @@ pub struct NewApiToken<'a> {
     pub user_id: UserId,
     pub name: &'a str,
     pub token_hash: &'a str,
+    pub read_only: bool,
 }

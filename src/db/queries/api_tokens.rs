@@ -42,6 +42,21 @@ pub fn revoke_for_user(
     .execute(conn)
 }
 
+/// Revokes every live token of the user; how many there were.
+pub fn revoke_all_for_user(
+    conn: &mut PgConnection,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::user_id.eq(user))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now))
+    .execute(conn)
+}
+
 /// The unrevoked token with this hash and the user it acts for.
 pub fn active_with_user(
     conn: &mut PgConnection,

@@ -347,6 +347,8 @@ pub async fn key(
     state: web::Data<AppState>,
     uid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    // a GET, but it renews the key: the old one stops working
+    caller.may_change()?;
     let customer = caller.customer()?;
     let id = container_of_uid(&uid, state.config.base_uid)?;
     let key = alarms_ops::renew_key(&state.pool, customer, id).await?;

@@ -1,16 +1,17 @@
 //! `/api/me`: the calling customer.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::basic::CredentialCache;
+use crate::auth::extract::client_address;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::queries::{containers, customers};
 use crate::domain::values::{Email, Password, Uid};
-use crate::ops::account::{self, ProfileUpdate};
+use crate::ops::account::{self, CurrentPassword, ProfileUpdate, Proof};
 use crate::web::api::input::{FieldErrors, JsonBody, plain_text};
 use crate::web::error::{ApiError, AppError};
 
@@ -35,6 +36,18 @@ pub struct MeUpdate {
     pub email: Option<String>,
     /// At least 8 characters.
     pub password: Option<String>,
+    /// The account's password as it is now: a new e-mail or password needs it, unless the
+    /// request is authenticated with it (HTTP Basic or the uwsgi.it headers).
+    pub current_password: Option<String>,
+}
+
+/// The customer after `POST /api/me`, and how many tokens a new password revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeUpdated {
+    #[serde(flatten)]
+    pub me: MeView,
+    /// Every token of the account stops working when the password changes; 0 otherwise.
+    pub revoked_tokens: usize,
 }
 
 impl TryFrom<MeUpdate> for ProfileUpdate {
@@ -111,23 +124,38 @@ pub async fn show(caller: ApiCaller, state: web::Data<AppState>) -> Result<HttpR
 
 #[utoipa::path(post, path = "/api/me", operation_id = "me_update", tag = "customer",
     request_body = MeUpdate,
-    responses((status = 200, body = MeView), (status = 400, body = super::openapi::ErrorBody),
+    responses((status = 200, body = MeUpdated), (status = 400, body = super::openapi::ErrorBody),
+        (status = 403, body = super::openapi::ErrorBody, description = "a new e-mail or password without proof of the current password, or a read-only token"),
         (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn update(
     caller: ApiCaller,
+    request: HttpRequest,
     state: web::Data<AppState>,
     verified_credentials: web::Data<CredentialCache>,
-    JsonBody(body): JsonBody<MeUpdate>,
+    JsonBody(mut body): JsonBody<MeUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer()?;
+    let proof = match body.current_password.take() {
+        Some(password) => Proof::Typed(CurrentPassword {
+            username: caller.username.clone(),
+            password,
+            address: client_address(&request),
+        }),
+        None if caller.proved_password() => Proof::Authenticated,
+        None => Proof::Nothing,
+    };
     let update = ProfileUpdate::try_from(body)?;
-    account::update_profile(
+    let changed = account::update_profile(
         &state.pool,
         &verified_credentials,
         customer,
         caller.user_id,
+        proof,
         update,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(load(&state, &caller).await?))
+    Ok(HttpResponse::Ok().json(MeUpdated {
+        me: load(&state, &caller).await?,
+        revoked_tokens: changed.revoked_tokens,
+    }))
 }

@@ -24,6 +24,7 @@ fn listed(token: &ApiToken) -> serde_json::Value {
         "name": token.name,
         "created": epoch(token.created_at),
         "last_used": token.last_used_at.map(epoch),
+        "read_only": token.read_only,
     })
 }
 
@@ -43,15 +44,26 @@ pub struct CreateToken {
     /// What the token is for, e.g. "deploy".
     #[schema(value_type = String)]
     name: Option<serde_json::Value>,
+    /// A read-only token may read but change nothing (default false).
+    #[schema(value_type = Option<bool>)]
+    read_only: Option<serde_json::Value>,
 }
 
-fn token_name(request: CreateToken) -> Result<TokenName, AppError> {
-    match request.name {
+fn token_name(name: Option<serde_json::Value>) -> Result<TokenName, AppError> {
+    match name {
         Some(serde_json::Value::String(name)) => {
             TokenName::parse(&name).map_err(|why| AppError::invalid("name", why))
         }
         Some(_) => Err(AppError::invalid("name", "the name is a string")),
         None => Err(AppError::invalid("name", "give the token a name")),
+    }
+}
+
+fn read_only(flag: Option<serde_json::Value>) -> Result<bool, AppError> {
+    match flag {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(flag)) => Ok(flag),
+        Some(_) => Err(AppError::invalid("read_only", "is true or false")),
     }
 }
 
@@ -63,8 +75,10 @@ pub async fn create(
     state: web::Data<AppState>,
     JsonBody(request): JsonBody<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = token_name(request)?;
-    let (token, secret) = account::create_token(&state.pool, caller.user_id, name).await?;
+    let name = token_name(request.name)?;
+    let read_only = read_only(request.read_only)?;
+    let (token, secret) =
+        account::create_token(&state.pool, caller.user_id, name, read_only).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
@@ -72,6 +86,7 @@ pub async fn create(
             "name": token.name,
             "token": secret.expose(),
             "created": epoch(token.created_at),
+            "read_only": token.read_only,
         })))
 }
 

@@ -17,7 +17,7 @@ use crate::db::queries::{api_tokens, sessions, users};
 use crate::domain::ids::ApiTokenId;
 use crate::domain::values::Password;
 use crate::error::Error;
-use crate::ops::account::{self, OwnPasswordChange};
+use crate::ops::account::{self, CurrentPassword, OwnPasswordChange};
 use crate::web::error::AppError;
 use crate::web::render::Layout;
 
@@ -36,6 +36,7 @@ pub fn when(at: DateTime<Utc>) -> String {
 struct TokenRow {
     id: ApiTokenId,
     name: String,
+    read_only: bool,
     created: String,
     last_used: String,
 }
@@ -107,6 +108,7 @@ async fn render(
             .map(|t| TokenRow {
                 id: t.id,
                 name: t.name,
+                read_only: t.read_only,
                 created: when(t.created_at),
                 last_used: t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
             })
@@ -151,7 +153,10 @@ async fn show(
     query: web::Query<Done>,
 ) -> Result<HttpResponse, AppError> {
     let notice = match query.done.as_str() {
-        "password" => Some("Your password was changed and your other sessions were ended."),
+        "password" => Some(
+            "Your password was changed, your other sessions were ended and your API tokens were \
+             revoked.",
+        ),
         "token-revoked" => Some("The token was revoked; it no longer works."),
         "session-ended" => Some("The session was ended."),
         _ => None,
@@ -217,14 +222,16 @@ async fn change_password(
         Ok(new) => {
             let change = OwnPasswordChange {
                 user: me.user_id,
-                username: me.username.clone(),
-                current: form.current_password,
+                current: CurrentPassword {
+                    username: me.username.clone(),
+                    password: form.current_password,
+                    address: crate::auth::extract::client_address(&request),
+                },
                 new,
-                address: crate::auth::extract::client_address(&request),
                 keep: me.public_id.clone(),
             };
             match account::change_own_password(&state.pool, &verified_credentials, change).await {
-                Ok(()) => None,
+                Ok(_) => None,
                 Err(error) => Some(password_problem(error)?),
             }
         }
@@ -244,6 +251,8 @@ async fn change_password(
 #[serde(default)]
 struct TokenForm {
     name: String,
+    /// A checkbox: present ("on") when ticked, absent otherwise.
+    read_only: Option<String>,
 }
 
 #[post("/settings/tokens")]
@@ -267,7 +276,8 @@ async fn create_token(
             .await;
         }
     };
-    let (token, secret) = account::create_token(&state.pool, me.user_id, name).await?;
+    let read_only = form.read_only.is_some();
+    let (token, secret) = account::create_token(&state.pool, me.user_id, name, read_only).await?;
     render(
         &state,
         &me,
