@@ -7,6 +7,7 @@ use diesel::{Connection, PgConnection, QueryResult};
 use crate::auth::authenticate::{self, Refused};
 use crate::auth::basic::{CredentialCache, Credentials};
 use crate::auth::password;
+use crate::auth::throttle::LoginGate;
 use crate::auth::token::{Secret, TokenName};
 use crate::db::models::api_token::{ApiToken, NewApiToken};
 use crate::db::queries::{api_tokens, customers, sessions, users};
@@ -41,6 +42,7 @@ pub struct ProfileUpdate {
 #[tracing::instrument(skip_all, fields(user = change.user.0))]
 pub async fn change_own_password(
     pool: &PgPool,
+    login_gate: &LoginGate,
     verified_credentials: &CredentialCache,
     change: OwnPasswordChange,
 ) -> Result<(), Error> {
@@ -48,7 +50,7 @@ pub async fn change_own_password(
         username: change.username,
         password: change.current,
     };
-    match authenticate::check_password(pool, None, given, change.address).await? {
+    match authenticate::check_password(pool, login_gate, None, given, change.address).await? {
         Ok(_) => {}
         Err(Refused::WrongCredentials) => {
             return Err(Error::invalid("current_password", "is wrong"));
