@@ -162,6 +162,39 @@ pub struct Settings {
     /// Seconds a fetch may wait for a connection or for the next bytes.
     #[arg(long, env = "DISTROPANEL_FETCH_TIMEOUT_SECS", default_value_t = 30)]
     pub fetch_timeout_secs: u64,
+
+    /// Failed logins for one username from one address (IPv6: its /64) within 15 minutes
+    /// before that pair is refused.
+    #[arg(
+        long,
+        env = "DISTROPANEL_LOGIN_LIMIT_PER_USER_ADDRESS",
+        default_value_t = 5
+    )]
+    pub login_limit_per_user_address: u32,
+
+    /// Failed logins from one address (IPv6: its /64), any usernames, within 15 minutes.
+    #[arg(
+        long,
+        env = "DISTROPANEL_LOGIN_LIMIT_PER_ADDRESS",
+        default_value_t = 20
+    )]
+    pub login_limit_per_address: u32,
+
+    /// Failed logins for one username from all addresses together within 15 minutes.
+    #[arg(
+        long,
+        env = "DISTROPANEL_LOGIN_LIMIT_PER_USERNAME",
+        default_value_t = 50
+    )]
+    pub login_limit_per_username: u32,
+
+    /// Password verifications (argon2, 19 MiB each) run at once [default: one per core].
+    #[arg(long, env = "DISTROPANEL_ARGON2_SLOTS")]
+    pub argon2_slots: Option<usize>,
+
+    /// Password verifications that may wait for a slot; beyond them the answer is 503.
+    #[arg(long, env = "DISTROPANEL_ARGON2_QUEUE", default_value_t = 16)]
+    pub argon2_queue: usize,
 }
 
 /// Which servers' jobs `serve` runs.
@@ -228,6 +261,37 @@ pub struct ImageSettings {
     pub fetch_timeout: Duration,
 }
 
+/// Login throttling and the bound on password verifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginSettings {
+    /// Failures per (username, address) within the window.
+    pub per_user_address: u32,
+    /// Failures per address within the window.
+    pub per_address: u32,
+    /// Failures per username, all addresses together, within the window.
+    pub per_username: u32,
+    /// Verifications run at once.
+    pub argon2_slots: usize,
+    /// Verifications waiting for a slot.
+    pub argon2_queue: usize,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            per_user_address: 5,
+            per_address: 20,
+            per_username: 50,
+            argon2_slots: cores(),
+            argon2_queue: 16,
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Validated configuration: every path absolute, every secret present.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -247,6 +311,7 @@ pub struct Config {
     pub jobs: JobSettings,
     pub images: ImageSettings,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub login: LoginSettings,
 }
 
 /// 64 random bytes; `Debug` never prints them.
@@ -350,12 +415,23 @@ impl Settings {
             jobs,
             trusted_proxies: parse_proxies(&self.trusted_proxies)?,
             images,
+            login: self.login_settings(),
         })
     }
 
     /// Refuses the numbers that would leave the panel unable to work.
     fn ensure_bounds(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.job_slots >= 1, "a job worker needs at least one slot");
+        anyhow::ensure!(
+            self.argon2_slots != Some(0),
+            "password checks need at least one argon2 slot"
+        );
+        anyhow::ensure!(
+            self.login_limit_per_user_address >= 1
+                && self.login_limit_per_address >= 1
+                && self.login_limit_per_username >= 1,
+            "a login limit must allow at least one attempt"
+        );
         anyhow::ensure!(
             self.job_lease_secs >= 1,
             "a job lease lasts at least a second"
@@ -401,6 +477,16 @@ impl Settings {
                 check: Duration::from_secs(self.job_deadline_check_secs),
                 fetch: Duration::from_secs(self.job_deadline_fetch_secs),
             },
+        }
+    }
+
+    fn login_settings(&self) -> LoginSettings {
+        LoginSettings {
+            per_user_address: self.login_limit_per_user_address,
+            per_address: self.login_limit_per_address,
+            per_username: self.login_limit_per_username,
+            argon2_slots: self.argon2_slots.unwrap_or_else(cores),
+            argon2_queue: self.argon2_queue,
         }
     }
 

@@ -36,6 +36,10 @@ pub enum Error {
     TooManyRequests {
         retry_after_secs: u64,
     },
+    /// Too much of a bounded kind of work (password checks) is under way; try again shortly.
+    Busy {
+        retry_after_secs: u64,
+    },
     /// The database cannot be reached.
     Unavailable,
     Internal(anyhow::Error),
@@ -67,6 +71,9 @@ impl fmt::Display for Error {
             Error::Forbidden(why) => write!(f, "forbidden: {why}"),
             Error::TooManyRequests { retry_after_secs } => {
                 write!(f, "too many requests; retry after {retry_after_secs}s")
+            }
+            Error::Busy { retry_after_secs } => {
+                write!(f, "busy; retry after {retry_after_secs}s")
             }
             Error::Unavailable => f.write_str("database unavailable"),
             Error::Internal(cause) => write!(f, "internal error: {cause:#}"),

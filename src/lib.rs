@@ -38,10 +38,13 @@ pub struct AppState {
     pub host: Arc<dyn HostExecutor>,
     /// The vassal template, for serving vassals on `/private`.
     pub vassal_template: Arc<VassalTemplate>,
+    /// Login limits and the bound on password verifications.
+    pub login_gate: Arc<auth::throttle::LoginGate>,
 }
 
 /// A bound, not yet running, web server.
 pub struct Application {
+    login_gate: Arc<auth::throttle::LoginGate>,
     port: u16,
     server: Server,
     pool: PgPool,
@@ -63,11 +66,13 @@ impl Application {
         let (host, vassal_template) = host::open_local(&config).await?;
         let workers = config.workers;
         let job_retention = config.jobs.retention;
+        let login_gate = Arc::new(auth::throttle::LoginGate::new(&config.login));
         let state = aweb::Data::new(AppState {
             pool: pool.clone(),
             config,
             host,
             vassal_template,
+            login_gate: login_gate.clone(),
         });
         // one per process, shared by every worker: the key of its fingerprints dies with it
         let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());
@@ -96,6 +101,7 @@ impl Application {
             server = server.workers(workers);
         }
         Ok(Self {
+            login_gate,
             port,
             server: server.run(),
             pool,
@@ -105,6 +111,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The bound on password verifications this server answers within.
+    pub fn login_gate(&self) -> Arc<auth::throttle::LoginGate> {
+        self.login_gate.clone()
     }
 
     /// Serves until stopped, sweeping dead sessions, stale failed logins, abandoned image

@@ -3,14 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::basic::{CredentialCache, Credentials};
+use crate::auth::basic::{CredentialCache, Credentials, Verified};
 use crate::auth::guard::{ApiCaller, Via};
 use crate::auth::password;
-use crate::auth::throttle::{self, Locked};
+use crate::auth::throttle::{self, Locked, LoginGate};
 use crate::auth::token;
 use crate::db::models::user::User;
 use crate::db::queries::api_tokens;
-use crate::db::queries::login_attempts::{self, Failures};
+use crate::db::queries::login_attempts::{self, Attempt, Reservation};
 use crate::db::{self, PgPool};
 use crate::error::Error;
 
@@ -65,6 +65,7 @@ pub struct ApiCredentials {
 /// throttled) like any login.
 pub async fn api_caller(
     pool: &PgPool,
+    gate: &LoginGate,
     cache: &CredentialCache,
     presented: ApiCredentials,
 ) -> Result<ApiCaller, Error> {
@@ -77,7 +78,7 @@ pub async fn api_caller(
             "Another site sent this request with your saved credentials; it was refused.".into(),
         ));
     }
-    match check_password(pool, Some(cache), given, presented.address).await? {
+    match check_password(pool, gate, Some(cache), given, presented.address).await? {
         Ok(user) => Ok(ApiCaller {
             user_id: user.id,
             role: user.role(),
@@ -121,40 +122,68 @@ async fn by_token(pool: &PgPool, secret: String) -> Result<ApiCaller, Error> {
 /// Checks `given` for a login from `address`. With a cache, credentials verified in the last
 /// few minutes (against the same password) skip argon2; without one, argon2 always runs.
 ///
-/// An unknown user costs a verification against a dummy hash, and every failure is recorded
-/// the same way, so an unknown user and a wrong password take the same time and answer alike.
+/// The attempt is reserved (recorded as a failure) before the password is verified and taken
+/// back when it is right, so attempts arriving together are verified no more often than the
+/// limits allow. An unknown user costs a verification against a dummy hash, so an unknown user
+/// and a wrong password take the same time and answer alike. With every verification slot
+/// and the queue taken, the answer is [`Error::Busy`].
 pub async fn check_password(
     pool: &PgPool,
+    gate: &LoginGate,
     cache: Option<&CredentialCache>,
     given: Credentials,
     address: String,
 ) -> Result<Result<User, Refused>, Error> {
     let now = Utc::now();
-    let typed = storable_username(&given.username);
-    let (user, failures) = user_and_failures(pool, typed.clone(), address.clone(), now).await?;
-    if let Some(locked) = throttle::verdict(&failures, now) {
+    let attempt = Keys {
+        username: throttle::recorded_username(&storable_username(&given.username)).to_owned(),
+        address: throttle::address_key(&address),
+    };
+    let fingerprint = cache.map(|c| c.fingerprint(&given));
+    let remembered = cache
+        .zip(fingerprint.as_ref())
+        .and_then(|(c, f)| c.entry(f));
+    let reservation = reserve(pool, gate, &attempt, now, remembered).await?;
+    if let Some(locked) = throttle::verdict(&reservation.failures, now) {
         return Ok(Err(Refused::Locked(locked)));
     }
-    let fingerprint = cache.map(|c| c.fingerprint(&given));
-    if let (Some(cache), Some(fingerprint), Some(user)) = (cache, &fingerprint, &user)
-        && cache.recalls(fingerprint, user)
-    {
-        return Ok(Ok(user.clone()));
-    }
-    let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = password::verify_off_worker(given.password, phc).await;
-    match user {
+    let Some(reserved) = reservation.reserved else {
+        // the cache vouched for these credentials: nothing to verify
+        return Ok(reservation.user.ok_or(Refused::WrongCredentials));
+    };
+    let phc = reservation.user.as_ref().map(|u| u.password_hash.clone());
+    let Ok(slot) = gate.slot().await else {
+        db::run(pool, move |conn| {
+            login_attempts::release(conn, reserved).map_err(Error::from)
+        })
+        .await?;
+        return Err(Error::Busy {
+            retry_after_secs: throttle::BUSY_RETRY_AFTER_SECS,
+        });
+    };
+    let verified = password::verify_off_worker(given.password, phc, slot).await;
+    match reservation.user {
         Some(user) if verified => {
+            let (known, address) = (user.clone(), attempt.address);
+            db::run(pool, move |conn| {
+                login_attempts::succeeded(conn, Some(reserved), &known, &address)
+                    .map_err(Error::from)
+            })
+            .await?;
             if let (Some(cache), Some(fingerprint)) = (cache, fingerprint) {
                 cache.remember(fingerprint, &user);
             }
             Ok(Ok(user))
         }
-        _ => {
-            record_failure(pool, &typed, &address).await?;
-            Ok(Err(Refused::WrongCredentials))
-        }
+        // the reservation stays: it is the recorded failure
+        _ => Ok(Err(Refused::WrongCredentials)),
     }
+}
+
+/// What an attempt counts under: the username as recorded and the address key.
+struct Keys {
+    username: String,
+    address: String,
 }
 
 /// No username has control characters, and PostgreSQL refuses a NUL in a query: such a name
@@ -172,37 +201,33 @@ fn storable_username(typed: &str) -> String {
         .collect()
 }
 
-/// The user named `username`, if any, and the recent failed logins that count against the
-/// name and against `address`.
-async fn user_and_failures(
+/// The user named in `attempt`, if any, and the limits reached; below them, the attempt
+/// recorded as a failure in advance unless `remembered` vouches for the credentials.
+async fn reserve(
     pool: &PgPool,
-    username: String,
-    address: String,
+    gate: &LoginGate,
+    attempt: &Keys,
     now: DateTime<Utc>,
-) -> Result<(Option<User>, Failures), Error> {
+    remembered: Option<Verified>,
+) -> Result<Reservation, Error> {
+    let (username, address, limits) = (
+        attempt.username.clone(),
+        attempt.address.clone(),
+        gate.limits,
+    );
     db::run(pool, move |conn| {
-        login_attempts::user_and_failures(
-            conn,
-            &username,
-            &address,
-            throttle::window_start(now),
-            throttle::PER_USERNAME,
-            throttle::PER_ADDRESS,
-        )
+        let attempt = Attempt {
+            username: &username,
+            address: &address,
+            since: throttle::window_start(now),
+            known_since: now - throttle::KNOWN_FOR,
+        };
+        login_attempts::reserve(conn, attempt, limits, |user| {
+            remembered.is_some_and(|r| r.vouches_for(user))
+        })
         .map_err(Error::from)
     })
     .await
-}
-
-/// Records a failed login for the throttle, under the name as typed (bounded) and `address`.
-async fn record_failure(pool: &PgPool, typed: &str, address: &str) -> Result<(), Error> {
-    let username = throttle::recorded_username(typed).to_owned();
-    let address: String = address.chars().take(64).collect();
-    db::run(pool, move |conn| {
-        login_attempts::record_failure(conn, &username, &address).map_err(Error::from)
-    })
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

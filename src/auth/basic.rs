@@ -43,13 +43,23 @@ pub const REMEMBER_FOR: Duration = Duration::from_secs(5 * 60);
 /// Entries held at most; beyond it stale ones go, then everything.
 const CAPACITY: usize = 10_000;
 
-type Fingerprint = [u8; 32];
+pub type Fingerprint = [u8; 32];
 
+/// What the cache remembers of verified credentials.
 #[derive(Debug, Clone, Copy)]
-struct Verified {
+pub struct Verified {
     user_id: UserId,
     password_changed_at: DateTime<Utc>,
     at: Instant,
+}
+
+impl Verified {
+    /// Whether the credentials were verified recently for this user, as the user is now.
+    pub fn vouches_for(&self, user: &User) -> bool {
+        self.user_id == user.id
+            && self.password_changed_at == user.password_changed_at
+            && self.at.elapsed() < REMEMBER_FOR
+    }
 }
 
 pub struct CredentialCache {
@@ -90,17 +100,16 @@ impl CredentialCache {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// What is remembered of these credentials, if anything; see [`Verified::vouches_for`].
+    pub fn entry(&self, fingerprint: &Fingerprint) -> Option<Verified> {
+        self.entries().get(fingerprint).copied()
+    }
+
     /// Whether these credentials were verified recently for this user, as the user is now.
     pub fn recalls(&self, fingerprint: &Fingerprint, user: &User) -> bool {
         let mut entries = self.entries();
         match entries.get(fingerprint) {
-            Some(seen)
-                if seen.user_id == user.id
-                    && seen.password_changed_at == user.password_changed_at
-                    && seen.at.elapsed() < REMEMBER_FOR =>
-            {
-                true
-            }
+            Some(seen) if seen.vouches_for(user) => true,
             Some(_) => {
                 entries.remove(fingerprint);
                 false

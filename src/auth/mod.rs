@@ -41,6 +41,7 @@ pub async fn sweep(pool: &PgPool) -> Result<(usize, usize), Error> {
             db::queries::sessions::delete_dead(conn, now, now - session::ABSOLUTE_TIMEOUT)?;
         let attempts =
             db::queries::login_attempts::delete_before(conn, throttle::window_start(now))?;
+        db::queries::login_attempts::delete_successes_before(conn, now - throttle::KNOWN_FOR)?;
         Ok::<_, Error>((sessions, attempts))
     })
     .await

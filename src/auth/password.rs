@@ -55,10 +55,19 @@ pub async fn hash_off_worker(password: Password) -> String {
         .expect("argon2 hashing does not panic")
 }
 
-pub async fn verify_off_worker(candidate: String, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || verify_or_dummy(&candidate, phc.as_deref()))
-        .await
-        .unwrap_or(false)
+/// Verifies on the blocking pool, holding `slot` (a verification slot) until it is done, even
+/// if the caller stops waiting.
+pub async fn verify_off_worker(
+    candidate: String,
+    phc: Option<String>,
+    slot: impl Send + 'static,
+) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        verify_or_dummy(&candidate, phc.as_deref())
+    })
+    .await
+    .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -177,6 +177,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_successes (user_id, ip) {
+        user_id -> Int4,
+        ip -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     servers (id) {
         id -> Int4,
         name -> Text,
@@ -225,6 +233,7 @@ diesel::joinable!(events -> containers (container_id));
 diesel::joinable!(events -> customers (customer_id));
 diesel::joinable!(events -> jobs (job_id));
 diesel::joinable!(events -> users (actor_user_id));
+diesel::joinable!(login_successes -> users (user_id));
 diesel::joinable!(image_upload_chunks -> image_uploads (upload_id));
 diesel::joinable!(image_uploads -> custom_distros (custom_distro_id));
 diesel::joinable!(jobs -> containers (container_id));
@@ -246,6 +255,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     image_uploads,
     jobs,
     login_attempts,
+    login_successes,
     servers,
     sessions,
     users,

@@ -7,6 +7,7 @@ use diesel::{Connection, PgConnection, QueryResult};
 use crate::auth::authenticate::{self, Refused};
 use crate::auth::basic::{CredentialCache, Credentials};
 use crate::auth::password;
+use crate::auth::throttle::LoginGate;
 use crate::auth::token::{Secret, TokenName};
 use crate::db::models::api_token::{ApiToken, NewApiToken};
 use crate::db::queries::{api_tokens, customers, sessions, users};
@@ -60,12 +61,16 @@ pub struct ProfileChanged {
 
 /// Checks `current` like a login. A wrong one is [`Error::Invalid`] on `current_password`;
 /// too many wrong ones, [`Error::TooManyRequests`].
-async fn check_current(pool: &PgPool, current: CurrentPassword) -> Result<(), Error> {
+async fn check_current(
+    pool: &PgPool,
+    login_gate: &LoginGate,
+    current: CurrentPassword,
+) -> Result<(), Error> {
     let given = Credentials {
         username: current.username,
         password: current.password,
     };
-    match authenticate::check_password(pool, None, given, current.address).await? {
+    match authenticate::check_password(pool, login_gate, None, given, current.address).await? {
         Ok(_) => Ok(()),
         Err(Refused::WrongCredentials) => Err(Error::invalid("current_password", "is wrong")),
         Err(Refused::Locked(locked)) => Err(Error::TooManyRequests {
@@ -76,9 +81,14 @@ async fn check_current(pool: &PgPool, current: CurrentPassword) -> Result<(), Er
 
 /// Passes when `proof` shows the current password, or when nothing that needs it changes.
 /// A typed password is checked whenever it is given.
-async fn check_proof(pool: &PgPool, proof: Proof, needed: bool) -> Result<(), Error> {
+async fn check_proof(
+    pool: &PgPool,
+    login_gate: &LoginGate,
+    proof: Proof,
+    needed: bool,
+) -> Result<(), Error> {
     match proof {
-        Proof::Typed(current) => check_current(pool, current).await,
+        Proof::Typed(current) => check_current(pool, login_gate, current).await,
         Proof::Authenticated => Ok(()),
         Proof::Nothing if !needed => Ok(()),
         Proof::Nothing => Err(Error::Forbidden(
@@ -95,10 +105,11 @@ async fn check_proof(pool: &PgPool, proof: Proof, needed: bool) -> Result<(), Er
 #[tracing::instrument(skip_all, fields(user = change.user.0))]
 pub async fn change_own_password(
     pool: &PgPool,
+    login_gate: &LoginGate,
     verified_credentials: &CredentialCache,
     change: OwnPasswordChange,
 ) -> Result<usize, Error> {
-    check_current(pool, change.current).await?;
+    check_current(pool, login_gate, change.current).await?;
     let hash = password::hash_off_worker(change.new).await;
     let (user, keep) = (change.user, change.keep);
     let revoked = db::run(pool, move |conn| {
@@ -116,6 +127,7 @@ pub async fn change_own_password(
 #[tracing::instrument(skip_all, fields(customer = customer.0, user = user.0))]
 pub async fn update_profile(
     pool: &PgPool,
+    login_gate: &LoginGate,
     verified_credentials: &CredentialCache,
     customer: CustomerId,
     user: UserId,
@@ -123,7 +135,7 @@ pub async fn update_profile(
     update: ProfileUpdate,
 ) -> Result<ProfileChanged, Error> {
     let needs_proof = update.email.is_some() || update.password.is_some();
-    check_proof(pool, proof, needs_proof).await?;
+    check_proof(pool, login_gate, proof, needs_proof).await?;
     let hash = match update.password {
         Some(new) => Some(password::hash_off_worker(new).await),
         None => None,

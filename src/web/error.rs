@@ -50,6 +50,10 @@ pub enum AppError {
     TooManyRequests {
         retry_after_secs: u64,
     },
+    /// Too many password checks under way; try again shortly.
+    Busy {
+        retry_after_secs: u64,
+    },
     /// The database cannot be reached.
     Unavailable,
     Internal(anyhow::Error),
@@ -75,7 +79,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy { .. } | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,6 +103,10 @@ impl AppError {
             AppError::TooManyRequests { retry_after_secs } => {
                 format!("Too many attempts; try again in {retry_after_secs} seconds.")
             }
+            AppError::Busy { retry_after_secs } => format!(
+                "Too many passwords are being checked right now; try again in \
+                 {retry_after_secs} seconds."
+            ),
             AppError::Unavailable => "The database is unavailable; try again shortly.".into(),
             AppError::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
         }
@@ -113,7 +121,8 @@ impl AppError {
     }
 
     fn decorate(&self, response: &mut HttpResponse) {
-        if let AppError::TooManyRequests { retry_after_secs } = self
+        if let AppError::TooManyRequests { retry_after_secs } | AppError::Busy { retry_after_secs } =
+            self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -151,6 +160,7 @@ impl From<Error> for AppError {
             Error::TooManyRequests { retry_after_secs } => {
                 AppError::TooManyRequests { retry_after_secs }
             }
+            Error::Busy { retry_after_secs } => AppError::Busy { retry_after_secs },
             Error::Unavailable => AppError::Unavailable,
             Error::Internal(cause) => AppError::Internal(cause),
         }
@@ -327,7 +337,7 @@ impl ApiError {
             AppError::PayloadTooLarge(_) => "Request entity too large",
             AppError::MethodNotAllowed => "Method not allowed",
             AppError::TooManyRequests { .. } => "Too many requests",
-            AppError::Unavailable => "Service unavailable",
+            AppError::Busy { .. } | AppError::Unavailable => "Service unavailable",
             AppError::Internal(_) => "Internal server error",
         }
     }

@@ -32,7 +32,8 @@ impl FromRequest for ApiCaller {
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
             let cache = cache.ok_or_else(|| AppError::internal(anyhow::anyhow!("no cache")))?;
-            let caller = authenticate::api_caller(&state.pool, &cache, presented).await?;
+            let caller =
+                authenticate::api_caller(&state.pool, &state.login_gate, &cache, presented).await?;
             if !reads {
                 caller.may_change()?;
             }

@@ -175,6 +175,8 @@ pub struct TestApp {
     pub host_root: TempDir,
     pub var_dir: TempDir,
     pub client: reqwest::Client,
+    /// The bound on password verifications, to hold its slots as a burst of logins would.
+    pub login_gate: std::sync::Arc<distropanel::auth::throttle::LoginGate>,
 }
 
 pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
@@ -208,6 +210,7 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
             fetch_timeout: std::time::Duration::from_secs(5),
         },
         trusted_proxies: Vec::new(),
+        login: distropanel::config::LoginSettings::default(),
     }
 }
 
@@ -224,6 +227,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let app = Application::build(config).await.expect("the app builds");
     let port = app.port();
+    let login_gate = app.login_gate();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -237,6 +241,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         host_root,
         var_dir,
         client,
+        login_gate,
     }
 }
 

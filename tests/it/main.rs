@@ -44,5 +44,6 @@ mod auth_csrf;
 mod auth_login;
 mod auth_staff;
 mod auth_tenancy;
+mod auth_throttle;
 mod jobs_bench;
 mod jobs_serve;

@@ -147,6 +147,7 @@ pub async fn update(
     let update = ProfileUpdate::try_from(body)?;
     let changed = account::update_profile(
         &state.pool,
+        &state.login_gate,
         &verified_credentials,
         customer,
         caller.user_id,

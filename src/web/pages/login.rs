@@ -119,7 +119,9 @@ async fn submit(
         username: username.clone(),
         password,
     };
-    match authenticate::check_password(&state.pool, None, given, address.clone()).await? {
+    match authenticate::check_password(&state.pool, &state.login_gate, None, given, address.clone())
+        .await?
+    {
         Ok(user) => {
             let user_agent = request
                 .headers()

@@ -230,7 +230,14 @@ async fn change_password(
                 new,
                 keep: me.public_id.clone(),
             };
-            match account::change_own_password(&state.pool, &verified_credentials, change).await {
+            match account::change_own_password(
+                &state.pool,
+                &state.login_gate,
+                &verified_credentials,
+                change,
+            )
+            .await
+            {
                 Ok(_) => None,
                 Err(error) => Some(password_problem(error)?),
             }
