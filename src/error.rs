@@ -99,7 +99,9 @@ impl From<Unavailable> for Error {
     fn from(unavailable: Unavailable) -> Self {
         match unavailable {
             panicked @ Unavailable::Panicked(_) => Error::Internal(panicked.into()),
-            Unavailable::Pool(_) | Unavailable::Cancelled(_) => Error::Unavailable,
+            Unavailable::Pool(_) | Unavailable::Down | Unavailable::Cancelled(_) => {
+                Error::Unavailable
+            }
         }
     }
 }

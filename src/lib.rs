@@ -56,10 +56,10 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      object-src 'none'; frame-ancestors 'none'";
 
 impl Application {
-    /// Connects the pool, applies pending migrations and binds `config.bind` (port 0 picks a
-    /// free port, as tests do).
+    /// Connects the pool, refuses a database with pending migrations (`distropanel migrate`
+    /// applies them) and binds `config.bind` (port 0 picks a free port, as tests do).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = connect_and_migrate(&config).await?;
+        let pool = connect_and_check(&config).await?;
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -133,16 +133,13 @@ impl Application {
     }
 }
 
-/// A pool on `config.database_url`, once pending migrations are applied.
-async fn connect_and_migrate(config: &Config) -> anyhow::Result<PgPool> {
+/// A pool on `config.database_url`, whose database has every migration.
+async fn connect_and_check(config: &Config) -> anyhow::Result<PgPool> {
     let url = config.database_url.expose_secret().to_owned();
     let size = config.db_pool;
     tokio::task::spawn_blocking(move || -> anyhow::Result<PgPool> {
         let pool = db::pool(&url, size).context("connecting to PostgreSQL")?;
-        let applied = db::migrate(&mut *pool.get()?)?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "applied migrations");
-        }
+        db::require_migrated(&mut *pool.get()?)?;
         Ok(pool)
     })
     .await?

@@ -238,12 +238,19 @@ pub fn load_config(settings: Settings) -> anyhow::Result<Config> {
     settings.into_config(SecretString::from(url))
 }
 
+/// The configuration and a connection to its database, which must have every migration
+/// (commands other than `migrate` and `demo` never change the schema).
 fn connect(settings: Settings) -> anyhow::Result<(Config, diesel::PgConnection)> {
+    let (config, mut conn) = connect_unchecked(settings)?;
+    db::require_migrated(&mut conn)?;
+    Ok((config, conn))
+}
+
+fn connect_unchecked(settings: Settings) -> anyhow::Result<(Config, diesel::PgConnection)> {
     use diesel::Connection;
     let config = load_config(settings)?;
     let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
-    let mut conn = diesel::PgConnection::establish(&url).context("connecting to PostgreSQL")?;
-    db::migrate(&mut conn)?;
+    let conn = diesel::PgConnection::establish(&url).context("connecting to PostgreSQL")?;
     Ok((config, conn))
 }
 
@@ -265,8 +272,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(settings) => {
             telemetry::init(settings.log_format);
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let (_, mut conn) = connect(settings)?;
-                let _ = &mut conn;
+                let (_, mut conn) = connect_unchecked(settings)?;
+                let applied = db::migrate(&mut conn)?;
+                if !applied.is_empty() {
+                    tracing::info!(?applied, "applied migrations");
+                }
                 println!("migrations applied");
                 Ok(())
             })

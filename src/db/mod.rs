@@ -2,18 +2,42 @@
 //! the actix worker threads. Only this module writes SQL.
 
 pub mod bootstrap;
+pub mod health;
 pub mod models;
 pub mod queries;
 pub mod schema;
 
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// A connection pool and what it knows of its database's health (see [`health`]). It derefs to
+/// the r2d2 pool, for callers that take connections themselves.
+#[derive(Clone)]
+pub struct PgPool {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    health: Arc<health::Health>,
+}
+
+impl Deref for PgPool {
+    type Target = Pool<ConnectionManager<PgConnection>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.pool
+    }
+}
+
+impl PgPool {
+    pub fn health(&self) -> &health::Health {
+        &self.health
+    }
+}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -23,6 +47,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub enum Unavailable {
     #[error("no database connection: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    #[error("the database is down (a probe is waiting for it)")]
+    Down,
     #[error("a database task was cancelled: {0}")]
     Cancelled(String),
     #[error("a database task panicked: {0}")]
@@ -46,38 +72,118 @@ pub fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
         .build(manager)?;
-    Ok(pool)
+    Ok(PgPool {
+        pool,
+        health: Arc::default(),
+    })
 }
 
-/// Applies every pending migration; returns the versions it applied.
+/// The advisory lock `migrate` holds, so concurrent runs apply each migration once.
+const MIGRATION_LOCK: i64 = 0x6469_7374_726f_0001;
+
+/// Applies every pending migration under an advisory lock; returns the versions it applied.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(conn)?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| anyhow::anyhow!("migrating the database: {e}"))?;
-    Ok(applied.iter().map(|v| v.to_string()).collect())
+        .map(|applied| applied.iter().map(|v| v.to_string()).collect())
+        .map_err(|e| anyhow::anyhow!("migrating the database: {e}"));
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(conn)?;
+    applied
+}
+
+#[derive(diesel::QueryableByName)]
+struct TableExists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// How many embedded migrations the database lacks. Reads only: it creates no table, so it
+/// needs no DDL rights.
+pub fn pending_migrations(conn: &mut PgConnection) -> anyhow::Result<usize> {
+    use diesel::RunQueryDsl;
+    use diesel::migration::MigrationSource;
+    let table: TableExists =
+        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS exists")
+            .get_result(conn)?;
+    let applied: Vec<AppliedVersion> = if table.exists {
+        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    let known: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("reading the embedded migrations: {e}"))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    Ok(known
+        .iter()
+        .filter(|v| !applied.iter().any(|a| &a.version == *v))
+        .count())
+}
+
+/// Refuses, in one line, a database that lacks migrations: only `distropanel migrate` (and
+/// `demo`) apply them.
+pub fn require_migrated(conn: &mut PgConnection) -> anyhow::Result<()> {
+    match pending_migrations(conn)? {
+        0 => Ok(()),
+        n => anyhow::bail!(
+            "the database has {n} pending migration{}; run `distropanel migrate`",
+            if n == 1 { "" } else { "s" }
+        ),
+    }
 }
 
 /// Runs `work` with a pooled connection on the blocking thread pool, so a slow query never
-/// stalls an actix worker. The current tracing span follows the work.
+/// stalls an actix worker. The current tracing span follows the work. While the database is
+/// known to be down it answers `Unavailable::Down` at once (see [`health`]).
 pub async fn run<T, E, F>(pool: &PgPool, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<Unavailable> + Send + 'static,
 {
-    let pool = pool.clone();
+    if pool.health.is_down() {
+        return Err(Unavailable::Down.into());
+    }
+    let taken = pool.clone();
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
+    let outcome = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut conn = pool.get().map_err(Unavailable::from)?;
-        work(&mut conn)
+        let mut conn = taken.get()?;
+        Ok(work(&mut conn))
     })
     .await
-    .map_err(Unavailable::of_task)?
+    .map_err(Unavailable::of_task)?;
+    outcome.unwrap_or_else(|e: diesel::r2d2::PoolError| {
+        health::lost(pool);
+        Err(Unavailable::Pool(e).into())
+    })
+}
+
+/// Whether the database answers a trivial query within `timeout`: at once `false` while it is
+/// known to be down.
+pub async fn is_ready(pool: &PgPool, timeout: Duration) -> bool {
+    if pool.health.is_down() {
+        return false;
+    }
+    let up = answers(pool, timeout).await;
+    if !up {
+        health::lost(pool);
+    }
+    up
 }
 
 /// Whether the database answers a trivial query within `timeout`.
-pub async fn is_ready(pool: &PgPool, timeout: Duration) -> bool {
+async fn answers(pool: &PgPool, timeout: Duration) -> bool {
     use diesel::RunQueryDsl;
     let pool = pool.clone();
     tokio::task::spawn_blocking(move || {

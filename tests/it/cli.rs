@@ -1,19 +1,29 @@
 //! The staff command line, run as a real process against a test database.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 
 use distropanel::db::models::server::ServerMode;
 use distropanel::db::queries::servers;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, TestDb, spawn_app};
 
 fn distropanel(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+    distropanel_on(&app.db, app.var_dir.path(), args, stdin)
+}
+
+fn distropanel_on(db: &TestDb, var_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    start(db, var_dir, args, stdin).wait_with_output().unwrap()
+}
+
+/// The command, started: its output is the caller's to wait for.
+fn start(db: &TestDb, var_dir: &Path, args: &[&str], stdin: Option<&str>) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_distropanel"))
         .args(args)
-        .env("DATABASE_URL", app.db.conninfo())
-        .env("DISTROPANEL_VAR_DIR", app.var_dir.path())
+        .env("DATABASE_URL", db.conninfo())
+        .env("DISTROPANEL_VAR_DIR", var_dir)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -25,7 +35,7 @@ fn distropanel(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
         input.write_all(text.as_bytes()).unwrap();
     }
     drop(input);
-    child.wait_with_output().unwrap()
+    child
 }
 
 fn json_line(output: &Output) -> Value {
@@ -449,4 +459,113 @@ async fn the_demo_installs_the_busybox_image_and_boots_kratos_web_into_it_once()
         .path()
         .join("var/lib/distropanel/images/30006/busybox");
     assert!(image.join(".old_root").is_dir() && image.join("bin/busybox").is_file());
+}
+
+/// How many migrations this build carries.
+fn migrations() -> usize {
+    std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_database_not_yet_migrated_serve_the_agent_and_admin_commands_refuse_and_write_nothing()
+ {
+    let db = tokio::task::spawn_blocking(TestDb::empty).await.unwrap();
+    let var_dir = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["serve", "--bind", "127.0.0.1:0"],
+        &["agent", "--server", "s1"],
+        &[
+            "customer",
+            "add",
+            "--username",
+            "kratos",
+            "--email",
+            "k@example.com",
+            "--password",
+            "x",
+        ],
+        &["server", "add", "--name", "s1", "--address", "10.0.0.1"],
+        &["job", "list"],
+    ];
+    for args in commands {
+        let output =
+            tokio::task::block_in_place(|| distropanel_on(&db, var_dir.path(), args, None));
+        let line = one_error_line(&output);
+        assert_eq!(
+            line.trim_end(),
+            format!(
+                "error: the database has {} pending migrations; run `distropanel migrate`",
+                migrations()
+            ),
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        db.tables(),
+        0,
+        "nothing was created, not even the migrations table"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_migrate_runs_at_once_both_succeed_and_apply_each_migration_once() {
+    let db = tokio::task::spawn_blocking(TestDb::empty).await.unwrap();
+    let var_dir = tempfile::tempdir().unwrap();
+    let outputs = tokio::task::block_in_place(|| {
+        let first = start(&db, var_dir.path(), &["migrate"], None);
+        let second = start(&db, var_dir.path(), &["migrate"], None);
+        [first, second].map(|child| child.wait_with_output().unwrap())
+    });
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let applied: Vec<String> = {
+        use diesel::prelude::*;
+        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+            .load::<Version>(&mut db.connect())
+            .unwrap()
+            .into_iter()
+            .map(|v| v.version)
+            .collect()
+    };
+    assert_eq!(applied.len(), migrations(), "{applied:?}");
+    assert_eq!(
+        distropanel::db::pending_migrations(&mut db.connect()).unwrap(),
+        0
+    );
+
+    let customer = json_line(&tokio::task::block_in_place(|| {
+        distropanel_on(
+            &db,
+            var_dir.path(),
+            &[
+                "customer",
+                "add",
+                "--username",
+                "kratos",
+                "--email",
+                "k@example.com",
+                "--password",
+                "x",
+            ],
+            None,
+        )
+    }));
+    assert_eq!(
+        customer["username"], "kratos",
+        "the migrated database takes commands"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
 }

@@ -110,3 +110,51 @@ async fn static_files_are_embedded_with_cache_headers_and_revalidate_with_304() 
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_the_database_is_known_down_requests_are_refused_at_once_until_it_is_back() {
+    let app = spawn_app().await;
+    app.customer("kratos");
+    let me = || {
+        app.client
+            .get(app.url("/api/me"))
+            .basic_auth("kratos", Some("kratos-password"))
+            .send()
+    };
+    assert_eq!(me().await.unwrap().status(), 200);
+
+    let db = &app.db;
+    tokio::task::block_in_place(|| db.refuse_connections());
+    let first = me().await.unwrap();
+    assert_eq!(first.status(), 503, "the first request waits for the pool");
+    let refusal = first.text().await.unwrap();
+    for _ in 0..3 {
+        let asked = std::time::Instant::now();
+        let again = me().await.unwrap();
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(2),
+            "answered without waiting for the pool's 5 s: {:?}",
+            asked.elapsed()
+        );
+        assert_eq!(again.status(), 503);
+        assert_eq!(again.text().await.unwrap(), refusal, "the same refusal");
+    }
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+
+    tokio::task::block_in_place(|| db.allow_connections());
+    let mut answer = me().await.unwrap().status();
+    for _ in 0..100 {
+        if answer == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = me().await.unwrap().status();
+    }
+    assert_eq!(
+        answer, 200,
+        "the panel serves again once the database is back"
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

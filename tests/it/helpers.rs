@@ -134,8 +134,56 @@ impl TestDb {
         Self { name }
     }
 
+    /// A database of its own with no schema at all, as a fresh install has.
+    pub fn empty() -> Self {
+        let name = format!("dp_test_{}", uuid::Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin_connection())
+            .unwrap();
+        Self { name }
+    }
+
     pub fn conninfo(&self) -> String {
         conninfo(&self.name)
+    }
+
+    /// How many tables the database has (in any schema but PostgreSQL's own).
+    pub fn tables(&self) -> i64 {
+        let found: Found = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_tables \
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+        )
+        .get_result(&mut self.connect())
+        .unwrap();
+        found.n
+    }
+
+    /// Closes every connection to the database and refuses new ones, as a server that went
+    /// away does, until [`TestDb::allow_connections`].
+    pub fn refuse_connections(&self) {
+        let mut admin = admin_connection();
+        diesel::sql_query(format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
+            self.name
+        ))
+        .execute(&mut admin)
+        .unwrap();
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        ))
+        .execute(&mut admin)
+        .unwrap();
+    }
+
+    /// The database is back.
+    pub fn allow_connections(&self) {
+        diesel::sql_query(format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS true",
+            self.name
+        ))
+        .execute(&mut admin_connection())
+        .unwrap();
     }
 
     pub fn connect(&self) -> PgConnection {
