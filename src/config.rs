@@ -162,6 +162,24 @@ pub struct Settings {
     /// Seconds a fetch may wait for a connection or for the next bytes.
     #[arg(long, env = "DISTROPANEL_FETCH_TIMEOUT_SECS", default_value_t = 30)]
     pub fetch_timeout_secs: u64,
+
+    /// Unfinished jobs a customer may have queued (restarts, storage set-up and the jobs the
+    /// panel queues itself do not count).
+    #[arg(long, env = "DISTROPANEL_MAX_PENDING_JOBS", default_value_t = 50)]
+    pub max_pending_jobs: u32,
+
+    /// MiB of uploaded archives not yet unpacked a customer may have stored
+    /// [default: twice DISTROPANEL_MAX_IMAGE_MB].
+    #[arg(long, env = "DISTROPANEL_MAX_UPLOAD_MB_IN_FLIGHT")]
+    pub max_upload_mb_in_flight: Option<u64>,
+
+    /// Custom distros one storage container may hold.
+    #[arg(
+        long,
+        env = "DISTROPANEL_MAX_DISTROS_PER_STORAGE",
+        default_value_t = 32
+    )]
+    pub max_distros_per_storage: u32,
 }
 
 /// Which servers' jobs `serve` runs.
@@ -228,6 +246,27 @@ pub struct ImageSettings {
     pub fetch_timeout: Duration,
 }
 
+/// What one customer may hold of the parts every customer shares (the job queue, the
+/// database's disk). One pending image job per distro and one upload in flight per distro are
+/// rules, not settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub max_pending_jobs: u32,
+    pub max_upload_bytes_in_flight: u64,
+    pub max_distros_per_storage: u32,
+}
+
+impl Quotas {
+    /// The defaults for archives of at most `max_archive_bytes`.
+    pub fn for_archives(max_archive_bytes: u64) -> Self {
+        Self {
+            max_pending_jobs: 50,
+            max_upload_bytes_in_flight: max_archive_bytes.saturating_mul(2),
+            max_distros_per_storage: 32,
+        }
+    }
+}
+
 /// Validated configuration: every path absolute, every secret present.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -246,6 +285,7 @@ pub struct Config {
     pub local_servers: LocalServers,
     pub jobs: JobSettings,
     pub images: ImageSettings,
+    pub quotas: Quotas,
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
@@ -350,6 +390,7 @@ impl Settings {
             jobs,
             trusted_proxies: parse_proxies(&self.trusted_proxies)?,
             images,
+            quotas: self.quotas(),
         })
     }
 
@@ -381,6 +422,10 @@ impl Settings {
         );
         anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
         anyhow::ensure!(
+            self.max_pending_jobs >= 1 && self.max_distros_per_storage >= 1,
+            "max pending jobs and max distros per storage must be at least 1"
+        );
+        anyhow::ensure!(
             self.db_pool >= 1,
             "the database pool needs at least one connection"
         );
@@ -401,6 +446,19 @@ impl Settings {
                 check: Duration::from_secs(self.job_deadline_check_secs),
                 fetch: Duration::from_secs(self.job_deadline_fetch_secs),
             },
+        }
+    }
+
+    fn quotas(&self) -> Quotas {
+        let max_image_bytes = self.max_image_mb.saturating_mul(1024 * 1024);
+        Quotas {
+            max_pending_jobs: self.max_pending_jobs,
+            max_upload_bytes_in_flight: self
+                .max_upload_mb_in_flight
+                .map_or(max_image_bytes.saturating_mul(2), |mb| {
+                    mb.saturating_mul(1024 * 1024)
+                }),
+            max_distros_per_storage: self.max_distros_per_storage,
         }
     }
 
