@@ -148,7 +148,10 @@ async fn bench_claim_behind_a_long_queue_of_one_customer() {
     }
     times.sort();
     let plan = explain_claim(&mut conn);
-    println!("bench-claim: plan of the claim:\n{plan}");
+    println!("bench-claim: plan of the claim:");
+    for line in plan.lines() {
+        println!("bench-claim |  {line}");
+    }
     println!(
         "bench-claim: {flood} unfinished jobs of one customer (filled in {:.1} s), 10 of another: \
          claim of 4 jobs median {:.2} ms, slowest {:.2} ms (20 claims)",
