@@ -195,6 +195,23 @@ pub struct Settings {
     /// Password verifications that may wait for a slot; beyond them the answer is 503.
     #[arg(long, env = "DISTROPANEL_ARGON2_QUEUE", default_value_t = 16)]
     pub argon2_queue: usize,
+    /// Unfinished jobs a customer may have queued (restarts, storage set-up and the jobs the
+    /// panel queues itself do not count).
+    #[arg(long, env = "DISTROPANEL_MAX_PENDING_JOBS", default_value_t = 50)]
+    pub max_pending_jobs: u32,
+
+    /// MiB of uploaded archives not yet unpacked a customer may have stored
+    /// [default: twice DISTROPANEL_MAX_IMAGE_MB].
+    #[arg(long, env = "DISTROPANEL_MAX_UPLOAD_MB_IN_FLIGHT")]
+    pub max_upload_mb_in_flight: Option<u64>,
+
+    /// Custom distros one storage container may hold.
+    #[arg(
+        long,
+        env = "DISTROPANEL_MAX_DISTROS_PER_STORAGE",
+        default_value_t = 32
+    )]
+    pub max_distros_per_storage: u32,
 }
 
 /// Which servers' jobs `serve` runs.
@@ -288,6 +305,27 @@ impl Default for LoginSettings {
     }
 }
 
+/// What one customer may hold of the parts every customer shares (the job queue, the
+/// database's disk). One pending image job per distro and one upload in flight per distro are
+/// rules, not settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub max_pending_jobs: u32,
+    pub max_upload_bytes_in_flight: u64,
+    pub max_distros_per_storage: u32,
+}
+
+impl Quotas {
+    /// The defaults for archives of at most `max_archive_bytes`.
+    pub fn for_archives(max_archive_bytes: u64) -> Self {
+        Self {
+            max_pending_jobs: 50,
+            max_upload_bytes_in_flight: max_archive_bytes.saturating_mul(2),
+            max_distros_per_storage: 32,
+        }
+    }
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
@@ -310,6 +348,7 @@ pub struct Config {
     pub local_servers: LocalServers,
     pub jobs: JobSettings,
     pub images: ImageSettings,
+    pub quotas: Quotas,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub login: LoginSettings,
 }
@@ -416,6 +455,7 @@ impl Settings {
             trusted_proxies: parse_proxies(&self.trusted_proxies)?,
             images,
             login: self.login_settings(),
+            quotas: self.quotas(),
         })
     }
 
@@ -457,6 +497,10 @@ impl Settings {
         );
         anyhow::ensure!(self.max_alarms >= 1, "max alarms must be at least 1");
         anyhow::ensure!(
+            self.max_pending_jobs >= 1 && self.max_distros_per_storage >= 1,
+            "max pending jobs and max distros per storage must be at least 1"
+        );
+        anyhow::ensure!(
             self.db_pool >= 1,
             "the database pool needs at least one connection"
         );
@@ -487,6 +531,19 @@ impl Settings {
             per_username: self.login_limit_per_username,
             argon2_slots: self.argon2_slots.unwrap_or_else(cores),
             argon2_queue: self.argon2_queue,
+        }
+    }
+
+    fn quotas(&self) -> Quotas {
+        let max_image_bytes = self.max_image_mb.saturating_mul(1024 * 1024);
+        Quotas {
+            max_pending_jobs: self.max_pending_jobs,
+            max_upload_bytes_in_flight: self
+                .max_upload_mb_in_flight
+                .map_or(max_image_bytes.saturating_mul(2), |mb| {
+                    mb.saturating_mul(1024 * 1024)
+                }),
+            max_distros_per_storage: self.max_distros_per_storage,
         }
     }
 

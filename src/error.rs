@@ -10,6 +10,7 @@
 use std::fmt;
 
 use crate::db::Unavailable;
+use crate::db::models::job::Job;
 use crate::domain::fields::FieldErrors;
 use crate::domain::refusal::{Race, Refusal};
 
@@ -25,6 +26,14 @@ pub enum Error {
     NotFound,
     /// Clashes with what is stored; the sentence says what and what to do.
     Conflict(String),
+    /// Another job is pending where only one may be; the sentence says what to do, and the
+    /// pending job is shown.
+    JobPending {
+        reason: String,
+        job: Box<Job>,
+    },
+    /// Over a quota on the shared parts; the sentence names it and says what to do.
+    OverQuota(String),
     /// Over a size limit; the sentence says which and what to do.
     TooLarge(String),
     /// The body could not be read at all (it broke off).
@@ -65,6 +74,8 @@ impl fmt::Display for Error {
             Error::Invalid(fields) => write!(f, "invalid: {fields:?}"),
             Error::NotFound => f.write_str("not found"),
             Error::Conflict(why) => write!(f, "conflict: {why}"),
+            Error::JobPending { reason, job } => write!(f, "job {} pending: {reason}", job.id),
+            Error::OverQuota(why) => write!(f, "over quota: {why}"),
             Error::TooLarge(why) => write!(f, "too large: {why}"),
             Error::Unreadable(why) => write!(f, "unreadable: {why}"),
             Error::Unauthorized => f.write_str("unauthorized"),

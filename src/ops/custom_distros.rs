@@ -2,6 +2,7 @@
 
 use diesel::{Connection, PgConnection};
 
+use crate::config::Quotas;
 use crate::db::models::custom_distro::{CustomDistro, NewCustomDistro};
 use crate::db::queries::custom_distros::CustomDistroChangeset;
 use crate::db::queries::images;
@@ -13,8 +14,8 @@ use crate::domain::policy::{self, ContainerFacts};
 use crate::domain::refusal::ContainerRef;
 use crate::domain::values::{DisplayName, DistroPath, Uid};
 use crate::error::Error;
-use crate::ops::Actor;
 use crate::ops::containers::constraint_refusal;
+use crate::ops::{Actor, fair_use};
 
 /// A distro's fields as given, parsed; `None` leaves a field as it is.
 pub struct DistroFields {
@@ -50,7 +51,7 @@ pub fn parse_fields(
 #[tracing::instrument(skip_all, fields(customer = %actor.customer, container = %storage))]
 pub async fn create(
     pool: &PgPool,
-    base_uid: u32,
+    (base_uid, quotas): (u32, Quotas),
     actor: Actor,
     storage: ContainerId,
     fields: DistroFields,
@@ -72,6 +73,7 @@ pub async fn create(
                     name: storage.name.clone(),
                 },
             )?;
+            fair_use::may_add_distro(conn, storage.id, &storage.name, &quotas)?;
             let made = custom_distros::insert(
                 conn,
                 &NewCustomDistro {
@@ -154,11 +156,12 @@ pub async fn update(
     .await
 }
 
-/// Deletes a distro nothing boots; `purge` also removes its image files on the host.
+/// Deletes a distro nothing boots; `purge` also removes its image files on the host, and is
+/// refused while an image job of the distro is pending.
 #[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn delete(
     pool: &PgPool,
-    base_uid: u32,
+    (base_uid, quotas): (u32, Quotas),
     actor: Actor,
     id: CustomDistroId,
     purge: bool,
@@ -168,6 +171,12 @@ pub async fn delete(
             let current = custom_distros::lock_for_customer(conn, actor.customer, id)?
                 .ok_or(Error::NotFound)?;
             policy::may_delete(&current.name, &booting(conn, id, base_uid)?)?;
+            if purge {
+                if let Some(pending) = fair_use::pending_image_job(conn, &current)? {
+                    return Err(fair_use::busy(&current, pending));
+                }
+                fair_use::may_queue_job(conn, actor.customer, &quotas)?;
+            }
             custom_distros::delete(conn, id).map_err(constraint_refusal)?;
             if purge {
                 let path = stored_path(&current.path)?;

@@ -6,16 +6,17 @@ use diesel::{Connection, PgConnection};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
+use crate::config::Quotas;
 use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, NewJob};
-use crate::db::queries::{custom_distros, image_uploads, images, jobs};
+use crate::db::queries::{custom_distros, image_uploads, jobs};
 use crate::db::{self, PgPool};
 use crate::domain::ids::{CustomDistroId, CustomerId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::error::Error;
 use crate::jobs::{ArchiveSource, DistroImage};
-use crate::ops::Actor;
 use crate::ops::custom_distros::stored_path;
+use crate::ops::{Actor, fair_use};
 
 /// Bytes stored per row while an upload streams in.
 const CHUNK_BYTES: usize = 1024 * 1024;
@@ -27,14 +28,27 @@ fn distro_image(distro: &CustomDistro) -> Result<DistroImage, Error> {
     })
 }
 
-/// In one transaction: the actor's distro (locked), what `prepare` checks or writes first,
-/// the job `make` builds, and the operation log line.
+/// What a request for an image job does when the distro has one pending already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfPending {
+    /// Refused with the pending job (an install, a rollback).
+    Refuse,
+    /// Answered with the pending job, which does what was asked (a check: an install checks
+    /// anyway).
+    Join,
+}
+
+/// In one transaction: the actor's distro (locked), its pending image job (see
+/// [`IfPending`]), what `prepare` checks or writes first, the customer's job quota, the job
+/// `make` builds, and the operation log line.
+#[allow(clippy::too_many_arguments)]
 pub async fn queue_image_job(
     pool: &PgPool,
     actor: Actor,
+    quotas: Quotas,
     id: CustomDistroId,
-    action: &'static str,
-    detail: String,
+    (action, detail): (&'static str, String),
+    if_pending: IfPending,
     prepare: impl FnOnce(&mut PgConnection, &CustomDistro) -> Result<(), Error> + Send + 'static,
     make: impl FnOnce(&CustomDistro, &DistroImage) -> NewJob + Send + 'static,
 ) -> Result<Job, Error> {
@@ -42,7 +56,14 @@ pub async fn queue_image_job(
         conn.transaction(|conn| {
             let distro = custom_distros::lock_for_customer(conn, actor.customer, id)?
                 .ok_or(Error::NotFound)?;
+            if let Some(pending) = fair_use::pending_image_job(conn, &distro)? {
+                return match if_pending {
+                    IfPending::Join => Ok(pending),
+                    IfPending::Refuse => Err(fair_use::busy(&distro, pending)),
+                };
+            }
             prepare(conn, &distro)?;
+            fair_use::may_queue_job(conn, actor.customer, &quotas)?;
             let image = distro_image(&distro)?;
             let job = jobs::enqueue(conn, &make(&distro, &image))?;
             actor.log(conn, distro.container_id, action, &distro.name, &detail)?;
@@ -68,11 +89,13 @@ pub struct StoredUpload {
 }
 
 /// Stores the archive `body` brings for the customer's distro `id`, at most `limit` bytes.
-/// The distro must be the customer's before a byte is stored; a refused upload leaves nothing.
+/// The distro must be the customer's, with no image job pending and no other upload in
+/// flight, before a byte is stored; a refused upload leaves nothing.
 #[tracing::instrument(skip_all, fields(customer = %customer, distro = %id))]
 pub async fn receive_upload<S, B, E>(
     pool: &PgPool,
     customer: CustomerId,
+    quotas: Quotas,
     id: CustomDistroId,
     body: S,
     limit: u64,
@@ -81,15 +104,16 @@ where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
 {
-    db::run(pool, move |conn| {
-        custom_distros::find_for_customer(conn, customer, id)?.ok_or(Error::NotFound)
-    })
-    .await?;
     let upload = db::run(pool, move |conn| {
-        image_uploads::begin(conn, id).map_err(Error::from)
+        conn.transaction(|conn| begin_upload(conn, customer, &quotas, id))
     })
     .await?;
-    match receive(pool, upload, body, limit).await {
+    let into = Destination {
+        upload,
+        customer,
+        quotas,
+    };
+    match receive(pool, into, body, limit).await {
         Ok((bytes, digest)) => Ok(StoredUpload {
             upload,
             bytes,
@@ -100,6 +124,41 @@ where
             Err(refused)
         }
     }
+}
+
+/// Where an upload's chunks go, and whose quota they count against.
+#[derive(Debug, Clone, Copy)]
+struct Destination {
+    upload: UploadId,
+    customer: CustomerId,
+    quotas: Quotas,
+}
+
+/// Starts an upload for the customer's distro, refused while an image job of the distro is
+/// pending, while the customer is at their job quota, or while another upload to the
+/// distro is in flight (the database holds one receiving upload per distro).
+fn begin_upload(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    quotas: &Quotas,
+    id: CustomDistroId,
+) -> Result<UploadId, Error> {
+    let distro = custom_distros::lock_for_customer(conn, customer, id)?.ok_or(Error::NotFound)?;
+    if let Some(pending) = fair_use::pending_image_job(conn, &distro)? {
+        return Err(fair_use::busy(&distro, pending));
+    }
+    fair_use::may_queue_job(conn, customer, quotas)?;
+    image_uploads::begin(conn, id).map_err(|e| {
+        if db::violated_constraint(&e) == Some("image_uploads_one_receiving_idx") {
+            Error::Conflict(format!(
+                "Another upload to {} is in flight: a distro takes one upload at a time. \
+                 Wait until it has been taken, then send this again.",
+                distro.name
+            ))
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// Drops an upload no job will read; if this fails too, the sweep drops it later.
@@ -113,7 +172,7 @@ pub async fn discard(pool: &PgPool, upload: UploadId) {
 /// Streams the body into chunks, hashing it on the way; returns its size and digest.
 async fn receive<S, B, E>(
     pool: &PgPool,
-    upload: UploadId,
+    into: Destination,
     body: S,
     limit: u64,
 ) -> Result<(u64, Sha256Hex), Error>
@@ -146,12 +205,7 @@ where
             let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
             let data = std::mem::replace(&mut pending, rest);
             let at = seq;
-            hasher = db::run(pool, move |conn| {
-                hasher.update(&data);
-                image_uploads::append(conn, upload, at, &data)?;
-                Ok::<_, Error>(hasher)
-            })
-            .await?;
+            hasher = store_chunk(pool, into, at, data, hasher).await?;
             seq += 1;
         }
         if ended {
@@ -167,18 +221,40 @@ where
     Ok((total, Sha256Hex::from_digest(&hasher.finalize().into())))
 }
 
+/// Stores chunk `at` within the customer's upload quota, and hashes it.
+async fn store_chunk(
+    pool: &PgPool,
+    into: Destination,
+    at: i32,
+    data: Vec<u8>,
+    mut hasher: Sha256,
+) -> Result<Sha256, Error> {
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let bytes = data.len() as u64;
+            fair_use::may_store_upload(conn, into.customer, bytes, &into.quotas)?;
+            image_uploads::append(conn, into.upload, at, &data)?;
+            Ok::<_, Error>(())
+        })?;
+        hasher.update(&data);
+        Ok(hasher)
+    })
+    .await
+}
+
 /// Queues the unpack of a stored upload, unless its digest is not `expect`; a refused
 /// upload is dropped.
 #[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
 pub async fn finish_upload(
     pool: &PgPool,
     actor: Actor,
+    quotas: Quotas,
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
 ) -> Result<Job, Error> {
     let upload = stored.upload;
-    let queued = queue_upload(pool, actor, id, stored, expect).await;
+    let queued = queue_upload(pool, actor, quotas, id, stored, expect).await;
     if queued.is_err() {
         discard(pool, upload).await;
     }
@@ -188,6 +264,7 @@ pub async fn finish_upload(
 async fn queue_upload(
     pool: &PgPool,
     actor: Actor,
+    quotas: Quotas,
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
@@ -210,9 +287,10 @@ async fn queue_upload(
     queue_image_job(
         pool,
         actor,
+        quotas,
         id,
-        "image uploaded",
-        detail,
+        ("image uploaded", detail),
+        IfPending::Refuse,
         move |conn, _| {
             if image_uploads::complete(conn, upload, digest_kept.as_str())? {
                 Ok(())
@@ -234,6 +312,7 @@ async fn queue_upload(
 pub async fn unpack(
     pool: &PgPool,
     actor: Actor,
+    quotas: Quotas,
     id: CustomDistroId,
     file: HomeFile,
     expect: Option<Sha256Hex>,
@@ -242,9 +321,10 @@ pub async fn unpack(
     queue_image_job(
         pool,
         actor,
+        quotas,
         id,
-        "image unpack requested",
-        detail,
+        ("image unpack requested", detail),
+        IfPending::Refuse,
         |_, _| Ok(()),
         move |distro, image| {
             crate::jobs::install_image(
@@ -263,6 +343,7 @@ pub async fn unpack(
 pub async fn fetch(
     pool: &PgPool,
     actor: Actor,
+    quotas: Quotas,
     id: CustomDistroId,
     url: FetchUrl,
     expect: Sha256Hex,
@@ -271,9 +352,10 @@ pub async fn fetch(
     queue_image_job(
         pool,
         actor,
+        quotas,
         id,
-        "image fetch requested",
-        detail,
+        ("image fetch requested", detail),
+        IfPending::Refuse,
         |_, _| Ok(()),
         move |distro, image| {
             crate::jobs::install_image(distro, image, &ArchiveSource::Url(url), Some(&expect))
@@ -284,16 +366,21 @@ pub async fn fetch(
 
 /// Brings back the image the last install replaced; refused when none is known.
 #[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
-pub async fn rollback(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
+pub async fn rollback(
+    pool: &PgPool,
+    actor: Actor,
+    quotas: Quotas,
+    id: CustomDistroId,
+) -> Result<Job, Error> {
     queue_image_job(
         pool,
         actor,
+        quotas,
         id,
-        "image rollback requested",
-        String::new(),
-        |conn, distro| {
-            let previous_known = distro.previous_sha256.is_some();
-            if !previous_known && !images::busy(conn, distro.container_id, distro.id)? {
+        ("image rollback requested", String::new()),
+        IfPending::Refuse,
+        |_, distro| {
+            if distro.previous_sha256.is_none() {
                 return Err(Error::Conflict(format!(
                     "{} has no earlier image to roll back to: a rollback brings back the image the last install replaced.",
                     distro.name
@@ -306,15 +393,22 @@ pub async fn rollback(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result
     .await
 }
 
-/// Checks the installed image again.
+/// Checks the installed image again; while an image job of the distro is pending, that job
+/// is the answer.
 #[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
-pub async fn check_now(pool: &PgPool, actor: Actor, id: CustomDistroId) -> Result<Job, Error> {
+pub async fn check_now(
+    pool: &PgPool,
+    actor: Actor,
+    quotas: Quotas,
+    id: CustomDistroId,
+) -> Result<Job, Error> {
     queue_image_job(
         pool,
         actor,
+        quotas,
         id,
-        "image check requested",
-        String::new(),
+        ("image check requested", String::new()),
+        IfPending::Join,
         |_, _| Ok(()),
         |distro, image| crate::jobs::check_image(distro, image),
     )

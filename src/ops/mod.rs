@@ -12,6 +12,7 @@ use crate::domain::ids::{ContainerId, CustomerId, UserId};
 use crate::error::Error;
 
 pub mod custom_distros;
+pub mod fair_use;
 pub mod images;
 
 /// Who makes a change, as the operation log records it.

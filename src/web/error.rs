@@ -47,6 +47,8 @@ pub enum AppError {
     /// Over a size limit; the reason says which and what to do.
     PayloadTooLarge(String),
     MethodNotAllowed,
+    /// Over a quota on the shared parts; the reason names it and says what to do.
+    OverQuota(String),
     TooManyRequests {
         retry_after_secs: u64,
     },
@@ -78,7 +80,9 @@ impl AppError {
             AppError::Conflict(_) | AppError::Raced(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests { .. } | AppError::OverQuota(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Busy { .. } | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -91,6 +95,7 @@ impl AppError {
             AppError::Forbidden(why)
             | AppError::BadRequest(why)
             | AppError::Conflict(why)
+            | AppError::OverQuota(why)
             | AppError::PayloadTooLarge(why) => why.clone(),
             AppError::Raced(race) => race_on_page(*race).into(),
             AppError::Unauthorized => "Log in first.".into(),
@@ -153,6 +158,8 @@ impl From<Error> for AppError {
             Error::Invalid(fields) => fields.into(),
             Error::NotFound => AppError::NotFound,
             Error::Conflict(why) => AppError::Conflict(why),
+            Error::JobPending { reason, .. } => AppError::Conflict(reason),
+            Error::OverQuota(why) => AppError::OverQuota(why),
             Error::TooLarge(why) => AppError::PayloadTooLarge(why),
             Error::Unreadable(why) => AppError::BadRequest(why),
             Error::Unauthorized => AppError::Unauthorized,
@@ -336,7 +343,7 @@ impl ApiError {
             AppError::Conflict(_) | AppError::Raced(_) => "Conflict",
             AppError::PayloadTooLarge(_) => "Request entity too large",
             AppError::MethodNotAllowed => "Method not allowed",
-            AppError::TooManyRequests { .. } => "Too many requests",
+            AppError::TooManyRequests { .. } | AppError::OverQuota(_) => "Too many requests",
             AppError::Busy { .. } | AppError::Unavailable => "Service unavailable",
             AppError::Internal(_) => "Internal server error",
         }

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::db::models::job::Job;
 use crate::domain::commands::InstallImage;
 use crate::domain::ids::CustomDistroId;
+use crate::error::Error;
 use crate::ops::Actor;
 use crate::ops::images::{self, StoredUpload};
 use crate::web::error::AppError;
@@ -23,20 +24,35 @@ pub async fn queue(
     command: InstallImage,
     uploaded: Option<StoredUpload>,
 ) -> Result<Job, AppError> {
+    Ok(queue_job(state, actor, id, command, uploaded).await?)
+}
+
+/// As [`queue`], with the refusal as it is (the API shows the pending job of a busy distro).
+pub async fn queue_job(
+    state: &AppState,
+    actor: Actor,
+    id: CustomDistroId,
+    command: InstallImage,
+    uploaded: Option<StoredUpload>,
+) -> Result<Job, Error> {
+    let quotas = state.config.quotas;
     match (command, uploaded) {
         (InstallImage::Upload(expect), Some(stored)) => {
-            Ok(images::finish_upload(&state.pool, actor, id, stored, expect).await?)
+            images::finish_upload(&state.pool, actor, quotas, id, stored, expect).await
         }
-        (InstallImage::Upload(_), None) => Err(no_archive()),
+        (InstallImage::Upload(_), None) => Err(Error::invalid(
+            "archive",
+            "choose an archive file (tar, plain or gzip)",
+        )),
         (InstallImage::Home(file, expect), None) => {
-            Ok(images::unpack(&state.pool, actor, id, file, expect).await?)
+            images::unpack(&state.pool, actor, quotas, id, file, expect).await
         }
         (InstallImage::Url(url, expect), None) => {
-            Ok(images::fetch(&state.pool, actor, id, url, expect).await?)
+            images::fetch(&state.pool, actor, quotas, id, url, expect).await
         }
         (_, Some(stored)) => {
             images::discard(&state.pool, stored.upload).await;
-            Err(AppError::internal(anyhow::anyhow!(
+            Err(Error::internal(anyhow::anyhow!(
                 "an archive came with a command that takes none"
             )))
         }

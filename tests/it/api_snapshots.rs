@@ -391,6 +391,11 @@ async fn every_object_a_customer_reads_through_the_api_keeps_its_uwsgi_it_shape(
         )
         .await,
     );
+    // a purge waits until the distro's image job has finished: the fetch above, which cannot
+    // reach its address, is cancelled as staff would
+    w.app
+        .sql("UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE kind = 'fetch_image'")
+        .unwrap();
     pin(
         "custom_distro_deleted",
         api.delete("/api/custom_distro/2?purge=1").await,

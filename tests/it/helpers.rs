@@ -257,6 +257,7 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
             fetch_allow_private: true,
             fetch_timeout: std::time::Duration::from_secs(5),
         },
+        quotas: distropanel::config::Quotas::for_archives(8 * 1024 * 1024),
         trusted_proxies: Vec::new(),
         login: distropanel::config::LoginSettings::default(),
     }

@@ -18,6 +18,7 @@ mod api_tenancy;
 mod bootstrap;
 mod browser;
 mod cli;
+mod fair_use;
 mod health;
 mod host_emperor;
 mod host_executor;

@@ -70,12 +70,47 @@ struct Claimed {
     id: i64,
 }
 
+/// The statement [`claim`] runs: `$1` worker, `$2` lease seconds, `$3` servers (null: all),
+/// `$4` kinds, `$5` limit.
+pub const CLAIM: &str = "WITH RECURSIVE heads (container_id, id) AS ( \
+         (SELECT container_id, id FROM jobs \
+          WHERE state IN ('queued', 'retrying', 'running') AND container_id IS NOT NULL \
+          ORDER BY container_id, id LIMIT 1) \
+         UNION ALL \
+         SELECT next.container_id, next.id FROM heads h, LATERAL ( \
+             SELECT container_id, id FROM jobs \
+             WHERE state IN ('queued', 'retrying', 'running') \
+               AND container_id > h.container_id \
+             ORDER BY container_id, id LIMIT 1) next) \
+     UPDATE jobs SET state = 'running', locked_by = $1, \
+            locked_until = now() + make_interval(secs => $2), \
+            attempts = attempts + 1, started_at = coalesce(started_at, now()) \
+     WHERE id IN ( \
+         SELECT j.id FROM jobs j \
+         WHERE j.id = ANY (ARRAY (SELECT id FROM heads \
+                        UNION ALL \
+                        SELECT id FROM jobs \
+                        WHERE state IN ('queued', 'retrying', 'running') \
+                          AND container_id IS NULL)) \
+           AND j.state IN ('queued', 'retrying', 'running') \
+           AND ($3::int[] IS NULL OR j.server_id = ANY($3)) \
+           AND j.kind = ANY($4) \
+           AND ((j.state IN ('queued', 'retrying') AND j.run_after <= now()) \
+                OR (j.state = 'running' AND j.locked_until < now())) \
+         ORDER BY j.id \
+         LIMIT $5 \
+         FOR UPDATE SKIP LOCKED) \
+     RETURNING id";
+
 /// Takes up to `limit` runnable jobs for `worker`, oldest first, with a lease of `lease`.
 ///
 /// Runnable: waiting and due, or running under an expired lease (its worker died). A job
 /// waits while an earlier job of its container is unfinished, so one container's jobs run in
-/// order while different containers' run in parallel. `SKIP LOCKED` lets workers on several
-/// machines claim side by side without waiting for each other.
+/// order while different containers' run in parallel. Only the first unfinished job of each
+/// container can be runnable, so those are all the claim reads (walking the containers with
+/// unfinished jobs through `jobs_container_pending_idx`, one index probe each): a container
+/// with a long queue costs a claim no more than one with a single job. `SKIP LOCKED` lets
+/// workers on several machines claim side by side without waiting for each other.
 pub fn claim(
     conn: &mut PgConnection,
     worker: &str,
@@ -88,32 +123,13 @@ pub fn claim(
         ServerScope::All => None,
         ServerScope::Only(ids) => Some(ids.iter().map(|s| s.0).collect()),
     };
-    let claimed: Vec<Claimed> = diesel::sql_query(
-        "UPDATE jobs SET state = 'running', locked_by = $1, \
-                locked_until = now() + make_interval(secs => $2), \
-                attempts = attempts + 1, started_at = coalesce(started_at, now()) \
-         WHERE id IN ( \
-             SELECT j.id FROM jobs j \
-             WHERE j.state IN ('queued', 'retrying', 'running') \
-               AND ($3::int[] IS NULL OR j.server_id = ANY($3)) \
-               AND j.kind = ANY($4) \
-               AND ((j.state IN ('queued', 'retrying') AND j.run_after <= now()) \
-                    OR (j.state = 'running' AND j.locked_until < now())) \
-               AND NOT EXISTS ( \
-                   SELECT 1 FROM jobs e \
-                   WHERE e.container_id = j.container_id AND e.id < j.id \
-                     AND e.state IN ('queued', 'retrying', 'running')) \
-             ORDER BY j.id \
-             LIMIT $5 \
-             FOR UPDATE SKIP LOCKED) \
-         RETURNING id",
-    )
-    .bind::<Text, _>(worker)
-    .bind::<Double, _>(lease.as_secs_f64())
-    .bind::<Nullable<Array<Integer>>, _>(servers)
-    .bind::<Array<Text>, _>(kinds)
-    .bind::<BigInt, _>(limit)
-    .load(conn)?;
+    let claimed: Vec<Claimed> = diesel::sql_query(CLAIM)
+        .bind::<Text, _>(worker)
+        .bind::<Double, _>(lease.as_secs_f64())
+        .bind::<Nullable<Array<Integer>>, _>(servers)
+        .bind::<Array<Text>, _>(kinds)
+        .bind::<BigInt, _>(limit)
+        .load(conn)?;
     if claimed.is_empty() {
         return Ok(Vec::new());
     }

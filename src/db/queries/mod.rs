@@ -11,6 +11,7 @@ pub mod customers;
 pub mod distro_jobs;
 pub mod distros;
 pub mod events;
+pub mod fair_use;
 pub mod host_alarms;
 pub mod host_facts;
 pub mod image_uploads;

@@ -145,8 +145,14 @@ pub async fn create(
     let base_uid = state.config.base_uid;
     let id = container_of_uid(&uid, base_uid)?;
     let fields = custom_distros_ops::parse_fields(body.name, body.path, body.note, true)?;
-    let made =
-        custom_distros_ops::create(&state.pool, state.config.base_uid, actor, id, fields).await?;
+    let made = custom_distros_ops::create(
+        &state.pool,
+        (state.config.base_uid, state.config.quotas),
+        actor,
+        id,
+        fields,
+    )
+    .await?;
     Ok(created(Some(i64::from(made.id.0))))
 }
 
@@ -203,6 +209,12 @@ pub async fn delete(
     let purge = query
         .get("purge")
         .is_some_and(|v| !matches!(v, "" | "0" | "false" | "no"));
-    custom_distros_ops::delete(&state.pool, state.config.base_uid, actor, id, purge).await?;
-    Ok(ok_message())
+    let quotas = (state.config.base_uid, state.config.quotas);
+    match custom_distros_ops::delete(&state.pool, quotas, actor, id, purge).await {
+        Ok(_) => Ok(ok_message()),
+        Err(busy @ crate::error::Error::JobPending { .. }) => {
+            crate::web::api::images::answered(Err(busy), state.config.base_uid)
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -16,6 +16,7 @@ use crate::db;
 use crate::db::queries::images;
 use crate::domain::commands::{ImageFields, InstallImage};
 use crate::domain::ids::CustomDistroId;
+use crate::error::Error;
 use crate::ops::Actor;
 use crate::ops::images as ops;
 use crate::web::api::epoch;
@@ -36,6 +37,25 @@ fn accepted(job: crate::db::models::job::Job, base_uid: u32) -> HttpResponse {
         message: "Accepted".into(),
         job: job_view(job, base_uid),
     })
+}
+
+/// 202 with the queued job; a distro busy with another image job is a 409 that shows it in
+/// `"job"`, so the client can follow it instead of asking again.
+pub(crate) fn answered(
+    outcome: Result<crate::db::models::job::Job, Error>,
+    base_uid: u32,
+) -> Result<HttpResponse, ApiError> {
+    match outcome {
+        Ok(job) => Ok(accepted(job, base_uid)),
+        Err(Error::JobPending { reason, job }) => {
+            Ok(HttpResponse::Conflict().json(serde_json::json!({
+                "error": "Conflict",
+                "reason": reason,
+                "job": job_view(*job, base_uid),
+            })))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[utoipa::path(put, path = "/api/custom_distro/{id}/image", operation_id = "custom_distro_image_upload", tag = "images",
@@ -69,9 +89,20 @@ pub async fn upload(
         return Err(ops::too_large(limit).into());
     }
     let base_uid = state.config.base_uid;
-    let stored = ops::receive_upload(&state.pool, actor.customer, id, payload, limit).await?;
-    let job = image_install::queue(&state, actor, id, command, Some(stored)).await?;
-    Ok(accepted(job, base_uid))
+    let outcome = async {
+        let stored = ops::receive_upload(
+            &state.pool,
+            actor.customer,
+            state.config.quotas,
+            id,
+            payload,
+            limit,
+        )
+        .await?;
+        image_install::queue_job(&state, actor, id, command, Some(stored)).await
+    }
+    .await;
+    answered(outcome, base_uid)
 }
 
 /// `{"file": "images/alpine.tar.gz"}`: an archive in the storage container's home.
@@ -101,8 +132,8 @@ pub async fn unpack(
         sha256: body.sha256.as_deref(),
         ..ImageFields::default()
     })?;
-    let job = image_install::queue(&state, actor, id, command, None).await?;
-    Ok(accepted(job, state.config.base_uid))
+    let outcome = image_install::queue_job(&state, actor, id, command, None).await;
+    answered(outcome, state.config.base_uid)
 }
 
 /// `{"url", "sha256"}`: an archive the host downloads.
@@ -132,8 +163,8 @@ pub async fn fetch(
         sha256: body.sha256.as_deref(),
         ..ImageFields::default()
     })?;
-    let job = image_install::queue(&state, actor, id, command, None).await?;
-    Ok(accepted(job, state.config.base_uid))
+    let outcome = image_install::queue_job(&state, actor, id, command, None).await;
+    answered(outcome, state.config.base_uid)
 }
 
 #[utoipa::path(post, path = "/api/custom_distro/{id}/rollback", operation_id = "custom_distro_image_rollback", tag = "images",
@@ -148,8 +179,8 @@ pub async fn rollback(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = *id;
-    let job = ops::rollback(&state.pool, actor, id).await?;
-    Ok(accepted(job, state.config.base_uid))
+    let outcome = ops::rollback(&state.pool, actor, state.config.quotas, id).await;
+    answered(outcome, state.config.base_uid)
 }
 
 /// The last check of an image.
@@ -209,6 +240,6 @@ pub async fn check_now(
 ) -> Result<HttpResponse, ApiError> {
     let actor = Actor::of_api(&caller, &request)?;
     let id = *id;
-    let job = ops::check_now(&state.pool, actor, id).await?;
+    let job = ops::check_now(&state.pool, actor, state.config.quotas, id).await?;
     Ok(accepted(job, state.config.base_uid))
 }

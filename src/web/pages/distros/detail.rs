@@ -320,7 +320,15 @@ pub(super) async fn delete(
     let id = *id;
     let purge = form.purge.is_some();
     let actor = Actor::of_page(&customer, &request);
-    match ops::custom_distros::delete(&state.pool, state.config.base_uid, actor, id, purge).await {
+    match ops::custom_distros::delete(
+        &state.pool,
+        (state.config.base_uid, state.config.quotas),
+        actor,
+        id,
+        purge,
+    )
+    .await
+    {
         Ok(_) if purge => Ok(see_other("/distros?done=purged".into())),
         Ok(_) => Ok(see_other("/distros?done=deleted".into())),
         Err(error) => refused(&state, &customer, id, error, None).await,

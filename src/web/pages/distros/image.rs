@@ -74,9 +74,15 @@ async fn read_fields(
                 command = InstallImage::upload(fields)?;
             }
             Some("archive") if archive.is_none() && multipart::has_file_name(&field) => {
-                let received =
-                    image_ops::receive_upload(&state.pool, customer.customer_id, id, field, limit)
-                        .await?;
+                let received = image_ops::receive_upload(
+                    &state.pool,
+                    customer.customer_id,
+                    state.config.quotas,
+                    id,
+                    field,
+                    limit,
+                )
+                .await?;
                 *archive = Some(received);
             }
             _ => multipart::skip(field).await?,
@@ -219,7 +225,7 @@ pub(super) async fn rollback(
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let actor = Actor::of_page(&customer, &request);
-    let outcome = ops::images::rollback(&state.pool, actor, id).await;
+    let outcome = ops::images::rollback(&state.pool, actor, state.config.quotas, id).await;
     answer(&state, &customer, id, outcome, "rollback", None).await
 }
 
@@ -232,6 +238,6 @@ pub(super) async fn check(
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let actor = Actor::of_page(&customer, &request);
-    let outcome = ops::images::check_now(&state.pool, actor, id).await;
+    let outcome = ops::images::check_now(&state.pool, actor, state.config.quotas, id).await;
     answer(&state, &customer, id, outcome, "check", None).await
 }

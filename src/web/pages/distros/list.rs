@@ -176,8 +176,14 @@ pub(super) async fn create(
             true,
         )?;
         Ok::<_, AppError>(
-            ops::custom_distros::create(&state.pool, state.config.base_uid, actor, storage, fields)
-                .await?,
+            ops::custom_distros::create(
+                &state.pool,
+                (state.config.base_uid, state.config.quotas),
+                actor,
+                storage,
+                fields,
+            )
+            .await?,
         )
     }
     .await;

@@ -1,0 +1,3 @@
+DROP INDEX jobs_claimable_loose_idx;
+DROP INDEX jobs_customer_counted_idx;
+DROP INDEX image_uploads_one_receiving_idx;
