@@ -104,6 +104,15 @@ pub struct Settings {
     #[arg(long, env = "DISTROPANEL_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
 
+    /// Client addresses (comma-separated IPs or CIDRs, e.g. `10.0.0.0/8`) that may read
+    /// `/metrics`; a staff bearer token reads it from anywhere. Others get 404.
+    #[arg(
+        long,
+        env = "DISTROPANEL_METRICS_FROM",
+        default_value = "127.0.0.1,::1"
+    )]
+    pub metrics_from: String,
+
     /// Days a finished job is kept before it is deleted (its steps stay in the operation
     /// log); 0 keeps them forever.
     #[arg(long, env = "DISTROPANEL_JOB_RETENTION_DAYS", default_value_t = 30)]
@@ -350,7 +359,65 @@ pub struct Config {
     pub images: ImageSettings,
     pub quotas: Quotas,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Who may read `/metrics` without a staff token.
+    pub metrics_from: Vec<IpNetwork>,
     pub login: LoginSettings,
+}
+
+/// An IP network: an address and a prefix length (a bare address is a network of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    pub fn contains(&self, candidate: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let candidate = match candidate {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(candidate, IpAddr::V4),
+            v4 => v4,
+        };
+        let (ours, theirs, width) = match (self.address, candidate) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a).into(), u32::from(b).into(), 32),
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+            _ => return false,
+        };
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (ours >> shift) == (theirs >> shift)
+    }
+}
+
+impl std::str::FromStr for IpNetwork {
+    type Err = anyhow::Error;
+
+    fn from_str(raw: &str) -> anyhow::Result<Self> {
+        let (address, prefix) = match raw.split_once('/') {
+            Some((address, bits)) => (address, Some(bits)),
+            None => (raw, None),
+        };
+        let address: std::net::IpAddr = address
+            .parse()
+            .with_context(|| format!("{raw:?} is not an IP address or network"))?;
+        let width = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(bits) => bits
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= width)
+                .with_context(|| format!("{raw:?} has no valid prefix length"))?,
+        };
+        Ok(Self { address, prefix })
+    }
+}
+
+fn parse_networks(raw: &str) -> anyhow::Result<Vec<IpNetwork>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect()
 }
 
 /// 64 random bytes; `Debug` never prints them.
@@ -453,6 +520,7 @@ impl Settings {
             local_servers: LocalServers::parse(self.local_servers.as_deref()),
             jobs,
             trusted_proxies: parse_proxies(&self.trusted_proxies)?,
+            metrics_from: parse_networks(&self.metrics_from)?,
             images,
             login: self.login_settings(),
             quotas: self.quotas(),
@@ -553,6 +621,39 @@ impl Settings {
             max_entries: self.max_image_entries,
             fetch_allow_private: self.fetch_allow_private,
             fetch_timeout: Duration::from_secs(self.fetch_timeout_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(raw: &str) -> IpNetwork {
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn networks_hold_their_addresses_and_no_others() {
+        assert!(network("10.0.0.0/8").contains("10.200.3.4".parse().unwrap()));
+        assert!(!network("10.0.0.0/8").contains("11.0.0.1".parse().unwrap()));
+        assert!(network("127.0.0.1").contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!network("127.0.0.1").contains("127.0.0.2".parse().unwrap()));
+        assert!(network("fd00::/8").contains("fd12::1".parse().unwrap()));
+        assert!(!network("fd00::/8").contains("10.0.0.1".parse().unwrap()));
+        assert!(network("0.0.0.0/0").contains("203.0.113.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn malformed_networks_are_refused() {
+        for raw in [
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "::1/129",
+            "localhost",
+            "10.0.0.0/",
+        ] {
+            assert!(raw.parse::<IpNetwork>().is_err(), "{raw}");
         }
     }
 }

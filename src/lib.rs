@@ -76,6 +76,7 @@ impl Application {
         });
         // one per process, shared by every worker: the key of its fingerprints dies with it
         let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());
+        let metrics = aweb::Data::new(web::metrics::Metrics::default());
         let trusted_proxies = aweb::Data::new(auth::extract::TrustedProxies(
             state.config.trusted_proxies.clone(),
         ));
@@ -85,6 +86,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(verified_credentials.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(metrics.clone())
                 .app_data(form_config())
                 .wrap(from_fn(web::error::signed_in_error_pages))
                 .wrap(from_fn(web::csrf::protect))
@@ -93,6 +95,7 @@ impl Application {
                     &state.config,
                 ))
                 .wrap(security_headers())
+                .wrap(from_fn(web::metrics::record))
                 .wrap(TracingLogger::<web::request_spans::RequestSpans>::new())
                 .configure(configure)
         })
@@ -173,6 +176,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .configure(web::staff::configure)
         .service(web::health::healthz)
         .service(web::health::readyz)
+        .service(web::metrics::scrape)
         .service(web::assets::serve)
         .service(web::pages::home::show)
         .default_service(aweb::to(not_found));

@@ -4,7 +4,11 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 use tokio::task::JoinSet;
 
@@ -12,6 +16,20 @@ use crate::db::models::job::Job;
 use crate::db::queries::jobs::AfterFailure;
 use crate::jobs::queue::{self, QueueSettings};
 use crate::jobs::run::{JobError, Runner};
+
+/// How long job attempts ran, by kind and outcome (`done`, `failed`, `lost`); `/metrics`
+/// exports it.
+pub static JOB_RUN_SECONDS: LazyLock<JobRunTimes> = LazyLock::new(|| {
+    Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.1, 2.0, 14)))
+});
+
+pub type JobRunTimes = Family<JobRunLabels, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobRunLabels {
+    kind: String,
+    outcome: &'static str,
+}
 
 pub struct Worker {
     runner: Arc<Runner>,
@@ -139,6 +157,31 @@ impl Worker {
     }
 }
 
+/// Runs the job once, a panic caught as its error, and times it in [`JOB_RUN_SECONDS`].
+fn timed_attempt(runner: &Runner, job: &Job) -> Result<(), JobError> {
+    let started = std::time::Instant::now();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(job)));
+    let outcome = match &result {
+        Ok(Ok(())) => "done",
+        Ok(Err(JobError::Lost)) => "lost",
+        _ => "failed",
+    };
+    JOB_RUN_SECONDS
+        .get_or_create(&JobRunLabels {
+            kind: job.kind.to_string(),
+            outcome,
+        })
+        .observe(started.elapsed().as_secs_f64());
+    result.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(JobError::Panic(message))
+    })
+}
+
 /// Runs one attempt, catching a panic, and records what became of it. Everything the attempt
 /// logs is inside this span, so a trace shows one job end to end.
 #[tracing::instrument(name = "job", skip_all, fields(id = job.id.0, kind = %job.kind, attempt = job.attempts))]
@@ -150,14 +193,7 @@ fn settle(runner: &Runner, job: &Job, backoff: std::time::Duration) {
             job.max_attempts
         )))
     } else {
-        std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(job))).unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(JobError::Panic(message))
-        })
+        timed_attempt(runner, job)
     };
     let error = match result {
         Ok(()) => {

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod htmx;
 pub mod image_install;
+pub mod metrics;
 pub mod multipart;
 pub mod pages;
 pub mod path;

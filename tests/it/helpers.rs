@@ -259,6 +259,7 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
         },
         quotas: distropanel::config::Quotas::for_archives(8 * 1024 * 1024),
         trusted_proxies: Vec::new(),
+        metrics_from: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
         login: distropanel::config::LoginSettings::default(),
     }
 }

@@ -31,6 +31,7 @@ mod host_vassal_proofs;
 mod images;
 mod jobs_crash;
 mod jobs_queue;
+mod metrics;
 mod pages_containers;
 mod pages_distros;
 mod personas;

@@ -18,6 +18,7 @@ pub mod image_uploads;
 pub mod images;
 pub mod jobs;
 pub mod login_attempts;
+pub mod metrics;
 pub mod overview;
 pub mod server_tokens;
 pub mod servers;
