@@ -94,6 +94,10 @@ pub struct Settings {
     #[arg(long, env = "DISTROPANEL_JOB_POLL_MS", default_value_t = 1000)]
     pub job_poll_ms: u64,
 
+    /// Seconds between a worker's reports of its servers: heartbeat and disk use.
+    #[arg(long, env = "DISTROPANEL_REPORT_SECS", default_value_t = 60)]
+    pub report_secs: u64,
+
     /// Milliseconds before the first retry of a failed job; doubled for each further one.
     #[arg(long, env = "DISTROPANEL_JOB_BACKOFF_MS", default_value_t = 5000)]
     pub job_backoff_ms: u64,
@@ -255,6 +259,8 @@ pub struct JobSettings {
     pub poll: Duration,
     pub backoff: Duration,
     pub deadlines: JobDeadlines,
+    /// How often a worker reports its servers' heartbeat and disk use.
+    pub report: Duration,
 }
 
 /// How long one attempt of a job may run, by kind. Work past it stops where it is, undoes what
@@ -583,6 +589,7 @@ impl Settings {
             lease: Duration::from_secs(self.job_lease_secs),
             poll: Duration::from_millis(self.job_poll_ms),
             backoff: Duration::from_millis(self.job_backoff_ms),
+            report: Duration::from_secs(self.report_secs.max(1)),
             deadlines: JobDeadlines {
                 restart: Duration::from_secs(self.job_deadline_restart_secs),
                 unpack: Duration::from_secs(self.job_deadline_unpack_secs),

@@ -31,6 +31,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    container_disk_use (container_id) {
+        container_id -> Int4,
+        home_bytes -> Int8,
+        images_bytes -> Int8,
+        measured_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     containers (id) {
         id -> Int4,
         name -> Text,
@@ -185,6 +194,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    host_reports (server_id) {
+        server_id -> Int4,
+        worker -> Text,
+        reported_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     servers (id) {
         id -> Int4,
         name -> Text,
@@ -228,7 +245,9 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(containers -> customers (customer_id));
 diesel::joinable!(containers -> distros (distro_id));
+diesel::joinable!(container_disk_use -> containers (container_id));
 diesel::joinable!(containers -> servers (server_id));
+diesel::joinable!(host_reports -> servers (server_id));
 diesel::joinable!(events -> containers (container_id));
 diesel::joinable!(events -> customers (customer_id));
 diesel::joinable!(events -> jobs (job_id));
@@ -246,11 +265,13 @@ diesel::joinable!(users -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
     alarms,
     api_tokens,
+    container_disk_use,
     containers,
     custom_distros,
     customers,
     distros,
     events,
+    host_reports,
     image_upload_chunks,
     image_uploads,
     jobs,

@@ -20,7 +20,8 @@ use crate::host::report::ReportLine;
 use crate::host::store::{ImageDirs, Store};
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
 use crate::host::{
-    HostError, HostExecutor, ImageCheck, ImageRef, Skipped, check, home_label, image, unpack, usage,
+    DiskUse, HostError, HostExecutor, ImageCheck, ImageRef, Skipped, check, home_label, image,
+    unpack, usage,
 };
 
 pub struct LocalHost {
@@ -575,6 +576,27 @@ impl HostExecutor for LocalHost {
         let home = self.home(uid, true)?;
         let owner = self.image_owner(uid)?;
         crate::host::authorized_keys::write(&home, &home_label(uid), keys, owner)
+    }
+
+    fn disk_use(&self, uid: Uid) -> Result<DiskUse, HostError> {
+        let label = home_label(uid);
+        let home_bytes = match self.containers.open_dir_nofollow(uid.to_string()) {
+            Ok(home) => usage::bytes_below(&home).map_err(|e| HostError::io(&label, e))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(HostError::io(&label, e)),
+        };
+        let images_bytes = match self.image_dirs(uid)? {
+            Some(dirs) => usage::bytes_below(&dirs.installed)
+                .and_then(|installed| {
+                    Ok(installed.saturating_add(usage::bytes_below(&dirs.previous)?))
+                })
+                .map_err(|e| HostError::io(format!("{label} images"), e))?,
+            None => 0,
+        };
+        Ok(DiskUse {
+            home_bytes,
+            images_bytes,
+        })
     }
 }
 

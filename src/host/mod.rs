@@ -148,6 +148,15 @@ impl HostError {
     }
 }
 
+/// What a container holds on its host, by [`usage`]'s accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DiskUse {
+    /// Its home, below `containers/<uid>`.
+    pub home_bytes: u64,
+    /// The custom distro images it stores, installed and kept previous ones.
+    pub images_bytes: u64,
+}
+
 /// One thing a step left alone, for the operation log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
@@ -239,6 +248,10 @@ pub trait HostExecutor: Send + Sync + 'static {
         uid: Uid,
         keys: &[crate::domain::authorized_key::AuthorizedKey],
     ) -> Result<(), HostError>;
+
+    /// How many bytes the home of `uid` holds, and the images (installed and kept previous)
+    /// it stores. A missing home or store counts as nothing.
+    fn disk_use(&self, uid: Uid) -> Result<DiskUse, HostError>;
 }
 
 impl From<(String, image::ImageError)> for HostError {

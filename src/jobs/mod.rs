@@ -8,6 +8,7 @@
 
 pub mod maintenance;
 pub mod queue;
+pub mod report;
 pub mod run;
 pub mod worker;
 

@@ -34,6 +34,8 @@ pub struct JobRunLabels {
 pub struct Worker {
     runner: Arc<Runner>,
     settings: QueueSettings,
+    /// How often it reports its servers ([`crate::jobs::report`]).
+    report_every: std::time::Duration,
 }
 
 /// `<host>:<pid>:<random>`: unique per process, readable in `locked_by`.
@@ -53,7 +55,35 @@ impl Worker {
         Self {
             runner: Arc::new(runner),
             settings,
+            report_every: std::time::Duration::from_secs(60),
         }
+    }
+
+    /// Reports every `every` instead of every minute.
+    pub fn reporting_every(mut self, every: std::time::Duration) -> Self {
+        self.report_every = every.max(std::time::Duration::from_secs(1));
+        self
+    }
+
+    /// Measures and records one report of this worker's servers, off the async runtime.
+    pub async fn report(&self) -> anyhow::Result<crate::jobs::report::Reported> {
+        let runner = self.runner.clone();
+        let scope = self.settings.scope.clone();
+        tokio::task::spawn_blocking(move || crate::jobs::report::report(&runner, &scope)).await?
+    }
+
+    /// Starts a report unless the last one is still measuring (at most one at a time).
+    fn start_report(&self, reporting: &mut JoinSet<()>) {
+        if !reporting.is_empty() {
+            return;
+        }
+        let runner = self.runner.clone();
+        let scope = self.settings.scope.clone();
+        reporting.spawn_blocking(move || {
+            if let Err(e) = crate::jobs::report::report(&runner, &scope) {
+                tracing::warn!(error = %e, "reporting the servers failed");
+            }
+        });
     }
 
     pub fn name(&self) -> &str {
@@ -65,6 +95,9 @@ impl Worker {
         let slots = self.settings.slots.max(1);
         let mut running: JoinSet<()> = JoinSet::new();
         let mut heartbeat = tokio::time::interval(self.settings.lease / 3);
+        let mut report = tokio::time::interval(self.report_every);
+        report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reporting: JoinSet<()> = JoinSet::new();
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.name(), slots, "job worker started");
         loop {
@@ -94,6 +127,8 @@ impl Worker {
                 _ = &mut shutdown => break,
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = heartbeat.tick() => self.heartbeat().await,
+                _ = report.tick() => self.start_report(&mut reporting),
+                Some(_) = reporting.join_next(), if !reporting.is_empty() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
             }
         }
@@ -265,5 +300,5 @@ pub async fn local_worker(
         backoff: config.jobs.backoff,
         slots: config.jobs.slots,
     };
-    Ok(Worker::new(runner, settings))
+    Ok(Worker::new(runner, settings).reporting_every(config.jobs.report))
 }

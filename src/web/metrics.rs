@@ -154,14 +154,17 @@ pub async fn scrape(
     if !may_read(&request, &state).await {
         return Err(AppError::NotFound);
     }
-    let (jobs, queues) = db::run(&state.pool, |conn| {
+    let (jobs, queues, beats, uses) = db::run(&state.pool, |conn| {
         Ok::<_, AppError>((
             db::queries::metrics::job_counts(conn)?,
             db::queries::metrics::server_queues(conn)?,
+            db::queries::host_reports::heartbeats(conn)?,
+            db::queries::host_reports::all_uses(conn)?,
         ))
     })
     .await?;
-    let now = scrape_time(&jobs, &queues, &state.pool.state());
+    let mut now = scrape_time(&jobs, &queues, &state.pool.state());
+    register_reports(&mut now, &beats, &uses, state.config.base_uid);
     let mut text = String::new();
     encode_registry(&mut text, &metrics.registry)
         .and_then(|()| encode_registry(&mut text, &now))
@@ -230,4 +233,53 @@ fn scrape_time(jobs: &[JobCount], queues: &[ServerQueue], pool: &diesel::r2d2::S
         gauge(pool.idle_connections),
     );
     registry
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DiskLabels {
+    container: String,
+    kind: &'static str,
+}
+
+/// What the agents reported: how long ago each server's last report was (servers that never
+/// reported are left out), and each container's measured disk use by kind (`home`, `images`).
+fn register_reports(
+    registry: &mut Registry,
+    beats: &[db::queries::host_reports::Heartbeat],
+    uses: &[(crate::domain::ids::ContainerId, i64, i64)],
+    base_uid: u32,
+) {
+    let now = chrono::Utc::now();
+    let age = Family::<ServerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for beat in beats {
+        if let Some(at) = beat.reported_at {
+            let seconds = (now - at).num_milliseconds().max(0) as f64 / 1000.0;
+            age.get_or_create(&ServerLabels {
+                server: beat.server.clone(),
+            })
+            .set(seconds);
+        }
+    }
+    registry.register_with_unit(
+        "host_last_report_age",
+        "How long ago each server's agent last reported",
+        Unit::Seconds,
+        age,
+    );
+    let disk = Family::<DiskLabels, Gauge>::default();
+    for (container, home, images) in uses {
+        let uid = crate::domain::values::Uid::of(base_uid, *container).to_string();
+        for (kind, bytes) in [("home", *home), ("images", *images)] {
+            disk.get_or_create(&DiskLabels {
+                container: uid.clone(),
+                kind,
+            })
+            .set(bytes);
+        }
+    }
+    registry.register(
+        "container_disk_bytes",
+        "Each container's measured disk use in bytes, by kind (home, images)",
+        disk,
+    );
 }

@@ -38,6 +38,27 @@ pub fn byte_size(bytes: Option<i64>) -> String {
     }
 }
 
+/// How long ago `at` was, for people: `just now`, `3 min ago`, `2 h ago`, `4 days ago`.
+pub fn ago(at: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (chrono::Utc::now() - at).num_seconds().max(0);
+    match secs {
+        0..60 => "just now".into(),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+/// A container's measured disk use against its quota: `1.2 GiB of 2.0 GiB, measured 3 min ago`.
+pub fn disk_use(used: &crate::db::queries::host_reports::DiskUseRow, quota_mb: i32) -> String {
+    format!(
+        "{} of {}, measured {}",
+        byte_size(Some(used.home_bytes.saturating_add(used.images_bytes))),
+        byte_size(Some(i64::from(quota_mb).saturating_mul(1024 * 1024))),
+        ago(used.measured_at)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::byte_size;

@@ -249,6 +249,7 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
             poll: std::time::Duration::from_millis(50),
             backoff: std::time::Duration::from_millis(200),
             deadlines: Default::default(),
+            report: std::time::Duration::from_secs(60),
         },
         images: distropanel::config::ImageSettings {
             max_archive_bytes: 8 * 1024 * 1024,

@@ -25,6 +25,7 @@ mod host_executor;
 mod host_fixtures;
 mod host_hostile_archives;
 mod host_private;
+mod host_reports;
 mod host_safety;
 mod host_ssh_keys;
 mod host_vassal_proofs;

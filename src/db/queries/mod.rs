@@ -14,6 +14,7 @@ pub mod events;
 pub mod fair_use;
 pub mod host_alarms;
 pub mod host_facts;
+pub mod host_reports;
 pub mod image_uploads;
 pub mod images;
 pub mod jobs;

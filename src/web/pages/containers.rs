@@ -158,6 +158,8 @@ struct ContainerPage {
     fallback: Option<String>,
     choices: Vec<Choice>,
     booting_custom: bool,
+    /// Its measured disk use against its quota, once its server reported.
+    disk_use: Option<String>,
     notice: Option<&'static str>,
     problem: Option<String>,
     jobs: Vec<JobRow>,
@@ -173,6 +175,7 @@ struct Loaded {
     jobs: Vec<Job>,
     alarms: Vec<Alarm>,
     log: Vec<Event>,
+    disk_use: Option<crate::db::queries::host_reports::DiskUseRow>,
 }
 
 fn load(
@@ -192,7 +195,9 @@ fn load(
     };
     let alarms = alarms::list(conn, customer, &alarm_filter, 0, Some(ALARMS_SHOWN))?;
     let log = container_pages::operation_log(conn, customer, id, LOG_SHOWN)?;
+    let disk_use = crate::db::queries::host_reports::of_container(conn, id)?;
     Ok(Loaded {
+        disk_use,
         view,
         fallback,
         usable,
@@ -228,6 +233,10 @@ fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> ContainerPage {
         storage: c.custom_distros_storage,
         fallback: loaded.fallback,
         booting_custom: current.is_some(),
+        disk_use: loaded
+            .disk_use
+            .as_ref()
+            .map(|used| crate::web::render::disk_use(used, c.storage_mb)),
         choices: loaded
             .usable
             .into_iter()

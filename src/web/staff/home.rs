@@ -12,10 +12,11 @@ use crate::db::models::customer::Customer;
 use crate::db::models::event::Event;
 use crate::db::models::server::Server;
 use crate::db::models::user::User;
+use crate::db::queries::host_reports::{self, Heartbeat};
 use crate::db::queries::overview;
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
-use crate::web::render::{Layout, html};
+use crate::web::render::{Layout, ago, html};
 
 struct ContainerRow {
     uid: i64,
@@ -23,6 +24,29 @@ struct ContainerRow {
     company: String,
     server: String,
     storage: bool,
+}
+
+/// A server's last heartbeat; `silent` when its worker missed more than three reports.
+struct HeartbeatRow {
+    server: String,
+    worker: String,
+    last: String,
+    silent: bool,
+}
+
+fn heartbeat_rows(beats: Vec<Heartbeat>, every: std::time::Duration) -> Vec<HeartbeatRow> {
+    let silence =
+        chrono::Duration::from_std(every.saturating_mul(3)).unwrap_or(chrono::Duration::MAX);
+    let now = chrono::Utc::now();
+    beats
+        .into_iter()
+        .map(|beat| HeartbeatRow {
+            server: beat.server,
+            worker: beat.worker.unwrap_or_default(),
+            last: beat.reported_at.map_or_else(|| "never".into(), ago),
+            silent: beat.reported_at.is_some_and(|at| now - at > silence),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -33,6 +57,7 @@ struct StaffHome {
     customers: Vec<(Customer, Vec<User>)>,
     staff: Vec<User>,
     servers: Vec<Server>,
+    heartbeats: Vec<HeartbeatRow>,
     containers: Vec<ContainerRow>,
     audit: Vec<(String, Event)>,
 }
@@ -49,16 +74,18 @@ pub async fn show(
     state: web::Data<AppState>,
     query: web::Query<Done>,
 ) -> Result<HttpResponse, AppError> {
-    let (customers, staff_logins, servers, containers, audit) = db::run(&state.pool, |conn| {
-        Ok::<_, AppError>((
-            overview::customers_with_logins(conn)?,
-            overview::staff_logins(conn)?,
-            overview::servers(conn)?,
-            overview::containers(conn)?,
-            overview::recent_audit(conn, 50)?,
-        ))
-    })
-    .await?;
+    let (customers, staff_logins, servers, containers, audit, beats) =
+        db::run(&state.pool, |conn| {
+            Ok::<_, AppError>((
+                overview::customers_with_logins(conn)?,
+                overview::staff_logins(conn)?,
+                overview::servers(conn)?,
+                overview::containers(conn)?,
+                overview::recent_audit(conn, 50)?,
+                host_reports::heartbeats(conn)?,
+            ))
+        })
+        .await?;
     let base_uid = i64::from(state.config.base_uid);
     html(&StaffHome {
         layout: staff.layout(),
@@ -66,6 +93,7 @@ pub async fn show(
         customers,
         staff: staff_logins,
         servers,
+        heartbeats: heartbeat_rows(beats, state.config.jobs.report),
         containers: containers
             .into_iter()
             .map(

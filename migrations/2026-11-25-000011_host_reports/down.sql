@@ -1,0 +1,2 @@
+DROP TABLE container_disk_use;
+DROP TABLE host_reports;
