@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::config::{ImageSettings, JobDeadlines};
 use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
+use crate::db::queries::host_alarms::Severity;
 use crate::db::queries::{events, host_alarms, host_facts, jobs};
 use crate::db::{PgPool, PgPooled};
 use crate::domain::authorized_key::AuthorizedKey;
@@ -472,7 +473,13 @@ impl Runner {
         };
         let boot = Boot::decide(distro, image, check);
         if let Boot::Fallback { distro, .. } = &boot {
-            self.raise_fallback_alarms(conn, log, &boot.fallback_alarms())?;
+            self.raise_alarms_once(
+                conn,
+                log,
+                "alarm",
+                Severity::Danger,
+                &boot.fallback_alarms(),
+            )?;
             log.step(
                 "fallback",
                 &format!("/distros/{distro}"),
@@ -543,7 +550,7 @@ impl Runner {
             }
         }
         if !skipped.is_empty() {
-            self.raise_key_alarms(conn, log, &skipped)?;
+            self.raise_alarms_once(conn, log, "ssh key alarm", Severity::Warning, &skipped)?;
         }
         let target = format!("{}/.ssh/{FILE}", home_label(uid));
         match self.host.write_authorized_keys(uid, &keys) {
@@ -564,18 +571,21 @@ impl Runner {
         Ok(())
     }
 
-    /// Stores the level-1 alarms about skipped keys once per job, as the fallback alarms are.
-    fn raise_key_alarms(
+    /// Stores `messages` as alarms once per job: the `step` lines, written with the alarms,
+    /// are the marker an attempt after a crash finds. Only the worker holding the job gets
+    /// here, so checking first cannot race.
+    fn raise_alarms_once(
         &self,
         conn: &mut PgPooled,
         log: &Log,
+        step: &str,
+        severity: Severity,
         messages: &[String],
     ) -> Result<(), JobError> {
-        const STEP: &str = "ssh key alarm";
         let subject = log.subject.expect("a restart has a container");
-        if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, STEP)?))? {
+        if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, step)?))? {
             log.step(
-                STEP,
+                step,
                 "",
                 Outcome::Ok,
                 "already stored by an earlier attempt",
@@ -583,51 +593,16 @@ impl Runner {
             return Ok(());
         }
         for message in messages {
-            log.step(STEP, "", Outcome::Warning, message);
+            log.step(step, "", Outcome::Warning, message);
         }
         log.guarded(conn, |conn| {
             for message in messages {
-                host_alarms::raise_warning(
+                host_alarms::raise(
                     conn,
                     subject.container,
                     subject.customer,
+                    severity,
                     message,
-                    self.max_alarms,
-                )?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Stores the fallback alarms once per job: an attempt after a crash finds them recorded.
-    fn raise_fallback_alarms(
-        &self,
-        conn: &mut PgPooled,
-        log: &Log,
-        reasons: &[String],
-    ) -> Result<(), JobError> {
-        let subject = log.subject.expect("a restart has a container");
-        // only the worker holding the job gets here, so checking first cannot race
-        if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, "alarm")?))? {
-            log.step(
-                "alarm",
-                "",
-                Outcome::Ok,
-                "already stored by an earlier attempt",
-            );
-            return Ok(());
-        }
-        // the alarm steps, written with the alarms, are the marker a later attempt finds
-        for reason in reasons {
-            log.step("alarm", "", Outcome::Warning, reason);
-        }
-        log.guarded(conn, |conn| {
-            for reason in reasons {
-                host_alarms::raise_danger(
-                    conn,
-                    subject.container,
-                    subject.customer,
-                    reason,
                     self.max_alarms,
                 )?;
             }
@@ -649,10 +624,11 @@ impl Runner {
             job.id, job.kind
         );
         conn.transaction(|conn| {
-            host_alarms::raise_danger(
+            host_alarms::raise(
                 conn,
                 facts.id,
                 facts.customer_id,
+                Severity::Danger,
                 &message,
                 self.max_alarms,
             )?;

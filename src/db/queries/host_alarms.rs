@@ -7,58 +7,36 @@ use crate::db::models::alarm::NewAlarm;
 use crate::db::queries::alarms;
 use crate::domain::ids::{ContainerId, CustomerId};
 
-/// Red, as uwsgi.it shows level-0 alarms.
-pub const DANGER_COLOR: &str = "#ff0000";
-
-/// Orange, for level-1 alarms about something the customer gave that was left out.
-pub const WARNING_COLOR: &str = "#ff8000";
-
-/// Stores a level-0 alarm; the container's oldest beyond `max_alarms` go. Unlike a raise
-/// through the API it does not lock the container row: a worker must not wait on a customer's
-/// change, and a raise racing this one leaves at most one alarm over the cap until the next.
-pub fn raise_danger(
-    conn: &mut PgConnection,
-    container: ContainerId,
-    customer: CustomerId,
-    msg: &str,
-    max_alarms: u32,
-) -> QueryResult<()> {
-    raise(
-        conn,
-        container,
-        customer,
-        (0, DANGER_COLOR),
-        msg,
-        max_alarms,
-    )
+/// How grave an alarm the host executor raises is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Level 0, red as uwsgi.it shows it: the container cannot run as asked.
+    Danger,
+    /// Level 1, orange: something the customer gave was left out.
+    Warning,
 }
 
-/// Stores a level-1 alarm, as [`raise_danger`] does a level-0 one.
-pub fn raise_warning(
-    conn: &mut PgConnection,
-    container: ContainerId,
-    customer: CustomerId,
-    msg: &str,
-    max_alarms: u32,
-) -> QueryResult<()> {
-    raise(
-        conn,
-        container,
-        customer,
-        (1, WARNING_COLOR),
-        msg,
-        max_alarms,
-    )
+impl Severity {
+    fn level_and_color(self) -> (i16, &'static str) {
+        match self {
+            Severity::Danger => (0, "#ff0000"),
+            Severity::Warning => (1, "#ff8000"),
+        }
+    }
 }
 
-fn raise(
+/// Stores an alarm; the container's oldest beyond `max_alarms` go. Unlike a raise through the
+/// API it does not lock the container row: a worker must not wait on a customer's change, and
+/// a raise racing this one leaves at most one alarm over the cap until the next.
+pub fn raise(
     conn: &mut PgConnection,
     container: ContainerId,
     customer: CustomerId,
-    (level, color): (i16, &str),
+    severity: Severity,
     msg: &str,
     max_alarms: u32,
 ) -> QueryResult<()> {
+    let (level, color) = severity.level_and_color();
     alarms::insert_capped(
         conn,
         &NewAlarm {
