@@ -78,6 +78,89 @@ pub fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
     })
 }
 
+/// A job worker's connection: one, whatever its slots, subscribed to the job notifications
+/// ([`queries::jobs::READY_CHANNEL`]) and named `name` in `pg_stat_activity`. Checking it out
+/// costs no round trip (no test query): a broken connection fails its statement and is
+/// replaced.
+pub fn worker_pool(url: &str, name: &str) -> anyhow::Result<PgPool> {
+    let manager = ConnectionManager::<PgConnection>::new(url);
+    let pool = Pool::builder()
+        .max_size(1)
+        .min_idle(Some(1))
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(30))
+        .connection_customizer(Box::new(Listening {
+            application_name: name.to_owned(),
+        }))
+        .build(manager)?;
+    Ok(PgPool {
+        pool,
+        health: Arc::default(),
+    })
+}
+
+/// A connection for a long read (an upload streamed back), opened on demand and closed once
+/// idle.
+pub fn on_demand_pool(url: &str, name: &str) -> anyhow::Result<PgPool> {
+    let manager = ConnectionManager::<PgConnection>::new(url);
+    let pool = Pool::builder()
+        .max_size(1)
+        .min_idle(Some(0))
+        .idle_timeout(Some(Duration::from_secs(10)))
+        .connection_timeout(Duration::from_secs(30))
+        .connection_customizer(Box::new(Named {
+            application_name: name.to_owned(),
+        }))
+        .build_unchecked(manager);
+    Ok(PgPool {
+        pool,
+        health: Arc::default(),
+    })
+}
+
+/// Drops a connection whose socket has failed so its pool opens a new one. The worker pool
+/// checks out without a test query, so it would keep the dead connection otherwise: r2d2
+/// discards a connection that returns while its thread unwinds, and `resume_unwind` unwinds
+/// without the panic hook (nothing is printed).
+pub fn discard(conn: PgPooled) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _held = conn;
+        std::panic::resume_unwind(Box::new("discarding a broken connection"));
+    }));
+}
+
+#[derive(Debug)]
+struct Listening {
+    application_name: String,
+}
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Listening {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        set_application_name(conn, &self.application_name)?;
+        queries::jobs::listen(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+#[derive(Debug)]
+struct Named {
+    application_name: String,
+}
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Named {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        set_application_name(conn, &self.application_name)
+    }
+}
+
+fn set_application_name(conn: &mut PgConnection, name: &str) -> Result<(), diesel::r2d2::Error> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT set_config('application_name', $1, false)")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .execute(conn)
+        .map(drop)
+        .map_err(diesel::r2d2::Error::QueryError)
+}
+
 /// The advisory lock `migrate` holds, so concurrent runs apply each migration once.
 const MIGRATION_LOCK: i64 = 0x6469_7374_726f_0001;
 

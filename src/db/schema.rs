@@ -173,6 +173,7 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        vassal_written_at -> Nullable<Timestamptz>,
     }
 }
 

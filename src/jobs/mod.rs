@@ -409,6 +409,7 @@ mod tests {
             created_at: now,
             started_at: None,
             finished_at: None,
+            vassal_written_at: None,
         }
     }
 

@@ -11,11 +11,11 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::config::{ImageSettings, JobDeadlines};
+use crate::db::PgPool;
 use crate::db::models::event::NewEvent;
 use crate::db::models::job::Job;
 use crate::db::queries::host_alarms::Severity;
 use crate::db::queries::{events, host_alarms, host_facts, jobs};
-use crate::db::{PgPool, PgPooled};
 use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
@@ -60,7 +60,10 @@ impl JobError {
 
 /// Everything a job needs; shared by the worker's threads.
 pub struct Runner {
+    /// The worker's one shared connection: claims, steps, results, leases.
     pub pool: PgPool,
+    /// Opened only while an install streams an upload back, and closed when idle.
+    pub streams: PgPool,
     pub host: Arc<dyn HostExecutor>,
     pub template: Arc<VassalTemplate>,
     /// Downloads the archives of `fetch_image` jobs.
@@ -135,6 +138,8 @@ struct Log<'a> {
     job: &'a Job,
     subject: Option<Subject>,
     pending: std::cell::RefCell<Vec<Step>>,
+    /// When the executor renamed a restart's new vassal into place.
+    vassal_written: std::cell::Cell<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Log<'_> {
@@ -151,13 +156,15 @@ impl Log<'_> {
 
     /// Runs `work` in a transaction that holds the job row (or fails with `Lost`), writing the
     /// pending steps first.
+    /// The connection is taken for this transaction only: the filesystem work between two
+    /// transactions holds none, so a worker's slots share one connection.
     fn guarded<T>(
         &self,
-        conn: &mut PgPooled,
         work: impl FnOnce(&mut PgConnection) -> Result<T, JobError>,
     ) -> Result<T, JobError> {
         let steps = self.pending_steps();
         let subject = self.subject.map(|s| (s.customer, s.container));
+        let mut conn = self.runner.pool.get()?;
         let done = conn.transaction(|conn| {
             if !jobs::hold_and_log(conn, self.job.id, &self.runner.worker, subject, &steps)? {
                 return Err(JobError::Lost);
@@ -171,8 +178,8 @@ impl Log<'_> {
     }
 
     /// Writes the pending steps now.
-    fn flush(&self, conn: &mut PgPooled) -> Result<(), JobError> {
-        self.guarded(conn, |_| Ok(()))
+    fn flush(&self) -> Result<(), JobError> {
+        self.guarded(|_| Ok(()))
     }
 
     /// The pending steps as the job report keeps them (and the operation log reads them).
@@ -245,10 +252,9 @@ pub fn log_line(job: &Job, action: &str, target: &str, outcome: Outcome, detail:
 impl Runner {
     /// Runs one attempt of `job`. Blocking: call it off the async runtime.
     pub fn run(&self, job: &Job) -> Result<(), JobError> {
-        let mut conn = self.pool.get()?;
         let task = Task::parse(job)?;
         let deadline = task.deadline(&self.deadlines);
-        let facts = host_facts::container(&mut conn, task.container())?;
+        let facts = host_facts::container(&mut *self.pool.get()?, task.container())?;
         let log = Log {
             runner: self,
             job,
@@ -258,10 +264,11 @@ impl Runner {
                 uid: Uid::of(self.base_uid, f.id),
             }),
             pending: Default::default(),
+            vassal_written: Default::default(),
         };
         let Some(facts) = facts else {
             log.step("skip", "", Outcome::Ok, "the container no longer exists");
-            return self.finish(&mut conn, &log);
+            return self.finish(&log);
         };
         let uid = Uid::of(self.base_uid, facts.id);
         log.step(
@@ -275,29 +282,23 @@ impl Runner {
             facts: &facts,
             deadline: &deadline,
         };
-        match self.perform(&mut conn, &log, task, &on) {
-            Ok(()) => self.finish(&mut conn, &log),
+        match self.perform(&log, task, &on) {
+            Ok(()) => self.finish(&log),
             Err(JobError::Lost) => Err(JobError::Lost),
             Err(e) => {
                 // the failure is a step too; the worker decides about retrying
                 log.step("failed", "", Outcome::Error, &e.to_string());
-                let _ = log.flush(&mut conn);
+                let _ = log.flush();
                 Err(e)
             }
         }
     }
 
     /// The steps of `task`, on the container it is about.
-    fn perform(
-        &self,
-        conn: &mut PgPooled,
-        log: &Log,
-        task: Task,
-        on: &Subjected,
-    ) -> Result<(), JobError> {
+    fn perform(&self, log: &Log, task: Task, on: &Subjected) -> Result<(), JobError> {
         let (uid, facts, deadline) = (on.uid, on.facts, on.deadline);
         match task {
-            Task::Restart(_) => self.restart(conn, log, uid, facts, deadline),
+            Task::Restart(_) => self.restart(log, uid, facts, deadline),
             Task::EnsureStorageDir(_) => self.ensure_storage_dir(log, uid, facts),
             Task::RenameImage { from, to, .. } => {
                 let target = format!("{}/distros/{from}", home_label(uid));
@@ -326,20 +327,25 @@ impl Runner {
                     expect: expect.as_ref(),
                     deadline,
                 };
-                self.install_image(conn, log, &install)
+                self.install_image(log, &install)
             }
             Task::RollbackImage { image, .. } => {
-                self.rollback_image(conn, log, uid, facts, &image, deadline)
+                self.rollback_image(log, uid, facts, &image, deadline)
             }
-            Task::CheckImage { image, .. } => self.check_image(conn, log, uid, &image, deadline),
+            Task::CheckImage { image, .. } => self.check_image(log, uid, &image, deadline),
         }
     }
 
     /// Marks the job done, with its last steps.
-    fn finish(&self, conn: &mut PgPooled, log: &Log) -> Result<(), JobError> {
+    fn finish(&self, log: &Log) -> Result<(), JobError> {
         let subject = log.subject.map(|s| (s.customer, s.container));
         let steps = log.pending_steps();
-        if jobs::finish_and_log(conn, log.job.id, &self.worker, subject, &steps)? {
+        let done = jobs::Done {
+            subject,
+            steps: &steps,
+            vassal_written_at: log.vassal_written.get(),
+        };
+        if jobs::finish_and_log(&mut *self.pool.get()?, log.job.id, &self.worker, &done)? {
             log.pending.borrow_mut().clear();
             Ok(())
         } else {
@@ -408,7 +414,6 @@ impl Runner {
     /// vassal, which the Emperor restarts it from.
     fn restart(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
         facts: &host_facts::ContainerFacts,
@@ -418,9 +423,9 @@ impl Runner {
         if facts.custom_distros_storage {
             self.keep_storage_dir(log, uid)?;
         }
-        self.write_ssh_keys(conn, log, uid, facts)?;
-        let boot = self.decide_boot(conn, log, facts)?;
-        self.write_vassal(conn, log, uid, facts, boot, deadline)
+        self.write_ssh_keys(log, uid, facts)?;
+        let boot = self.decide_boot(log, facts)?;
+        self.write_vassal(log, uid, facts, boot, deadline)
     }
 
     /// A storage container's `distros/`, made if missing; something planted there is
@@ -447,12 +452,7 @@ impl Runner {
 
     /// The mapped custom distro's image if it passes its check, else the default distro (with
     /// the fallback alarms stored once).
-    fn decide_boot(
-        &self,
-        conn: &mut PgPooled,
-        log: &Log,
-        facts: &host_facts::ContainerFacts,
-    ) -> Result<Boot, JobError> {
+    fn decide_boot(&self, log: &Log, facts: &host_facts::ContainerFacts) -> Result<Boot, JobError> {
         let (distro, image) =
             super::boot_inputs(facts, self.base_uid).map_err(JobError::Invalid)?;
         let check = match &image {
@@ -473,13 +473,7 @@ impl Runner {
         };
         let boot = Boot::decide(distro, image, check);
         if let Boot::Fallback { distro, .. } = &boot {
-            self.raise_alarms_once(
-                conn,
-                log,
-                "alarm",
-                Severity::Danger,
-                &boot.fallback_alarms(),
-            )?;
+            self.raise_alarms_once(log, "alarm", Severity::Danger, &boot.fallback_alarms())?;
             log.step(
                 "fallback",
                 &format!("/distros/{distro}"),
@@ -493,7 +487,6 @@ impl Runner {
     /// Records what the container boots and writes its vassal, both within the deadline.
     fn write_vassal(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
         facts: &host_facts::ContainerFacts,
@@ -506,13 +499,14 @@ impl Runner {
         in_time(deadline, &vassal_name)?;
         // the container row says what the vassal about to be written boots; under the lease,
         // so a worker that lost the job cannot write it late
-        log.guarded(conn, |conn| {
-            Ok(host_facts::record_boot(conn, facts.id, reason.as_deref())?)
-        })?;
+        log.guarded(|conn| Ok(host_facts::record_boot(conn, facts.id, reason.as_deref())?))?;
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);
         let vassal = self.outcome(log, "render vassal", "", vassal, boot.kind())?;
         let result = in_time(deadline, &vassal_name).and_then(|()| self.host.restart(uid, &vassal));
+        if result.is_ok() {
+            log.vassal_written.set(Some(chrono::Utc::now()));
+        }
         self.outcome(
             log,
             "vassal",
@@ -532,7 +526,6 @@ impl Runner {
     /// the container restarts all the same.
     fn write_ssh_keys(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
         facts: &host_facts::ContainerFacts,
@@ -550,7 +543,7 @@ impl Runner {
             }
         }
         if !skipped.is_empty() {
-            self.raise_alarms_once(conn, log, "ssh key alarm", Severity::Warning, &skipped)?;
+            self.raise_alarms_once(log, "ssh key alarm", Severity::Warning, &skipped)?;
         }
         let target = format!("{}/.ssh/{FILE}", home_label(uid));
         match self.host.write_authorized_keys(uid, &keys) {
@@ -576,14 +569,13 @@ impl Runner {
     /// here, so checking first cannot race.
     fn raise_alarms_once(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         step: &str,
         severity: Severity,
         messages: &[String],
     ) -> Result<(), JobError> {
         let subject = log.subject.expect("a restart has a container");
-        if log.guarded(conn, |conn| Ok(jobs::has_step(conn, log.job.id, step)?))? {
+        if log.guarded(|conn| Ok(jobs::has_step(conn, log.job.id, step)?))? {
             log.step(
                 step,
                 "",
@@ -595,7 +587,7 @@ impl Runner {
         for message in messages {
             log.step(step, "", Outcome::Warning, message);
         }
-        log.guarded(conn, |conn| {
+        log.guarded(|conn| {
             for message in messages {
                 host_alarms::raise(
                     conn,

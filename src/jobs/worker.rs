@@ -13,7 +13,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::task::JoinSet;
 
 use crate::db::models::job::Job;
-use crate::db::queries::jobs::AfterFailure;
+use crate::db::queries::jobs::{self, AfterFailure};
 use crate::jobs::queue::{self, QueueSettings};
 use crate::jobs::run::{JobError, Runner};
 
@@ -30,6 +30,9 @@ pub struct JobRunLabels {
     kind: String,
     outcome: &'static str,
 }
+
+/// How often an idle worker looks at the notifications its connection received.
+pub const LISTEN_TICK: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub struct Worker {
     runner: Arc<Runner>,
@@ -130,6 +133,7 @@ impl Worker {
                 _ = report.tick() => self.start_report(&mut reporting),
                 Some(_) = reporting.join_next(), if !reporting.is_empty() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
+                _ = self.notified() => {}
             }
         }
         tracing::info!(worker = %self.name(), running = running.len(), "job worker stopping");
@@ -156,6 +160,30 @@ impl Worker {
                 batch.spawn(self.execute(job));
             }
             while batch.join_next().await.is_some() {}
+        }
+    }
+
+    /// Resolves once a notification says a job of this worker's servers became runnable. The
+    /// worker's connection LISTENs; every [`LISTEN_TICK`] this looks at what libpq has
+    /// received on its socket, which costs no round trip. While a job's statement uses the
+    /// connection the look waits for the next tick; notifications wait in libpq meanwhile.
+    async fn notified(&self) {
+        let mut tick = tokio::time::interval(LISTEN_TICK);
+        loop {
+            tick.tick().await;
+            let Some(mut conn) = self.runner.pool.try_get() else {
+                continue;
+            };
+            match jobs::take_ready(&mut conn, &self.settings.scope) {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the job connection failed; opening another");
+                    crate::db::discard(conn);
+                    // the poll finds what was notified meanwhile
+                    std::future::pending::<()>().await;
+                }
+            }
         }
     }
 
@@ -270,13 +298,18 @@ pub async fn local_worker(
     scope: crate::db::queries::jobs::ServerScope,
 ) -> anyhow::Result<Worker> {
     let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
-    let size = u32::try_from(config.jobs.slots)
-        .unwrap_or(u32::MAX)
-        .saturating_add(2);
-    let pool = tokio::task::spawn_blocking(move || crate::db::pool(&url, size)).await??;
+    let worker = worker_name();
+    let name = format!("distropanel worker {worker}");
+    let (pool, streams) = tokio::task::spawn_blocking(move || {
+        let pool = crate::db::worker_pool(&url, &name)?;
+        let streams = crate::db::on_demand_pool(&url, &format!("{name} upload"))?;
+        anyhow::Ok((pool, streams))
+    })
+    .await??;
     let (host, template) = crate::host::open_local(config).await?;
     let runner = Runner {
         pool,
+        streams,
         host,
         template,
         fetcher: Arc::new(crate::host::fetch::Fetcher::new(
@@ -291,7 +324,7 @@ pub async fn local_worker(
         deadlines: config.jobs.deadlines,
         base_uid: config.base_uid,
         max_alarms: config.max_alarms,
-        worker: worker_name(),
+        worker,
     };
     let settings = QueueSettings {
         scope,

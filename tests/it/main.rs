@@ -50,3 +50,4 @@ mod auth_tenancy;
 mod auth_throttle;
 mod jobs_bench;
 mod jobs_serve;
+mod jobs_wakeup;

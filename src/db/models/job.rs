@@ -121,6 +121,8 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When a restart's new vassal was renamed into place.
+    pub vassal_written_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]

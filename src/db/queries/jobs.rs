@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
 
 use crate::db::models::job::{Job, JobKind, NewJob};
 use crate::db::schema::jobs;
@@ -55,6 +55,37 @@ pub fn find(conn: &mut PgConnection, id: JobId) -> QueryResult<Option<Job>> {
         .select(Job::as_select())
         .first(conn)
         .optional()
+}
+
+/// The channel a trigger notifies when a job becomes runnable (inserted, or queued again by
+/// staff); the payload is the job's server.
+pub const READY_CHANNEL: &str = "jobs_ready";
+
+/// Subscribes the connection to [`READY_CHANNEL`].
+pub fn listen(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query(format!("LISTEN {READY_CHANNEL}"))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Takes the notifications the connection has received so far, without a round trip (libpq
+/// reads what has arrived on its socket), and says whether one was about a server in `scope`.
+pub fn take_ready(conn: &mut PgConnection, scope: &ServerScope) -> QueryResult<bool> {
+    let mut ready = false;
+    for notification in conn.notifications_iter() {
+        let notification = notification?;
+        if notification.channel != READY_CHANNEL {
+            continue;
+        }
+        ready |= match scope {
+            ServerScope::All => true,
+            ServerScope::Only(ids) => notification
+                .payload
+                .parse()
+                .map_or(true, |server| ids.contains(&ServerId(server))),
+        };
+    }
+    Ok(ready)
 }
 
 /// Which servers' jobs a worker runs.
@@ -166,24 +197,35 @@ pub fn hold_and_log(
     subject: Option<(CustomerId, ContainerId)>,
     steps: &serde_json::Value,
 ) -> QueryResult<bool> {
-    update_and_log(conn, "", job, worker, subject, steps)
+    let logged = Done {
+        subject,
+        steps,
+        vassal_written_at: None,
+    };
+    update_and_log(conn, "", job, worker, &logged)
 }
 
-/// Marks the job done with its last `steps`, if `worker` still holds it; one statement.
+/// What a finished attempt records: its container, its last steps (a JSON array as
+/// [`hold_and_log`] takes), and for a restart when its vassal was renamed into place.
+pub struct Done<'a> {
+    pub subject: Option<(CustomerId, ContainerId)>,
+    pub steps: &'a serde_json::Value,
+    pub vassal_written_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Marks the job done with its last steps, if `worker` still holds it; one statement.
 pub fn finish_and_log(
     conn: &mut PgConnection,
     job: JobId,
     worker: &str,
-    subject: Option<(CustomerId, ContainerId)>,
-    steps: &serde_json::Value,
+    done: &Done,
 ) -> QueryResult<bool> {
     update_and_log(
         conn,
         ", state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, error = NULL",
         job,
         worker,
-        subject,
-        steps,
+        done,
     )
 }
 
@@ -192,9 +234,9 @@ fn update_and_log(
     also_set: &'static str,
     job: JobId,
     worker: &str,
-    subject: Option<(CustomerId, ContainerId)>,
-    steps: &serde_json::Value,
+    logged: &Done,
 ) -> QueryResult<bool> {
+    let subject = logged.subject;
     #[derive(QueryableByName)]
     struct Held {
         #[diesel(sql_type = BigInt)]
@@ -202,7 +244,8 @@ fn update_and_log(
     }
     let held: Held = diesel::sql_query(format!(
         "WITH held AS ( \
-             UPDATE jobs SET report = report || $3::jsonb {also_set} \
+             UPDATE jobs SET report = report || $3::jsonb, \
+                    vassal_written_at = coalesce($6, vassal_written_at) {also_set} \
              WHERE id = $1 AND locked_by = $2 AND state = 'running' \
              RETURNING id), \
          logged AS ( \
@@ -216,9 +259,10 @@ fn update_and_log(
     ))
     .bind::<BigInt, _>(job.0)
     .bind::<Text, _>(worker)
-    .bind::<Jsonb, _>(steps)
+    .bind::<Jsonb, _>(logged.steps)
     .bind::<Nullable<Integer>, _>(subject.map(|(customer, _)| customer.0))
     .bind::<Nullable<Integer>, _>(subject.map(|(_, container)| container.0))
+    .bind::<Nullable<Timestamptz>, _>(logged.vassal_written_at)
     .get_result(conn)?;
     Ok(held.n == 1)
 }

@@ -91,12 +91,11 @@ impl Runner {
     /// The custom distro the job is about, or `None` (logged) when it was deleted meanwhile.
     fn distro_still_there(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         image: &DistroImage,
         target: &str,
     ) -> Result<bool, JobError> {
-        let found = log.guarded(conn, |conn| Ok(custom_distros::find(conn, image.distro)?))?;
+        let found = log.guarded(|conn| Ok(custom_distros::find(conn, image.distro)?))?;
         if found.is_none() {
             log.step(
                 "skip",
@@ -111,13 +110,12 @@ impl Runner {
     /// Runs the checklist of an installed image, logging each line.
     fn inspect(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         image: &ImageRef,
         distro: &DistroImage,
         deadline: &Deadline,
     ) -> Result<Inspected, JobError> {
-        let mapped = log.guarded(conn, |conn| Ok(containers::booting(conn, distro.distro)?))?;
+        let mapped = log.guarded(|conn| Ok(containers::booting(conn, distro.distro)?))?;
         let mapped_uids: Vec<u32> = mapped
             .iter()
             .filter_map(|(id, _)| u32::try_from(Uid::of(self.base_uid, *id).get()).ok())
@@ -199,17 +197,12 @@ impl Runner {
 
     /// Unpacks the archive as the distro's new image (keeping the one it replaces), checks it,
     /// and records it; the containers that boot the distro restart into it.
-    pub(super) fn install_image(
-        &self,
-        conn: &mut PgPooled,
-        log: &Log,
-        install: &Install,
-    ) -> Result<(), JobError> {
+    pub(super) fn install_image(&self, log: &Log, install: &Install) -> Result<(), JobError> {
         let (uid, image) = (install.uid, install.image);
         let target = self.image_ref(uid, image).label();
-        if !self.distro_still_there(conn, log, image, &target)? {
+        if !self.distro_still_there(log, image, &target)? {
             if let ArchiveSource::Upload(upload) = install.source {
-                log.guarded(conn, |conn| Ok(image_uploads::discard(conn, *upload)?))?;
+                log.guarded(|conn| Ok(image_uploads::discard(conn, *upload)?))?;
             }
             return Ok(());
         }
@@ -223,13 +216,13 @@ impl Runner {
             "ready, owned by the container",
         )?;
         let limits = self.install_limits(install);
-        let mut archive = self.open_archive(conn, log, install, &target)?;
+        let mut archive = self.open_archive(log, install, &target)?;
         let unpacked =
             self.host
                 .install_image(uid, &image.path, &mut *archive, install.expect, limits);
         let unpacked = self.outcome(log, "unpack", &target, unpacked, "")?;
         log_unpacked(log, &target, &unpacked);
-        self.record_install(conn, log, install, &unpacked)
+        self.record_install(log, install, &unpacked)
     }
 
     fn install_limits(&self, install: &Install) -> Limits {
@@ -244,14 +237,13 @@ impl Runner {
     /// The archive to unpack, from wherever the job says, with a step saying where.
     fn open_archive(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         install: &Install,
         target: &str,
     ) -> Result<Box<dyn Read + Send>, JobError> {
         let uid = install.uid;
         match install.source {
-            ArchiveSource::Upload(upload) => self.open_upload(conn, log, *upload, target),
+            ArchiveSource::Upload(upload) => self.open_upload(log, *upload, target),
             ArchiveSource::HomeFile(file) => {
                 let opened = self.host.open_home_file(uid, file);
                 let label = format!("{}/{file}", home_label(uid));
@@ -266,12 +258,11 @@ impl Runner {
 
     fn open_upload(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         upload: UploadId,
         target: &str,
     ) -> Result<Box<dyn Read + Send>, JobError> {
-        let found = log.guarded(conn, |conn| Ok(image_uploads::find_complete(conn, upload)?))?;
+        let found = log.guarded(|conn| Ok(image_uploads::find_complete(conn, upload)?))?;
         let Some((bytes, _)) = found else {
             let gone = HostError::refused(
                 target,
@@ -286,7 +277,7 @@ impl Runner {
             &format!("{bytes} bytes to unpack"),
         );
         Ok(Box::new(UploadReader {
-            conn: self.pool.get()?,
+            conn: self.streams.get()?,
             upload,
             next: 0,
             chunk: Vec::new(),
@@ -298,7 +289,6 @@ impl Runner {
     /// booting the distro restart, and an uploaded archive is dropped.
     fn record_install(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         install: &Install,
         unpacked: &Unpacked,
@@ -306,12 +296,12 @@ impl Runner {
         let image = install.image;
         let image_ref = self.image_ref(install.uid, image);
         // the new image is in place: it is recorded even when its check ran out of time
-        let inspected = self.inspect(conn, log, &image_ref, image, install.deadline)?;
+        let inspected = self.inspect(log, &image_ref, image, install.deadline)?;
         let (report, mapped) = (&inspected.report, &inspected.mapped);
         let state = images::state_after_check(true, has_errors(report));
         let bytes = i64::try_from(unpacked.bytes).unwrap_or(i64::MAX);
         self.log_restarts(log, &image_ref, mapped);
-        log.guarded(conn, |conn| {
+        log.guarded(|conn| {
             self.restart_mapped(conn, install.storage, mapped)?;
             images::record_installed(
                 conn,
@@ -333,7 +323,6 @@ impl Runner {
 
     pub(super) fn rollback_image(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
         storage: &ContainerFacts,
@@ -341,7 +330,7 @@ impl Runner {
         deadline: &Deadline,
     ) -> Result<(), JobError> {
         let image_ref = self.image_ref(uid, image);
-        if !self.distro_still_there(conn, log, image, &image_ref.label())? {
+        if !self.distro_still_there(log, image, &image_ref.label())? {
             return Ok(());
         }
         let result = super::in_time(deadline, &image_ref.label())
@@ -354,11 +343,11 @@ impl Runner {
             "the previous image is back; the one it replaced is kept, so a second rollback undoes this one",
         )?;
         // the other image is in place: it is recorded even when its check ran out of time
-        let inspected = self.inspect(conn, log, &image_ref, image, deadline)?;
+        let inspected = self.inspect(log, &image_ref, image, deadline)?;
         let (report, mapped) = (&inspected.report, &inspected.mapped);
         let state = images::state_after_check(true, has_errors(report));
         self.log_restarts(log, &image_ref, mapped);
-        log.guarded(conn, |conn| {
+        log.guarded(|conn| {
             self.restart_mapped(conn, storage, mapped)?;
             Ok(images::record_rolled_back(
                 conn,
@@ -374,19 +363,18 @@ impl Runner {
 
     pub(super) fn check_image(
         &self,
-        conn: &mut PgPooled,
         log: &Log,
         uid: Uid,
         image: &DistroImage,
         deadline: &Deadline,
     ) -> Result<(), JobError> {
         let image_ref = self.image_ref(uid, image);
-        if !self.distro_still_there(conn, log, image, &image_ref.label())? {
+        if !self.distro_still_there(log, image, &image_ref.label())? {
             return Ok(());
         }
         // an image that is not there (or is a link) is a finding, not a failed job; a check
         // that ran out of time records nothing
-        let (report, exists) = match self.inspect(conn, log, &image_ref, image, deadline) {
+        let (report, exists) = match self.inspect(log, &image_ref, image, deadline) {
             Ok(Inspected {
                 past_deadline: Some(late),
                 ..
@@ -399,7 +387,7 @@ impl Runner {
             Err(e) => return Err(e),
         };
         let state = images::state_after_check(exists, has_errors(&report));
-        log.guarded(conn, |conn| {
+        log.guarded(|conn| {
             Ok(images::record_check(
                 conn,
                 image.distro,

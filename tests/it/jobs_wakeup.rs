@@ -1,0 +1,131 @@
+//! How workers wake and what they hold: a notification wakes an idle worker long before its
+//! poll, a restart records when its vassal was renamed into place, a worker with many slots
+//! keeps one container's jobs in order, and holds at most two connections.
+
+use std::time::{Duration, Instant};
+
+use distropanel::db::queries::jobs::ServerScope;
+use distropanel::jobs;
+use distropanel::jobs::worker::local_worker;
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::host_fixtures::*;
+
+/// Starts `worker`; the returned sender stops it.
+fn start(
+    worker: distropanel::jobs::worker::Worker,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    (stop, running)
+}
+
+/// Waits until `count` jobs are done, for at most `limit`; returns how long that took.
+async fn done(app: &TestApp, count: i64, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while app.count("jobs WHERE state = 'done'") < count {
+        assert!(
+            started.elapsed() < limit,
+            "the jobs were not done in {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_reboot_wakes_an_idle_worker_long_before_its_poll_and_records_the_vassal_time() {
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    let mut config = config(&app);
+    config.jobs.poll = Duration::from_secs(60);
+    let (stop, running) = start(local_worker(&config, ServerScope::All).await.unwrap());
+    // the worker claims once at start, finds nothing, and waits for a minute
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let answer = app
+        .api("kratos")
+        .post(
+            &format!("/api/containers/{}", estate.web.uid()),
+            json!({"reboot": 1}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let took = done(&app, 1, Duration::from_secs(30)).await;
+    assert!(
+        took < Duration::from_secs(3),
+        "the notification woke the worker, not its one-minute poll ({took:?})"
+    );
+    assert!(exists(&vassal_path(&app, estate.web.uid())));
+    assert_eq!(
+        app.scalar(
+            "SELECT (vassal_written_at BETWEEN created_at AND finished_at)::text FROM jobs \
+             WHERE kind = 'restart'"
+        ),
+        "true",
+        "the restart records when its vassal was renamed into place"
+    );
+    let _ = stop.send(());
+    running.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_worker_with_many_slots_keeps_each_containers_jobs_in_order_on_one_connection() {
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    let jammy = estate.jammy.clone();
+    let mut homes = vec![estate.storage.clone()];
+    for n in 0..11 {
+        homes.push(app.storage_container("kratos", "s1", &format!("store{n}")));
+    }
+    // each container first gets its distros/ directory, then restarts
+    let mut conn = app.conn();
+    for home in &homes {
+        enqueue(&mut conn, home, |c| jobs::ensure_storage_dir(c)).unwrap();
+        restart(&app, home);
+    }
+    for n in 0..20 {
+        let web = app.container("kratos", "s1", &format!("web{n}"), Some(&jammy));
+        restart(&app, &web);
+    }
+    let total = app.count("jobs");
+
+    let mut config = config(&app);
+    config.jobs.slots = 16;
+    config.jobs.poll = Duration::from_millis(20);
+    let worker = local_worker(&config, ServerScope::All).await.unwrap();
+    let name = format!("distropanel worker {}%", worker.name());
+    let (stop, running) = start(worker);
+    let mut most = 0;
+    let started = Instant::now();
+    while app.count("jobs WHERE state = 'done'") < total {
+        assert!(started.elapsed() < Duration::from_secs(60), "the jobs ran");
+        let held = app.scalar(&format!(
+            "SELECT count(*)::text FROM pg_stat_activity WHERE application_name LIKE '{name}'"
+        ));
+        most = most.max(held.parse::<i64>().unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(most >= 1, "the worker's connection is named");
+    assert!(
+        most <= 2,
+        "16 slots, yet at most two connections (saw {most})"
+    );
+    assert_eq!(
+        app.count(
+            "jobs d JOIN jobs r ON r.container_id = d.container_id \
+             WHERE d.kind = 'ensure_storage_dir' AND r.kind = 'restart' \
+               AND r.started_at >= d.finished_at"
+        ),
+        homes.len() as i64,
+        "every restart started after its container's earlier job finished"
+    );
+    let _ = stop.send(());
+    running.await.unwrap();
+}
