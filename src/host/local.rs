@@ -30,6 +30,8 @@ pub struct LocalHost {
     store: Store,
     vassals: Dir,
     vassals_path: PathBuf,
+    /// Restarts renaming vassals at the same time share one fsync of the directory.
+    vassals_synced: super::group_sync::GroupSync,
     /// Running as root: new directories are given to the container's uid.
     give_to_container: bool,
 }
@@ -51,6 +53,7 @@ impl LocalHost {
             containers: store.containers()?,
             store,
             vassals: open_ambient(vassals_dir)?,
+            vassals_synced: Default::default(),
             vassals_path: vassals_dir.to_path_buf(),
             give_to_container: rustix::process::geteuid().is_root(),
         })
@@ -428,7 +431,7 @@ impl HostExecutor for LocalHost {
                 }
             }
             self.vassals.rename(&temp, &self.vassals, &name)?;
-            sync_dir(&self.vassals)?;
+            self.vassals_synced.sync(|| sync_dir(&self.vassals))?;
             Ok(())
         };
         write().map_err(|e| {

@@ -10,6 +10,7 @@ pub mod authorized_keys;
 pub mod check;
 pub mod deadline;
 pub mod fetch;
+pub mod group_sync;
 pub mod image;
 pub mod local;
 pub mod report;
