@@ -111,7 +111,9 @@ impl Worker {
                 _ = std::future::ready(()) => {}
             }
             let free = slots - running.len();
-            if free > 0 {
+            // a claim walks every container with unfinished jobs: claim for a batch of free
+            // slots (idle, or at least half free), not again after every job that ends
+            if free > 0 && (running.is_empty() || free * 2 >= slots) {
                 match self.claim(free).await {
                     Ok(jobs) => {
                         let full = jobs.len() == free;

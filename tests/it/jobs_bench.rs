@@ -76,8 +76,11 @@ async fn bench_restarts_of_a_thousand_containers() {
     let written = std::fs::read_dir(&config.vassals_dir).unwrap().count() as i64;
     assert_eq!(written, containers);
     let (p50, p99) = vassal_latency(&app, "TRUE");
+    let run = app.scalar(
+        "SELECT round(avg(extract(epoch FROM finished_at - started_at)) * 1000)::text FROM jobs",
+    );
     println!(
-        "bench-restarts: {containers} containers, {slots} slots: enqueue {:.0} ms; all vassals written after {:.2} s; {:.0} jobs/s; enqueue->vassal p50 {p50:.0} ms, p99 {p99:.0} ms",
+        "bench-restarts: {containers} containers, {slots} slots: enqueue {:.0} ms; all vassals written after {:.2} s; {:.0} jobs/s; enqueue->vassal p50 {p50:.0} ms, p99 {p99:.0} ms; a job runs {run} ms on average",
         enqueue_time.as_secs_f64() * 1000.0,
         elapsed.as_secs_f64(),
         containers as f64 / elapsed.as_secs_f64()
