@@ -138,7 +138,10 @@ async fn a_token_revoked_in_the_panel_is_401_at_once() {
 
     let id = scalar(&app, "SELECT id::bigint AS n FROM api_tokens");
     let revoked = browser
-        .post_form(&format!("/settings/tokens/{id}/revoke"), &[])
+        .post_form(
+            &format!("/settings/tokens/{id}/revoke"),
+            &[("confirmed", "1")],
+        )
         .await;
     assert_eq!(revoked.status(), 303);
     assert_eq!(bearer.get("/api/tokens").await.status(), 401);
