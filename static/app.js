@@ -3,6 +3,8 @@
 //   confirmed=1, which spares the confirmation page the server shows without JavaScript.
 // - A form is sent once: a second submit while the first is under way is dropped.
 // - A button with data-copy copies the text of the element it names.
+// - A table wider than its box (it scrolls on a phone) takes the keyboard focus, so that the
+//   arrow keys scroll it.
 (function () {
   "use strict";
 
@@ -68,6 +70,21 @@
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-busy]").forEach(function (form) { busy(form, false); });
   });
+
+  var tables = typeof ResizeObserver === "function" && new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) {
+      var table = entry.target;
+      if (table.scrollWidth > table.clientWidth) table.setAttribute("tabindex", "0");
+      else table.removeAttribute("tabindex");
+    });
+  });
+  function watchTables(root) {
+    if (!tables || !root.querySelectorAll) return;
+    if (root.tagName === "TABLE") tables.observe(root);
+    root.querySelectorAll("table").forEach(function (table) { tables.observe(table); });
+  }
+  document.addEventListener("DOMContentLoaded", function () { watchTables(document); });
+  document.addEventListener("htmx:load", function (event) { watchTables(event.target); });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-copy]");
