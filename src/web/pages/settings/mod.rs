@@ -199,9 +199,11 @@ async fn show(
     query: web::Query<Done>,
 ) -> Result<HttpResponse, AppError> {
     // shown by this answer only: a reload, or the back button, finds it gone
-    let new_token = session
-        .remove_as::<NewToken>(NEW_TOKEN)
-        .and_then(Result::ok);
+    // (a session without one is left untouched, so a plain visit writes nothing)
+    let new_token = session.get::<NewToken>(NEW_TOKEN).ok().flatten();
+    if new_token.is_some() {
+        session.remove(NEW_TOKEN);
+    }
     let notice = match query.done.as_str() {
         "password" => Some(
             "Your password was changed, your other sessions were ended and your API tokens were \
