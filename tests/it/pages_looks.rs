@@ -367,3 +367,55 @@ async fn a_form_sent_twice_in_a_hurry_makes_one_token_and_its_secret_can_be_copi
     assert_eq!(app.count("api_tokens"), 1);
     browser.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_storage_off_asks_in_a_dialog_and_htmx_swaps_the_answer_in_place() {
+    let w = world().await;
+    let uid = w.images.uid();
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    browser
+        .log_in(&w.app.url("/login"), "alice", "alice-password")
+        .await;
+    c.goto(&w.app.url(&format!("/containers/{uid}")))
+        .await
+        .unwrap();
+    // a mark that a page load would wipe out
+    c.execute("window.stillThisPage = true", vec![])
+        .await
+        .unwrap();
+    browser.click("#storage button.danger").await;
+    let question = c
+        .find(Locator::Id("confirm-dialog-question"))
+        .await
+        .unwrap();
+    assert!(
+        question
+            .text()
+            .await
+            .unwrap()
+            .starts_with("Stop storing custom distros in images?")
+    );
+    browser.click("#confirm-dialog-yes").await;
+    c.wait()
+        .for_element(Locator::XPath(
+            "//section[@id='storage']/p[.='It does not store custom distros.']",
+        ))
+        .await
+        .unwrap();
+    let kept = c.execute("return window.stillThisPage === true", vec![]);
+    assert_eq!(
+        kept.await.unwrap(),
+        json!(true),
+        "no page load: htmx swapped the answer in"
+    );
+    let storing = crate::personas::scalar(
+        &w.app,
+        &format!(
+            "SELECT count(*) AS n FROM containers WHERE id = {} AND custom_distros_storage",
+            w.images.id
+        ),
+    );
+    assert_eq!(storing, 0);
+    browser.stop().await;
+}
