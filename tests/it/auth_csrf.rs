@@ -61,7 +61,7 @@ async fn the_token_is_accepted_as_a_form_field_and_as_the_htmx_header() {
             &[("csrf_token", &token), ("name", "one")],
         )
         .await;
-    assert_eq!(by_field.status(), 200);
+    assert_eq!(by_field.status(), 303);
     let by_header = browser
         .client
         .post(browser.url("/settings/tokens"))
@@ -72,7 +72,7 @@ async fn the_token_is_accepted_as_a_form_field_and_as_the_htmx_header() {
         .send()
         .await
         .unwrap();
-    assert_eq!(by_header.status(), 200);
+    assert_eq!(by_header.status(), 303);
     assert_eq!(app.count("api_tokens"), 2);
 }
 
@@ -101,7 +101,7 @@ async fn a_post_from_another_origin_is_refused_even_with_the_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(same_origin.status(), 200);
+    assert_eq!(same_origin.status(), 303);
     assert_eq!(app.count("api_tokens"), 1);
 }
 

@@ -368,7 +368,10 @@ async fn a_user_sees_their_sessions_and_ends_one_from_another_browser() {
     assert_eq!(page.matches("this session").count(), 1);
 
     let ended = laptop
-        .post_form(&format!("/settings/sessions/{phone_session}/end"), &[])
+        .post_form(
+            &format!("/settings/sessions/{phone_session}/end"),
+            &[("confirmed", "1")],
+        )
         .await;
     assert_eq!(ended.status(), 303);
     assert_eq!(
@@ -380,7 +383,10 @@ async fn a_user_sees_their_sessions_and_ends_one_from_another_browser() {
 
     let own = crate::personas::newest_session_of(&app, "alice");
     let out = laptop
-        .post_form(&format!("/settings/sessions/{own}/end"), &[])
+        .post_form(
+            &format!("/settings/sessions/{own}/end"),
+            &[("confirmed", "1")],
+        )
         .await;
     assert_eq!(out.status(), 303);
     assert_eq!(app.count("sessions"), 0);

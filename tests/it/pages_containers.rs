@@ -143,7 +143,13 @@ async fn a_refused_change_shows_the_reason_and_changes_nothing() {
     let before = w.app.snapshot();
 
     // a storage container holding distros cannot stop storing them
-    let response = submit(&browser, w.images.uid(), "storage", &[("storage", "off")]).await;
+    let response = submit(
+        &browser,
+        w.images.uid(),
+        "storage",
+        &[("storage", "off"), ("confirmed", "1")],
+    )
+    .await;
     assert_eq!(response.status(), 409);
     let page = response.text().await.unwrap();
     assert!(page.contains("role=\"alert\" id=\"problem\""), "{page}");
@@ -186,7 +192,7 @@ async fn with_htmx_a_refusal_is_swapped_in_place_and_changes_nothing() {
         .header("HX-Request", "true")
         .header("X-CSRF-Token", token)
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("storage=off")
+        .body("storage=off&confirmed=1")
         .send()
         .await
         .unwrap();

@@ -195,7 +195,7 @@ async fn a_duplicate_path_or_a_path_change_under_a_booting_container_is_refused_
     assert_eq!(bad_name.status(), 422);
 
     let rollback = alice
-        .post_form(&format!("/distros/{id}/rollback"), &[])
+        .post_form(&format!("/distros/{id}/rollback"), &[("confirmed", "1")])
         .await;
     assert_eq!(rollback.status(), 409);
     assert!(
@@ -330,7 +330,10 @@ async fn deleting_with_purge_removes_the_distro_and_its_image_files() {
     assert!(image_dir(&w, "bb").is_dir());
 
     let deleted = alice
-        .post_form(&format!("/distros/{id}/delete"), &[("purge", "1")])
+        .post_form(
+            &format!("/distros/{id}/delete"),
+            &[("purge", "1"), ("confirmed", "1")],
+        )
         .await;
     assert_eq!(deleted.status(), 303);
     assert_eq!(deleted.headers()["location"], "/distros?done=purged");
@@ -369,7 +372,10 @@ async fn bobs_distro_and_nonsense_ids_are_a_404_page_like_a_missing_one() {
         .await;
     assert_eq!(edited.status(), 404);
     let deleted = alice
-        .post_form(&format!("/distros/{bobs}/delete"), &[("purge", "1")])
+        .post_form(
+            &format!("/distros/{bobs}/delete"),
+            &[("purge", "1"), ("confirmed", "1")],
+        )
         .await;
     assert_eq!(deleted.status(), 404);
     let token = alice.token_on("/distros").await;
@@ -404,7 +410,10 @@ async fn a_form_without_the_csrf_token_is_refused() {
         .await;
     assert_eq!(created.status(), 403);
     let deleted = alice
-        .post_raw(&format!("/distros/{id}/delete"), &[("purge", "1")])
+        .post_raw(
+            &format!("/distros/{id}/delete"),
+            &[("purge", "1"), ("confirmed", "1")],
+        )
         .await;
     assert_eq!(deleted.status(), 403);
     let uploaded = upload_form(&alice, id, "x.tar", b"data", "", None).await;
@@ -524,7 +533,7 @@ async fn a_customer_renames_a_distro_checks_it_again_and_rolls_back_to_the_earli
     assert!(shown.contains("Roll back to the previous image"));
 
     let rolled = alice
-        .post_form(&format!("/distros/{id}/rollback"), &[])
+        .post_form(&format!("/distros/{id}/rollback"), &[("confirmed", "1")])
         .await;
     assert_eq!(rolled.status(), 303);
     drain(&w.app).await;

@@ -13,7 +13,7 @@ mod distros;
 pub mod images;
 pub mod input;
 pub(crate) mod jobs;
-mod me;
+pub mod me;
 pub mod openapi;
 mod tokens;
 

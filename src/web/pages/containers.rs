@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::ops::Actor;
 use crate::ops::containers as container_ops;
 use crate::web::api::jobs::{ReportLine, report_lines};
+use crate::web::confirm;
 use crate::web::error::AppError;
 use crate::web::htmx;
 use crate::web::pages::settings::when;
@@ -388,6 +389,7 @@ async fn change(
 #[serde(default)]
 struct StorageForm {
     storage: String,
+    confirmed: Option<String>,
 }
 
 #[post("/containers/{uid}/storage")]
@@ -400,6 +402,10 @@ async fn set_storage(
 ) -> Result<HttpResponse, AppError> {
     let (on, done) = match form.storage.as_str() {
         "on" => (true, "storage-on"),
+        "off" if !confirm::is_given(form.confirmed.as_deref()) => {
+            let uid = request.match_info().get("uid").unwrap_or_default();
+            return confirm::page(customer.layout(), confirm::storage_off(uid));
+        }
         "off" => (false, "storage-off"),
         _ => {
             let problem = "Choose whether it stores custom distros: on or off.".to_owned();

@@ -17,6 +17,7 @@ use crate::domain::ids::CustomDistroId;
 use crate::domain::values::Uid;
 use crate::ops::{self, Actor};
 use crate::web::api::jobs::{ReportLine, report_lines};
+use crate::web::confirm;
 use crate::web::error::AppError;
 use crate::web::htmx;
 use crate::web::pages::settings::when;
@@ -307,6 +308,7 @@ pub(super) async fn update(
 #[serde(default)]
 struct DeleteForm {
     purge: Option<String>,
+    confirmed: Option<String>,
 }
 
 #[post("/distros/{id}/delete")]
@@ -319,6 +321,9 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let purge = form.purge.is_some();
+    if !confirm::is_given(form.confirmed.as_deref()) {
+        return confirm::page(customer.layout(), confirm::delete_distro(id, purge));
+    }
     let actor = Actor::of_page(&customer, &request);
     match ops::custom_distros::delete(
         &state.pool,

@@ -14,6 +14,7 @@ use crate::domain::commands::{ImageFields, InstallImage};
 use crate::domain::ids::CustomDistroId;
 use crate::ops::images::{self as image_ops, StoredUpload};
 use crate::ops::{self, Actor};
+use crate::web::confirm;
 use crate::web::error::AppError;
 use crate::web::{image_install, multipart};
 
@@ -222,8 +223,12 @@ pub(super) async fn rollback(
     request: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<CustomDistroId>,
+    form: web::Form<confirm::Confirmation>,
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
+    if !form.given() {
+        return confirm::page(customer.layout(), confirm::roll_back(id));
+    }
     let actor = Actor::of_page(&customer, &request);
     let outcome = ops::images::rollback(&state.pool, actor, state.config.quotas, id).await;
     answer(&state, &customer, id, outcome, "rollback", None).await
