@@ -18,3 +18,4 @@ pub mod private;
 pub mod render;
 pub mod request_spans;
 pub mod staff;
+pub mod words;

@@ -34,6 +34,7 @@ mod jobs_crash;
 mod jobs_queue;
 mod metrics;
 mod pages_containers;
+mod pages_dashboard;
 mod pages_distros;
 mod personas;
 mod schema_rules;
