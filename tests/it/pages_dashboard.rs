@@ -330,3 +330,55 @@ async fn a_job_row_turns_from_queued_to_done_and_the_dashboard_lists_the_fallbac
     wait_for_text(&browser, &format!("#fallback-{uid}"), "fell back because").await;
     browser.stop().await;
 }
+
+#[tokio::test]
+async fn a_pending_restart_makes_the_container_page_poll_and_an_idle_one_stops_it() {
+    let w = world().await;
+    let browser = alice(&w).await;
+    let uid = w.web.uid();
+    let token = browser.token_on(&format!("/containers/{uid}")).await;
+    let response = browser
+        .post_raw(
+            &format!("/containers/{uid}/restart"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+
+    let (_, page) = browser.get_text(&format!("/containers/{uid}")).await;
+    assert!(
+        page.contains(&format!(
+            "hx-get=\"/containers/{uid}/live\" hx-trigger=\"every 1s\""
+        )),
+        "{page}"
+    );
+    let poll = |hx: bool| {
+        let mut request = browser
+            .client
+            .get(browser.url(&format!("/containers/{uid}/live")));
+        if hx {
+            request = request.header("HX-Request", "true");
+        }
+        request.send()
+    };
+    let polled = poll(true).await.unwrap().text().await.unwrap();
+    assert!(polled.contains("hx-trigger=\"every 1s\""), "{polled}");
+    assert!(
+        polled.contains("id=\"container-activity\" aria-live=\"polite\" hx-swap-oob=\"true\""),
+        "{polled}"
+    );
+    assert!(polled.contains("id=\"jobs-indicator\""), "{polled}");
+
+    drain(&w.app).await;
+    let polled = poll(true).await.unwrap().text().await.unwrap();
+    assert!(!polled.contains("hx-trigger"), "idle: {polled}");
+    assert!(polled.contains("done"), "{polled}");
+
+    // without JavaScript, the poll's address leads to the page
+    let response = poll(false).await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/containers/{uid}").as_str()
+    );
+}

@@ -246,3 +246,44 @@ async fn delete(
         ))
         .finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> AlarmsQuery {
+        let raw = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        web::Query::<AlarmsQuery>::from_query(&raw)
+            .unwrap()
+            .into_inner()
+    }
+
+    #[test]
+    fn a_page_or_a_range_chooses_which_alarms_are_shown() {
+        assert_eq!(query(&[]).window(), (0, PER_PAGE, 1));
+        assert_eq!(query(&[("page", "3")]).window(), (50, PER_PAGE, 3));
+        assert_eq!(query(&[("page", "-2")]).window(), (0, PER_PAGE, 1));
+        assert_eq!(query(&[("range", "10")]).window(), (0, 10, 1));
+        assert_eq!(query(&[("range", "40-20")]).window(), (20, 20, 1));
+        assert_eq!(query(&[("range", "x")]).window(), (0, PER_PAGE, 1));
+    }
+
+    #[test]
+    fn filters_read_uids_levels_and_classes_and_ignore_what_matches_nothing() {
+        let filter =
+            query(&[("container", "30003"), ("level", "2"), ("class", " app ")]).filter(30000);
+        assert_eq!(filter.container, Some(ContainerId(3)));
+        assert_eq!(filter.level, Some(2));
+        assert_eq!(filter.class.as_deref(), Some("app"));
+        let none = query(&[("container", "12"), ("level", "9"), ("class", "")]).filter(30000);
+        assert_eq!((none.container, none.level, none.class), (None, None, None));
+        assert_eq!(
+            query(&[("level", "1"), ("class", "a b")]).link(2),
+            "level=1&class=a+b&page=2"
+        );
+    }
+}
