@@ -174,8 +174,8 @@ fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> DashboardPage {
             .collect(),
         seen: loaded
             .seen
-            .map(|at| format!("since you last opened them ({})", when(at)))
-            .unwrap_or_else(|| "you have not opened them yet".into()),
+            .map(|at| format!("Raised since you last opened the alarms, on {}.", when(at)))
+            .unwrap_or_else(|| "All of them: you have not opened the alarms yet.".into()),
         pending: loaded.counts.pending > 0,
         jobs,
         storage: loaded
