@@ -173,6 +173,8 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .configure(web::pages::login::configure)
         .configure(web::pages::settings::configure)
         .configure(web::pages::containers::configure)
+        .configure(web::pages::dashboard::configure)
+        .configure(web::pages::alarms::configure)
         .configure(web::pages::distros::configure)
         .configure(web::staff::configure)
         .service(web::health::healthz)

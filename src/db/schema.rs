@@ -71,6 +71,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         fallback_reason -> Nullable<Text>,
         restarted_at -> Nullable<Timestamptz>,
+        booted_kind -> Nullable<Text>,
+        booted_custom_distro_id -> Nullable<Int4>,
     }
 }
 
@@ -239,6 +241,7 @@ diesel::table! {
         customer_id -> Nullable<Int4>,
         password_changed_at -> Timestamptz,
         created_at -> Timestamptz,
+        alarms_seen_at -> Nullable<Timestamptz>,
     }
 }
 

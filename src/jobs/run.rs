@@ -507,7 +507,12 @@ impl Runner {
         // the container row says what the vassal about to be written boots; under the lease,
         // so a worker that lost the job cannot write it late
         log.guarded(conn, |conn| {
-            Ok(host_facts::record_boot(conn, facts.id, reason.as_deref())?)
+            Ok(host_facts::record_boot(
+                conn,
+                facts.id,
+                boot.kind(),
+                reason.as_deref(),
+            )?)
         })?;
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);

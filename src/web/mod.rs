@@ -21,3 +21,4 @@ pub mod render;
 pub mod request_spans;
 pub mod staff;
 pub mod user_agent;
+pub mod words;

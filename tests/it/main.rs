@@ -35,6 +35,7 @@ mod jobs_queue;
 mod logs;
 mod metrics;
 mod pages_containers;
+mod pages_dashboard;
 mod pages_distros;
 mod pages_looks;
 mod pages_safe;

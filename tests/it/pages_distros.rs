@@ -242,13 +242,20 @@ async fn an_uploaded_image_is_unpacked_by_the_host_and_its_page_shows_it_ready_w
     );
     let waiting = page(&alice, &format!("/distros/{id}")).await;
     assert!(waiting.contains("state-unpacking"), "{waiting}");
-    assert!(waiting.contains("hx-trigger=\"every 3s\""));
+    assert!(
+        waiting.contains("hx-trigger=\"every 1s\""),
+        "pending: it polls"
+    );
     assert!(waiting.contains("unpack image"));
 
     drain(&w.app).await;
     assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
     let shown = page(&alice, &format!("/distros/{id}")).await;
     assert!(shown.contains("state-ready"), "{shown}");
+    assert!(
+        !shown.contains("hx-trigger"),
+        "idle: it stops polling: {shown}"
+    );
     assert!(shown.contains("is present"), "the check report: {shown}");
     assert!(shown.contains(&sha256(&tarball)));
     assert!(shown.contains("MiB"));
@@ -605,6 +612,10 @@ async fn htmx_polling_a_distro_gets_its_image_block_and_a_browser_the_whole_page
     assert!(
         !block.contains("<html") && !block.contains("id=\"upload\""),
         "{block}"
+    );
+    assert!(
+        block.contains("id=\"jobs\" aria-live=\"polite\" hx-swap-oob=\"true\""),
+        "the job rows come along, out of band: {block}"
     );
     let whole = page(&alice, &format!("/distros/{id}")).await;
     assert!(

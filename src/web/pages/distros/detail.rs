@@ -71,7 +71,7 @@ impl FormValues {
 }
 
 #[derive(Template)]
-#[template(path = "distro.html", blocks = ["image"])]
+#[template(path = "distro.html", blocks = ["image", "jobs"])]
 struct DistroPage {
     layout: Layout,
     notice: Option<&'static str>,
@@ -90,6 +90,10 @@ struct DistroPage {
     report: Vec<ReportLine>,
     jobs: Vec<JobRow>,
     values: FormValues,
+    /// An image job is pending: the image and jobs parts poll until none is.
+    pending: bool,
+    /// The jobs part is an out-of-band swap of a poll's answer.
+    oob: bool,
 }
 
 impl DistroPage {
@@ -179,6 +183,11 @@ async fn distro_page(
             .as_ref()
             .map(report_lines)
             .unwrap_or_default(),
+        pending: record
+            .jobs
+            .iter()
+            .any(|j| crate::db::queries::api_jobs::PENDING.contains(&j.state.as_str())),
+        oob: false,
         jobs: record.jobs.into_iter().map(job_row).collect(),
         name: distro.name,
         path: distro.path,
@@ -262,7 +271,17 @@ pub(super) async fn show(
         problem: None,
         sent: None,
     };
-    let shown = distro_page(&state, &customer, *id, feedback).await?;
+    let mut shown = distro_page(&state, &customer, *id, feedback).await?;
+    if htmx::is_htmx(&request) {
+        // a poll: the image part, and the job rows out of band
+        shown.oob = true;
+        let body = shown.as_image().render()? + &shown.as_jobs().render()?;
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .insert_header((actix_web::http::header::VARY, "HX-Request"))
+            .body(body));
+    }
     htmx::page_or_block(&request, StatusCode::OK, &shown, &shown.as_image())
 }
 

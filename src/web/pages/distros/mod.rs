@@ -63,7 +63,7 @@ fn shown_refusal(error: AppError) -> Result<(StatusCode, String), AppError> {
         | AppError::Raced(_)
         | AppError::PayloadTooLarge(_)
         | AppError::BadRequest(_)
-        | AppError::Forbidden(_) => Ok((error.status(), error.reason())),
+        | AppError::Forbidden(_) => Ok((error.status(), crate::web::words::plain(&error.reason()))),
         other => Err(other),
     }
 }
