@@ -135,6 +135,7 @@ async fn customer_pages(w: &World) -> (i64, Vec<(&'static str, String)>) {
         .await;
     let pages = vec![
         ("home", "/".to_owned()),
+        ("dashboard", "/dashboard".into()),
         ("containers", "/containers".into()),
         ("container", format!("/containers/{}", w.web.uid())),
         (
@@ -144,6 +145,7 @@ async fn customer_pages(w: &World) -> (i64, Vec<(&'static str, String)>) {
         ("distros", "/distros".into()),
         ("distro", format!("/distros/{id}")),
         ("settings", "/settings".into()),
+        ("alarms", "/alarms".into()),
         ("not-found", "/containers/1".into()),
     ];
     (id, pages)
