@@ -460,7 +460,8 @@ async fn a_check_of_an_image_that_cannot_boot_marks_it_broken() {
         Member::Dir("etc"),
         Member::File("etc/hostname", b"x\n", 0o644),
     ]);
-    upload(&w, id, unbootable, "").await;
+    // forced in: without force the check refuses it before the swap
+    upload(&w, id, unbootable, "?force=1").await;
     drain(&w.app).await;
     let check = api.get(&format!("/api/custom_distro/{id}/check")).await;
     assert_eq!(check.json["image_state"], "broken", "{check:?}");

@@ -56,6 +56,8 @@ pub(super) struct FormValues {
     pub file: String,
     pub url: String,
     pub sha256: String,
+    /// The force checkbox of the install forms, as sent.
+    pub force: bool,
 }
 
 impl FormValues {
