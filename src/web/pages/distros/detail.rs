@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::install::{JobRow, job_row, latest_install};
 use super::{NoticeQuery, checked_at, page, see_other, shown_refusal};
 use crate::AppState;
 use crate::auth::guard::Customer;
@@ -19,33 +20,10 @@ use crate::ops::{self, Actor};
 use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::error::AppError;
 use crate::web::htmx;
-use crate::web::pages::settings::when;
 use crate::web::render::{Layout, byte_size};
 
 /// How many image jobs a distro's page lists.
 const RECENT_JOBS: i64 = 10;
-
-struct JobRow {
-    id: i64,
-    kind: String,
-    state: String,
-    created: String,
-    finished: String,
-    error: String,
-    report: Vec<ReportLine>,
-}
-
-fn job_row(job: Job) -> JobRow {
-    JobRow {
-        id: job.id.0,
-        kind: job.kind.as_str().replace('_', " "),
-        state: job.state,
-        created: when(job.created_at),
-        finished: job.finished_at.map(when).unwrap_or_default(),
-        error: job.error.unwrap_or_default(),
-        report: report_lines(&job.report),
-    }
-}
 
 /// What the forms of a distro's page show: the stored values, or what was sent.
 #[derive(Debug, Default)]
@@ -89,6 +67,8 @@ struct DistroPage {
     rollback_known: bool,
     booted_by: Vec<String>,
     report: Vec<ReportLine>,
+    /// The latest install, its result or progress shown next to the image state.
+    install: Option<JobRow>,
     jobs: Vec<JobRow>,
     values: FormValues,
 }
@@ -180,6 +160,7 @@ async fn distro_page(
             .as_ref()
             .map(report_lines)
             .unwrap_or_default(),
+        install: latest_install(&record.jobs),
         jobs: record.jobs.into_iter().map(job_row).collect(),
         name: distro.name,
         path: distro.path,
@@ -246,6 +227,7 @@ fn notice_for(done: &str) -> Option<&'static str> {
         "fetch" => Some("The host downloads the archive, unpacks and checks it next."),
         "rollback" => Some("The host brings back the previous image next."),
         "check" => Some("The host checks the image again next."),
+        "cancelled" => Some("The install was cancelled: the installed image stays as it was."),
         _ => None,
     }
 }
