@@ -183,6 +183,40 @@ async fn an_archive_over_the_size_limit_is_refused_declared_or_streamed() {
     assert_eq!(w.app.count("image_upload_chunks"), 0);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_cancelled_midway_leaves_no_chunk_behind() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let before = w.app.snapshot();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", w.app.port))
+        .await
+        .unwrap();
+    let auth = base64_basic("alice", "alice-password");
+    let head = format!(
+        "PUT /api/custom_distro/{id}/image HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n",
+        6 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![7u8; 3 << 20]).await.unwrap();
+    // chunks are stored as they come
+    let started = std::time::Instant::now();
+    while w.app.count("image_upload_chunks") < 2 {
+        assert!(started.elapsed().as_secs() < 30, "the upload streams in");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(stream); // what a browser's abort does to the connection
+
+    let started = std::time::Instant::now();
+    while w.app.count("image_uploads") > 0 || w.app.count("image_upload_chunks") > 0 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the partial upload is dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+}
+
 fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))

@@ -58,7 +58,20 @@ pub(crate) fn answered(
     }
 }
 
+/// What every install does with the archive, whatever its source.
+macro_rules! checked_before_swap {
+    () => {
+        "The host unpacks the archive into a staging directory and runs the image checklist on \
+         it before it replaces the installed image. Errors (anything that makes a booting \
+         container fall back: no `/.old_root`, no `/containers`) keep the installed image: the \
+         job fails without retrying and its `error` and `report` list them. Warnings install. \
+         With force the image is installed anyway, and the report and the operation log say so. \
+         While it runs the job carries `progress`; `POST /api/jobs/{id}/cancel` stops it."
+    };
+}
+
 #[utoipa::path(put, path = "/api/custom_distro/{id}/image", operation_id = "custom_distro_image_upload", tag = "images",
+    description = checked_before_swap!(),
     params(("id" = i32, Path),
         ("sha256" = Option<String>, Query, description = "the archive's SHA-256; a different one refuses the upload"),
         ("force" = Option<String>, Query, description = "`1` or `true`: swap the image in even when its check finds errors (the report and the operation log say so); otherwise such an image is refused, the installed one stays and the job fails without retrying")),
@@ -122,6 +135,7 @@ pub struct UnpackRequest {
 }
 
 #[utoipa::path(post, path = "/api/custom_distro/{id}/unpack", operation_id = "custom_distro_image_unpack", tag = "images",
+    description = checked_before_swap!(),
     params(("id" = i32, Path)), request_body = UnpackRequest,
     responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 422, body = super::openapi::ErrorBody)))]
@@ -156,6 +170,7 @@ pub struct FetchRequest {
 }
 
 #[utoipa::path(post, path = "/api/custom_distro/{id}/fetch", operation_id = "custom_distro_image_fetch", tag = "images",
+    description = checked_before_swap!(),
     params(("id" = i32, Path)), request_body = FetchRequest,
     responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 422, body = super::openapi::ErrorBody)))]
