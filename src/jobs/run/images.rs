@@ -239,7 +239,12 @@ impl Runner {
         )?;
         let (facts, mapped) = self.check_facts(conn, log, image, install.deadline)?;
         let opened = self.open_archive(conn, log, install, &target)?;
-        let installed = self.unpack_and_check(log, install, opened, &facts);
+        let sink = JobProgress {
+            conn: self.pool.get()?,
+            job: log.job.id,
+            worker: &self.worker,
+        };
+        let installed = self.unpack_and_check(install, opened, &facts, sink);
         let installed = self.installed_or_refused(log, install, &target, installed)?;
         log_unpacked(log, &target, &installed.unpacked);
         log_check(log, &target, &installed.report);
@@ -254,22 +259,14 @@ impl Runner {
         self.record_install(conn, log, install, &installed, &mapped)
     }
 
-    /// The host's unpack, check and swap, its progress written into the job.
+    /// The host's unpack, check and swap, its progress written into the job by `sink`.
     fn unpack_and_check(
         &self,
-        log: &Log,
         install: &Install,
         (mut archive, total): Opened,
         facts: &CheckFacts,
+        mut sink: JobProgress<'_>,
     ) -> Result<Installed, HostError> {
-        let mut sink = JobProgress {
-            conn: self
-                .pool
-                .get()
-                .map_err(|e| HostError::io("the job's progress", std::io::Error::other(e)))?,
-            job: log.job.id,
-            worker: &self.worker,
-        };
         let progress = Progress::to(&mut sink, EVERY, total);
         let gate = Gate {
             facts,

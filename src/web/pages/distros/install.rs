@@ -1,7 +1,7 @@
 //! The install card of a distro's page: the latest install's result and progress next to the
-//! image state, cancelling it, and the job as JSON for the page's script to follow.
+//! image state, and cancelling it.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::detail::{ensure_own, refused};
 use super::see_other;
@@ -12,7 +12,7 @@ use crate::db::models::job::Job;
 use crate::db::queries::api_jobs;
 use crate::domain::ids::{CustomDistroId, JobId};
 use crate::ops::{self, Actor};
-use crate::web::api::jobs::{ProgressView, ReportLine, progress_view, report_lines, view};
+use crate::web::api::jobs::{ProgressView, ReportLine, progress_view, report_lines};
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
 use crate::web::render::byte_size;
@@ -124,21 +124,6 @@ async fn own_job(
         return Err(AppError::NotFound);
     }
     Ok(job)
-}
-
-/// `GET /distros/{id}/jobs/{job}`: the job as the API shows it, progress included, for the
-/// page's script to follow an upload's install.
-#[get("/distros/{id}/jobs/{job}")]
-pub(super) async fn show_job(
-    customer: Customer,
-    state: web::Data<AppState>,
-    path: web::Path<(CustomDistroId, i64)>,
-) -> Result<HttpResponse, AppError> {
-    let (id, job) = path.into_inner();
-    let job = own_job(&state, &customer, id, JobId(job)).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(view(job, state.config.base_uid)))
 }
 
 /// `POST /distros/{id}/jobs/{job}/cancel`: a queued install never runs, a running one stops

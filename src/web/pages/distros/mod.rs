@@ -27,7 +27,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(image::fetch)
         .service(image::rollback)
         .service(image::check)
-        .service(install::show_job)
         .service(install::cancel);
 }
 
