@@ -240,7 +240,7 @@ impl Runner {
         let (facts, mapped) = self.check_facts(conn, log, image, install.deadline)?;
         let opened = self.open_archive(conn, log, install, &target)?;
         let sink = JobProgress {
-            conn: self.pool.get()?,
+            conn,
             job: log.job.id,
             worker: &self.worker,
         };

@@ -1,7 +1,8 @@
-//! An install's progress, written into its job row (`jobs.progress`) on a connection of its
-//! own; each write reads back whether the job's owner asked it to stop.
+//! An install's progress, written into its job row (`jobs.progress`) on the job's connection,
+//! which the unpack leaves idle; each write reads back whether the job's owner asked it to stop.
 
-use crate::db::PgPooled;
+use diesel::PgConnection;
+
 use crate::db::queries::jobs;
 use crate::domain::ids::JobId;
 use crate::host::progress::{Done, ProgressSink};
@@ -10,7 +11,7 @@ use crate::host::progress::{Done, ProgressSink};
 pub(super) const EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub(super) struct JobProgress<'a> {
-    pub conn: PgPooled,
+    pub conn: &'a mut PgConnection,
     pub job: JobId,
     pub worker: &'a str,
 }
@@ -18,7 +19,7 @@ pub(super) struct JobProgress<'a> {
 impl ProgressSink for JobProgress<'_> {
     fn report(&mut self, done: &Done) -> bool {
         let progress = serde_json::to_value(done).unwrap_or_default();
-        match jobs::record_progress(&mut self.conn, self.job, self.worker, &progress) {
+        match jobs::record_progress(self.conn, self.job, self.worker, &progress) {
             Ok(go_on) => go_on,
             // the progress is not worth failing the install for; the outcome is written later
             Err(e) => {
