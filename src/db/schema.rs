@@ -175,6 +175,8 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        progress -> Nullable<Jsonb>,
+        cancel_requested -> Bool,
     }
 }
 

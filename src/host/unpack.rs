@@ -28,6 +28,7 @@ use extension_cap::ExtensionCap;
 
 use crate::domain::image_source::Sha256Hex;
 use crate::host::deadline::{Deadline, DeadlinePassed};
+use crate::host::progress::Progress;
 use crate::host::report::{Findings, ReportLine};
 
 pub use extension_cap::MAX_EXTENSION_BYTES;
@@ -579,9 +580,10 @@ pub fn unpack(
     target: &Dir,
     owner: Option<u32>,
     limits: Limits,
+    progress: &Progress<'_>,
 ) -> Result<Unpacked, UnpackError> {
     let mut measured = Measured::new(archive, &limits);
-    let extracted = extract(&mut measured, target, owner, limits).and_then(|written| {
+    let extracted = extract(&mut measured, target, owner, limits, progress).and_then(|written| {
         measured.drain()?;
         // nothing is swapped in after the deadline, however little was left to read
         limits.deadline.check()?;
@@ -609,6 +611,7 @@ fn extract(
     target: &Dir,
     owner: Option<u32>,
     limits: Limits,
+    progress: &Progress<'_>,
 ) -> Result<Written, UnpackError> {
     let mut archive = tar::Archive::new(ExtensionCap::new(decompressed(archive)?));
     let mut extractor = Extractor {
@@ -621,7 +624,7 @@ fn extract(
         setid: Findings::default(),
         other: Findings::default(),
     };
-    match extract_members(&mut archive, &mut extractor) {
+    match extract_members(&mut archive, &mut extractor, progress) {
         Ok(()) => extractor.finish(),
         // the cap's refusal explains whatever the tar reader made of the cut stream
         Err(error) => Err(match archive.into_inner().refusal() {
@@ -634,6 +637,7 @@ fn extract(
 fn extract_members(
     archive: &mut tar::Archive<impl Read>,
     extractor: &mut Extractor<'_>,
+    progress: &Progress<'_>,
 ) -> Result<(), UnpackError> {
     let entries = archive
         .entries()
@@ -641,6 +645,7 @@ fn extract_members(
     for entry in entries {
         let mut entry = entry.map_err(|e| UnpackError::Corrupt(e.to_string()))?;
         extractor.member(&mut entry)?;
+        progress.entry(extractor.written.entries, extractor.written.bytes)?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! row, a line in `<home>/logs/emperor.log`, and the job's report).
 
 mod images;
+mod progress;
 
 use images::Install;
 
@@ -49,6 +50,11 @@ pub enum JobError {
 }
 
 impl JobError {
+    /// The job's owner cancelled it, and it stopped.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JobError::Host(HostError::Cancelled { .. }))
+    }
+
     pub fn is_permanent(&self) -> bool {
         match self {
             JobError::Host(e) => e.is_permanent(),
@@ -316,6 +322,7 @@ impl Runner {
                 image,
                 source,
                 expect,
+                force,
                 ..
             } => {
                 let install = Install {
@@ -324,6 +331,7 @@ impl Runner {
                     image: &image,
                     source: &source,
                     expect: expect.as_ref(),
+                    force,
                     deadline,
                 };
                 self.install_image(conn, log, &install)

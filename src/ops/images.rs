@@ -11,7 +11,7 @@ use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, NewJob};
 use crate::db::queries::{custom_distros, image_uploads, jobs};
 use crate::db::{self, PgPool};
-use crate::domain::ids::{CustomDistroId, CustomerId, UploadId};
+use crate::domain::ids::{CustomDistroId, CustomerId, JobId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::error::Error;
 use crate::jobs::{ArchiveSource, DistroImage};
@@ -78,6 +78,15 @@ pub fn too_large(limit: u64) -> Error {
         "The archive is larger than the {} MiB an image may be; make it smaller or fetch it from a URL.",
         limit >> 20
     ))
+}
+
+/// The operation log's detail of an install request, saying when it is forced.
+fn requested(detail: String, force: bool) -> String {
+    if force {
+        format!("{detail}; with force: installed even if its check finds errors")
+    } else {
+        detail
+    }
 }
 
 /// An archive stored in chunks, not yet handed to a job.
@@ -252,9 +261,10 @@ pub async fn finish_upload(
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
+    force: bool,
 ) -> Result<Job, Error> {
     let upload = stored.upload;
-    let queued = queue_upload(pool, actor, quotas, id, stored, expect).await;
+    let queued = queue_upload(pool, actor, quotas, id, stored, (expect, force)).await;
     if queued.is_err() {
         discard(pool, upload).await;
     }
@@ -267,7 +277,7 @@ async fn queue_upload(
     quotas: Quotas,
     id: CustomDistroId,
     stored: StoredUpload,
-    expect: Option<Sha256Hex>,
+    (expect, force): (Option<Sha256Hex>, bool),
 ) -> Result<Job, Error> {
     let StoredUpload {
         upload,
@@ -282,7 +292,7 @@ async fn queue_upload(
             format!("the archive received has SHA-256 {digest}, not {expect}; send it again"),
         ));
     }
-    let detail = format!("{bytes} bytes, SHA-256 {digest}");
+    let detail = requested(format!("{bytes} bytes, SHA-256 {digest}"), force);
     let digest_kept = digest.clone();
     queue_image_job(
         pool,
@@ -301,7 +311,8 @@ async fn queue_upload(
             }
         },
         move |distro, image| {
-            crate::jobs::install_image(distro, image, &ArchiveSource::Upload(upload), Some(&digest))
+            let source = ArchiveSource::Upload(upload);
+            crate::jobs::install_image(distro, image, &source, Some(&digest), force)
         },
     )
     .await
@@ -316,8 +327,9 @@ pub async fn unpack(
     id: CustomDistroId,
     file: HomeFile,
     expect: Option<Sha256Hex>,
+    force: bool,
 ) -> Result<Job, Error> {
-    let detail = format!("from {file}");
+    let detail = requested(format!("from {file}"), force);
     queue_image_job(
         pool,
         actor,
@@ -332,6 +344,7 @@ pub async fn unpack(
                 image,
                 &ArchiveSource::HomeFile(file),
                 expect.as_ref(),
+                force,
             )
         },
     )
@@ -347,8 +360,9 @@ pub async fn fetch(
     id: CustomDistroId,
     url: FetchUrl,
     expect: Sha256Hex,
+    force: bool,
 ) -> Result<Job, Error> {
-    let detail = format!("from {url}, SHA-256 {expect}");
+    let detail = requested(format!("from {url}, SHA-256 {expect}"), force);
     queue_image_job(
         pool,
         actor,
@@ -358,7 +372,8 @@ pub async fn fetch(
         IfPending::Refuse,
         |_, _| Ok(()),
         move |distro, image| {
-            crate::jobs::install_image(distro, image, &ArchiveSource::Url(url), Some(&expect))
+            let source = ArchiveSource::Url(url);
+            crate::jobs::install_image(distro, image, &source, Some(&expect), force)
         },
     )
     .await
@@ -412,5 +427,31 @@ pub async fn check_now(
         |_, _| Ok(()),
         |distro, image| crate::jobs::check_image(distro, image),
     )
+    .await
+}
+
+/// Cancels the actor's install job `id`: a queued one never runs; a running one stops at its
+/// next progress write and leaves the installed image as it was. Logged either way.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, job = %id))]
+pub async fn cancel_install(pool: &PgPool, actor: Actor, id: JobId) -> Result<Job, Error> {
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let job = match jobs::cancel_for_customer(conn, actor.customer, id)? {
+                None => return Err(Error::NotFound),
+                Some(Err(refused)) => return Err(Error::Conflict(refused.to_string())),
+                Some(Ok(job)) => job,
+            };
+            let detail = if job.state == "cancelled" {
+                "it had not started and will not"
+            } else {
+                "it stops at its next progress report; the installed image stays"
+            };
+            if let Some(container) = job.container_id {
+                let target = format!("job {}", job.id);
+                actor.log(conn, container, "image install cancelled", &target, detail)?;
+            }
+            Ok(job)
+        })
+    })
     .await
 }

@@ -41,14 +41,34 @@ async fn upload_form(
     sha256: &str,
     token: Option<&str>,
 ) -> Response {
+    upload_form_with(
+        browser,
+        id,
+        (file_name, archive),
+        &[("sha256", sha256)],
+        token,
+    )
+    .await
+}
+
+/// The upload form with these text `fields` before the archive.
+async fn upload_form_with(
+    browser: &Browser,
+    id: i64,
+    (file_name, archive): (&str, &[u8]),
+    fields: &[(&str, &str)],
+    token: Option<&str>,
+) -> Response {
     let boundary = "----distropanel-test-boundary-7d1f";
     let mut body = Vec::new();
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"sha256\"\r\n\r\n{sha256}\r\n"
-        )
-        .as_bytes(),
-    );
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"{file_name}\"\r\nContent-Type: application/gzip\r\n\r\n"
@@ -236,9 +256,10 @@ async fn an_uploaded_image_is_unpacked_by_the_host_and_its_page_shows_it_ready_w
     )
     .await;
     assert_eq!(uploaded.status(), 303);
-    assert_eq!(
-        uploaded.headers()["location"],
-        format!("/distros/{id}?done=uploaded").as_str()
+    let location = uploaded.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("/distros/{id}?done=uploaded&job=")),
+        "{location}"
     );
     let waiting = page(&alice, &format!("/distros/{id}")).await;
     assert!(waiting.contains("state-unpacking"), "{waiting}");
@@ -247,6 +268,10 @@ async fn an_uploaded_image_is_unpacked_by_the_host_and_its_page_shows_it_ready_w
         "pending: it polls"
     );
     assert!(waiting.contains("unpack image"));
+    assert!(
+        waiting.contains("Unpacking: waiting for the host"),
+        "the latest install sits next to the image state: {waiting}"
+    );
 
     drain(&w.app).await;
     assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
@@ -325,6 +350,85 @@ async fn a_hostile_archive_fails_on_the_page_and_the_previous_image_stays() {
     assert!(shown.contains("state-ready"), "the image stays: {shown}");
     assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
     assert!(!image_dir(&w, "bb").join("etc/motd").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_distro_page_says_why_the_last_install_was_refused_and_its_force_box_installs_it() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
+    drain(&w.app).await;
+    let broken = archive(&[
+        Member::Dir("etc"),
+        Member::File("etc/hostname", b"broken\n", 0o644),
+    ]);
+
+    assert_eq!(upload(&alice, id, &broken).await.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(
+        shown.contains("The last install failed:")
+            && shown.contains("the image check found errors, so the installed image was kept"),
+        "{shown}"
+    );
+    assert!(shown.contains("state-ready"), "the image stays: {shown}");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let forced = upload_form_with(
+        &alice,
+        id,
+        ("broken.tar", &broken),
+        &[("csrf_token", &token), ("force", "1")],
+        Some(&token),
+    )
+    .await;
+    assert_eq!(forced.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains("state-broken"), "{shown}");
+    assert!(shown.contains("installed with force"), "{shown}");
+    assert!(image_dir(&w, "bb").join("etc/hostname").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_install_is_cancelled_from_its_page_without_javascript() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
+    drain(&w.app).await;
+    let unpack = alice
+        .post_form(
+            &format!("/distros/{id}/unpack"),
+            &[("file", "images/other.tar.gz")],
+        )
+        .await;
+    assert_eq!(unpack.status(), 303);
+    let waiting = page(&alice, &format!("/distros/{id}")).await;
+    let action = waiting
+        .split("action=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|action| action.ends_with("/cancel"))
+        .unwrap_or_else(|| panic!("a cancel button: {waiting}"))
+        .to_owned();
+
+    let cancelled = alice.post_form(&action, &[]).await;
+    assert_eq!(cancelled.status(), 303);
+    assert_eq!(
+        cancelled.headers()["location"],
+        format!("/distros/{id}?done=cancelled#image").as_str()
+    );
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}?done=cancelled")).await;
+    assert!(shown.contains("The install was cancelled"), "{shown}");
+    assert!(shown.contains("state-ready"), "{shown}");
+    assert!(
+        !shown.contains("/cancel\""),
+        "nothing left to cancel: {shown}"
+    );
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -458,35 +562,53 @@ async fn a_customer_creates_a_distro_and_uploads_an_image_in_a_real_browser() {
         .fill("archive", &archive_file.path().display().to_string())
         .await;
     browser.click("#upload button[type=submit]").await;
-    let uploaded = c
-        .current_url()
+    // the progress bar reaches 100 %, then the image block shows the unpacking
+    let sent = c
+        .wait()
+        .for_element(Locator::XPath(
+            "//*[@id='upload-sent'][contains(., '(100 %)')]",
+        ))
         .await
         .unwrap()
-        .join("?done=uploaded")
+        .text()
+        .await
         .unwrap();
-    c.wait().for_url(&uploaded).await.unwrap();
-    let notice = c.find(Locator::Css(".flash.ok")).await.unwrap();
-    assert!(notice.text().await.unwrap().contains("uploaded"));
-
-    drain(&w.app).await;
-    c.refresh().await.unwrap();
-    let report = c
+    assert!(sent.contains(" sent (100 %)"), "{sent}");
+    let bar = c.find(Locator::Id("upload-progress")).await.unwrap();
+    assert_eq!(bar.attr("value").await.unwrap().as_deref(), Some("100"));
+    let unpacking = c
         .wait()
-        .for_element(Locator::Css("#check-report"))
+        .for_element(Locator::Css("#image #install-progress"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(unpacking.starts_with("Unpacking"), "{unpacking}");
+    let submit = c
+        .find(Locator::Css("#upload button[type=submit]"))
+        .await
+        .unwrap();
+    assert!(
+        submit.is_enabled().await.unwrap(),
+        "enabled again once sent"
+    );
+
+    // the image block follows the job without a reload
+    drain(&w.app).await;
+    c.wait()
+        .at_most(std::time::Duration::from_secs(20))
+        .for_element(Locator::Css("#image .state-ready"))
+        .await
+        .unwrap();
+    let report = c
+        .find(Locator::Css("#check-report"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
     assert!(report.contains("/.old_root is present"), "{report}");
-    let state = c
-        .find(Locator::Css("#image .image-state"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(state, "ready");
     assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
     browser.stop().await;
 }

@@ -121,6 +121,10 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// How far a running install has got: `{"phase", "done", "total", ...}`.
+    pub progress: Option<serde_json::Value>,
+    /// Its owner asked it to stop; it does at its next progress write.
+    pub cancel_requested: bool,
 }
 
 #[derive(Debug, Insertable)]

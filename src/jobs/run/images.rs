@@ -11,11 +11,14 @@ use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::Uid;
 use crate::host::check::CheckFacts;
 use crate::host::deadline::Deadline;
+use crate::host::image::{Gate, Installed};
+use crate::host::progress::Progress;
 use crate::host::report::{Level, ReportLine};
 use crate::host::unpack::{Limits, Unpacked};
 use crate::host::{HostError, ImageRef, home_label};
 use crate::jobs::{ArchiveSource, DistroImage, JobTarget};
 
+use super::progress::{EVERY, JobProgress};
 use super::{JobError, Log, Outcome, Runner};
 
 /// A container that boots the distro: its id and name.
@@ -47,8 +50,13 @@ pub(super) struct Install<'a> {
     pub image: &'a DistroImage,
     pub source: &'a ArchiveSource,
     pub expect: Option<&'a Sha256Hex>,
+    /// Swap the image in even when its check finds errors.
+    pub force: bool,
     pub deadline: &'a Deadline,
 }
+
+/// An archive to unpack, and its length when known before it is read.
+type Opened = (Box<dyn Read + Send>, Option<u64>);
 
 /// Reads an upload back chunk by chunk, one short query per chunk, on a connection of its own.
 struct UploadReader {
@@ -117,6 +125,37 @@ impl Runner {
         distro: &DistroImage,
         deadline: &Deadline,
     ) -> Result<Inspected, JobError> {
+        let (facts, mapped) = self.check_facts(conn, log, distro, deadline)?;
+        let report = self.host.inspect_image(image, &facts);
+        if let Err(late @ HostError::PastDeadline { .. }) = report {
+            let line = ReportLine::error(format!(
+                "{late}; the image was not checked to the end: check it again"
+            ));
+            log.step("check", &image.label(), Outcome::Error, &line.message);
+            return Ok(Inspected {
+                report: vec![line],
+                mapped,
+                past_deadline: Some(late),
+            });
+        }
+        let report = self.outcome(log, "check", &image.label(), report, "")?;
+        log_check(log, &image.label(), &report);
+        Ok(Inspected {
+            report,
+            mapped,
+            past_deadline: None,
+        })
+    }
+
+    /// What the checklist of the distro's image needs to know: who boots it, and which of
+    /// them have their own uwsgi.
+    fn check_facts(
+        &self,
+        conn: &mut PgPooled,
+        log: &Log,
+        distro: &DistroImage,
+        deadline: &Deadline,
+    ) -> Result<(CheckFacts, Vec<Booting>), JobError> {
         let mapped = log.guarded(conn, |conn| Ok(containers::booting(conn, distro.distro)?))?;
         let mapped_uids: Vec<u32> = mapped
             .iter()
@@ -133,32 +172,7 @@ impl Runner {
             homes_with_uwsgi,
             deadline: *deadline,
         };
-        let report = self.host.inspect_image(image, &facts);
-        if let Err(late @ HostError::PastDeadline { .. }) = report {
-            let line = ReportLine::error(format!(
-                "{late}; the image was not checked to the end: check it again"
-            ));
-            log.step("check", &image.label(), Outcome::Error, &line.message);
-            return Ok(Inspected {
-                report: vec![line],
-                mapped,
-                past_deadline: Some(late),
-            });
-        }
-        let report = self.outcome(log, "check", &image.label(), report, "")?;
-        for line in &report {
-            log.step(
-                "check",
-                &image.label(),
-                Outcome::of_level(line.level),
-                &line.message,
-            );
-        }
-        Ok(Inspected {
-            report,
-            mapped,
-            past_deadline: None,
-        })
+        Ok((facts, mapped))
     }
 
     /// The containers booting a distro whose image was just replaced still run the old one,
@@ -197,8 +211,9 @@ impl Runner {
         );
     }
 
-    /// Unpacks the archive as the distro's new image (keeping the one it replaces), checks it,
-    /// and records it; the containers that boot the distro restart into it.
+    /// Unpacks the archive as the distro's new image, checks it before it is swapped in
+    /// (keeping the one it replaces), and records it; the containers that boot the distro
+    /// restart into it. An image the check finds errors in is refused unless forced.
     pub(super) fn install_image(
         &self,
         conn: &mut PgPooled,
@@ -222,14 +237,79 @@ impl Runner {
             distros,
             "ready, owned by the container",
         )?;
+        let (facts, mapped) = self.check_facts(conn, log, image, install.deadline)?;
+        let opened = self.open_archive(conn, log, install, &target)?;
+        let sink = JobProgress {
+            conn,
+            job: log.job.id,
+            worker: &self.worker,
+        };
+        let installed = self.unpack_and_check(install, opened, &facts, sink);
+        let installed = self.installed_or_refused(log, install, &target, installed)?;
+        log_unpacked(log, &target, &installed.unpacked);
+        log_check(log, &target, &installed.report);
+        if installed.forced {
+            log.step(
+                "force",
+                &target,
+                Outcome::Warning,
+                "installed with force although the check found errors: containers booting it fall back to their default distro",
+            );
+        }
+        self.record_install(conn, log, install, &installed, &mapped)
+    }
+
+    /// The host's unpack, check and swap, its progress written into the job by `sink`.
+    fn unpack_and_check(
+        &self,
+        install: &Install,
+        (mut archive, total): Opened,
+        facts: &CheckFacts,
+        mut sink: JobProgress<'_>,
+    ) -> Result<Installed, HostError> {
+        let progress = Progress::to(&mut sink, EVERY, total);
+        let gate = Gate {
+            facts,
+            force: install.force,
+            progress: &progress,
+        };
         let limits = self.install_limits(install);
-        let mut archive = self.open_archive(conn, log, install, &target)?;
-        let unpacked =
-            self.host
-                .install_image(uid, &image.path, &mut *archive, install.expect, limits);
-        let unpacked = self.outcome(log, "unpack", &target, unpacked, "")?;
-        log_unpacked(log, &target, &unpacked);
-        self.record_install(conn, log, install, &unpacked)
+        let path = &install.image.path;
+        self.host.install_image(
+            install.uid,
+            path,
+            &mut *archive,
+            install.expect,
+            limits,
+            &gate,
+        )
+    }
+
+    /// The install's outcome as steps: a refusal by the check lists what it found.
+    fn installed_or_refused(
+        &self,
+        log: &Log,
+        install: &Install,
+        target: &str,
+        installed: Result<Installed, HostError>,
+    ) -> Result<Installed, JobError> {
+        match installed {
+            Err(HostError::Unbootable { report, why, path }) => {
+                log_check(log, target, &report);
+                let detail = "the check found errors: the installed image stays, nothing restarts";
+                log.step("refused", target, Outcome::Error, detail);
+                Err(HostError::Unbootable { path, why, report }.into())
+            }
+            Err(cancelled @ HostError::Cancelled { .. }) => {
+                let detail = match install.source {
+                    ArchiveSource::Url(_) => "the fetch was cancelled: the installed image stays",
+                    _ => "the unpack was cancelled: the installed image stays",
+                };
+                log.step("cancelled", target, Outcome::Warning, detail);
+                Err(cancelled.into())
+            }
+            other => self.outcome(log, "unpack", target, other, ""),
+        }
     }
 
     fn install_limits(&self, install: &Install) -> Limits {
@@ -248,18 +328,18 @@ impl Runner {
         log: &Log,
         install: &Install,
         target: &str,
-    ) -> Result<Box<dyn Read + Send>, JobError> {
+    ) -> Result<Opened, JobError> {
         let uid = install.uid;
         match install.source {
             ArchiveSource::Upload(upload) => self.open_upload(conn, log, *upload, target),
             ArchiveSource::HomeFile(file) => {
                 let opened = self.host.open_home_file(uid, file);
                 let label = format!("{}/{file}", home_label(uid));
-                self.outcome(log, "open", &label, opened, "")
+                Ok((self.outcome(log, "open", &label, opened, "")?, None))
             }
             ArchiveSource::Url(url) => {
                 let opened = self.fetcher.open(url);
-                self.outcome(log, "fetch", url.as_str(), opened, "")
+                Ok((self.outcome(log, "fetch", url.as_str(), opened, "")?, None))
             }
         }
     }
@@ -270,7 +350,7 @@ impl Runner {
         log: &Log,
         upload: UploadId,
         target: &str,
-    ) -> Result<Box<dyn Read + Send>, JobError> {
+    ) -> Result<Opened, JobError> {
         let found = log.guarded(conn, |conn| Ok(image_uploads::find_complete(conn, upload)?))?;
         let Some((bytes, _)) = found else {
             let gone = HostError::refused(
@@ -285,31 +365,31 @@ impl Runner {
             Outcome::Ok,
             &format!("{bytes} bytes to unpack"),
         );
-        Ok(Box::new(UploadReader {
+        let reader = UploadReader {
             conn: self.pool.get()?,
             upload,
             next: 0,
             chunk: Vec::new(),
             at: 0,
-        }))
+        };
+        Ok((Box::new(reader), u64::try_from(bytes).ok()))
     }
 
-    /// Checks the new image and records it, with its check, on the distro; the containers
-    /// booting the distro restart, and an uploaded archive is dropped.
+    /// Records the new image, with its check, on the distro; the containers booting the
+    /// distro restart, and an uploaded archive is dropped.
     fn record_install(
         &self,
         conn: &mut PgPooled,
         log: &Log,
         install: &Install,
-        unpacked: &Unpacked,
+        installed: &Installed,
+        mapped: &[Booting],
     ) -> Result<(), JobError> {
         let image = install.image;
         let image_ref = self.image_ref(install.uid, image);
-        // the new image is in place: it is recorded even when its check ran out of time
-        let inspected = self.inspect(conn, log, &image_ref, image, install.deadline)?;
-        let (report, mapped) = (&inspected.report, &inspected.mapped);
+        let report = &installed.report;
         let state = images::state_after_check(true, has_errors(report));
-        let bytes = i64::try_from(unpacked.bytes).unwrap_or(i64::MAX);
+        let bytes = i64::try_from(installed.unpacked.bytes).unwrap_or(i64::MAX);
         self.log_restarts(log, &image_ref, mapped);
         log.guarded(conn, |conn| {
             self.restart_mapped(conn, install.storage, mapped)?;
@@ -317,7 +397,7 @@ impl Runner {
                 conn,
                 image.distro,
                 bytes,
-                unpacked.sha256.as_str(),
+                installed.unpacked.sha256.as_str(),
                 report_json(report),
                 state,
             )?;
@@ -325,10 +405,7 @@ impl Runner {
                 image_uploads::discard(conn, *upload)?;
             }
             Ok(())
-        })?;
-        inspected
-            .past_deadline
-            .map_or(Ok(()), |late| Err(late.into()))
+        })
     }
 
     pub(super) fn rollback_image(
@@ -408,6 +485,18 @@ impl Runner {
             )?)
         })
         .map(|_| ())
+    }
+}
+
+/// The check's findings, one step each.
+fn log_check(log: &Log, target: &str, report: &[ReportLine]) {
+    for line in report {
+        log.step(
+            "check",
+            target,
+            Outcome::of_level(line.level),
+            &line.message,
+        );
     }
 }
 

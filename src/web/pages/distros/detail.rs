@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::install::{JobRow, job_row, latest_install};
 use super::{NoticeQuery, checked_at, page, see_other, shown_refusal};
 use crate::AppState;
 use crate::auth::guard::Customer;
@@ -20,33 +21,10 @@ use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::confirm;
 use crate::web::error::AppError;
 use crate::web::htmx;
-use crate::web::pages::settings::when;
 use crate::web::render::{Layout, byte_size};
 
 /// How many image jobs a distro's page lists.
 const RECENT_JOBS: i64 = 10;
-
-struct JobRow {
-    id: i64,
-    kind: String,
-    state: String,
-    created: String,
-    finished: String,
-    error: String,
-    report: Vec<ReportLine>,
-}
-
-fn job_row(job: Job) -> JobRow {
-    JobRow {
-        id: job.id.0,
-        kind: job.kind.as_str().replace('_', " "),
-        state: job.state,
-        created: when(job.created_at),
-        finished: job.finished_at.map(when).unwrap_or_default(),
-        error: job.error.unwrap_or_default(),
-        report: report_lines(&job.report),
-    }
-}
 
 /// What the forms of a distro's page show: the stored values, or what was sent.
 #[derive(Debug, Default)]
@@ -57,6 +35,8 @@ pub(super) struct FormValues {
     pub file: String,
     pub url: String,
     pub sha256: String,
+    /// The force checkbox of the install forms, as sent.
+    pub force: bool,
 }
 
 impl FormValues {
@@ -88,6 +68,8 @@ struct DistroPage {
     rollback_known: bool,
     booted_by: Vec<String>,
     report: Vec<ReportLine>,
+    /// The latest install, its result or progress shown next to the image state.
+    install: Option<JobRow>,
     jobs: Vec<JobRow>,
     values: FormValues,
     /// An image job is pending: the image and jobs parts poll until none is.
@@ -188,6 +170,7 @@ async fn distro_page(
             .iter()
             .any(|j| crate::db::queries::api_jobs::PENDING.contains(&j.state.as_str())),
         oob: false,
+        install: latest_install(&record.jobs),
         jobs: record.jobs.into_iter().map(job_row).collect(),
         name: distro.name,
         path: distro.path,
@@ -254,6 +237,7 @@ fn notice_for(done: &str) -> Option<&'static str> {
         "fetch" => Some("The host downloads the archive, unpacks and checks it next."),
         "rollback" => Some("The host brings back the previous image next."),
         "check" => Some("The host checks the image again next."),
+        "cancelled" => Some("The install was cancelled: the installed image stays as it was."),
         _ => None,
     }
 }

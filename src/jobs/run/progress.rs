@@ -1,0 +1,31 @@
+//! An install's progress, written into its job row (`jobs.progress`) on the job's connection,
+//! which the unpack leaves idle; each write reads back whether the job's owner asked it to stop.
+
+use diesel::PgConnection;
+
+use crate::db::queries::jobs;
+use crate::domain::ids::JobId;
+use crate::host::progress::{Done, ProgressSink};
+
+/// How often at most an install writes its progress.
+pub(super) const EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+pub(super) struct JobProgress<'a> {
+    pub conn: &'a mut PgConnection,
+    pub job: JobId,
+    pub worker: &'a str,
+}
+
+impl ProgressSink for JobProgress<'_> {
+    fn report(&mut self, done: &Done) -> bool {
+        let progress = serde_json::to_value(done).unwrap_or_default();
+        match jobs::record_progress(self.conn, self.job, self.worker, &progress) {
+            Ok(go_on) => go_on,
+            // the progress is not worth failing the install for; the outcome is written later
+            Err(e) => {
+                tracing::warn!(job = self.job.0, error = %e, "could not record the progress");
+                true
+            }
+        }
+    }
+}
