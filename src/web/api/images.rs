@@ -62,9 +62,12 @@ pub(crate) fn answered(
     params(("id" = i32, Path),
         ("sha256" = Option<String>, Query, description = "the archive's SHA-256; a different one refuses the upload")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
-        description = "a tar archive, plain or gzip-compressed"),
+        description = "a tar archive, plain or compressed with gzip, xz, zstd or bzip2, told by its first bytes"),
     responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
-        (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
+        (status = 413, body = super::openapi::ErrorBody),
+        (status = 415, body = super::openapi::ErrorBody,
+            description = "the body's first bytes show no tar, gzip, xz, zstd or bzip2 archive; nothing was stored"),
+        (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn upload(
     request: HttpRequest,
     caller: ApiCaller,

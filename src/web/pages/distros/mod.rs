@@ -62,6 +62,7 @@ fn shown_refusal(error: AppError) -> Result<(StatusCode, String), AppError> {
         | AppError::Conflict(_)
         | AppError::Raced(_)
         | AppError::PayloadTooLarge(_)
+        | AppError::UnsupportedMediaType(_)
         | AppError::BadRequest(_)
         | AppError::Forbidden(_) => Ok((error.status(), error.reason())),
         other => Err(other),
