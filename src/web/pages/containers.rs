@@ -2,8 +2,6 @@
 //! boots, its storage flag, restarts, jobs, alarms and operation log. Every form works without
 //! JavaScript (POST, then a redirect back); htmx swaps the container's section in place.
 
-use std::collections::HashMap;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -71,41 +69,29 @@ struct ContainersPage {
     containers: Vec<ContainerRow>,
 }
 
-fn pending_by_container(rows: Vec<(Option<ContainerId>, i64)>) -> HashMap<ContainerId, i64> {
-    rows.into_iter()
-        .filter_map(|(id, n)| id.map(|id| (id, n)))
-        .collect()
-}
-
 #[get("/containers")]
 async fn list(customer: Customer, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let customer_id = customer.customer_id;
     let base_uid = state.config.base_uid;
-    let rows = db::run(&state.pool, move |conn| {
-        let views = containers::views_for_customer(conn, customer_id, None)?;
-        let pending = pending_by_container(api_jobs::pending_counts(conn, customer_id, None)?);
-        let fallbacks: HashMap<_, _> = container_pages::fallback_reasons(conn, customer_id)?
-            .into_iter()
-            .collect();
-        Ok::<_, AppError>(
-            views
-                .iter()
-                .map(|v| {
-                    let id = v.container.id;
-                    ContainerRow {
-                        uid: Uid::of(base_uid, id).get(),
-                        name: v.container.name.clone(),
-                        server: v.server_name.clone(),
-                        boots: boots(v),
-                        fallback: fallbacks.get(&id).cloned(),
-                        storage: v.container.custom_distros_storage,
-                        pending: pending.get(&id).copied().unwrap_or(0),
-                    }
-                })
-                .collect::<Vec<_>>(),
-        )
+    let listed = db::run(&state.pool, move |conn| {
+        Ok::<_, AppError>(containers::listed_for_customer(conn, customer_id, None)?)
     })
     .await?;
+    let rows = listed
+        .into_iter()
+        .map(|listed| {
+            let v = &listed.view;
+            ContainerRow {
+                uid: Uid::of(base_uid, v.container.id).get(),
+                name: v.container.name.clone(),
+                server: v.server_name.clone(),
+                boots: boots(v),
+                fallback: listed.fallback_reason,
+                storage: v.container.custom_distros_storage,
+                pending: listed.pending_jobs,
+            }
+        })
+        .collect();
     html(&ContainersPage {
         layout: customer.layout(),
         containers: rows,
