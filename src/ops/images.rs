@@ -3,8 +3,7 @@
 //! whatever carries it (a raw request body or a multipart file field), never whole in memory.
 
 use diesel::{Connection, PgConnection};
-use futures_util::{Stream, StreamExt};
-use sha2::{Digest, Sha256};
+use futures_util::Stream;
 
 use crate::config::Quotas;
 use crate::db::models::custom_distro::CustomDistro;
@@ -16,10 +15,7 @@ use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::error::Error;
 use crate::jobs::{ArchiveSource, DistroImage};
 use crate::ops::custom_distros::stored_path;
-use crate::ops::{Actor, fair_use};
-
-/// Bytes stored per row while an upload streams in.
-const CHUNK_BYTES: usize = 1024 * 1024;
+use crate::ops::{Actor, fair_use, upload_chunks};
 
 fn distro_image(distro: &CustomDistro) -> Result<DistroImage, Error> {
     Ok(DistroImage {
@@ -99,7 +95,8 @@ pub struct StoredUpload {
 
 /// Stores the archive `body` brings for the customer's distro `id`, at most `limit` bytes.
 /// The distro must be the customer's, with no image job pending and no other upload in
-/// flight, before a byte is stored; a refused upload leaves nothing.
+/// flight, and the first bytes must show an archive, before a byte is stored; a refused
+/// upload leaves nothing.
 #[tracing::instrument(skip_all, fields(customer = %customer, distro = %id))]
 pub async fn receive_upload<S, B, E>(
     pool: &PgPool,
@@ -122,7 +119,7 @@ where
         customer,
         quotas,
     };
-    match receive(pool, into, body, limit).await {
+    match upload_chunks::receive(pool, into, body, limit).await {
         Ok((bytes, digest)) => Ok(StoredUpload {
             upload,
             bytes,
@@ -137,10 +134,10 @@ where
 
 /// Where an upload's chunks go, and whose quota they count against.
 #[derive(Debug, Clone, Copy)]
-struct Destination {
-    upload: UploadId,
-    customer: CustomerId,
-    quotas: Quotas,
+pub(crate) struct Destination {
+    pub upload: UploadId,
+    pub customer: CustomerId,
+    pub quotas: Quotas,
 }
 
 /// Starts an upload for the customer's distro, refused while an image job of the distro is
@@ -176,79 +173,6 @@ pub async fn discard(pool: &PgPool, upload: UploadId) {
         image_uploads::discard(conn, upload).map_err(Error::from)
     })
     .await;
-}
-
-/// Streams the body into chunks, hashing it on the way; returns its size and digest.
-async fn receive<S, B, E>(
-    pool: &PgPool,
-    into: Destination,
-    body: S,
-    limit: u64,
-) -> Result<(u64, Sha256Hex), Error>
-where
-    S: Stream<Item = Result<B, E>>,
-    B: AsRef<[u8]>,
-{
-    let mut body = std::pin::pin!(body);
-    let mut hasher = Sha256::new();
-    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
-    let mut seq = 0i32;
-    let mut total = 0u64;
-    loop {
-        let next = body.next().await;
-        let ended = next.is_none();
-        if let Some(piece) = next {
-            let piece = piece.map_err(|_| {
-                Error::Unreadable(
-                    "The upload broke off before the whole archive arrived; send it again.".into(),
-                )
-            })?;
-            let piece = piece.as_ref();
-            total += piece.len() as u64;
-            if total > limit {
-                return Err(too_large(limit));
-            }
-            pending.extend_from_slice(piece);
-        }
-        while pending.len() >= CHUNK_BYTES || (ended && !pending.is_empty()) {
-            let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
-            let data = std::mem::replace(&mut pending, rest);
-            let at = seq;
-            hasher = store_chunk(pool, into, at, data, hasher).await?;
-            seq += 1;
-        }
-        if ended {
-            break;
-        }
-    }
-    if total == 0 {
-        return Err(Error::invalid(
-            "image",
-            "the body is empty: send the archive itself as the request body",
-        ));
-    }
-    Ok((total, Sha256Hex::from_digest(&hasher.finalize().into())))
-}
-
-/// Stores chunk `at` within the customer's upload quota, and hashes it.
-async fn store_chunk(
-    pool: &PgPool,
-    into: Destination,
-    at: i32,
-    data: Vec<u8>,
-    mut hasher: Sha256,
-) -> Result<Sha256, Error> {
-    db::run(pool, move |conn| {
-        conn.transaction(|conn| {
-            let bytes = data.len() as u64;
-            fair_use::may_store_upload(conn, into.customer, bytes, &into.quotas)?;
-            image_uploads::append(conn, into.upload, at, &data)?;
-            Ok::<_, Error>(())
-        })?;
-        hasher.update(&data);
-        Ok(hasher)
-    })
-    .await
 }
 
 /// Queues the unpack of a stored upload, unless its digest is not `expect`; a refused

@@ -123,7 +123,7 @@ async fn an_upload_whose_digest_differs_from_the_one_given_is_refused_and_leaves
     let refused = upload(
         &w,
         id,
-        b"not the archive".to_vec(),
+        b"\x1f\x8b not the archive".to_vec(),
         &format!("?sha256={}", "ab".repeat(32)),
     )
     .await;
@@ -163,7 +163,8 @@ async fn an_archive_over_the_size_limit_is_refused_declared_or_streamed() {
         "PUT /api/custom_distro/{id}/image HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    let piece = vec![7u8; 256 * 1024];
+    let mut piece = vec![7u8; 256 * 1024];
+    piece[..2].copy_from_slice(&[0x1f, 0x8b]); // gzip's magic bytes, so only the size refuses it
     for _ in 0..(limit / piece.len() + 2) {
         let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
         chunk.extend_from_slice(&piece);
@@ -215,6 +216,42 @@ async fn an_upload_cancelled_midway_leaves_no_chunk_behind() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(w.app.snapshot(), before, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_that_is_no_archive_is_refused_with_415_and_nothing_is_stored() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let before = w.app.snapshot();
+    let html = b"<!DOCTYPE html><html><body>404 Not Found</body></html>\n".repeat(100);
+
+    for junk in [html, b"short".to_vec(), vec![0u8; 64 * 1024]] {
+        let refused = upload(&w, id, junk, "").await;
+        assert_eq!(refused.status, 415, "{refused:?}");
+        assert_eq!(refused.error(), "Unsupported media type");
+        assert!(
+            refused.reason().contains("not an image archive"),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+
+    // each accepted format passes the sniff (the job decides what it can unpack)
+    let formats: [&[u8]; 4] = [
+        b"\xfd7zXZ\x00rest",
+        b"\x28\xb5\x2f\xfdrest",
+        b"BZh91AY&SY",
+        b"\x1f\x8b\x08rest",
+    ];
+    for (n, magic) in formats.iter().enumerate() {
+        let other = w
+            .custom_distro("alice", &w.images, &format!("f{n}"), &format!("f{n}"))
+            .await;
+        let accepted = upload(&w, other, magic.to_vec(), "").await;
+        assert_eq!(accepted.status, 202, "{accepted:?}");
+    }
 }
 
 fn base64_basic(user: &str, password: &str) -> String {

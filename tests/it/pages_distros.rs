@@ -32,7 +32,7 @@ fn distro_of(response: &Response) -> i64 {
         .unwrap_or_else(|| panic!("not a distro's page: {location}"))
 }
 
-/// Sends the upload form as a browser does: `multipart/form-data`, the token in the address.
+/// Sends the upload form as a browser does: `multipart/form-data`, the token its first field.
 async fn upload_form(
     browser: &Browser,
     id: i64,
@@ -61,6 +61,14 @@ async fn upload_form_with(
 ) -> Response {
     let boundary = "----distropanel-test-boundary-7d1f";
     let mut body = Vec::new();
+    if let Some(token) = token {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
     for (name, value) in fields {
         body.extend_from_slice(
             format!(
@@ -77,12 +85,9 @@ async fn upload_form_with(
     );
     body.extend_from_slice(archive);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let query = token
-        .map(|t| format!("?csrf_token={t}"))
-        .unwrap_or_default();
     browser
         .client
-        .post(browser.url(&format!("/distros/{id}/image{query}")))
+        .post(browser.url(&format!("/distros/{id}/image")))
         .header(
             "Content-Type",
             format!("multipart/form-data; boundary={boundary}"),
@@ -301,8 +306,8 @@ async fn an_upload_with_another_digest_or_no_file_is_refused_and_leaves_nothing(
     let wrong = upload_form(
         &alice,
         id,
-        "rootfs.tar",
-        b"not the archive",
+        "rootfs.tar.gz",
+        b"\x1f\x8b not the archive",
         &"ab".repeat(32),
         Some(&token),
     )
@@ -325,6 +330,78 @@ async fn an_upload_with_another_digest_or_no_file_is_refused_and_leaves_nothing(
 
     assert_eq!(w.app.snapshot(), before, "nothing changed");
     assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_text_file_named_like_an_archive_is_refused_at_once_with_415_and_leaves_nothing() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let before = w.app.snapshot();
+    let text = "these are my notes, not a root filesystem\n".repeat(2000);
+
+    let refused = upload_form(
+        &alice,
+        id,
+        "rootfs.tar.gz",
+        text.as_bytes(),
+        "",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(refused.status(), 415);
+    let shown = refused.text().await.unwrap();
+    assert!(shown.contains("not an image archive"), "{shown}");
+    assert!(shown.contains("xz, zstd or bzip2"), "{shown}");
+
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_without_its_csrf_field_stores_no_chunk_even_with_the_token_in_the_address() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let page = page(&alice, &format!("/distros/{id}")).await;
+    assert!(
+        !page.contains("?csrf_token="),
+        "the token is never put in an address"
+    );
+    let tarball = busybox_image(&w);
+    let boundary = "b-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"r.tar.gz\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&tarball);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+
+    let refused = alice
+        .client
+        .post(alice.url(&format!("/distros/{id}/image?csrf_token={token}")))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+
+    let sent = upload_form(&alice, id, "r.tar.gz", &tarball, "", Some(&token)).await;
+    assert_eq!(
+        sent.status(),
+        303,
+        "the same archive with its token first is taken"
+    );
+    assert_eq!(w.app.count("image_uploads"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

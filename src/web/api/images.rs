@@ -76,9 +76,12 @@ macro_rules! checked_before_swap {
         ("sha256" = Option<String>, Query, description = "the archive's SHA-256; a different one refuses the upload"),
         ("force" = Option<String>, Query, description = "`1` or `true`: swap the image in even when its check finds errors (the report and the operation log say so); otherwise such an image is refused, the installed one stays and the job fails without retrying")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
-        description = "a tar archive, plain or gzip-compressed"),
+        description = "a tar archive, plain or compressed with gzip, xz, zstd or bzip2, told by its first bytes"),
     responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
-        (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
+        (status = 413, body = super::openapi::ErrorBody),
+        (status = 415, body = super::openapi::ErrorBody,
+            description = "the body's first bytes show no tar, gzip, xz, zstd or bzip2 archive; nothing was stored"),
+        (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn upload(
     request: HttpRequest,
     caller: ApiCaller,

@@ -2,8 +2,6 @@
 //! boots, its storage flag, restarts, jobs, alarms and operation log. Every form works without
 //! JavaScript (POST, then a redirect back); htmx swaps the container's section in place.
 
-use std::collections::HashMap;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -18,7 +16,7 @@ use crate::db::models::event::Event;
 use crate::db::models::job::Job;
 use crate::db::queries::alarms::{self, AlarmFilter};
 use crate::db::queries::container_pages::LastBoot;
-use crate::db::queries::containers::{self, ContainerView};
+use crate::db::queries::containers::{self, ContainerView, ListedContainer};
 use crate::db::queries::dashboard::{self, JobCounts};
 use crate::db::queries::{api_jobs, container_pages};
 use crate::domain::commands::{ContainerFields, UpdateContainer};
@@ -61,6 +59,17 @@ fn boots(view: &ContainerView) -> String {
 }
 
 /// What the last restart booted, and what the next one will boot when that differs.
+/// What the listed container's last recorded restart booted, if one was recorded or it fell back.
+fn last_boot(listed: &ListedContainer) -> Option<LastBoot> {
+    (listed.booted_kind.is_some() || listed.fallback_reason.is_some()).then(|| LastBoot {
+        container: listed.view.container.id,
+        name: listed.view.container.name.clone(),
+        kind: listed.booted_kind.clone(),
+        custom_name: listed.booted_custom_name.clone(),
+        fallback_reason: listed.fallback_reason.clone(),
+    })
+}
+
 fn runs(view: &ContainerView, last: Option<&LastBoot>) -> (String, Option<String>) {
     let booted = words::booted(last, view.distro_name.as_deref());
     let same = last.is_some_and(|l| match l.kind.as_deref() {
@@ -93,46 +102,35 @@ struct ContainersPage {
     containers: Vec<ContainerRow>,
 }
 
-fn pending_by_container(rows: Vec<(Option<ContainerId>, i64)>) -> HashMap<ContainerId, i64> {
-    rows.into_iter()
-        .filter_map(|(id, n)| id.map(|id| (id, n)))
-        .collect()
-}
-
 #[get("/containers")]
 async fn list(customer: Customer, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let customer_id = customer.customer_id;
     let base_uid = state.config.base_uid;
-    let (rows, counts) = db::run(&state.pool, move |conn| {
-        let views = containers::views_for_customer(conn, customer_id, None)?;
+    let (listed, counts) = db::run(&state.pool, move |conn| {
+        let listed = containers::listed_for_customer(conn, customer_id, None)?;
         // the top bar's indicator: one statement
         let counts = dashboard::job_counts(conn, customer_id)?;
-        let pending = pending_by_container(api_jobs::pending_counts(conn, customer_id, None)?);
-        let lasts: HashMap<_, _> = container_pages::last_boots(conn, customer_id)?
-            .into_iter()
-            .map(|last| (last.container, last))
-            .collect();
-        let rows = views
-            .iter()
-            .map(|v| {
-                let id = v.container.id;
-                let last = lasts.get(&id);
-                let (booted, next) = runs(v, last);
-                ContainerRow {
-                    booted,
-                    next,
-                    uid: Uid::of(base_uid, id).get(),
-                    name: v.container.name.clone(),
-                    server: v.server_name.clone(),
-                    fallback: last.and_then(|l| l.fallback_reason.clone()),
-                    storage: v.container.custom_distros_storage,
-                    pending: pending.get(&id).copied().unwrap_or(0),
-                }
-            })
-            .collect::<Vec<_>>();
-        Ok::<_, AppError>((rows, counts))
+        Ok::<_, AppError>((listed, counts))
     })
     .await?;
+    let rows = listed
+        .into_iter()
+        .map(|listed| {
+            let v = &listed.view;
+            let last = last_boot(&listed);
+            let (booted, next) = runs(v, last.as_ref());
+            ContainerRow {
+                booted,
+                next,
+                uid: Uid::of(base_uid, v.container.id).get(),
+                name: v.container.name.clone(),
+                server: v.server_name.clone(),
+                fallback: listed.fallback_reason,
+                storage: v.container.custom_distros_storage,
+                pending: listed.pending_jobs,
+            }
+        })
+        .collect();
     html(&ContainersPage {
         layout: customer.layout().with_jobs(counts),
         containers: rows,

@@ -64,6 +64,7 @@ fn shown_refusal(error: AppError) -> Result<(StatusCode, String), AppError> {
         | AppError::Conflict(_)
         | AppError::Raced(_)
         | AppError::PayloadTooLarge(_)
+        | AppError::UnsupportedMediaType(_)
         | AppError::BadRequest(_)
         | AppError::Forbidden(_) => Ok((error.status(), crate::web::words::plain(&error.reason()))),
         other => Err(other),
