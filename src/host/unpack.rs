@@ -13,9 +13,10 @@
 //! and every member, so a slow or endless archive stops with it.
 
 mod extension_cap;
+mod formats;
 
 use std::ffi::OsStr;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use extension_cap::ExtensionCap;
 
+use crate::domain::archive_format::ArchiveFormat;
 use crate::domain::image_source::Sha256Hex;
 use crate::host::deadline::{Deadline, DeadlinePassed};
 use crate::host::report::{Findings, ReportLine};
@@ -60,6 +62,9 @@ pub enum UnpackError {
     TooManyEntries(u64),
     #[error("the archive could not be read: {0}")]
     Corrupt(String),
+    /// None of the formats taken, or a compressed stream without a tar inside.
+    #[error("{0}")]
+    Format(String),
     #[error(transparent)]
     PastDeadline(#[from] DeadlinePassed),
     #[error("writing the image failed: {0}")]
@@ -76,11 +81,14 @@ pub struct Unpacked {
     pub archive_bytes: u64,
     /// The SHA-256 of exactly those bytes: what `sha256sum` says of the archive file.
     pub sha256: Sha256Hex,
+    /// What the archive came as, told by its first bytes.
+    pub format: ArchiveFormat,
 }
 
 /// What the members wrote, before the archive is measured.
 #[derive(Debug, Default)]
 struct Written {
+    format: Option<ArchiveFormat>,
     bytes: u64,
     entries: u64,
     report: Vec<ReportLine>,
@@ -182,17 +190,6 @@ pub(crate) fn chown(fd: impl std::os::fd::AsFd, owner: Option<u32>) -> io::Resul
         rustix::fs::chownat(fd, "", id.0, id.1, AtFlags::EMPTY_PATH)?;
     }
     Ok(())
-}
-
-/// How the archive is compressed, from its first bytes.
-fn decompressed<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
-    let mut reader = BufReader::new(reader);
-    let head = reader.fill_buf()?;
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(reader))
-    } else {
-        Box::new(reader)
-    })
 }
 
 /// The components of a member name, or why the name is refused. `.` components and
@@ -570,7 +567,7 @@ fn copy_content(
     }
 }
 
-/// Unpacks a tar archive (plain or gzip) into `target`, which should be empty. Files,
+/// Unpacks a tar archive (plain, or compressed with gzip, xz, zstd or bzip2) into `target`, which should be empty. Files,
 /// directories and links become owned by `owner` when given (the storage container's uid).
 /// Every byte of the archive is counted and hashed, what follows the tar end marker too.
 /// On error `target` holds a partial tree the caller throws away.
@@ -592,10 +589,12 @@ pub fn unpack(
         Err(e) => return Err(measured.blame(e)),
     };
     let (archive_bytes, sha256) = measured.finish();
+    let format = written.format.unwrap_or(ArchiveFormat::Tar);
     written.report.push(ReportLine::info(format!(
-        "the archive: {archive_bytes} bytes, SHA-256 {sha256}"
+        "the archive ({format}): {archive_bytes} bytes, SHA-256 {sha256}"
     )));
     Ok(Unpacked {
+        format,
         bytes: written.bytes,
         entries: written.entries,
         report: written.report,
@@ -610,12 +609,16 @@ fn extract(
     owner: Option<u32>,
     limits: Limits,
 ) -> Result<Written, UnpackError> {
-    let mut archive = tar::Archive::new(ExtensionCap::new(decompressed(archive)?));
+    let (stream, format) = formats::tar_stream(archive)?;
+    let mut archive = tar::Archive::new(ExtensionCap::new(stream));
     let mut extractor = Extractor {
         root: target,
         owner,
         limits,
-        written: Written::default(),
+        written: Written {
+            format: Some(format),
+            ..Written::default()
+        },
         directory_modes: Vec::new(),
         devices: Findings::default(),
         setid: Findings::default(),
