@@ -411,7 +411,8 @@ mod tests {
         assert!(
             done.report
                 .iter()
-                .any(|l| l.message == format!("the archive: 10240 bytes, SHA-256 {}", done.sha256)),
+                .any(|l| l.message
+                    == format!("the archive (tar): 10240 bytes, SHA-256 {}", done.sha256)),
             "{:?}",
             done.report
         );

@@ -1,7 +1,7 @@
 //! Putting root filesystems into custom distros through the API: uploads, files in the home,
 //! fetches, rollbacks and checks, with the worker doing the host work on a real host root.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 use distropanel::host::sample_image::{BUSYBOX, busybox_rootfs};
@@ -980,4 +980,82 @@ async fn cancel_leaves_the_previous_image() {
         .await;
     assert_eq!(refused.status, 409, "{refused:?}");
     assert_eq!(job(&w, check_id).await["state"], "queued");
+}
+
+/// Asks for `file` of the storage home to be unpacked into the distro; the job's id.
+async fn unpack_home_file(w: &World, id: i64, file: &str) -> i64 {
+    let accepted = w
+        .app
+        .api("alice")
+        .post(
+            &format!("/api/custom_distro/{id}/unpack"),
+            json!({"file": file}),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    accepted.json["job"]["id"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xz_upload_and_a_zstd_file_from_the_home_install_and_a_text_file_fails_for_good() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let tarball = busybox_image(&w);
+    let plain = {
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&tarball[..])
+            .read_to_end(&mut tar)
+            .unwrap();
+        tar
+    };
+    let xz = {
+        let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        encoder.write_all(&plain).unwrap();
+        encoder.finish().unwrap()
+    };
+    let accepted = upload(&w, id, xz.clone(), "").await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(
+        messages(&done["report"]).contains("the archive (xz): "),
+        "{done}"
+    );
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+
+    let uploads = home(&w.app, w.images.uid()).join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let zstd = zstd::encode_all(&plain[..], 3).unwrap();
+    std::fs::write(uploads.join("rootfs.tar.zst"), &zstd).unwrap();
+    std::fs::write(
+        uploads.join("notes.tar.gz"),
+        b"remember to pack the image\n",
+    )
+    .unwrap();
+    let api = w.app.api("alice");
+    let from_home = unpack_home_file(&w, id, "uploads/rootfs.tar.zst").await;
+    drain(&w.app).await;
+    assert_eq!(job(&w, from_home).await["state"], "done");
+    let shown = api.get(&format!("/api/custom_distro/{id}")).await;
+    assert_eq!(shown.json["image_sha256"], sha256(&zstd).as_str());
+
+    let junk = unpack_home_file(&w, id, "uploads/notes.tar.gz").await;
+    drain(&w.app).await;
+    let failed = job(&w, junk).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(failed["attempts"], 1, "not retried: {failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("the file is not an image archive: it starts with 72 65 6d 65")
+            && error.contains("gzip, xz, zstd or bzip2"),
+        "{error}"
+    );
+    let shown = api.get(&format!("/api/custom_distro/{id}")).await;
+    assert_eq!(
+        shown.json["image_sha256"],
+        sha256(&zstd).as_str(),
+        "the image stays"
+    );
+    assert_eq!(shown.json["image_state"], "ready");
 }
