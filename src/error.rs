@@ -38,6 +38,9 @@ pub enum Error {
     TooLarge(String),
     /// The body could not be read at all (it broke off).
     Unreadable(String),
+    /// The body is of a kind that is not taken (an upload that is no archive); the sentence
+    /// says what was expected.
+    Unsupported(String),
     /// No credentials, or wrong ones.
     Unauthorized,
     /// Authenticated, but never allowed; the sentence says why.
@@ -78,6 +81,7 @@ impl fmt::Display for Error {
             Error::OverQuota(why) => write!(f, "over quota: {why}"),
             Error::TooLarge(why) => write!(f, "too large: {why}"),
             Error::Unreadable(why) => write!(f, "unreadable: {why}"),
+            Error::Unsupported(why) => write!(f, "unsupported: {why}"),
             Error::Unauthorized => f.write_str("unauthorized"),
             Error::Forbidden(why) => write!(f, "forbidden: {why}"),
             Error::TooManyRequests { retry_after_secs } => {

@@ -88,6 +88,7 @@ impl Application {
                 .app_data(trusted_proxies.clone())
                 .app_data(metrics.clone())
                 .app_data(form_config())
+                .wrap(from_fn(web::head::as_get))
                 .wrap(from_fn(web::error::signed_in_error_pages))
                 .wrap(from_fn(web::csrf::protect))
                 .wrap(auth::session_store::middleware(
@@ -172,12 +173,15 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .configure(web::pages::login::configure)
         .configure(web::pages::settings::configure)
         .configure(web::pages::containers::configure)
+        .configure(web::pages::dashboard::configure)
+        .configure(web::pages::alarms::configure)
         .configure(web::pages::distros::configure)
         .configure(web::staff::configure)
         .service(web::health::healthz)
         .service(web::health::readyz)
         .service(web::metrics::scrape)
         .service(web::assets::serve)
+        .service(web::assets::favicon)
         .service(web::pages::home::show)
         .default_service(aweb::to(not_found));
 }

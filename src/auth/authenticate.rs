@@ -202,7 +202,8 @@ fn storable_username(typed: &str) -> String {
 }
 
 /// The user named in `attempt`, if any, and the limits reached; below them, the attempt
-/// recorded as a failure in advance unless `remembered` vouches for the credentials.
+/// recorded as a failure in advance unless `remembered` vouches for the credentials. When it
+/// vouches for the user as they are now, one statement reads both and nothing is locked.
 async fn reserve(
     pool: &PgPool,
     gate: &LoginGate,
@@ -222,6 +223,16 @@ async fn reserve(
             since: throttle::window_start(now),
             known_since: now - throttle::KNOWN_FOR,
         };
+        if let Some(remembered) = remembered
+            && let Some((user, failures)) = login_attempts::recall(conn, attempt, limits)?
+            && remembered.vouches_for(&user)
+        {
+            return Ok(Reservation {
+                user: Some(user),
+                failures,
+                reserved: None,
+            });
+        }
         login_attempts::reserve(conn, attempt, limits, |user| {
             remembered.is_some_and(|r| r.vouches_for(user))
         })

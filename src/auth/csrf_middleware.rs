@@ -1,17 +1,27 @@
 //! The actix side of CSRF protection: reading the token a request presents (header, urlencoded
-//! field or, for multipart forms, query parameter) and telling requests from other sites apart.
+//! field or, for multipart forms, their first field) and telling requests from other sites
+//! apart.
 //! The rules and the token itself are in [`crate::auth::csrf`]; `web` renders the refusal.
 
 use actix_session::SessionExt;
+use actix_web::dev::Payload;
 use actix_web::dev::ServiceRequest;
+use actix_web::error::PayloadError;
 use actix_web::http::{Method, header};
 use actix_web::{HttpMessage, HttpRequest, web};
+use std::pin::Pin;
 
-use crate::auth::csrf::{FIELD, HEADER, PRESESSION_COOKIE, is_machine_api, refusal, same};
+use futures_util::{Stream, StreamExt};
+
+use crate::auth::csrf::{
+    FIELD, FirstField, HEADER, PRESESSION_COOKIE, first_field, is_machine_api, refusal, same,
+};
 use crate::auth::session::SignedIn;
 use crate::error::Error;
 
 const MAX_FORM_BYTES: usize = 64 * 1024;
+/// The most of a multipart body read to find the token in its first field.
+const MAX_FIRST_FIELD_BYTES: usize = 4 * 1024;
 
 fn is_safe(method: &Method) -> bool {
     matches!(
@@ -69,7 +79,7 @@ async fn presented(request: &mut ServiceRequest) -> Option<String> {
     }
     let content_type = request.content_type().to_ascii_lowercase();
     if content_type == "multipart/form-data" {
-        return field_of(request.query_string());
+        return first_multipart_field(request).await;
     }
     if content_type != "application/x-www-form-urlencoded" {
         return None;
@@ -80,6 +90,35 @@ async fn presented(request: &mut ServiceRequest) -> Option<String> {
     };
     let token = std::str::from_utf8(&body).ok().and_then(field_of);
     request.set_payload(actix_web::dev::Payload::from(body));
+    token
+}
+
+/// The token in the first field of a multipart body, read as far as needed; what was read is
+/// put back in front of the rest, which still streams.
+async fn first_multipart_field(request: &mut ServiceRequest) -> Option<String> {
+    let boundary = request
+        .mime_type()
+        .ok()??
+        .get_param("boundary")?
+        .as_str()
+        .to_owned();
+    let mut payload = request.take_payload();
+    let mut head = web::BytesMut::new();
+    let token = loop {
+        match first_field(&head, &boundary) {
+            FirstField::Token(token) => break Some(token),
+            FirstField::Other => break None,
+            FirstField::NeedMore if head.len() > MAX_FIRST_FIELD_BYTES => break None,
+            FirstField::NeedMore => match payload.next().await {
+                Some(Ok(piece)) => head.extend_from_slice(&piece),
+                _ => break None,
+            },
+        }
+    };
+    let read = futures_util::stream::once(std::future::ready(Ok(head.freeze())));
+    let stream: Pin<Box<dyn Stream<Item = Result<web::Bytes, PayloadError>>>> =
+        Box::pin(read.chain(payload));
+    request.set_payload(Payload::from(stream));
     token
 }
 

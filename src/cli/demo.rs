@@ -19,7 +19,7 @@ use crate::host::check::CheckFacts;
 use crate::host::deadline::Deadline;
 use crate::host::report::{Level, ReportLine};
 use crate::host::unpack::{Limits, Unpacked};
-use crate::host::{HostExecutor, ImageRef, sample_image};
+use crate::host::{HostExecutor, sample_image};
 
 pub const STAFF: (&str, &str) = ("staff", "staff-demo");
 pub const CUSTOMERS: [(&str, &str, &str); 2] = [
@@ -143,14 +143,20 @@ fn install_sample(
         max_archive_bytes: u64::try_from(tarball.len())?,
         deadline: Deadline::NONE,
     };
-    let unpacked = host.install_image(storage_uid, &path, &mut &tarball[..], None, limits)?;
-    let image = ImageRef { storage_uid, path };
     let facts = CheckFacts {
         mapped_uids: vec![web_uid],
         homes_with_uwsgi: Vec::new(),
         deadline: Deadline::NONE,
     };
-    let report = host.inspect_image(&image, &facts)?;
+    let progress = crate::host::progress::Progress::none();
+    let gate = crate::host::image::Gate {
+        facts: &facts,
+        force: false,
+        progress: &progress,
+    };
+    let installed =
+        host.install_image(storage_uid, &path, &mut &tarball[..], None, limits, &gate)?;
+    let (unpacked, report) = (installed.unpacked, installed.report);
     Ok(InstalledSample { unpacked, report })
 }
 

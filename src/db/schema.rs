@@ -71,6 +71,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         fallback_reason -> Nullable<Text>,
         restarted_at -> Nullable<Timestamptz>,
+        booted_kind -> Nullable<Text>,
+        booted_custom_distro_id -> Nullable<Int4>,
     }
 }
 
@@ -174,6 +176,8 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         vassal_written_at -> Nullable<Timestamptz>,
+        progress -> Nullable<Jsonb>,
+        cancel_requested -> Bool,
     }
 }
 
@@ -240,6 +244,7 @@ diesel::table! {
         customer_id -> Nullable<Int4>,
         password_changed_at -> Timestamptz,
         created_at -> Timestamptz,
+        alarms_seen_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -70,6 +70,24 @@ impl InstallImage {
     }
 }
 
+/// Whether an install is forced (swapped in even when its check finds errors), as a query
+/// parameter or a form checkbox says it: `1`, `true`, `on` or `yes`; `0`, `false`, `off`,
+/// `no` or nothing say no. Anything else is refused rather than guessed.
+pub fn force_flag(raw: Option<&str>) -> Result<bool, FieldErrors> {
+    match raw.map(|raw| raw.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "0" | "false" | "off" | "no") => Ok(false),
+        Some("1" | "true" | "on" | "yes") => Ok(true),
+        Some(_) => {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "force",
+                "must be 1 or true to force, 0 or false (or nothing) not to",
+            );
+            Err(errors)
+        }
+    }
+}
+
 fn digest(raw: Option<&str>, errors: &mut FieldErrors) -> Option<Sha256Hex> {
     raw.and_then(|raw| errors.check("sha256", Sha256Hex::parse(raw.trim())))
 }
@@ -100,6 +118,17 @@ mod tests {
             .into_iter()
             .map(|(field, why)| format!("{field}: {why}"))
             .collect()
+    }
+
+    #[test]
+    fn force_is_said_plainly_or_refused() {
+        for yes in ["1", "true", "on", " Yes "] {
+            assert_eq!(force_flag(Some(yes)), Ok(true), "{yes}");
+        }
+        for no in [None, Some(""), Some("0"), Some("false"), Some("off")] {
+            assert_eq!(force_flag(no), Ok(false), "{no:?}");
+        }
+        assert!(force_flag(Some("please")).is_err());
     }
 
     #[test]

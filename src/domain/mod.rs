@@ -1,5 +1,6 @@
 //! Pure rules and validated types. Nothing here touches the database, the network or files.
 
+pub mod archive_format;
 pub mod authorized_key;
 pub mod commands;
 pub mod fields;

@@ -3,6 +3,9 @@
 //! one atomic exchange; the image it replaces is kept as `previous/<storage uid>/<path>` for a
 //! rollback. All three are root-owned directories outside the home ([`crate::host::store`]),
 //! on one filesystem, so the swap is a rename and nothing a customer plants is on the way.
+//!
+//! The checklist ([`crate::host::check`]) runs on the staged tree before the swap: an image it
+//! finds errors in (one a container would not boot) is not swapped in unless forced.
 
 use std::io::{self, Read};
 
@@ -12,6 +15,9 @@ use rustix::fs::RenameFlags;
 
 use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::DistroPath;
+use crate::host::check::{self, CheckError, CheckFacts};
+use crate::host::progress::{Phase, Progress};
+use crate::host::report::{Level, ReportLine};
 use crate::host::store::ImageDirs;
 use crate::host::unpack::{self, Limits, UnpackError, Unpacked};
 
@@ -26,8 +32,49 @@ pub enum ImageError {
         actual: Sha256Hex,
         expected: Sha256Hex,
     },
+    /// The checklist found errors in the staged image; the installed one stays.
+    #[error("{}", unbootable(.0))]
+    Unbootable(Vec<ReportLine>),
+    #[error(transparent)]
+    Check(#[from] CheckError),
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+/// What an install refused by its check says: the errors, one after the other.
+pub(crate) fn unbootable(report: &[ReportLine]) -> String {
+    let errors: Vec<&str> = report
+        .iter()
+        .filter(|line| line.level == Level::Error)
+        .map(|line| line.message.as_str())
+        .collect();
+    format!(
+        "the image check found errors, so the installed image was kept: {}. \
+         Fix the archive, or install it anyway with force",
+        errors.join("; ")
+    )
+}
+
+/// What decides whether a staged image goes in: the checklist with these facts (unless
+/// `force`), and where the install's progress goes.
+pub struct Gate<'a> {
+    pub facts: &'a CheckFacts,
+    /// Swap the image in whatever the check finds.
+    pub force: bool,
+    pub progress: &'a Progress<'a>,
+}
+
+/// An image swapped in: what the unpack wrote and what the check found.
+#[derive(Debug)]
+pub struct Installed {
+    pub unpacked: Unpacked,
+    pub report: Vec<ReportLine>,
+    /// The check found errors and the image went in all the same.
+    pub forced: bool,
+}
+
+fn has_errors(report: &[ReportLine]) -> bool {
+    report.iter().any(|line| line.level == Level::Error)
 }
 
 fn exists(dir: &Dir, name: &str) -> io::Result<bool> {
@@ -72,8 +119,9 @@ fn verified(unpacked: Unpacked, expect: Option<&Sha256Hex>) -> Result<Unpacked, 
 }
 
 /// Unpacks `archive` as the image `path` of one storage container, its files owned by
-/// `owner`. The digest is checked before the swap: a refused, broken or unexpected archive
-/// leaves the installed image exactly as it was.
+/// `owner`, and checks it. The digest and the check come before the swap: a refused, broken,
+/// unexpected or unbootable (and not forced) archive leaves the installed image exactly as
+/// it was.
 pub fn install(
     dirs: &ImageDirs,
     path: &DistroPath,
@@ -81,31 +129,54 @@ pub fn install(
     expect: Option<&Sha256Hex>,
     owner: Option<u32>,
     limits: Limits,
-) -> Result<Unpacked, ImageError> {
+    gate: &Gate<'_>,
+) -> Result<Installed, ImageError> {
     let name = path.as_str();
     remove_any(&dirs.staging, name)?;
     dirs.staging.create_dir(name)?;
     let target = dirs.staging.open_dir_nofollow(name)?;
     unpack::chown(&target, owner)?;
-    let unpacked = unpack::unpack(archive, &target, owner, limits)
+    let archive = gate.progress.counting(archive);
+    let staged = unpack::unpack(archive, &target, owner, limits, gate.progress)
         .map_err(ImageError::from)
-        .and_then(|unpacked| verified(unpacked, expect));
+        .and_then(|unpacked| verified(unpacked, expect))
+        .and_then(|unpacked| checked(&target, unpacked, gate));
     drop(target);
-    let unpacked = match unpacked {
-        Ok(unpacked) => unpacked,
+    let installed = match staged {
+        Ok(installed) => installed,
         Err(e) => {
             remove_any(&dirs.staging, name)?;
             return Err(e);
         }
     };
+    swap_in(dirs, name)?;
+    Ok(installed)
+}
+
+/// Runs the checklist on the staged tree: errors refuse it, unless forced.
+fn checked(staged: &Dir, unpacked: Unpacked, gate: &Gate<'_>) -> Result<Installed, ImageError> {
+    gate.progress.phase(Phase::Checking)?;
+    let report = check::check(staged, gate.facts)?;
+    let broken = has_errors(&report);
+    if broken && !gate.force {
+        return Err(ImageError::Unbootable(report));
+    }
+    Ok(Installed {
+        unpacked,
+        report,
+        forced: broken,
+    })
+}
+
+/// Swaps the staged image in; the one it replaces becomes the previous one.
+fn swap_in(dirs: &ImageDirs, name: &str) -> io::Result<()> {
     if exists(&dirs.installed, name)? {
         exchange(&dirs.staging, name, &dirs.installed, name)?;
         remove_any(&dirs.previous, name)?;
-        move_new(&dirs.staging, name, &dirs.previous, name)?;
+        move_new(&dirs.staging, name, &dirs.previous, name)
     } else {
-        move_new(&dirs.staging, name, &dirs.installed, name)?;
+        move_new(&dirs.staging, name, &dirs.installed, name)
     }
-    Ok(unpacked)
 }
 
 /// Puts the previous image back; the one it replaces becomes the previous one, so a second
@@ -240,7 +311,24 @@ mod tests {
             expect: Option<&Sha256Hex>,
             limits: Limits,
         ) -> Result<Unpacked, ImageError> {
-            install(&self.dirs(), &img(), archive, expect, None, limits)
+            self.install_gated(archive, expect, limits, false)
+                .map(|installed| installed.unpacked)
+        }
+
+        fn install_gated(
+            &self,
+            archive: impl Read,
+            expect: Option<&Sha256Hex>,
+            limits: Limits,
+            force: bool,
+        ) -> Result<Installed, ImageError> {
+            let progress = Progress::none();
+            let gate = Gate {
+                facts: &CheckFacts::default(),
+                force,
+                progress: &progress,
+            };
+            install(&self.dirs(), &img(), archive, expect, None, limits, &gate)
         }
 
         fn install(&self, archive: &[u8]) -> Result<Unpacked, ImageError> {
@@ -260,6 +348,55 @@ mod tests {
         }
     }
 
+    /// An archive without the directories a container boot maps into.
+    fn unbootable_archive() -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(0o644);
+        header.set_size(6);
+        builder
+            .append_data(&mut header, "marker", &b"broken"[..])
+            .unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn an_image_the_check_finds_errors_in_is_not_swapped_in_unless_forced() {
+        let home = Home::new();
+        home.install(&image_archive(b"v1")).unwrap();
+        let broken = unbootable_archive();
+        let refused = home
+            .install_gated(&broken[..], None, roomy(), false)
+            .unwrap_err();
+        let ImageError::Unbootable(report) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(has_errors(report));
+        assert!(
+            refused.to_string().contains("/.old_root is missing"),
+            "{refused}"
+        );
+        assert_eq!(home.marker(), b"v1", "the working image stays");
+        assert!(home.nothing_staged());
+
+        let forced = home
+            .install_gated(&broken[..], None, roomy(), true)
+            .unwrap();
+        assert!(forced.forced);
+        assert_eq!(home.marker(), b"broken");
+        assert_eq!(home.previous_marker(), b"v1");
+    }
+
+    #[test]
+    fn a_forced_image_without_errors_is_not_called_forced() {
+        let home = Home::new();
+        let done = home
+            .install_gated(&image_archive(b"v1")[..], None, roomy(), true)
+            .unwrap();
+        assert!(!done.forced);
+        assert!(!has_errors(&done.report));
+    }
+
     fn img() -> DistroPath {
         DistroPath::parse("img").unwrap()
     }
@@ -274,7 +411,8 @@ mod tests {
         assert!(
             done.report
                 .iter()
-                .any(|l| l.message == format!("the archive: 10240 bytes, SHA-256 {}", done.sha256)),
+                .any(|l| l.message
+                    == format!("the archive (tar): 10240 bytes, SHA-256 {}", done.sha256)),
             "{:?}",
             done.report
         );

@@ -515,7 +515,8 @@ impl HostExecutor for LocalHost {
         archive: &mut dyn Read,
         expect: Option<&Sha256Hex>,
         limits: unpack::Limits,
-    ) -> Result<unpack::Unpacked, HostError> {
+        gate: &image::Gate<'_>,
+    ) -> Result<image::Installed, HostError> {
         let label = format!("{}/distros/{path}", home_label(storage));
         let owner = self.image_owner(storage)?;
         let dirs = self.store.image_dirs(storage)?;
@@ -527,7 +528,11 @@ impl HostExecutor for LocalHost {
             max_bytes: quota.saturating_sub(used),
             ..limits
         };
-        image::install(&dirs, path, archive, expect, owner, limits).map_err(|e| match e {
+        let installed = image::install(&dirs, path, archive, expect, owner, limits, gate);
+        if gate.progress.stopped() {
+            return Err(HostError::Cancelled { path: label });
+        }
+        installed.map_err(|e| match e {
             image::ImageError::Unpack(unpack::UnpackError::TooLarge { limit }) => {
                 HostError::refused(
                     label,
@@ -652,6 +657,31 @@ mod tests {
             self.install_checked(path, marker, None)
         }
 
+        fn install_limited(
+            &self,
+            path: &str,
+            archive: &[u8],
+            expect: Option<&Sha256Hex>,
+            limits: unpack::Limits,
+        ) -> Result<unpack::Unpacked, HostError> {
+            let progress = crate::host::progress::Progress::none();
+            let gate = image::Gate {
+                facts: &crate::host::check::CheckFacts::default(),
+                force: false,
+                progress: &progress,
+            };
+            self.host
+                .install_image(
+                    self.uid,
+                    &DistroPath::parse(path).unwrap(),
+                    &mut &archive[..],
+                    expect,
+                    limits,
+                    &gate,
+                )
+                .map(|installed| installed.unpacked)
+        }
+
         fn install_checked(
             &self,
             path: &str,
@@ -659,10 +689,9 @@ mod tests {
             expect: Option<&Sha256Hex>,
         ) -> Result<unpack::Unpacked, HostError> {
             let archive = archive_with_marker(marker);
-            self.host.install_image(
-                self.uid,
-                &DistroPath::parse(path).unwrap(),
-                &mut &archive[..],
+            self.install_limited(
+                path,
+                &archive,
                 expect,
                 unpack::Limits {
                     max_bytes: 1 << 20,
@@ -702,8 +731,16 @@ mod tests {
         }
     }
 
+    /// A bootable image holding `marker`.
     fn archive_with_marker(marker: &[u8]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
+        for dir in [".old_root", "containers"] {
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            builder.append_data(&mut header, dir, io::empty()).unwrap();
+        }
         let mut header = tar::Header::new_ustar();
         header.set_mode(0o644);
         header.set_size(marker.len() as u64);
@@ -753,11 +790,9 @@ mod tests {
         let host = Host::new();
         let archive = archive_with_marker(b"v1");
         let refused = host
-            .host
-            .install_image(
-                host.uid,
-                &path("img"),
-                &mut &archive[..],
+            .install_limited(
+                "img",
+                &archive,
                 None,
                 unpack::Limits {
                     max_bytes: 1 << 20,

@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod group_sync;
 pub mod image;
 pub mod local;
+pub mod progress;
 pub mod report;
 pub mod sample_image;
 pub mod store;
@@ -122,6 +123,17 @@ pub enum HostError {
         path: String,
         passed: deadline::DeadlinePassed,
     },
+    /// The checklist found errors in a new image, which was not swapped in: the report says
+    /// which. The same archive will fail the same way.
+    #[error("{path}: {why}")]
+    Unbootable {
+        path: String,
+        why: String,
+        report: Vec<report::ReportLine>,
+    },
+    /// Whoever runs the work asked it to stop; what it had begun was undone.
+    #[error("{path}: cancelled; nothing was changed")]
+    Cancelled { path: String },
 }
 
 impl HostError {
@@ -144,7 +156,11 @@ impl HostError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            HostError::Refused { .. } | HostError::Template(_) | HostError::PastDeadline { .. }
+            HostError::Refused { .. }
+                | HostError::Template(_)
+                | HostError::PastDeadline { .. }
+                | HostError::Unbootable { .. }
+                | HostError::Cancelled { .. }
         )
     }
 }
@@ -213,7 +229,9 @@ pub trait HostExecutor: Send + Sync + 'static {
     /// Unpacks an image archive as `distros/<path>` of a storage container: staged, then
     /// swapped in atomically, the replaced image kept for [`HostExecutor::rollback_image`].
     /// Every byte of the archive is hashed; when `expect` is given and the archive's SHA-256
-    /// differs, nothing is swapped. A refused archive leaves the installed image as it was.
+    /// differs, nothing is swapped. The checklist runs on the staged tree with the facts of
+    /// `gate`: errors refuse it unless forced. A refused archive leaves the installed image as
+    /// it was, and so does an install its progress sink stopped.
     fn install_image(
         &self,
         storage: Uid,
@@ -221,7 +239,8 @@ pub trait HostExecutor: Send + Sync + 'static {
         archive: &mut dyn io::Read,
         expect: Option<&Sha256Hex>,
         limits: unpack::Limits,
-    ) -> Result<unpack::Unpacked, HostError>;
+        gate: &image::Gate<'_>,
+    ) -> Result<image::Installed, HostError>;
 
     /// Opens a regular file in a container's home for reading (an image archive the customer
     /// put there), never through a symbolic link at any step.
@@ -270,6 +289,12 @@ impl From<(String, image::ImageError)> for HostError {
                     passed,
                 }
             }
+            image::ImageError::Check(e) => HostError::from((label, e)),
+            image::ImageError::Unbootable(report) => HostError::Unbootable {
+                why: image::unbootable(&report),
+                path: label,
+                report,
+            },
             refused => HostError::refused(label, refused.to_string()),
         }
     }

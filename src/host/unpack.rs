@@ -13,21 +13,28 @@
 //! and every member, so a slow or endless archive stops with it.
 
 mod extension_cap;
+mod formats;
+mod open_path;
 
 use std::ffi::OsStr;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use cap_fs_ext::DirExt;
-use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
-use rustix::fs::{AtFlags, Gid, Uid};
+use cap_std::fs::{Dir, Permissions, PermissionsExt};
+use rustix::fs::{AtFlags, Gid, Mode, OFlags, Uid};
+use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
 use extension_cap::ExtensionCap;
+use open_path::OpenPath;
 
+use crate::domain::archive_format::ArchiveFormat;
 use crate::domain::image_source::Sha256Hex;
 use crate::host::deadline::{Deadline, DeadlinePassed};
+use crate::host::progress::Progress;
 use crate::host::report::{Findings, ReportLine};
 
 pub use extension_cap::MAX_EXTENSION_BYTES;
@@ -60,6 +67,9 @@ pub enum UnpackError {
     TooManyEntries(u64),
     #[error("the archive could not be read: {0}")]
     Corrupt(String),
+    /// None of the formats taken, or a compressed stream without a tar inside.
+    #[error("{0}")]
+    Format(String),
     #[error(transparent)]
     PastDeadline(#[from] DeadlinePassed),
     #[error("writing the image failed: {0}")]
@@ -76,11 +86,14 @@ pub struct Unpacked {
     pub archive_bytes: u64,
     /// The SHA-256 of exactly those bytes: what `sha256sum` says of the archive file.
     pub sha256: Sha256Hex,
+    /// What the archive came as, told by its first bytes.
+    pub format: ArchiveFormat,
 }
 
 /// What the members wrote, before the archive is measured.
 #[derive(Debug, Default)]
 struct Written {
+    format: Option<ArchiveFormat>,
     bytes: u64,
     entries: u64,
     report: Vec<ReportLine>,
@@ -184,17 +197,6 @@ pub(crate) fn chown(fd: impl std::os::fd::AsFd, owner: Option<u32>) -> io::Resul
     Ok(())
 }
 
-/// How the archive is compressed, from its first bytes.
-fn decompressed<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
-    let mut reader = BufReader::new(reader);
-    let head = reader.fill_buf()?;
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(reader))
-    } else {
-        Box::new(reader)
-    })
-}
-
 /// The components of a member name, or why the name is refused. `.` components and
 /// repeated or trailing slashes carry no meaning and are passed over.
 fn member_components(raw: &[u8]) -> Result<Vec<&OsStr>, String> {
@@ -236,7 +238,7 @@ struct Extractor<'a> {
     other: Findings,
 }
 
-impl Extractor<'_> {
+impl<'a> Extractor<'a> {
     fn chown_fd(&self, fd: impl std::os::fd::AsFd) -> io::Result<()> {
         chown(fd, self.owner)
     }
@@ -254,41 +256,66 @@ impl Extractor<'_> {
         Ok(())
     }
 
-    /// Opens (creating as needed) the directory holding a member, refusing to pass through a
-    /// symbolic link or a file.
+    /// Opens (creating as needed) the directory `parts[depth]` in `dir`, the directory of
+    /// `parts[..depth]`, refusing to pass through a symbolic link or a file.
+    fn step_into(
+        &self,
+        dir: &Dir,
+        parts: &[&OsStr],
+        depth: usize,
+        member: &Path,
+    ) -> Result<Dir, UnpackError> {
+        let part = parts[depth];
+        match dir.open_dir_nofollow(part) {
+            Ok(next) => return Ok(next),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                dir.create_dir(part)?;
+                let next = dir.open_dir_nofollow(part)?;
+                self.chown_fd(&next)?;
+                return Ok(next);
+            }
+            Err(_) => {}
+        }
+        let through = joined(&parts[..=depth]);
+        let is_link = dir
+            .symlink_metadata(part)
+            .map(|m| m.is_symlink())
+            .unwrap_or(false);
+        Err(if is_link {
+            UnpackError::Refused(format!(
+                "the member '{}' would be written through the symbolic link '{}'",
+                member.display(),
+                through.display()
+            ))
+        } else {
+            UnpackError::Corrupt(format!(
+                "the member '{}' needs '{}' to be a directory, but it is not",
+                member.display(),
+                through.display()
+            ))
+        })
+    }
+
+    /// The directory `parents` (created as needed), from those `open` keeps.
+    fn parent<'o>(
+        &self,
+        open: &'o mut OpenPath,
+        parents: &[&OsStr],
+        member: &Path,
+    ) -> Result<&'o Dir, UnpackError>
+    where
+        'a: 'o,
+    {
+        open.enter(self.root, parents, |dir, depth| {
+            self.step_into(dir, parents, depth, member)
+        })
+    }
+
+    /// Opens the directory `parts` (creating it as needed) from the root, step by step.
     fn open_parent(&self, parts: &[&OsStr], member: &Path) -> Result<Dir, UnpackError> {
         let mut dir = self.root.try_clone()?;
-        for (depth, part) in parts.iter().enumerate() {
-            let next = match dir.open_dir_nofollow(part) {
-                Ok(next) => next,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    dir.create_dir(part)?;
-                    let next = dir.open_dir_nofollow(part)?;
-                    self.chown_fd(&next)?;
-                    next
-                }
-                Err(_) => {
-                    let through = joined(&parts[..=depth]);
-                    let is_link = dir
-                        .symlink_metadata(part)
-                        .map(|m| m.is_symlink())
-                        .unwrap_or(false);
-                    return Err(if is_link {
-                        UnpackError::Refused(format!(
-                            "the member '{}' would be written through the symbolic link '{}'",
-                            member.display(),
-                            through.display()
-                        ))
-                    } else {
-                        UnpackError::Corrupt(format!(
-                            "the member '{}' needs '{}' to be a directory, but it is not",
-                            member.display(),
-                            through.display()
-                        ))
-                    });
-                }
-            };
-            dir = next;
+        for depth in 0..parts.len() {
+            dir = self.step_into(&dir, parts, depth, member)?;
         }
         Ok(dir)
     }
@@ -307,6 +334,25 @@ impl Extractor<'_> {
         }
     }
 
+    /// Makes `name` in `dir` with `make`; when the name is taken, by a file or link of an
+    /// earlier member, that one goes first (a directory is never replaced). Trying first saves
+    /// a look for every member of the usual archive, where no name comes twice.
+    fn replacing<T>(
+        &self,
+        dir: &Dir,
+        name: &OsStr,
+        member: &Path,
+        make: impl Fn() -> io::Result<T>,
+    ) -> Result<T, UnpackError> {
+        match make() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.clear_name(dir, name, member)?;
+                Ok(make()?)
+            }
+            made => Ok(made?),
+        }
+    }
+
     fn safe_mode(&mut self, mode: u32, member: &Path) -> u32 {
         if mode & 0o6000 != 0 {
             self.setid.add(member.display().to_string());
@@ -322,10 +368,17 @@ impl Extractor<'_> {
         member: &Path,
         mode: u32,
     ) -> Result<(), UnpackError> {
-        self.clear_name(dir, name, member)?;
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        let mut file = dir.open_with(name, &options)?;
+        // `name` is one plain component: nothing to resolve, and never a link followed
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut file = File::from(self.replacing(dir, name, member, || {
+            Ok(rustix::fs::openat(
+                dir,
+                name,
+                flags,
+                Mode::from_raw_mode(0o600),
+            )?)
+        })?);
         let room = self.limits.max_bytes.saturating_sub(self.written.bytes);
         let copied = copy_content(entry, &mut file, room, member)?;
         if copied > room {
@@ -334,9 +387,8 @@ impl Extractor<'_> {
             });
         }
         self.written.bytes += copied;
-        file.flush()?;
         let mode = self.safe_mode(mode, member);
-        file.set_permissions(Permissions::from_mode(mode))?;
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(io::Error::from)?;
         self.chown_fd(&file)?;
         Ok(())
     }
@@ -349,19 +401,18 @@ impl Extractor<'_> {
         parts: &[&OsStr],
         mode: u32,
     ) -> Result<(), UnpackError> {
-        match dir.symlink_metadata(name) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
+        match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777)) {
+            Ok(()) => {}
+            Err(Errno::EXIST) if dir.symlink_metadata(name)?.is_dir() => {}
+            Err(Errno::EXIST) => {
                 return Err(UnpackError::Corrupt(format!(
                     "the directory '{}' would replace a file or link",
                     member.display()
                 )));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => dir.create_dir(name)?,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(io::Error::from(e).into()),
         }
-        let opened = dir.open_dir_nofollow(name)?;
-        self.chown_fd(&opened)?;
+        self.chown_link(dir, name)?;
         let mode = self.safe_mode(mode, member);
         self.directory_modes.push((joined(parts), mode));
         Ok(())
@@ -380,10 +431,11 @@ impl Extractor<'_> {
                 member.display()
             )));
         }
-        self.clear_name(dir, name, member)?;
         // The target is data: the container resolves it inside its own root, we never follow it.
         // (cap-std refuses absolute targets, which root filesystems are full of.)
-        rustix::fs::symlinkat(OsStr::from_bytes(target), dir, name).map_err(io::Error::from)?;
+        self.replacing(dir, name, member, || {
+            Ok(rustix::fs::symlinkat(OsStr::from_bytes(target), dir, name)?)
+        })?;
         self.chown_link(dir, name)?;
         Ok(())
     }
@@ -408,15 +460,17 @@ impl Extractor<'_> {
             )));
         };
         let target_dir = self.open_parent(target_parents, Path::new(OsStr::from_bytes(target)))?;
-        self.clear_name(dir, name, member)?;
-        target_dir.hard_link(target_name, dir, name).map_err(|e| {
-            UnpackError::Corrupt(format!(
+        let linked = self.replacing(dir, name, member, || {
+            target_dir.hard_link(target_name, dir, name)
+        });
+        match linked {
+            Err(UnpackError::Io(e)) => Err(UnpackError::Corrupt(format!(
                 "the hard link '{}' points at '{}', which is not in the image before it: {e}",
                 member.display(),
                 String::from_utf8_lossy(target)
-            ))
-        })?;
-        Ok(())
+            ))),
+            linked => linked,
+        }
     }
 
     /// Counts one more member against the limits and the deadline.
@@ -429,7 +483,13 @@ impl Extractor<'_> {
         Ok(())
     }
 
-    fn member(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<(), UnpackError> {
+    /// Writes one member, in its parent directory opened through `open`. This is the one place
+    /// each member of the archive passes through.
+    fn member(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        open: &mut OpenPath,
+    ) -> Result<(), UnpackError> {
         use tar::EntryType;
         let kind = entry.header().entry_type();
         if is_extension_header(kind) {
@@ -446,20 +506,20 @@ impl Extractor<'_> {
         let (mode, link_target) = mode_and_link_target(entry)?;
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let dir = self.open_parent(parents, &member)?;
-                self.file(entry, &dir, name, &member, mode)
+                let dir = self.parent(open, parents, &member)?;
+                self.file(entry, dir, name, &member, mode)
             }
             EntryType::Directory => {
-                let dir = self.open_parent(parents, &member)?;
-                self.directory(&dir, name, &member, &parts, mode)
+                let dir = self.parent(open, parents, &member)?;
+                self.directory(dir, name, &member, &parts, mode)
             }
             EntryType::Symlink => {
-                let dir = self.open_parent(parents, &member)?;
-                self.symlink(&dir, name, &member, &link_target)
+                let dir = self.parent(open, parents, &member)?;
+                self.symlink(dir, name, &member, &link_target)
             }
             EntryType::Link => {
-                let dir = self.open_parent(parents, &member)?;
-                self.hard_link(&dir, name, &member, &link_target)
+                let dir = self.parent(open, parents, &member)?;
+                self.hard_link(dir, name, &member, &link_target)
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 self.devices.add(member.display().to_string());
@@ -570,7 +630,7 @@ fn copy_content(
     }
 }
 
-/// Unpacks a tar archive (plain or gzip) into `target`, which should be empty. Files,
+/// Unpacks a tar archive (plain, or compressed with gzip, xz, zstd or bzip2) into `target`, which should be empty. Files,
 /// directories and links become owned by `owner` when given (the storage container's uid).
 /// Every byte of the archive is counted and hashed, what follows the tar end marker too.
 /// On error `target` holds a partial tree the caller throws away.
@@ -579,9 +639,10 @@ pub fn unpack(
     target: &Dir,
     owner: Option<u32>,
     limits: Limits,
+    progress: &Progress<'_>,
 ) -> Result<Unpacked, UnpackError> {
     let mut measured = Measured::new(archive, &limits);
-    let extracted = extract(&mut measured, target, owner, limits).and_then(|written| {
+    let extracted = extract(&mut measured, target, owner, limits, progress).and_then(|written| {
         measured.drain()?;
         // nothing is swapped in after the deadline, however little was left to read
         limits.deadline.check()?;
@@ -592,10 +653,12 @@ pub fn unpack(
         Err(e) => return Err(measured.blame(e)),
     };
     let (archive_bytes, sha256) = measured.finish();
+    let format = written.format.unwrap_or(ArchiveFormat::Tar);
     written.report.push(ReportLine::info(format!(
-        "the archive: {archive_bytes} bytes, SHA-256 {sha256}"
+        "the archive ({format}): {archive_bytes} bytes, SHA-256 {sha256}"
     )));
     Ok(Unpacked {
+        format,
         bytes: written.bytes,
         entries: written.entries,
         report: written.report,
@@ -609,19 +672,24 @@ fn extract(
     target: &Dir,
     owner: Option<u32>,
     limits: Limits,
+    progress: &Progress<'_>,
 ) -> Result<Written, UnpackError> {
-    let mut archive = tar::Archive::new(ExtensionCap::new(decompressed(archive)?));
+    let (stream, format) = formats::tar_stream(archive)?;
+    let mut archive = tar::Archive::new(ExtensionCap::new(stream));
     let mut extractor = Extractor {
         root: target,
         owner,
         limits,
-        written: Written::default(),
+        written: Written {
+            format: Some(format),
+            ..Written::default()
+        },
         directory_modes: Vec::new(),
         devices: Findings::default(),
         setid: Findings::default(),
         other: Findings::default(),
     };
-    match extract_members(&mut archive, &mut extractor) {
+    match extract_members(&mut archive, &mut extractor, progress) {
         Ok(()) => extractor.finish(),
         // the cap's refusal explains whatever the tar reader made of the cut stream
         Err(error) => Err(match archive.into_inner().refusal() {
@@ -634,13 +702,16 @@ fn extract(
 fn extract_members(
     archive: &mut tar::Archive<impl Read>,
     extractor: &mut Extractor<'_>,
+    progress: &Progress<'_>,
 ) -> Result<(), UnpackError> {
     let entries = archive
         .entries()
         .map_err(|e| UnpackError::Corrupt(e.to_string()))?;
+    let mut open = OpenPath::default();
     for entry in entries {
         let mut entry = entry.map_err(|e| UnpackError::Corrupt(e.to_string()))?;
-        extractor.member(&mut entry)?;
+        extractor.member(&mut entry, &mut open)?;
+        progress.entry(extractor.written.entries, extractor.written.bytes)?;
     }
     Ok(())
 }

@@ -50,6 +50,8 @@ pub enum Task {
         image: DistroImage,
         source: ArchiveSource,
         expect: Option<Sha256Hex>,
+        /// Swap the image in even when its check finds errors.
+        force: bool,
     },
     /// Put the image an install replaced back.
     RollbackImage {
@@ -136,6 +138,8 @@ struct ImagePayload {
     source: Option<SourcePayload>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    force: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -220,6 +224,7 @@ fn image_task(job: &Job, storage: ContainerId) -> Result<Task, TaskError> {
         image,
         source,
         expect,
+        force: p.force,
     })
 }
 
@@ -315,12 +320,14 @@ fn image_job(
     image: &DistroImage,
     source: Option<SourcePayload>,
     expect: Option<&Sha256Hex>,
+    force: bool,
 ) -> NewJob {
     let payload = ImagePayload {
         distro: image.distro,
         path: image.path.to_string(),
         source,
         sha256: expect.map(|d| d.as_str().to_owned()),
+        force,
     };
     job_for(
         storage,
@@ -329,12 +336,14 @@ fn image_job(
     )
 }
 
-/// Unpack an archive (uploaded, in the home, or to be fetched) as a distro's new image.
+/// Unpack an archive (uploaded, in the home, or to be fetched) as a distro's new image; with
+/// `force`, even when its check finds errors.
 pub fn install_image(
     storage: impl Into<JobTarget>,
     image: &DistroImage,
     source: &ArchiveSource,
     expect: Option<&Sha256Hex>,
+    force: bool,
 ) -> NewJob {
     let (kind, source) = match source {
         ArchiveSource::Upload(id) => (JobKind::UnpackImage, SourcePayload::Upload(*id)),
@@ -343,17 +352,17 @@ pub fn install_image(
         }
         ArchiveSource::Url(url) => (JobKind::FetchImage, SourcePayload::Url(url.to_string())),
     };
-    image_job(storage, kind, image, Some(source), expect)
+    image_job(storage, kind, image, Some(source), expect, force)
 }
 
 /// Put back the image the last install replaced.
 pub fn rollback_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob {
-    image_job(storage, JobKind::RollbackImage, image, None, None)
+    image_job(storage, JobKind::RollbackImage, image, None, None, false)
 }
 
 /// Check an image and record the report.
 pub fn check_image(storage: impl Into<JobTarget>, image: &DistroImage) -> NewJob {
-    image_job(storage, JobKind::CheckImage, image, None, None)
+    image_job(storage, JobKind::CheckImage, image, None, None, false)
 }
 
 /// The default distro and the mapped custom distro image of a container, parsed.
@@ -410,6 +419,8 @@ mod tests {
             started_at: None,
             finished_at: None,
             vassal_written_at: None,
+            progress: None,
+            cancel_requested: false,
         }
     }
 
@@ -430,8 +441,9 @@ mod tests {
             ArchiveSource::HomeFile(HomeFile::parse("images/a.tar.gz").unwrap()),
             ArchiveSource::Url(FetchUrl::parse("https://example.com/a.tar").unwrap()),
         ];
-        for source in sources {
-            let new = install_image(target, &image, &source, Some(&digest));
+        for (source, force) in sources.into_iter().zip([false, true, false]) {
+            let new = install_image(target, &image, &source, Some(&digest), force);
+            assert_eq!(new.payload.get("force").is_some(), force, "{}", new.payload);
             let parsed = Task::parse(&job(new.kind, new.payload)).unwrap();
             assert_eq!(
                 parsed,
@@ -440,6 +452,7 @@ mod tests {
                     image: image.clone(),
                     source,
                     expect: Some(digest.clone()),
+                    force,
                 }
             );
         }

@@ -74,6 +74,16 @@ pub fn fail_attempt(
     )?)
 }
 
+/// Records an attempt its owner cancelled (blocking); false if another worker holds it.
+pub fn cancel_attempt(pool: &PgPool, job: &Job, worker: &str, error: &str) -> anyhow::Result<bool> {
+    Ok(jobs::cancel_attempt(
+        &mut *pool.get()?,
+        job.id,
+        worker,
+        error,
+    )?)
+}
+
 /// A job as one JSON object, for the command line and staff views.
 pub fn to_json(job: &Job) -> serde_json::Value {
     serde_json::json!({

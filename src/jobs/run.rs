@@ -2,6 +2,7 @@
 //! row, a line in `<home>/logs/emperor.log`, and the job's report).
 
 mod images;
+mod progress;
 
 use images::Install;
 
@@ -49,6 +50,11 @@ pub enum JobError {
 }
 
 impl JobError {
+    /// The job's owner cancelled it, and it stopped.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JobError::Host(HostError::Cancelled { .. }))
+    }
+
     pub fn is_permanent(&self) -> bool {
         match self {
             JobError::Host(e) => e.is_permanent(),
@@ -62,7 +68,8 @@ impl JobError {
 pub struct Runner {
     /// The worker's one shared connection: claims, steps, results, leases.
     pub pool: PgPool,
-    /// Opened only while an install streams an upload back, and closed when idle.
+    /// Opened on demand and closed when idle: an install's upload chunks and progress writes,
+    /// each taking a connection for its one statement.
     pub streams: PgPool,
     pub host: Arc<dyn HostExecutor>,
     pub template: Arc<VassalTemplate>,
@@ -317,6 +324,7 @@ impl Runner {
                 image,
                 source,
                 expect,
+                force,
                 ..
             } => {
                 let install = Install {
@@ -325,6 +333,7 @@ impl Runner {
                     image: &image,
                     source: &source,
                     expect: expect.as_ref(),
+                    force,
                     deadline,
                 };
                 self.install_image(log, &install)
@@ -499,7 +508,14 @@ impl Runner {
         in_time(deadline, &vassal_name)?;
         // the container row says what the vassal about to be written boots; under the lease,
         // so a worker that lost the job cannot write it late
-        log.guarded(|conn| Ok(host_facts::record_boot(conn, facts.id, reason.as_deref())?))?;
+        log.guarded(|conn| {
+            Ok(host_facts::record_boot(
+                conn,
+                facts.id,
+                boot.kind(),
+                reason.as_deref(),
+            )?)
+        })?;
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);
         let vassal = self.outcome(log, "render vassal", "", vassal, boot.kind())?;

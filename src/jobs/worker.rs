@@ -272,6 +272,14 @@ fn settle(runner: &Runner, job: &Job, backoff: std::time::Duration) {
         Err(e) => e,
     };
     let message = error.to_string();
+    if error.is_cancelled() {
+        match queue::cancel_attempt(&runner.pool, job, &runner.worker, &message) {
+            Ok(true) => tracing::info!("job cancelled by its owner"),
+            Ok(false) => tracing::warn!("job taken over by another worker"),
+            Err(e) => tracing::error!(error = %e, "could not record the job's cancellation"),
+        }
+        return;
+    }
     match queue::fail_attempt(
         &runner.pool,
         job,

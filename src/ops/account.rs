@@ -2,6 +2,8 @@
 //! for the settings page and the API. A new password is stored in one place, with one clock.
 
 use chrono::Utc;
+use diesel::result::DatabaseErrorKind;
+use diesel::result::Error::DatabaseError;
 use diesel::{Connection, PgConnection, QueryResult};
 
 use crate::auth::authenticate::{self, Refused};
@@ -179,8 +181,9 @@ fn store_password(
     api_tokens::revoke_all_for_user(conn, user, now)
 }
 
-/// A new bearer token for `user`, named `name` and read-only or not: the stored row and the secret, which is shown
-/// this once and kept only as its digest.
+/// A new bearer token for `user`, named `name` and read-only or not: the stored row and the
+/// secret, which is shown this once and kept only as its digest. A name one of the user's live
+/// tokens has is [`Error::Conflict`] (a unique index holds it).
 #[tracing::instrument(skip_all, fields(user = user.0))]
 pub async fn create_token(
     pool: &PgPool,
@@ -197,7 +200,17 @@ pub async fn create_token(
             token_hash: &digest,
             read_only,
         };
-        api_tokens::insert(conn, &new).map_err(Error::from)
+        api_tokens::insert(conn, &new).map_err(|error| match error {
+            DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+                if info.constraint_name() == Some("api_tokens_user_live_name") =>
+            {
+                Error::Conflict(format!(
+                    "You already have a token named '{}'; choose another name.",
+                    name.as_str()
+                ))
+            }
+            other => other.into(),
+        })
     })
     .await?;
     Ok((token, secret))
@@ -228,4 +241,13 @@ pub async fn end_session(pool: &PgPool, user: UserId, public_id: String) -> Resu
         return Err(Error::NotFound);
     }
     Ok(())
+}
+
+/// Ends every browser session of `user` but `keep` (the one asking); how many ended.
+#[tracing::instrument(skip_all, fields(user = user.0))]
+pub async fn end_other_sessions(pool: &PgPool, user: UserId, keep: String) -> Result<usize, Error> {
+    db::run(pool, move |conn| {
+        sessions::end_all_for_user_except(conn, user, Some(&keep)).map_err(Error::from)
+    })
+    .await
 }

@@ -297,3 +297,45 @@ fn queue_restart(
     )?;
     Ok(())
 }
+
+/// A custom distro the container may boot, with the name of the container that stores it.
+#[derive(Debug, Clone)]
+pub struct BootChoice {
+    pub distro: crate::db::models::custom_distro::CustomDistro,
+    pub storage_name: String,
+}
+
+impl BootChoice {
+    /// Booting it now would fall back: it has no image, or its image is broken or unpacking.
+    pub fn cannot_boot(&self) -> bool {
+        self.distro.image_state != "ready"
+    }
+}
+
+/// The custom distros the container may boot (see [`usable_distros`]), with their storage
+/// containers' names.
+pub fn boot_choices(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    container: &Container,
+) -> Result<Vec<BootChoice>, Error> {
+    let rows = custom_distros::on_server_for_customer(conn, customer, container.server_id)?;
+    let facts: Vec<DistroFacts> = rows.iter().map(DistroFacts::from).collect();
+    let usable: Vec<_> = policy::usable_distros(&ContainerFacts::from(container), &facts)
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    let stores: Vec<_> = rows.iter().map(|d| d.container_id).collect();
+    let names: std::collections::HashMap<_, _> =
+        crate::db::queries::container_pages::names(conn, customer, &stores)?
+            .into_iter()
+            .collect();
+    Ok(rows
+        .into_iter()
+        .filter(|d| usable.contains(&d.id))
+        .map(|distro| BootChoice {
+            storage_name: names.get(&distro.container_id).cloned().unwrap_or_default(),
+            distro,
+        })
+        .collect())
+}

@@ -3,23 +3,19 @@
 //! whatever carries it (a raw request body or a multipart file field), never whole in memory.
 
 use diesel::{Connection, PgConnection};
-use futures_util::{Stream, StreamExt};
-use sha2::{Digest, Sha256};
+use futures_util::Stream;
 
 use crate::config::Quotas;
 use crate::db::models::custom_distro::CustomDistro;
 use crate::db::models::job::{Job, NewJob};
 use crate::db::queries::{custom_distros, image_uploads, jobs};
 use crate::db::{self, PgPool};
-use crate::domain::ids::{CustomDistroId, CustomerId, UploadId};
+use crate::domain::ids::{CustomDistroId, CustomerId, JobId, UploadId};
 use crate::domain::image_source::{FetchUrl, HomeFile, Sha256Hex};
 use crate::error::Error;
 use crate::jobs::{ArchiveSource, DistroImage};
 use crate::ops::custom_distros::stored_path;
-use crate::ops::{Actor, fair_use};
-
-/// Bytes stored per row while an upload streams in.
-const CHUNK_BYTES: usize = 1024 * 1024;
+use crate::ops::{Actor, fair_use, upload_chunks};
 
 fn distro_image(distro: &CustomDistro) -> Result<DistroImage, Error> {
     Ok(DistroImage {
@@ -80,6 +76,15 @@ pub fn too_large(limit: u64) -> Error {
     ))
 }
 
+/// The operation log's detail of an install request, saying when it is forced.
+fn requested(detail: String, force: bool) -> String {
+    if force {
+        format!("{detail}; with force: installed even if its check finds errors")
+    } else {
+        detail
+    }
+}
+
 /// An archive stored in chunks, not yet handed to a job.
 #[derive(Debug)]
 pub struct StoredUpload {
@@ -90,7 +95,8 @@ pub struct StoredUpload {
 
 /// Stores the archive `body` brings for the customer's distro `id`, at most `limit` bytes.
 /// The distro must be the customer's, with no image job pending and no other upload in
-/// flight, before a byte is stored; a refused upload leaves nothing.
+/// flight, and the first bytes must show an archive, before a byte is stored; a refused
+/// upload leaves nothing.
 #[tracing::instrument(skip_all, fields(customer = %customer, distro = %id))]
 pub async fn receive_upload<S, B, E>(
     pool: &PgPool,
@@ -113,7 +119,7 @@ where
         customer,
         quotas,
     };
-    match receive(pool, into, body, limit).await {
+    match upload_chunks::receive(pool, into, body, limit).await {
         Ok((bytes, digest)) => Ok(StoredUpload {
             upload,
             bytes,
@@ -128,10 +134,10 @@ where
 
 /// Where an upload's chunks go, and whose quota they count against.
 #[derive(Debug, Clone, Copy)]
-struct Destination {
-    upload: UploadId,
-    customer: CustomerId,
-    quotas: Quotas,
+pub(crate) struct Destination {
+    pub upload: UploadId,
+    pub customer: CustomerId,
+    pub quotas: Quotas,
 }
 
 /// Starts an upload for the customer's distro, refused while an image job of the distro is
@@ -169,79 +175,6 @@ pub async fn discard(pool: &PgPool, upload: UploadId) {
     .await;
 }
 
-/// Streams the body into chunks, hashing it on the way; returns its size and digest.
-async fn receive<S, B, E>(
-    pool: &PgPool,
-    into: Destination,
-    body: S,
-    limit: u64,
-) -> Result<(u64, Sha256Hex), Error>
-where
-    S: Stream<Item = Result<B, E>>,
-    B: AsRef<[u8]>,
-{
-    let mut body = std::pin::pin!(body);
-    let mut hasher = Sha256::new();
-    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
-    let mut seq = 0i32;
-    let mut total = 0u64;
-    loop {
-        let next = body.next().await;
-        let ended = next.is_none();
-        if let Some(piece) = next {
-            let piece = piece.map_err(|_| {
-                Error::Unreadable(
-                    "The upload broke off before the whole archive arrived; send it again.".into(),
-                )
-            })?;
-            let piece = piece.as_ref();
-            total += piece.len() as u64;
-            if total > limit {
-                return Err(too_large(limit));
-            }
-            pending.extend_from_slice(piece);
-        }
-        while pending.len() >= CHUNK_BYTES || (ended && !pending.is_empty()) {
-            let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
-            let data = std::mem::replace(&mut pending, rest);
-            let at = seq;
-            hasher = store_chunk(pool, into, at, data, hasher).await?;
-            seq += 1;
-        }
-        if ended {
-            break;
-        }
-    }
-    if total == 0 {
-        return Err(Error::invalid(
-            "image",
-            "the body is empty: send the archive itself as the request body",
-        ));
-    }
-    Ok((total, Sha256Hex::from_digest(&hasher.finalize().into())))
-}
-
-/// Stores chunk `at` within the customer's upload quota, and hashes it.
-async fn store_chunk(
-    pool: &PgPool,
-    into: Destination,
-    at: i32,
-    data: Vec<u8>,
-    mut hasher: Sha256,
-) -> Result<Sha256, Error> {
-    db::run(pool, move |conn| {
-        conn.transaction(|conn| {
-            let bytes = data.len() as u64;
-            fair_use::may_store_upload(conn, into.customer, bytes, &into.quotas)?;
-            image_uploads::append(conn, into.upload, at, &data)?;
-            Ok::<_, Error>(())
-        })?;
-        hasher.update(&data);
-        Ok(hasher)
-    })
-    .await
-}
-
 /// Queues the unpack of a stored upload, unless its digest is not `expect`; a refused
 /// upload is dropped.
 #[tracing::instrument(skip_all, fields(customer = %actor.customer, distro = %id))]
@@ -252,9 +185,10 @@ pub async fn finish_upload(
     id: CustomDistroId,
     stored: StoredUpload,
     expect: Option<Sha256Hex>,
+    force: bool,
 ) -> Result<Job, Error> {
     let upload = stored.upload;
-    let queued = queue_upload(pool, actor, quotas, id, stored, expect).await;
+    let queued = queue_upload(pool, actor, quotas, id, stored, (expect, force)).await;
     if queued.is_err() {
         discard(pool, upload).await;
     }
@@ -267,7 +201,7 @@ async fn queue_upload(
     quotas: Quotas,
     id: CustomDistroId,
     stored: StoredUpload,
-    expect: Option<Sha256Hex>,
+    (expect, force): (Option<Sha256Hex>, bool),
 ) -> Result<Job, Error> {
     let StoredUpload {
         upload,
@@ -282,7 +216,7 @@ async fn queue_upload(
             format!("the archive received has SHA-256 {digest}, not {expect}; send it again"),
         ));
     }
-    let detail = format!("{bytes} bytes, SHA-256 {digest}");
+    let detail = requested(format!("{bytes} bytes, SHA-256 {digest}"), force);
     let digest_kept = digest.clone();
     queue_image_job(
         pool,
@@ -301,7 +235,8 @@ async fn queue_upload(
             }
         },
         move |distro, image| {
-            crate::jobs::install_image(distro, image, &ArchiveSource::Upload(upload), Some(&digest))
+            let source = ArchiveSource::Upload(upload);
+            crate::jobs::install_image(distro, image, &source, Some(&digest), force)
         },
     )
     .await
@@ -316,8 +251,9 @@ pub async fn unpack(
     id: CustomDistroId,
     file: HomeFile,
     expect: Option<Sha256Hex>,
+    force: bool,
 ) -> Result<Job, Error> {
-    let detail = format!("from {file}");
+    let detail = requested(format!("from {file}"), force);
     queue_image_job(
         pool,
         actor,
@@ -332,6 +268,7 @@ pub async fn unpack(
                 image,
                 &ArchiveSource::HomeFile(file),
                 expect.as_ref(),
+                force,
             )
         },
     )
@@ -347,8 +284,9 @@ pub async fn fetch(
     id: CustomDistroId,
     url: FetchUrl,
     expect: Sha256Hex,
+    force: bool,
 ) -> Result<Job, Error> {
-    let detail = format!("from {url}, SHA-256 {expect}");
+    let detail = requested(format!("from {url}, SHA-256 {expect}"), force);
     queue_image_job(
         pool,
         actor,
@@ -358,7 +296,8 @@ pub async fn fetch(
         IfPending::Refuse,
         |_, _| Ok(()),
         move |distro, image| {
-            crate::jobs::install_image(distro, image, &ArchiveSource::Url(url), Some(&expect))
+            let source = ArchiveSource::Url(url);
+            crate::jobs::install_image(distro, image, &source, Some(&expect), force)
         },
     )
     .await
@@ -412,5 +351,31 @@ pub async fn check_now(
         |_, _| Ok(()),
         |distro, image| crate::jobs::check_image(distro, image),
     )
+    .await
+}
+
+/// Cancels the actor's install job `id`: a queued one never runs; a running one stops at its
+/// next progress write and leaves the installed image as it was. Logged either way.
+#[tracing::instrument(skip_all, fields(customer = %actor.customer, job = %id))]
+pub async fn cancel_install(pool: &PgPool, actor: Actor, id: JobId) -> Result<Job, Error> {
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let job = match jobs::cancel_for_customer(conn, actor.customer, id)? {
+                None => return Err(Error::NotFound),
+                Some(Err(refused)) => return Err(Error::Conflict(refused.to_string())),
+                Some(Ok(job)) => job,
+            };
+            let detail = if job.state == "cancelled" {
+                "it had not started and will not"
+            } else {
+                "it stops at its next progress report; the installed image stays"
+            };
+            if let Some(container) = job.container_id {
+                let target = format!("job {}", job.id);
+                actor.log(conn, container, "image install cancelled", &target, detail)?;
+            }
+            Ok(job)
+        })
+    })
     .await
 }

@@ -14,6 +14,7 @@ use crate::error::Error;
 pub mod custom_distros;
 pub mod fair_use;
 pub mod images;
+mod upload_chunks;
 
 /// Who makes a change, as the operation log records it.
 #[derive(Debug, Clone)]

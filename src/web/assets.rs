@@ -8,6 +8,14 @@ use rust_embed::RustEmbed;
 #[folder = "static/"]
 struct Assets;
 
+/// Browsers that ignore the layout's icon link ask for `/favicon.ico`.
+#[get("/favicon.ico")]
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, "/static/favicon.svg"))
+        .finish()
+}
+
 #[get("/static/{path:.*}")]
 pub async fn serve(request: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let Some(file) = Assets::get(&path) else {

@@ -46,6 +46,8 @@ pub enum AppError {
     Raced(Race),
     /// Over a size limit; the reason says which and what to do.
     PayloadTooLarge(String),
+    /// A body of a kind that is not taken; the reason says what is.
+    UnsupportedMediaType(String),
     MethodNotAllowed,
     /// Over a quota on the shared parts; the reason names it and says what to do.
     OverQuota(String),
@@ -79,6 +81,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) | AppError::Raced(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooManyRequests { .. } | AppError::OverQuota(_) => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -96,7 +99,8 @@ impl AppError {
             | AppError::BadRequest(why)
             | AppError::Conflict(why)
             | AppError::OverQuota(why)
-            | AppError::PayloadTooLarge(why) => why.clone(),
+            | AppError::PayloadTooLarge(why)
+            | AppError::UnsupportedMediaType(why) => why.clone(),
             AppError::Raced(race) => race_on_page(*race).into(),
             AppError::Unauthorized => "Log in first.".into(),
             AppError::Invalid(fields) => fields
@@ -162,6 +166,7 @@ impl From<Error> for AppError {
             Error::OverQuota(why) => AppError::OverQuota(why),
             Error::TooLarge(why) => AppError::PayloadTooLarge(why),
             Error::Unreadable(why) => AppError::BadRequest(why),
+            Error::Unsupported(why) => AppError::UnsupportedMediaType(why),
             Error::Unauthorized => AppError::Unauthorized,
             Error::Forbidden(why) => AppError::Forbidden(why),
             Error::TooManyRequests { retry_after_secs } => {
@@ -342,6 +347,7 @@ impl ApiError {
             AppError::Invalid(_) => "Unprocessable entity",
             AppError::Conflict(_) | AppError::Raced(_) => "Conflict",
             AppError::PayloadTooLarge(_) => "Request entity too large",
+            AppError::UnsupportedMediaType(_) => "Unsupported media type",
             AppError::MethodNotAllowed => "Method not allowed",
             AppError::TooManyRequests { .. } | AppError::OverQuota(_) => "Too many requests",
             AppError::Busy { .. } | AppError::Unavailable => "Service unavailable",

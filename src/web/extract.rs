@@ -126,6 +126,7 @@ impl SignedIn {
             username: Some(self.username.clone()),
             is_staff: self.role == Role::Staff,
             csrf_token: self.csrf_token.clone(),
+            jobs: None,
         }
     }
 }

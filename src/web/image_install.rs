@@ -15,16 +15,18 @@ pub fn no_archive() -> AppError {
     AppError::invalid("archive", "choose an archive file (tar, plain or gzip)")
 }
 
-/// Queues the job that installs the image `command` names. An upload's archive is received
-/// first (before a byte of it is stored, its digest has been parsed) and comes as `uploaded`.
+/// Queues the job that installs the image `command` names (with `force`, even when its check
+/// finds errors). An upload's archive is received first (before a byte of it is stored, its
+/// digest has been parsed) and comes as `uploaded`.
 pub async fn queue(
     state: &AppState,
     actor: Actor,
     id: CustomDistroId,
     command: InstallImage,
     uploaded: Option<StoredUpload>,
+    force: bool,
 ) -> Result<Job, AppError> {
-    Ok(queue_job(state, actor, id, command, uploaded).await?)
+    Ok(queue_job(state, actor, id, command, uploaded, force).await?)
 }
 
 /// As [`queue`], with the refusal as it is (the API shows the pending job of a busy distro).
@@ -34,21 +36,22 @@ pub async fn queue_job(
     id: CustomDistroId,
     command: InstallImage,
     uploaded: Option<StoredUpload>,
+    force: bool,
 ) -> Result<Job, Error> {
     let quotas = state.config.quotas;
     match (command, uploaded) {
         (InstallImage::Upload(expect), Some(stored)) => {
-            images::finish_upload(&state.pool, actor, quotas, id, stored, expect).await
+            images::finish_upload(&state.pool, actor, quotas, id, stored, expect, force).await
         }
         (InstallImage::Upload(_), None) => Err(Error::invalid(
             "archive",
             "choose an archive file (tar, plain or gzip)",
         )),
         (InstallImage::Home(file, expect), None) => {
-            images::unpack(&state.pool, actor, quotas, id, file, expect).await
+            images::unpack(&state.pool, actor, quotas, id, file, expect, force).await
         }
         (InstallImage::Url(url, expect), None) => {
-            images::fetch(&state.pool, actor, quotas, id, url, expect).await
+            images::fetch(&state.pool, actor, quotas, id, url, expect, force).await
         }
         (_, Some(stored)) => {
             images::discard(&state.pool, stored.upload).await;

@@ -4,9 +4,11 @@
 mod actor;
 pub mod api;
 pub mod assets;
+pub mod confirm;
 pub mod csrf;
 pub mod error;
 pub mod extract;
+pub mod head;
 pub mod health;
 pub mod htmx;
 pub mod image_install;
@@ -18,3 +20,5 @@ pub mod private;
 pub mod render;
 pub mod request_spans;
 pub mod staff;
+pub mod user_agent;
+pub mod words;

@@ -13,11 +13,20 @@ pub struct Layout {
     pub is_staff: bool,
     /// The session's CSRF token, sent by forms and by htmx.
     pub csrf_token: String,
+    /// The customer's running and recently failed jobs, for the top bar; pages that read
+    /// them set it.
+    pub jobs: Option<crate::db::queries::dashboard::JobCounts>,
 }
 
 impl Layout {
     pub fn anonymous() -> Self {
         Self::default()
+    }
+
+    /// The layout with the top bar's job counts.
+    pub fn with_jobs(mut self, jobs: crate::db::queries::dashboard::JobCounts) -> Self {
+        self.jobs = Some(jobs);
+        self
     }
 }
 

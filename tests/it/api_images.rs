@@ -1,7 +1,7 @@
 //! Putting root filesystems into custom distros through the API: uploads, files in the home,
 //! fetches, rollbacks and checks, with the worker doing the host work on a real host root.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 use distropanel::host::sample_image::{BUSYBOX, busybox_rootfs};
@@ -123,7 +123,7 @@ async fn an_upload_whose_digest_differs_from_the_one_given_is_refused_and_leaves
     let refused = upload(
         &w,
         id,
-        b"not the archive".to_vec(),
+        b"\x1f\x8b not the archive".to_vec(),
         &format!("?sha256={}", "ab".repeat(32)),
     )
     .await;
@@ -163,7 +163,8 @@ async fn an_archive_over_the_size_limit_is_refused_declared_or_streamed() {
         "PUT /api/custom_distro/{id}/image HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    let piece = vec![7u8; 256 * 1024];
+    let mut piece = vec![7u8; 256 * 1024];
+    piece[..2].copy_from_slice(&[0x1f, 0x8b]); // gzip's magic bytes, so only the size refuses it
     for _ in 0..(limit / piece.len() + 2) {
         let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
         chunk.extend_from_slice(&piece);
@@ -181,6 +182,76 @@ async fn an_archive_over_the_size_limit_is_refused_declared_or_streamed() {
     assert_eq!(w.app.snapshot(), before, "nothing changed");
     assert_eq!(w.app.count("image_uploads"), 0);
     assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_cancelled_midway_leaves_no_chunk_behind() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let before = w.app.snapshot();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", w.app.port))
+        .await
+        .unwrap();
+    let auth = base64_basic("alice", "alice-password");
+    let head = format!(
+        "PUT /api/custom_distro/{id}/image HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n",
+        6 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![7u8; 3 << 20]).await.unwrap();
+    // chunks are stored as they come
+    let started = std::time::Instant::now();
+    while w.app.count("image_upload_chunks") < 2 {
+        assert!(started.elapsed().as_secs() < 30, "the upload streams in");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(stream); // what a browser's abort does to the connection
+
+    let started = std::time::Instant::now();
+    while w.app.count("image_uploads") > 0 || w.app.count("image_upload_chunks") > 0 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the partial upload is dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_that_is_no_archive_is_refused_with_415_and_nothing_is_stored() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let before = w.app.snapshot();
+    let html = b"<!DOCTYPE html><html><body>404 Not Found</body></html>\n".repeat(100);
+
+    for junk in [html, b"short".to_vec(), vec![0u8; 64 * 1024]] {
+        let refused = upload(&w, id, junk, "").await;
+        assert_eq!(refused.status, 415, "{refused:?}");
+        assert_eq!(refused.error(), "Unsupported media type");
+        assert!(
+            refused.reason().contains("not an image archive"),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+
+    // each accepted format passes the sniff (the job decides what it can unpack)
+    let formats: [&[u8]; 4] = [
+        b"\xfd7zXZ\x00rest",
+        b"\x28\xb5\x2f\xfdrest",
+        b"BZh91AY&SY",
+        b"\x1f\x8b\x08rest",
+    ];
+    for (n, magic) in formats.iter().enumerate() {
+        let other = w
+            .custom_distro("alice", &w.images, &format!("f{n}"), &format!("f{n}"))
+            .await;
+        let accepted = upload(&w, other, magic.to_vec(), "").await;
+        assert_eq!(accepted.status, 202, "{accepted:?}");
+    }
 }
 
 fn base64_basic(user: &str, password: &str) -> String {
@@ -460,7 +531,8 @@ async fn a_check_of_an_image_that_cannot_boot_marks_it_broken() {
         Member::Dir("etc"),
         Member::File("etc/hostname", b"x\n", 0o644),
     ]);
-    upload(&w, id, unbootable, "").await;
+    // forced in: without force the check refuses it before the swap
+    upload(&w, id, unbootable, "?force=1").await;
     drain(&w.app).await;
     let check = api.get(&format!("/api/custom_distro/{id}/check")).await;
     assert_eq!(check.json["image_state"], "broken", "{check:?}");
@@ -596,4 +668,394 @@ async fn the_file_and_the_digest_are_trimmed_as_the_forms_trim_them() {
         .await;
     assert_eq!(blank.status, 422, "{blank:?}");
     assert!(blank.json["fields"]["file"].is_string());
+}
+
+/// An archive a container could not boot: no `/.old_root`, no `/containers`.
+fn unbootable_archive() -> Vec<u8> {
+    archive(&[
+        Member::Dir("etc"),
+        Member::File("etc/hostname", b"broken\n", 0o644),
+    ])
+}
+
+fn still_busybox(w: &World, id: i64, digest: &str) {
+    assert!(image_dir(w, "bb").join("bin/busybox").is_file());
+    assert!(!image_dir(w, "bb").join("etc/hostname").exists());
+    assert_eq!(
+        w.app.scalar(&format!(
+            "SELECT image_sha256 FROM custom_distros WHERE id = {id}"
+        )),
+        digest
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_archive_leaves_the_working_image_in_place_and_force_installs_it() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let good = busybox_image(&w);
+    assert_eq!(upload(&w, id, good.clone(), "").await.status, 202);
+    drain(&w.app).await;
+
+    let refused = upload(&w, id, unbootable_archive(), "").await;
+    assert_eq!(refused.status, 202, "{refused:?}");
+    drain(&w.app).await;
+    let failed = job(&w, refused.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(
+        failed["attempts"], 1,
+        "a refusal by the check is not retried"
+    );
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("the image check found errors, so the installed image was kept")
+            && error.contains("/.old_root is missing")
+            && error.contains("/containers is missing"),
+        "{error}"
+    );
+    let report = messages(&failed["report"]);
+    let image = format!("/containers/{}/distros/bb", w.images.uid());
+    assert!(
+        report.contains(&format!("check {image} -> error: /.old_root is missing"))
+            && report.contains(&format!("refused {image} -> error")),
+        "the report lists the errors: {report}"
+    );
+    still_busybox(&w, id, &sha256(&good));
+    let check = w
+        .app
+        .api("alice")
+        .get(&format!("/api/custom_distro/{id}/check"))
+        .await;
+    assert_eq!(check.json["image_state"], "ready", "{check:?}");
+
+    let bad = upload(&w, id, unbootable_archive(), "?force=1").await;
+    assert_eq!(bad.status, 202, "{bad:?}");
+    drain(&w.app).await;
+    let forced = job(&w, bad.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(forced["state"], "done", "{forced}");
+    assert!(
+        messages(&forced["report"])
+            .contains("installed with force although the check found errors"),
+        "{forced}"
+    );
+    assert!(image_dir(&w, "bb").join("etc/hostname").is_file());
+    let check = w
+        .app
+        .api("alice")
+        .get(&format!("/api/custom_distro/{id}/check"))
+        .await;
+    assert_eq!(check.json["image_state"], "broken", "{check:?}");
+
+    let nonsense = upload(&w, id, good, "?force=please").await;
+    assert_eq!(nonsense.status, 422, "{nonsense:?}");
+    assert!(nonsense.json["fields"]["force"].is_string(), "{nonsense:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn force_shows_in_the_operation_log() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let bad = upload(&w, id, unbootable_archive(), "?force=true").await;
+    assert_eq!(bad.status, 202, "{bad:?}");
+    drain(&w.app).await;
+    let job_id = bad.json["job"]["id"].as_i64().unwrap();
+
+    let requested = w.app.scalar(
+        "SELECT string_agg(action || ': ' || detail, ' / ') FROM events \
+         WHERE action = 'image uploaded'",
+    );
+    assert!(
+        requested.contains("with force: installed even if its check finds errors"),
+        "{requested}"
+    );
+    let step = w.app.scalar(&format!(
+        "SELECT string_agg(outcome || ': ' || detail, ' / ') FROM events \
+         WHERE job_id = {job_id} AND action = 'force'"
+    ));
+    assert!(step.starts_with("warning: installed with force"), "{step}");
+    let emperor_log =
+        std::fs::read_to_string(home(&w.app, w.images.uid()).join("logs/emperor.log")).unwrap();
+    assert!(
+        emperor_log.contains("force /containers/")
+            && emperor_log.contains("-> warning: installed with force"),
+        "{emperor_log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_before_swap_holds_for_home_and_url_sources() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let good = busybox_image(&w);
+    assert_eq!(upload(&w, id, good.clone(), "").await.status, 202);
+    drain(&w.app).await;
+    let broken = unbootable_archive();
+    let api = w.app.api("alice");
+
+    let images = home(&w.app, w.images.uid()).join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::write(images.join("broken.tar"), &broken).unwrap();
+    let from_home = api
+        .post(
+            &format!("/api/custom_distro/{id}/unpack"),
+            json!({"file": "images/broken.tar"}),
+        )
+        .await;
+    assert_eq!(from_home.status, 202, "{from_home:?}");
+    drain(&w.app).await;
+    let failed = job(&w, from_home.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (&failed["state"], &failed["attempts"]),
+        (&json!("failed"), &json!(1))
+    );
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("/.old_root is missing")
+    );
+    still_busybox(&w, id, &sha256(&good));
+
+    let port = serve_once_per_request("200 OK", broken.clone()).await;
+    let url = format!("http://127.0.0.1:{port}/broken.tar");
+    let fetched = api
+        .post(
+            &format!("/api/custom_distro/{id}/fetch"),
+            json!({"url": url, "sha256": sha256(&broken)}),
+        )
+        .await;
+    assert_eq!(fetched.status, 202, "{fetched:?}");
+    drain(&w.app).await;
+    let failed = job(&w, fetched.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (&failed["state"], &failed["attempts"]),
+        (&json!("failed"), &json!(1))
+    );
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("/containers is missing")
+    );
+    still_busybox(&w, id, &sha256(&good));
+
+    let forced = api
+        .post(
+            &format!("/api/custom_distro/{id}/fetch"),
+            json!({"url": url, "sha256": sha256(&broken), "force": true}),
+        )
+        .await;
+    assert_eq!(forced.status, 202, "{forced:?}");
+    drain(&w.app).await;
+    let done = job(&w, forced.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(image_dir(&w, "bb").join("etc/hostname").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_job_shows_progress() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let tarball = busybox_image(&w);
+    let accepted = upload(&w, id, tarball.clone(), "").await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert_eq!(accepted.json["job"]["progress"], Value::Null, "not started");
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    let progress = &done["progress"];
+    assert_eq!(progress["phase"], "checking", "{done}");
+    assert_eq!(progress["done"], tarball.len(), "{done}");
+    assert_eq!(progress["total"], tarball.len(), "{done}");
+    assert!(progress["members"].as_u64().unwrap() > 3, "{done}");
+    assert!(progress["bytes"].as_u64().unwrap() > 100_000, "{done}");
+}
+
+/// Serves `body` slowly: the headers, then 2 KiB every 50 ms.
+async fn serve_slowly(body: Vec<u8>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                for piece in body.chunks(2048) {
+                    if stream.write_all(piece).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_leaves_the_previous_image() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let good = busybox_image(&w);
+    assert_eq!(upload(&w, id, good.clone(), "").await.status, 202);
+    drain(&w.app).await;
+    let api = w.app.api("alice");
+
+    // a queued install is cancelled at once and never runs
+    let queued = upload(&w, id, good.clone(), "").await;
+    let queued_id = queued.json["job"]["id"].as_i64().unwrap();
+    let cancelled = api
+        .post(&format!("/api/jobs/{queued_id}/cancel"), json!({}))
+        .await;
+    assert_eq!(cancelled.status, 200, "{cancelled:?}");
+    assert_eq!(cancelled.json["state"], "cancelled");
+    let again = api
+        .post(&format!("/api/jobs/{queued_id}/cancel"), json!({}))
+        .await;
+    assert_eq!(again.status, 409, "{again:?}");
+
+    // a running fetch stops at its next progress write
+    let other = {
+        let mut other = good.clone();
+        other.extend_from_slice(&[0; 512]);
+        other
+    };
+    let port = serve_slowly(other.clone()).await;
+    let fetch = api
+        .post(
+            &format!("/api/custom_distro/{id}/fetch"),
+            json!({"url": format!("http://127.0.0.1:{port}/slow.tar.gz"), "sha256": sha256(&other)}),
+        )
+        .await;
+    assert_eq!(fetch.status, 202, "{fetch:?}");
+    let fetch_id = fetch.json["job"]["id"].as_i64().unwrap();
+    let cancel = async {
+        loop {
+            let shown = job(&w, fetch_id).await;
+            if shown["state"] == "running" && shown["progress"]["done"].as_u64() > Some(0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let asked = api
+            .post(&format!("/api/jobs/{fetch_id}/cancel"), json!({}))
+            .await;
+        assert_eq!(asked.status, 200, "{asked:?}");
+        assert_eq!(asked.json["state"], "running", "it stops by itself");
+    };
+    let started = std::time::Instant::now();
+    tokio::join!(drain(&w.app), cancel);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the fetch stopped before the download ended"
+    );
+    let stopped = job(&w, fetch_id).await;
+    assert_eq!(stopped["state"], "cancelled", "{stopped}");
+    assert!(
+        messages(&stopped["report"]).contains("the fetch was cancelled: the installed image stays"),
+        "{stopped}"
+    );
+    still_busybox(&w, id, &sha256(&good));
+    assert!(
+        !w.app
+            .host_root
+            .path()
+            .join(format!("var/lib/distropanel/staging/{}/bb", w.images.uid()))
+            .exists(),
+        "nothing is left staged"
+    );
+
+    // only installs are cancelled
+    let check = api
+        .post(&format!("/api/custom_distro/{id}/check"), json!({}))
+        .await;
+    let check_id = check.json["job"]["id"].as_i64().unwrap();
+    let refused = api
+        .post(&format!("/api/jobs/{check_id}/cancel"), json!({}))
+        .await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert_eq!(job(&w, check_id).await["state"], "queued");
+}
+
+/// Asks for `file` of the storage home to be unpacked into the distro; the job's id.
+async fn unpack_home_file(w: &World, id: i64, file: &str) -> i64 {
+    let accepted = w
+        .app
+        .api("alice")
+        .post(
+            &format!("/api/custom_distro/{id}/unpack"),
+            json!({"file": file}),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    accepted.json["job"]["id"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xz_upload_and_a_zstd_file_from_the_home_install_and_a_text_file_fails_for_good() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    let tarball = busybox_image(&w);
+    let plain = {
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&tarball[..])
+            .read_to_end(&mut tar)
+            .unwrap();
+        tar
+    };
+    let xz = {
+        let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        encoder.write_all(&plain).unwrap();
+        encoder.finish().unwrap()
+    };
+    let accepted = upload(&w, id, xz.clone(), "").await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    drain(&w.app).await;
+    let done = job(&w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(
+        messages(&done["report"]).contains("the archive (xz): "),
+        "{done}"
+    );
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+
+    let uploads = home(&w.app, w.images.uid()).join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let zstd = zstd::encode_all(&plain[..], 3).unwrap();
+    std::fs::write(uploads.join("rootfs.tar.zst"), &zstd).unwrap();
+    std::fs::write(
+        uploads.join("notes.tar.gz"),
+        b"remember to pack the image\n",
+    )
+    .unwrap();
+    let api = w.app.api("alice");
+    let from_home = unpack_home_file(&w, id, "uploads/rootfs.tar.zst").await;
+    drain(&w.app).await;
+    assert_eq!(job(&w, from_home).await["state"], "done");
+    let shown = api.get(&format!("/api/custom_distro/{id}")).await;
+    assert_eq!(shown.json["image_sha256"], sha256(&zstd).as_str());
+
+    let junk = unpack_home_file(&w, id, "uploads/notes.tar.gz").await;
+    drain(&w.app).await;
+    let failed = job(&w, junk).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(failed["attempts"], 1, "not retried: {failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("the file is not an image archive: it starts with 72 65 6d 65")
+            && error.contains("gzip, xz, zstd or bzip2"),
+        "{error}"
+    );
+    let shown = api.get(&format!("/api/custom_distro/{id}")).await;
+    assert_eq!(
+        shown.json["image_sha256"],
+        sha256(&zstd).as_str(),
+        "the image stays"
+    );
+    assert_eq!(shown.json["image_state"], "ready");
 }

@@ -651,6 +651,16 @@ async fn every_refusal_keeps_its_status_body_and_headers() {
         .await,
     );
 
+    // 415: an upload that is no archive
+    r.saw(
+        format!("PUT /api/custom_distro/{debian}/image (a text file)"),
+        api.send(
+            api.request(Method::PUT, &format!("/api/custom_distro/{debian}/image"))
+                .body("just some notes\n".repeat(40)),
+        )
+        .await,
+    );
+
     // 416: a range that is not one
     r.saw(
         "GET /api/alarms?range=x",
@@ -710,7 +720,7 @@ async fn every_refusal_keeps_its_status_body_and_headers() {
         ("?sha256=xyz", b"x".to_vec()),
         (
             "?sha256=abababababababababababababababababababababababababababababababab",
-            b"not the archive".to_vec(),
+            b"\x1f\x8b not the archive".to_vec(),
         ),
         ("", Vec::new()),
     ] {

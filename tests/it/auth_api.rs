@@ -126,9 +126,10 @@ async fn a_token_revoked_in_the_panel_is_401_at_once() {
     let created = browser
         .post_form("/settings/tokens", &[("name", "laptop")])
         .await;
-    assert_eq!(created.status(), 200);
-    assert_eq!(created.headers()["cache-control"], "no-store");
-    let page = created.text().await.unwrap();
+    assert_eq!(created.status(), 303);
+    let shown = browser.get("/settings").await;
+    assert_eq!(shown.headers()["cache-control"], "no-store");
+    let page = shown.text().await.unwrap();
     let at = page.find("dpt_").expect("the new token is shown");
     let secret: String = page[at..].chars().take_while(|c| *c != '<').collect();
     let bearer = TokenClient::new(&app.address, &secret);
@@ -138,7 +139,10 @@ async fn a_token_revoked_in_the_panel_is_401_at_once() {
 
     let id = scalar(&app, "SELECT id::bigint AS n FROM api_tokens");
     let revoked = browser
-        .post_form(&format!("/settings/tokens/{id}/revoke"), &[])
+        .post_form(
+            &format!("/settings/tokens/{id}/revoke"),
+            &[("confirmed", "1")],
+        )
         .await;
     assert_eq!(revoked.status(), 303);
     assert_eq!(bearer.get("/api/tokens").await.status(), 401);

@@ -31,7 +31,7 @@ async fn a_customer_logs_in_makes_and_revokes_a_token_and_logs_out_in_a_real_bro
         .for_element(Locator::LinkText("alice"))
         .await
         .unwrap();
-    assert_eq!(c.current_url().await.unwrap().path(), "/");
+    assert_eq!(c.current_url().await.unwrap().path(), "/dashboard");
 
     c.goto(&app.url("/settings")).await.unwrap();
     c.find(Locator::Id("token_name"))
@@ -63,6 +63,8 @@ async fn a_customer_logs_in_makes_and_revokes_a_token_and_logs_out_in_a_real_bro
         .click()
         .await
         .unwrap();
+    // revoking asks first, in a dialog
+    browser.click("#confirm-dialog-yes").await;
     let notice = c
         .wait()
         .for_element(Locator::Css(".flash.ok"))

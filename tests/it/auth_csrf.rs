@@ -61,7 +61,7 @@ async fn the_token_is_accepted_as_a_form_field_and_as_the_htmx_header() {
             &[("csrf_token", &token), ("name", "one")],
         )
         .await;
-    assert_eq!(by_field.status(), 200);
+    assert_eq!(by_field.status(), 303);
     let by_header = browser
         .client
         .post(browser.url("/settings/tokens"))
@@ -72,7 +72,7 @@ async fn the_token_is_accepted_as_a_form_field_and_as_the_htmx_header() {
         .send()
         .await
         .unwrap();
-    assert_eq!(by_header.status(), 200);
+    assert_eq!(by_header.status(), 303);
     assert_eq!(app.count("api_tokens"), 2);
 }
 
@@ -101,7 +101,7 @@ async fn a_post_from_another_origin_is_refused_even_with_the_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(same_origin.status(), 200);
+    assert_eq!(same_origin.status(), 303);
     assert_eq!(app.count("api_tokens"), 1);
 }
 
@@ -198,23 +198,59 @@ async fn identity_pages_and_refusals_carry_the_security_headers() {
 }
 
 #[tokio::test]
-async fn a_multipart_form_carries_the_token_in_its_address() {
+async fn a_multipart_form_carries_the_token_in_its_first_field_or_the_header_never_its_address() {
     let app = spawn_app().await;
     app.customer("alice");
     let browser = Browser::customer(&app, "alice").await;
     let token = browser.token_on("/settings").await;
-    let multipart = |path: String| {
-        browser
+    let field = |name: &str, value: &str| {
+        format!("--x\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    let multipart = |path: String, body: String, header: Option<&str>| {
+        let mut request = browser
             .client
             .post(browser.url(&path))
-            .header("Content-Type", "multipart/form-data; boundary=x")
-            .body("--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nlaptop\r\n--x--\r\n")
-            .send()
+            .header("Content-Type", "multipart/form-data; boundary=x");
+        if let Some(token) = header {
+            request = request.header("X-CSRF-Token", token);
+        }
+        request.body(format!("{body}--x--\r\n")).send()
     };
-    let without = multipart("/settings/tokens".into()).await.unwrap();
-    assert_eq!(without.status(), 403);
-    let with = multipart(format!("/settings/tokens?csrf_token={token}"))
+    let name = field("name", "laptop");
+    let first = format!("{}{name}", field("csrf_token", &token));
+    let later = format!("{name}{}", field("csrf_token", &token));
+
+    let without = multipart("/settings/tokens".into(), name.clone(), None)
         .await
         .unwrap();
-    assert_ne!(with.status(), 403, "past the CSRF check");
+    assert_eq!(without.status(), 403);
+    let in_address = multipart(
+        format!("/settings/tokens?csrf_token={token}"),
+        name.clone(),
+        None,
+    );
+    assert_eq!(
+        in_address.await.unwrap().status(),
+        403,
+        "never read from the address"
+    );
+    let not_first = multipart("/settings/tokens".into(), later, None)
+        .await
+        .unwrap();
+    assert_eq!(not_first.status(), 403, "only the first field is read");
+    let forged = multipart(
+        "/settings/tokens".into(),
+        field("csrf_token", "forged"),
+        None,
+    );
+    assert_eq!(forged.await.unwrap().status(), 403);
+
+    let with_field = multipart("/settings/tokens".into(), first, None)
+        .await
+        .unwrap();
+    assert_ne!(with_field.status(), 403, "past the CSRF check");
+    let with_header = multipart("/settings/tokens".into(), name, Some(&token))
+        .await
+        .unwrap();
+    assert_ne!(with_header.status(), 403, "past the CSRF check");
 }

@@ -93,7 +93,7 @@ async fn logging_in_sets_a_fresh_httponly_samesite_session_cookie_and_logout_end
 
     let response = browser.login("alice", "alice-password").await;
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], "/");
+    assert_eq!(response.headers()["location"], "/dashboard");
     let set_cookie = set_cookie_for(&response, "distropanel_session")
         .expect("a session cookie")
         .to_owned();
@@ -312,7 +312,7 @@ async fn the_sweep_forgets_failures_older_than_the_window() {
 }
 
 #[tokio::test]
-async fn staff_land_on_the_staff_pages_and_customers_on_the_start_page() {
+async fn staff_land_on_the_staff_pages_and_customers_on_their_dashboard() {
     let app = spawn_app().await;
     app.staff("root");
     app.customer("alice");
@@ -321,8 +321,8 @@ async fn staff_land_on_the_staff_pages_and_customers_on_the_start_page() {
     assert_eq!(response.headers()["location"], "/staff");
     let customer = Browser::new(&app);
     let response = customer.login("alice", "alice-password").await;
-    assert_eq!(response.headers()["location"], "/");
-    let (_, home) = customer.get_text("/").await;
+    assert_eq!(response.headers()["location"], "/dashboard");
+    let (_, home) = customer.get_text("/dashboard").await;
     assert!(home.contains("alice") && home.contains("Log out"), "{home}");
     let (status, page) = customer.get_text("/login").await;
     assert_eq!(status, 200, "the form is there to log in as someone else");
@@ -368,7 +368,10 @@ async fn a_user_sees_their_sessions_and_ends_one_from_another_browser() {
     assert_eq!(page.matches("this session").count(), 1);
 
     let ended = laptop
-        .post_form(&format!("/settings/sessions/{phone_session}/end"), &[])
+        .post_form(
+            &format!("/settings/sessions/{phone_session}/end"),
+            &[("confirmed", "1")],
+        )
         .await;
     assert_eq!(ended.status(), 303);
     assert_eq!(
@@ -380,7 +383,10 @@ async fn a_user_sees_their_sessions_and_ends_one_from_another_browser() {
 
     let own = crate::personas::newest_session_of(&app, "alice");
     let out = laptop
-        .post_form(&format!("/settings/sessions/{own}/end"), &[])
+        .post_form(
+            &format!("/settings/sessions/{own}/end"),
+            &[("confirmed", "1")],
+        )
         .await;
     assert_eq!(out.status(), 303);
     assert_eq!(app.count("sessions"), 0);

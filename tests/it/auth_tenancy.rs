@@ -90,7 +90,7 @@ async fn customer_b_with_customer_as_ids_gets_what_a_missing_id_gets_and_nothing
 
     // pages
     let token = bob.token_on("/settings").await;
-    let form = [("csrf_token", token.as_str())];
+    let form = [("csrf_token", token.as_str()), ("confirmed", "1")];
     let pairs = [
         (
             format!("/settings/tokens/{alice_token_id}/revoke"),

@@ -259,6 +259,11 @@ async fn the_real_vassal_boots_a_custom_distro_under_a_real_emperor_and_planted_
             max_archive_bytes: 64 << 20,
             deadline: distropanel::host::deadline::Deadline::NONE,
         },
+        &distropanel::host::image::Gate {
+            facts: &distropanel::host::check::CheckFacts::default(),
+            force: false,
+            progress: &distropanel::host::progress::Progress::none(),
+        },
     )
     .unwrap();
     // the platform distro is a real root too, and the storage container boots it

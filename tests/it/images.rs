@@ -7,11 +7,13 @@ use std::path::Path;
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use distropanel::domain::archive_format::ArchiveFormat;
 use distropanel::domain::ids::ContainerId;
 use distropanel::domain::values::{DistroPath, Uid};
 use distropanel::host::check::{CheckFacts, check};
 use distropanel::host::deadline::Deadline;
-use distropanel::host::image::{ImageError, install, rollback};
+use distropanel::host::image::{Gate, ImageError, Installed, install, rollback};
+use distropanel::host::progress::Progress;
 use distropanel::host::report::Level;
 use distropanel::host::store::{ImageDirs, Store};
 use distropanel::host::unpack::{Limits, UnpackError};
@@ -102,7 +104,7 @@ impl Home {
         archive: impl std::io::Read,
         limits: Limits,
     ) -> Result<distropanel::host::unpack::Unpacked, ImageError> {
-        install(&self.dir(), &path(), archive, None, Some(UID), limits)
+        unpacked(install_unchecked(&self.dir(), archive, limits))
     }
     /// The installed image.
     pub(crate) fn image(&self) -> std::path::PathBuf {
@@ -125,6 +127,27 @@ impl Home {
 
 fn path() -> DistroPath {
     DistroPath::parse("img").unwrap()
+}
+
+/// Installs `archive` as `img` whatever its check finds: these stories are about the unpack.
+fn install_unchecked(
+    dirs: &ImageDirs,
+    archive: impl std::io::Read,
+    limits: Limits,
+) -> Result<Installed, ImageError> {
+    let progress = Progress::none();
+    let gate = Gate {
+        facts: &CheckFacts::default(),
+        force: true,
+        progress: &progress,
+    };
+    install(dirs, &path(), archive, None, Some(UID), limits, &gate)
+}
+
+fn unpacked(
+    installed: Result<Installed, ImageError>,
+) -> Result<distropanel::host::unpack::Unpacked, ImageError> {
+    installed.map(|installed| installed.unpacked)
 }
 
 fn good_image(marker: &[u8]) -> Vec<u8> {
@@ -313,14 +336,11 @@ fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_
         max_archive_bytes: 100 << 20,
         deadline: Deadline::NONE,
     };
-    let refused = install(
+    let refused = unpacked(install_unchecked(
         &home.dir(),
-        &path(),
         &archive(&[Member::File("big", &big, 0o644)])[..],
-        None,
-        Some(UID),
         tight,
-    );
+    ));
     assert!(
         matches!(
             refused,
@@ -335,7 +355,7 @@ fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_
         deadline: Deadline::NONE,
     };
     let many = archive(&[Member::Dir("a/"), Member::Dir("b/"), Member::Dir("c/")]);
-    let refused = install(&home.dir(), &path(), &many[..], None, Some(UID), few);
+    let refused = unpacked(install_unchecked(&home.dir(), &many[..], few));
     assert!(
         matches!(
             refused,
@@ -346,18 +366,97 @@ fn an_image_over_the_quota_or_with_too_many_members_is_refused_and_the_previous_
     assert_eq!(std::fs::read(home.image().join("marker")).unwrap(), b"v1");
 }
 
+fn xz(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    zstd::encode_all(bytes, 19).unwrap()
+}
+
+fn bzip2(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+type Compress = fn(&[u8]) -> Vec<u8>;
+
 #[test]
-fn a_garbage_archive_is_a_clear_error_and_the_previous_image_stays() {
+fn xz_zstd_and_bzip2_images_install_whatever_their_name_says() {
+    let home = Home::new();
+    let made: [(Compress, ArchiveFormat); 5] = [
+        (xz, ArchiveFormat::Xz),
+        (zstd, ArchiveFormat::Zstd),
+        (bzip2, ArchiveFormat::Bzip2),
+        (gzip, ArchiveFormat::Gzip),
+        (<[u8]>::to_vec, ArchiveFormat::Tar),
+    ];
+    for (compress, format) in made {
+        let marker = format!("made with {format}");
+        let done = home
+            .install(&compress(&good_image(marker.as_bytes())))
+            .unwrap();
+        assert_eq!(done.format, format);
+        assert_eq!(home.marker(), marker.as_bytes());
+        assert!(
+            std::fs::read_link(home.image().join("bin")).is_ok(),
+            "{format}: the links too"
+        );
+        assert!(
+            done.report
+                .iter()
+                .any(|l| l.message.starts_with(&format!("the archive ({format}): "))),
+            "{:?}",
+            done.report
+        );
+    }
+}
+
+#[test]
+fn junk_or_a_compressed_stream_without_a_tar_is_refused_clearly_and_the_image_stays() {
     let home = Home::new();
     home.install(&good_image(b"v1")).unwrap();
-    let refused = home
-        .install(b"this is not a tar archive at all, not even close.....")
-        .unwrap_err();
-    assert!(
-        refused.to_string().contains("could not be read"),
-        "{refused}"
+    let text = b"this is not a tar archive at all, not even close.....".repeat(20);
+    let refused = home.install(&text).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the file is not an image archive: it starts with 74 68 69 73 20 69 73 20 6e 6f 74 20 \
+         61 20 74 61 (a tar archive, plain or compressed with gzip, xz, zstd or bzip2 is taken)"
     );
-    assert_eq!(std::fs::read(home.image().join("marker")).unwrap(), b"v1");
+    assert!(matches!(
+        refused,
+        ImageError::Unpack(UnpackError::Format(_))
+    ));
+    for (compressed, format) in [
+        (xz(&text), "xz"),
+        (zstd(&text), "zstd"),
+        (gzip(&text), "gzip"),
+    ] {
+        let refused = home.install(&compressed).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "the {format} stream holds no tar archive: what it holds starts with 74 68 69 73 \
+                 20 69 73 20 6e 6f 74 20 61 20 74 61"
+            )
+        );
+    }
+    let empty = home.install(&bzip2(b"")).unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "the bzip2 stream holds no tar archive: what it holds is empty"
+    );
+    let cut = xz(&good_image(b"v2"));
+    let broken = home.install(&cut[..cut.len() / 2]).unwrap_err();
+    assert!(
+        matches!(broken, ImageError::Unpack(UnpackError::Corrupt(_))),
+        "{broken:?}"
+    );
+    assert_eq!(home.marker(), b"v1");
+    assert!(home.nothing_staged());
 }
 
 #[test]

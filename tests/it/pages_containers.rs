@@ -71,11 +71,28 @@ async fn a_customer_maps_a_custom_distro_through_the_form_and_sees_the_restart_q
     );
     let jobs_before = w.app.count("jobs");
 
+    // it has no image yet: the page asks to confirm a choice that would fall back
     let response = submit(
         &browser,
         uid,
         "boot",
         &[("custom_distro", &distro.to_string())],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("cannot boot now (no image)"), "{page}");
+    assert_eq!(
+        w.app.count("jobs"),
+        jobs_before,
+        "nothing queued unconfirmed"
+    );
+
+    let response = submit(
+        &browser,
+        uid,
+        "boot",
+        &[("custom_distro", &distro.to_string()), ("confirm", "yes")],
     )
     .await;
     assert_eq!(response.status(), 303);
@@ -98,9 +115,11 @@ async fn a_customer_maps_a_custom_distro_through_the_form_and_sees_the_restart_q
         "{page}"
     );
     assert!(
-        page.contains("custom_distro set to &#39;Alpine edge&#39;"),
-        "logged: {page}"
+        page.contains("boots the custom distro &#39;Alpine edge&#39;"),
+        "logged in plain words: {page}"
     );
+    let log = &page[page.find("id=\"log\"").unwrap()..];
+    assert!(!log.contains("custom_distro"), "no API field names: {log}");
 
     // the image was never installed: the restart falls back, and the page says so
     drain(&w.app).await;
@@ -143,7 +162,13 @@ async fn a_refused_change_shows_the_reason_and_changes_nothing() {
     let before = w.app.snapshot();
 
     // a storage container holding distros cannot stop storing them
-    let response = submit(&browser, w.images.uid(), "storage", &[("storage", "off")]).await;
+    let response = submit(
+        &browser,
+        w.images.uid(),
+        "storage",
+        &[("storage", "off"), ("confirmed", "1")],
+    )
+    .await;
     assert_eq!(response.status(), 409);
     let page = response.text().await.unwrap();
     assert!(page.contains("role=\"alert\" id=\"problem\""), "{page}");
@@ -186,7 +211,7 @@ async fn with_htmx_a_refusal_is_swapped_in_place_and_changes_nothing() {
         .header("HX-Request", "true")
         .header("X-CSRF-Token", token)
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("storage=off")
+        .body("storage=off&confirmed=1")
         .send()
         .await
         .unwrap();
@@ -216,7 +241,7 @@ async fn a_customer_turns_storage_on_and_restarts() {
     assert_eq!(response.status(), 303);
     let (_, page) = browser.get_text(&location(&response)).await;
     assert!(page.contains("A restart is queued."), "{page}");
-    assert!(page.contains("reboot requested"), "{page}");
+    assert!(page.contains("restart asked for"), "{page}");
 }
 
 #[tokio::test]
@@ -343,7 +368,13 @@ async fn a_customer_chooses_a_custom_distro_in_a_real_browser_and_sees_the_pendi
         .await
         .unwrap();
     select
-        .select_by_label("custom distro: Alpine edge")
+        .select_by_label("custom distro: Alpine edge (cannot boot: no image)")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#boot input[name=confirm]"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
     c.find(Locator::Css("#boot button[type=submit]"))

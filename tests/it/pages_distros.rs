@@ -32,7 +32,7 @@ fn distro_of(response: &Response) -> i64 {
         .unwrap_or_else(|| panic!("not a distro's page: {location}"))
 }
 
-/// Sends the upload form as a browser does: `multipart/form-data`, the token in the address.
+/// Sends the upload form as a browser does: `multipart/form-data`, the token its first field.
 async fn upload_form(
     browser: &Browser,
     id: i64,
@@ -41,14 +41,42 @@ async fn upload_form(
     sha256: &str,
     token: Option<&str>,
 ) -> Response {
+    upload_form_with(
+        browser,
+        id,
+        (file_name, archive),
+        &[("sha256", sha256)],
+        token,
+    )
+    .await
+}
+
+/// The upload form with these text `fields` before the archive.
+async fn upload_form_with(
+    browser: &Browser,
+    id: i64,
+    (file_name, archive): (&str, &[u8]),
+    fields: &[(&str, &str)],
+    token: Option<&str>,
+) -> Response {
     let boundary = "----distropanel-test-boundary-7d1f";
     let mut body = Vec::new();
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"sha256\"\r\n\r\n{sha256}\r\n"
-        )
-        .as_bytes(),
-    );
+    if let Some(token) = token {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"{file_name}\"\r\nContent-Type: application/gzip\r\n\r\n"
@@ -57,12 +85,9 @@ async fn upload_form(
     );
     body.extend_from_slice(archive);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let query = token
-        .map(|t| format!("?csrf_token={t}"))
-        .unwrap_or_default();
     browser
         .client
-        .post(browser.url(&format!("/distros/{id}/image{query}")))
+        .post(browser.url(&format!("/distros/{id}/image")))
         .header(
             "Content-Type",
             format!("multipart/form-data; boundary={boundary}"),
@@ -195,7 +220,7 @@ async fn a_duplicate_path_or_a_path_change_under_a_booting_container_is_refused_
     assert_eq!(bad_name.status(), 422);
 
     let rollback = alice
-        .post_form(&format!("/distros/{id}/rollback"), &[])
+        .post_form(&format!("/distros/{id}/rollback"), &[("confirmed", "1")])
         .await;
     assert_eq!(rollback.status(), 409);
     assert!(
@@ -236,19 +261,31 @@ async fn an_uploaded_image_is_unpacked_by_the_host_and_its_page_shows_it_ready_w
     )
     .await;
     assert_eq!(uploaded.status(), 303);
-    assert_eq!(
-        uploaded.headers()["location"],
-        format!("/distros/{id}?done=uploaded").as_str()
+    let location = uploaded.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("/distros/{id}?done=uploaded&job=")),
+        "{location}"
     );
     let waiting = page(&alice, &format!("/distros/{id}")).await;
     assert!(waiting.contains("state-unpacking"), "{waiting}");
-    assert!(waiting.contains("hx-trigger=\"every 3s\""));
+    assert!(
+        waiting.contains("hx-trigger=\"every 1s\""),
+        "pending: it polls"
+    );
     assert!(waiting.contains("unpack image"));
+    assert!(
+        waiting.contains("Unpacking: waiting for the host"),
+        "the latest install sits next to the image state: {waiting}"
+    );
 
     drain(&w.app).await;
     assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
     let shown = page(&alice, &format!("/distros/{id}")).await;
     assert!(shown.contains("state-ready"), "{shown}");
+    assert!(
+        !shown.contains("hx-trigger"),
+        "idle: it stops polling: {shown}"
+    );
     assert!(shown.contains("is present"), "the check report: {shown}");
     assert!(shown.contains(&sha256(&tarball)));
     assert!(shown.contains("MiB"));
@@ -269,8 +306,8 @@ async fn an_upload_with_another_digest_or_no_file_is_refused_and_leaves_nothing(
     let wrong = upload_form(
         &alice,
         id,
-        "rootfs.tar",
-        b"not the archive",
+        "rootfs.tar.gz",
+        b"\x1f\x8b not the archive",
         &"ab".repeat(32),
         Some(&token),
     )
@@ -293,6 +330,78 @@ async fn an_upload_with_another_digest_or_no_file_is_refused_and_leaves_nothing(
 
     assert_eq!(w.app.snapshot(), before, "nothing changed");
     assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_text_file_named_like_an_archive_is_refused_at_once_with_415_and_leaves_nothing() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let before = w.app.snapshot();
+    let text = "these are my notes, not a root filesystem\n".repeat(2000);
+
+    let refused = upload_form(
+        &alice,
+        id,
+        "rootfs.tar.gz",
+        text.as_bytes(),
+        "",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(refused.status(), 415);
+    let shown = refused.text().await.unwrap();
+    assert!(shown.contains("not an image archive"), "{shown}");
+    assert!(shown.contains("xz, zstd or bzip2"), "{shown}");
+
+    assert_eq!(w.app.snapshot(), before, "nothing changed");
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_without_its_csrf_field_stores_no_chunk_even_with_the_token_in_the_address() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let page = page(&alice, &format!("/distros/{id}")).await;
+    assert!(
+        !page.contains("?csrf_token="),
+        "the token is never put in an address"
+    );
+    let tarball = busybox_image(&w);
+    let boundary = "b-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"r.tar.gz\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&tarball);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+
+    let refused = alice
+        .client
+        .post(alice.url(&format!("/distros/{id}/image?csrf_token={token}")))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(w.app.count("image_uploads"), 0);
+    assert_eq!(w.app.count("image_upload_chunks"), 0);
+
+    let sent = upload_form(&alice, id, "r.tar.gz", &tarball, "", Some(&token)).await;
+    assert_eq!(
+        sent.status(),
+        303,
+        "the same archive with its token first is taken"
+    );
+    assert_eq!(w.app.count("image_uploads"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -321,6 +430,85 @@ async fn a_hostile_archive_fails_on_the_page_and_the_previous_image_stays() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_distro_page_says_why_the_last_install_was_refused_and_its_force_box_installs_it() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
+    drain(&w.app).await;
+    let broken = archive(&[
+        Member::Dir("etc"),
+        Member::File("etc/hostname", b"broken\n", 0o644),
+    ]);
+
+    assert_eq!(upload(&alice, id, &broken).await.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(
+        shown.contains("The last install failed:")
+            && shown.contains("the image check found errors, so the installed image was kept"),
+        "{shown}"
+    );
+    assert!(shown.contains("state-ready"), "the image stays: {shown}");
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+
+    let token = alice.token_on(&format!("/distros/{id}")).await;
+    let forced = upload_form_with(
+        &alice,
+        id,
+        ("broken.tar", &broken),
+        &[("csrf_token", &token), ("force", "1")],
+        Some(&token),
+    )
+    .await;
+    assert_eq!(forced.status(), 303);
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}")).await;
+    assert!(shown.contains("state-broken"), "{shown}");
+    assert!(shown.contains("installed with force"), "{shown}");
+    assert!(image_dir(&w, "bb").join("etc/hostname").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_install_is_cancelled_from_its_page_without_javascript() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
+    drain(&w.app).await;
+    let unpack = alice
+        .post_form(
+            &format!("/distros/{id}/unpack"),
+            &[("file", "images/other.tar.gz")],
+        )
+        .await;
+    assert_eq!(unpack.status(), 303);
+    let waiting = page(&alice, &format!("/distros/{id}")).await;
+    let action = waiting
+        .split("action=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|action| action.ends_with("/cancel"))
+        .unwrap_or_else(|| panic!("a cancel button: {waiting}"))
+        .to_owned();
+
+    let cancelled = alice.post_form(&action, &[]).await;
+    assert_eq!(cancelled.status(), 303);
+    assert_eq!(
+        cancelled.headers()["location"],
+        format!("/distros/{id}?done=cancelled#image").as_str()
+    );
+    drain(&w.app).await;
+    let shown = page(&alice, &format!("/distros/{id}?done=cancelled")).await;
+    assert!(shown.contains("The install was cancelled"), "{shown}");
+    assert!(shown.contains("state-ready"), "{shown}");
+    assert!(
+        !shown.contains("/cancel\""),
+        "nothing left to cancel: {shown}"
+    );
+    assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn deleting_with_purge_removes_the_distro_and_its_image_files() {
     let w = world().await;
     let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
@@ -330,7 +518,10 @@ async fn deleting_with_purge_removes_the_distro_and_its_image_files() {
     assert!(image_dir(&w, "bb").is_dir());
 
     let deleted = alice
-        .post_form(&format!("/distros/{id}/delete"), &[("purge", "1")])
+        .post_form(
+            &format!("/distros/{id}/delete"),
+            &[("purge", "1"), ("confirmed", "1")],
+        )
         .await;
     assert_eq!(deleted.status(), 303);
     assert_eq!(deleted.headers()["location"], "/distros?done=purged");
@@ -369,7 +560,10 @@ async fn bobs_distro_and_nonsense_ids_are_a_404_page_like_a_missing_one() {
         .await;
     assert_eq!(edited.status(), 404);
     let deleted = alice
-        .post_form(&format!("/distros/{bobs}/delete"), &[("purge", "1")])
+        .post_form(
+            &format!("/distros/{bobs}/delete"),
+            &[("purge", "1"), ("confirmed", "1")],
+        )
         .await;
     assert_eq!(deleted.status(), 404);
     let token = alice.token_on("/distros").await;
@@ -404,7 +598,10 @@ async fn a_form_without_the_csrf_token_is_refused() {
         .await;
     assert_eq!(created.status(), 403);
     let deleted = alice
-        .post_raw(&format!("/distros/{id}/delete"), &[("purge", "1")])
+        .post_raw(
+            &format!("/distros/{id}/delete"),
+            &[("purge", "1"), ("confirmed", "1")],
+        )
         .await;
     assert_eq!(deleted.status(), 403);
     let uploaded = upload_form(&alice, id, "x.tar", b"data", "", None).await;
@@ -442,35 +639,53 @@ async fn a_customer_creates_a_distro_and_uploads_an_image_in_a_real_browser() {
         .fill("archive", &archive_file.path().display().to_string())
         .await;
     browser.click("#upload button[type=submit]").await;
-    let uploaded = c
-        .current_url()
+    // the progress bar reaches 100 %, then the image block shows the unpacking
+    let sent = c
+        .wait()
+        .for_element(Locator::XPath(
+            "//*[@id='upload-sent'][contains(., '(100 %)')]",
+        ))
         .await
         .unwrap()
-        .join("?done=uploaded")
+        .text()
+        .await
         .unwrap();
-    c.wait().for_url(&uploaded).await.unwrap();
-    let notice = c.find(Locator::Css(".flash.ok")).await.unwrap();
-    assert!(notice.text().await.unwrap().contains("uploaded"));
-
-    drain(&w.app).await;
-    c.refresh().await.unwrap();
-    let report = c
+    assert!(sent.contains(" sent (100 %)"), "{sent}");
+    let bar = c.find(Locator::Id("upload-progress")).await.unwrap();
+    assert_eq!(bar.attr("value").await.unwrap().as_deref(), Some("100"));
+    let unpacking = c
         .wait()
-        .for_element(Locator::Css("#check-report"))
+        .for_element(Locator::Css("#image #install-progress"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(unpacking.starts_with("Unpacking"), "{unpacking}");
+    let submit = c
+        .find(Locator::Css("#upload button[type=submit]"))
+        .await
+        .unwrap();
+    assert!(
+        submit.is_enabled().await.unwrap(),
+        "enabled again once sent"
+    );
+
+    // the image block follows the job without a reload
+    drain(&w.app).await;
+    c.wait()
+        .at_most(std::time::Duration::from_secs(20))
+        .for_element(Locator::Css("#image .state-ready"))
+        .await
+        .unwrap();
+    let report = c
+        .find(Locator::Css("#check-report"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
     assert!(report.contains("/.old_root is present"), "{report}");
-    let state = c
-        .find(Locator::Css("#image .image-state"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(state, "ready");
     assert!(image_dir(&w, "bb").join("bin/busybox").is_file());
     browser.stop().await;
 }
@@ -524,7 +739,7 @@ async fn a_customer_renames_a_distro_checks_it_again_and_rolls_back_to_the_earli
     assert!(shown.contains("Roll back to the previous image"));
 
     let rolled = alice
-        .post_form(&format!("/distros/{id}/rollback"), &[])
+        .post_form(&format!("/distros/{id}/rollback"), &[("confirmed", "1")])
         .await;
     assert_eq!(rolled.status(), 303);
     drain(&w.app).await;
@@ -596,6 +811,10 @@ async fn htmx_polling_a_distro_gets_its_image_block_and_a_browser_the_whole_page
     assert!(
         !block.contains("<html") && !block.contains("id=\"upload\""),
         "{block}"
+    );
+    assert!(
+        block.contains("id=\"jobs\" aria-live=\"polite\" hx-swap-oob=\"true\""),
+        "the job rows come along, out of band: {block}"
     );
     let whole = page(&alice, &format!("/distros/{id}")).await;
     assert!(

@@ -123,6 +123,10 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// When a restart's new vassal was renamed into place.
     pub vassal_written_at: Option<DateTime<Utc>>,
+    /// How far a running install has got: `{"phase", "done", "total", ...}`.
+    pub progress: Option<serde_json::Value>,
+    /// Its owner asked it to stop; it does at its next progress write.
+    pub cancel_requested: bool,
 }
 
 #[derive(Debug, Insertable)]

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::models::event::Event;
-use crate::db::schema::{containers, events};
+use crate::db::schema::{containers, custom_distros, events};
 use crate::domain::ids::{ContainerId, CustomerId};
 
 /// Why the customer's containers last fell back to their default distro, for those that did.
@@ -36,5 +36,54 @@ pub fn operation_log(
         .order((events::at.desc(), events::id.desc()))
         .limit(limit)
         .select(Event::as_select())
+        .load(conn)
+}
+
+/// What the last restart of one of the customer's containers booted.
+#[derive(Debug, Clone, Queryable)]
+pub struct LastBoot {
+    pub container: ContainerId,
+    pub name: String,
+    /// `none`, `platform`, `custom` or `fallback`; `None` before its first recorded restart.
+    pub kind: Option<String>,
+    /// The custom distro it booted or fell back from, unless deleted since.
+    pub custom_name: Option<String>,
+    pub fallback_reason: Option<String>,
+}
+
+/// What the last restart of each of the customer's containers booted, for those restarted
+/// since it was recorded or that fell back (one statement).
+pub fn last_boots(conn: &mut PgConnection, customer: CustomerId) -> QueryResult<Vec<LastBoot>> {
+    containers::table
+        .left_join(
+            custom_distros::table
+                .on(containers::booted_custom_distro_id.eq(custom_distros::id.nullable())),
+        )
+        .filter(containers::customer_id.eq(customer))
+        .filter(
+            containers::booted_kind
+                .is_not_null()
+                .or(containers::fallback_reason.is_not_null()),
+        )
+        .select((
+            containers::id,
+            containers::name,
+            containers::booted_kind,
+            custom_distros::name.nullable(),
+            containers::fallback_reason,
+        ))
+        .load(conn)
+}
+
+/// The names of those of `ids` that are the customer's containers.
+pub fn names(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    ids: &[ContainerId],
+) -> QueryResult<Vec<(ContainerId, String)>> {
+    containers::table
+        .filter(containers::customer_id.eq(customer))
+        .filter(containers::id.eq_any(ids))
+        .select((containers::id, containers::name))
         .load(conn)
 }

@@ -110,6 +110,102 @@ pub fn views_for_customer(
     query.load(conn)
 }
 
+/// A container as its customer's list shows it: its view, why its last restart fell back to
+/// the default distro (if it did), and how many of its jobs are pending.
+#[derive(Debug, Clone)]
+pub struct ListedContainer {
+    pub view: ContainerView,
+    pub fallback_reason: Option<String>,
+    pub pending_jobs: i64,
+    /// What its last recorded restart booted: `none`, `platform`, `custom` or `fallback`.
+    pub booted_kind: Option<String>,
+    /// The custom distro that restart booted or fell back from, unless deleted since.
+    pub booted_custom_name: Option<String>,
+}
+
+/// The pending jobs of the row's container, counted on the partial index of pending jobs.
+fn pending_jobs() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql(
+        "(SELECT count(*) FROM jobs j WHERE j.container_id = containers.id \
+           AND j.state IN ('queued', 'running', 'retrying'))",
+    )
+}
+
+/// The name of the custom distro the row's container last booted or fell back from.
+fn booted_custom_name()
+-> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Text>> {
+    diesel::dsl::sql(
+        "(SELECT b.name FROM custom_distros b WHERE b.id = containers.booted_custom_distro_id)",
+    )
+}
+
+/// As [`views_for_customer`], with each container's fallback, pending jobs and last boot: everything
+/// the lists show, in one statement however many containers there are.
+pub fn listed_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    tags: Option<&[String]>,
+) -> QueryResult<Vec<ListedContainer>> {
+    let mut query = containers::table
+        .inner_join(servers::table)
+        .left_join(distros::table)
+        .left_join(
+            custom_distros::table.on(custom_distros::id
+                .nullable()
+                .eq(containers::custom_distro_id)),
+        )
+        .filter(containers::customer_id.eq(customer))
+        .select((
+            Container::as_select(),
+            servers::name,
+            servers::address,
+            distros::name.nullable(),
+            custom_distros::name.nullable(),
+            containers::fallback_reason,
+            pending_jobs(),
+            containers::booted_kind,
+            booted_custom_name(),
+        ))
+        .order(containers::id)
+        .into_boxed();
+    if let Some(tags) = tags {
+        let wanted: Vec<Option<String>> = tags.iter().cloned().map(Some).collect();
+        query = query.filter(containers::tags.overlaps_with(wanted));
+    }
+    type Row = (
+        Container,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(container, server, address, distro, custom, fallback, pending, kind, booted)| {
+                ListedContainer {
+                    view: ContainerView {
+                        container,
+                        server_name: server,
+                        server_address: address,
+                        distro_name: distro,
+                        custom_distro_name: custom,
+                    },
+                    fallback_reason: fallback,
+                    pending_jobs: pending,
+                    booted_kind: kind,
+                    booted_custom_name: booted,
+                }
+            },
+        )
+        .collect())
+}
+
 pub fn view_for_customer(
     conn: &mut PgConnection,
     customer: CustomerId,

@@ -108,17 +108,31 @@ pub fn on_server_by_id(
         .optional()
 }
 
-/// Records what the restart that just wrote the vassal booted.
+/// Records what the restart that just wrote the vassal booted: `kind` is `none`, `platform`,
+/// `custom` or `fallback`; the last two name the custom distro it is mapped to.
 pub fn record_boot(
     conn: &mut PgConnection,
     id: ContainerId,
+    kind: &str,
     fallback_reason: Option<&str>,
 ) -> QueryResult<()> {
-    diesel::update(containers::table.find(id))
-        .set((
-            containers::fallback_reason.eq(fallback_reason),
-            containers::restarted_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)?;
+    let row = containers::table.find(id);
+    let common = (
+        containers::fallback_reason.eq(fallback_reason),
+        containers::restarted_at.eq(diesel::dsl::now),
+        containers::booted_kind.eq(kind),
+    );
+    if matches!(kind, "custom" | "fallback") {
+        diesel::update(row)
+            .set((
+                common,
+                containers::booted_custom_distro_id.eq(containers::custom_distro_id),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(row)
+            .set((common, containers::booted_custom_distro_id.eq(None::<i32>)))
+            .execute(conn)?;
+    }
     Ok(())
 }

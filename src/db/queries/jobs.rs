@@ -352,6 +352,110 @@ pub fn fail_attempt(
     })
 }
 
+/// Ends a running attempt its owner cancelled: `cancelled`, never retried, with `error`
+/// saying what was left as it was; false if `worker` lost the job.
+pub fn cancel_attempt(
+    conn: &mut PgConnection,
+    job: JobId,
+    worker: &str,
+    error: &str,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(job))
+            .filter(jobs::locked_by.eq(worker))
+            .filter(jobs::state.eq("running")),
+    )
+    .set((
+        jobs::state.eq("cancelled"),
+        jobs::finished_at.eq(diesel::dsl::now),
+        jobs::locked_by.eq(None::<String>),
+        jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
+        jobs::error.eq(Some(error)),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Records how far a running job has got, if `worker` still holds it, and answers whether
+/// it should go on: `false` when its owner asked it to stop or another worker holds it.
+pub fn record_progress(
+    conn: &mut PgConnection,
+    job: JobId,
+    worker: &str,
+    progress: &serde_json::Value,
+) -> QueryResult<bool> {
+    let cancel: Option<bool> = diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(job))
+            .filter(jobs::locked_by.eq(worker))
+            .filter(jobs::state.eq("running")),
+    )
+    .set(jobs::progress.eq(Some(progress)))
+    .returning(jobs::cancel_requested)
+    .get_result(conn)
+    .optional()?;
+    Ok(cancel == Some(false))
+}
+
+/// The kinds of job their owner may cancel: the installs, which stop cooperatively and leave
+/// the image as it was.
+pub const CANCELLABLE_KINDS: [&str; 2] = ["unpack_image", "fetch_image"];
+
+/// Why a customer could not cancel a job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CancelRefusal {
+    #[error("job {id} is {state}: only a queued, retrying or running job can be cancelled")]
+    Finished { id: JobId, state: String },
+    #[error("job {id} ({kind}) cannot be cancelled: only image installs can")]
+    Kind { id: JobId, kind: String },
+}
+
+/// Cancels the customer's install job `id`: one that has not started never will; a running
+/// one is asked to stop, which it does at its next progress write. `None`: no such job of
+/// theirs.
+pub fn cancel_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: JobId,
+) -> QueryResult<Option<Result<Job, CancelRefusal>>> {
+    conn.transaction(|conn| {
+        let Some(job) = jobs::table
+            .filter(jobs::id.eq(id).and(jobs::customer_id.eq(customer)))
+            .select(Job::as_select())
+            .for_update()
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        if !CANCELLABLE_KINDS.contains(&job.kind.as_str()) {
+            let kind = job.kind.to_string();
+            return Ok(Some(Err(CancelRefusal::Kind { id, kind })));
+        }
+        let target = jobs::table.filter(jobs::id.eq(id));
+        let changed = match job.state.as_str() {
+            "queued" | "retrying" => diesel::update(target)
+                .set((
+                    jobs::state.eq("cancelled"),
+                    jobs::finished_at.eq(diesel::dsl::now),
+                    jobs::cancel_requested.eq(true),
+                ))
+                .returning(Job::as_returning())
+                .get_result(conn)?,
+            "running" => diesel::update(target)
+                .set(jobs::cancel_requested.eq(true))
+                .returning(Job::as_returning())
+                .get_result(conn)?,
+            _ => {
+                let state = job.state;
+                return Ok(Some(Err(CancelRefusal::Finished { id, state })));
+            }
+        };
+        Ok(Some(Ok(changed)))
+    })
+}
+
 /// What staff see in the job list.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {

@@ -128,11 +128,70 @@ fn failures(
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
     )>(conn)?;
-    Ok(Failures {
+    Ok(limits_reached((pair, by_address, by_username), known))
+}
+
+type Reached = (
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+/// The limits reached; those the address is exempt from (the user is known there) left out.
+fn limits_reached((pair, by_address, by_username): Reached, known: bool) -> Failures {
+    Failures {
         user_address_limit_reached_at: pair,
         address_limit_reached_at: by_address.filter(|_| !known),
         username_limit_reached_at: by_username.filter(|_| !known),
-    })
+    }
+}
+
+/// The user named in `attempt` and the limits reached, in one statement that locks and
+/// records nothing: for credentials verified a moment ago, which reserve no attempt. `None`
+/// when there is no such user.
+pub fn recall(
+    conn: &mut PgConnection,
+    attempt: Attempt<'_>,
+    limits: Limits,
+) -> QueryResult<Option<(User, Failures)>> {
+    let (username, address, since) = (attempt.username, attempt.address, attempt.since);
+    let known = diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM login_successes s WHERE s.user_id = users.id AND s.ip = ",
+    )
+    .bind::<diesel::sql_types::Text, _>(address.to_owned())
+    .sql(" AND s.at > ")
+    .bind::<diesel::sql_types::Timestamptz, _>(attempt.known_since)
+    .sql(")");
+    let found = users::table
+        .filter(users::username.eq(username))
+        .select((
+            User::as_select(),
+            nth_recent!(
+                login_attempts::username
+                    .eq(username)
+                    .and(login_attempts::ip.eq(address)),
+                since,
+                limits.per_user_address
+            ),
+            nth_recent!(login_attempts::ip.eq(address), since, limits.per_address),
+            nth_recent!(
+                login_attempts::username.eq(username),
+                since,
+                limits.per_username
+            ),
+            known,
+        ))
+        .first::<(
+            User,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            bool,
+        )>(conn)
+        .optional()?;
+    Ok(found.map(|(user, pair, by_address, by_username, known)| {
+        (user, limits_reached((pair, by_address, by_username), known))
+    }))
 }
 
 fn known_at(conn: &mut PgConnection, user: &User, attempt: &Attempt<'_>) -> QueryResult<bool> {

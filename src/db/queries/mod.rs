@@ -8,6 +8,7 @@ pub mod container_pages;
 pub mod containers;
 pub mod custom_distros;
 pub mod customers;
+pub mod dashboard;
 pub mod distro_jobs;
 pub mod distros;
 pub mod events;

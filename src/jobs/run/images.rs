@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 
-use crate::db::PgPooled;
+use crate::db::PgPool;
 use crate::db::queries::host_facts::ContainerFacts;
 use crate::db::queries::{containers, custom_distros, image_uploads, images, jobs};
 use crate::domain::ids::{ContainerId, UploadId};
@@ -11,11 +11,14 @@ use crate::domain::image_source::Sha256Hex;
 use crate::domain::values::Uid;
 use crate::host::check::CheckFacts;
 use crate::host::deadline::Deadline;
+use crate::host::image::{Gate, Installed};
+use crate::host::progress::Progress;
 use crate::host::report::{Level, ReportLine};
 use crate::host::unpack::{Limits, Unpacked};
 use crate::host::{HostError, ImageRef, home_label};
 use crate::jobs::{ArchiveSource, DistroImage, JobTarget};
 
+use super::progress::{EVERY, JobProgress};
 use super::{JobError, Log, Outcome, Runner};
 
 /// A container that boots the distro: its id and name.
@@ -47,12 +50,19 @@ pub(super) struct Install<'a> {
     pub image: &'a DistroImage,
     pub source: &'a ArchiveSource,
     pub expect: Option<&'a Sha256Hex>,
+    /// Swap the image in even when its check finds errors.
+    pub force: bool,
     pub deadline: &'a Deadline,
 }
 
-/// Reads an upload back chunk by chunk, one short query per chunk, on a connection of its own.
+/// An archive to unpack, and its length when known before it is read.
+type Opened = (Box<dyn Read + Send>, Option<u64>);
+
+/// Reads an upload back chunk by chunk, one short query per chunk, each on a connection taken
+/// for it from the worker's side pool (opened on demand, closed when idle), so the unpack holds
+/// no connection between two chunks.
 struct UploadReader {
-    conn: PgPooled,
+    pool: PgPool,
     upload: UploadId,
     next: i32,
     chunk: Vec<u8>,
@@ -62,9 +72,14 @@ struct UploadReader {
 impl Read for UploadReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.at == self.chunk.len() {
-            match image_uploads::chunk(&mut self.conn, self.upload, self.next)
-                .map_err(io::Error::other)?
-            {
+            match self
+                .pool
+                .get()
+                .map_err(io::Error::other)
+                .and_then(|mut conn| {
+                    image_uploads::chunk(&mut conn, self.upload, self.next)
+                        .map_err(io::Error::other)
+                })? {
                 Some(chunk) => {
                     self.chunk = chunk;
                     self.at = 0;
@@ -115,6 +130,36 @@ impl Runner {
         distro: &DistroImage,
         deadline: &Deadline,
     ) -> Result<Inspected, JobError> {
+        let (facts, mapped) = self.check_facts(log, distro, deadline)?;
+        let report = self.host.inspect_image(image, &facts);
+        if let Err(late @ HostError::PastDeadline { .. }) = report {
+            let line = ReportLine::error(format!(
+                "{late}; the image was not checked to the end: check it again"
+            ));
+            log.step("check", &image.label(), Outcome::Error, &line.message);
+            return Ok(Inspected {
+                report: vec![line],
+                mapped,
+                past_deadline: Some(late),
+            });
+        }
+        let report = self.outcome(log, "check", &image.label(), report, "")?;
+        log_check(log, &image.label(), &report);
+        Ok(Inspected {
+            report,
+            mapped,
+            past_deadline: None,
+        })
+    }
+
+    /// What the checklist of the distro's image needs to know: who boots it, and which of
+    /// them have their own uwsgi.
+    fn check_facts(
+        &self,
+        log: &Log,
+        distro: &DistroImage,
+        deadline: &Deadline,
+    ) -> Result<(CheckFacts, Vec<Booting>), JobError> {
         let mapped = log.guarded(|conn| Ok(containers::booting(conn, distro.distro)?))?;
         let mapped_uids: Vec<u32> = mapped
             .iter()
@@ -131,32 +176,7 @@ impl Runner {
             homes_with_uwsgi,
             deadline: *deadline,
         };
-        let report = self.host.inspect_image(image, &facts);
-        if let Err(late @ HostError::PastDeadline { .. }) = report {
-            let line = ReportLine::error(format!(
-                "{late}; the image was not checked to the end: check it again"
-            ));
-            log.step("check", &image.label(), Outcome::Error, &line.message);
-            return Ok(Inspected {
-                report: vec![line],
-                mapped,
-                past_deadline: Some(late),
-            });
-        }
-        let report = self.outcome(log, "check", &image.label(), report, "")?;
-        for line in &report {
-            log.step(
-                "check",
-                &image.label(),
-                Outcome::of_level(line.level),
-                &line.message,
-            );
-        }
-        Ok(Inspected {
-            report,
-            mapped,
-            past_deadline: None,
-        })
+        Ok((facts, mapped))
     }
 
     /// The containers booting a distro whose image was just replaced still run the old one,
@@ -195,8 +215,9 @@ impl Runner {
         );
     }
 
-    /// Unpacks the archive as the distro's new image (keeping the one it replaces), checks it,
-    /// and records it; the containers that boot the distro restart into it.
+    /// Unpacks the archive as the distro's new image, checks it before it is swapped in
+    /// (keeping the one it replaces), and records it; the containers that boot the distro
+    /// restart into it. An image the check finds errors in is refused unless forced.
     pub(super) fn install_image(&self, log: &Log, install: &Install) -> Result<(), JobError> {
         let (uid, image) = (install.uid, install.image);
         let target = self.image_ref(uid, image).label();
@@ -215,14 +236,79 @@ impl Runner {
             distros,
             "ready, owned by the container",
         )?;
+        let (facts, mapped) = self.check_facts(log, image, install.deadline)?;
+        let opened = self.open_archive(log, install, &target)?;
+        let sink = JobProgress {
+            pool: &self.streams,
+            job: log.job.id,
+            worker: &self.worker,
+        };
+        let installed = self.unpack_and_check(install, opened, &facts, sink);
+        let installed = self.installed_or_refused(log, install, &target, installed)?;
+        log_unpacked(log, &target, &installed.unpacked);
+        log_check(log, &target, &installed.report);
+        if installed.forced {
+            log.step(
+                "force",
+                &target,
+                Outcome::Warning,
+                "installed with force although the check found errors: containers booting it fall back to their default distro",
+            );
+        }
+        self.record_install(log, install, &installed, &mapped)
+    }
+
+    /// The host's unpack, check and swap, its progress written into the job by `sink`.
+    fn unpack_and_check(
+        &self,
+        install: &Install,
+        (mut archive, total): Opened,
+        facts: &CheckFacts,
+        mut sink: JobProgress<'_>,
+    ) -> Result<Installed, HostError> {
+        let progress = Progress::to(&mut sink, EVERY, total);
+        let gate = Gate {
+            facts,
+            force: install.force,
+            progress: &progress,
+        };
         let limits = self.install_limits(install);
-        let mut archive = self.open_archive(log, install, &target)?;
-        let unpacked =
-            self.host
-                .install_image(uid, &image.path, &mut *archive, install.expect, limits);
-        let unpacked = self.outcome(log, "unpack", &target, unpacked, "")?;
-        log_unpacked(log, &target, &unpacked);
-        self.record_install(log, install, &unpacked)
+        let path = &install.image.path;
+        self.host.install_image(
+            install.uid,
+            path,
+            &mut *archive,
+            install.expect,
+            limits,
+            &gate,
+        )
+    }
+
+    /// The install's outcome as steps: a refusal by the check lists what it found.
+    fn installed_or_refused(
+        &self,
+        log: &Log,
+        install: &Install,
+        target: &str,
+        installed: Result<Installed, HostError>,
+    ) -> Result<Installed, JobError> {
+        match installed {
+            Err(HostError::Unbootable { report, why, path }) => {
+                log_check(log, target, &report);
+                let detail = "the check found errors: the installed image stays, nothing restarts";
+                log.step("refused", target, Outcome::Error, detail);
+                Err(HostError::Unbootable { path, why, report }.into())
+            }
+            Err(cancelled @ HostError::Cancelled { .. }) => {
+                let detail = match install.source {
+                    ArchiveSource::Url(_) => "the fetch was cancelled: the installed image stays",
+                    _ => "the unpack was cancelled: the installed image stays",
+                };
+                log.step("cancelled", target, Outcome::Warning, detail);
+                Err(cancelled.into())
+            }
+            other => self.outcome(log, "unpack", target, other, ""),
+        }
     }
 
     fn install_limits(&self, install: &Install) -> Limits {
@@ -235,33 +321,23 @@ impl Runner {
     }
 
     /// The archive to unpack, from wherever the job says, with a step saying where.
-    fn open_archive(
-        &self,
-        log: &Log,
-        install: &Install,
-        target: &str,
-    ) -> Result<Box<dyn Read + Send>, JobError> {
+    fn open_archive(&self, log: &Log, install: &Install, target: &str) -> Result<Opened, JobError> {
         let uid = install.uid;
         match install.source {
             ArchiveSource::Upload(upload) => self.open_upload(log, *upload, target),
             ArchiveSource::HomeFile(file) => {
                 let opened = self.host.open_home_file(uid, file);
                 let label = format!("{}/{file}", home_label(uid));
-                self.outcome(log, "open", &label, opened, "")
+                Ok((self.outcome(log, "open", &label, opened, "")?, None))
             }
             ArchiveSource::Url(url) => {
                 let opened = self.fetcher.open(url);
-                self.outcome(log, "fetch", url.as_str(), opened, "")
+                Ok((self.outcome(log, "fetch", url.as_str(), opened, "")?, None))
             }
         }
     }
 
-    fn open_upload(
-        &self,
-        log: &Log,
-        upload: UploadId,
-        target: &str,
-    ) -> Result<Box<dyn Read + Send>, JobError> {
+    fn open_upload(&self, log: &Log, upload: UploadId, target: &str) -> Result<Opened, JobError> {
         let found = log.guarded(|conn| Ok(image_uploads::find_complete(conn, upload)?))?;
         let Some((bytes, _)) = found else {
             let gone = HostError::refused(
@@ -276,30 +352,30 @@ impl Runner {
             Outcome::Ok,
             &format!("{bytes} bytes to unpack"),
         );
-        Ok(Box::new(UploadReader {
-            conn: self.streams.get()?,
+        let reader = UploadReader {
+            pool: self.streams.clone(),
             upload,
             next: 0,
             chunk: Vec::new(),
             at: 0,
-        }))
+        };
+        Ok((Box::new(reader), u64::try_from(bytes).ok()))
     }
 
-    /// Checks the new image and records it, with its check, on the distro; the containers
-    /// booting the distro restart, and an uploaded archive is dropped.
+    /// Records the new image, with its check, on the distro; the containers booting the
+    /// distro restart, and an uploaded archive is dropped.
     fn record_install(
         &self,
         log: &Log,
         install: &Install,
-        unpacked: &Unpacked,
+        installed: &Installed,
+        mapped: &[Booting],
     ) -> Result<(), JobError> {
         let image = install.image;
         let image_ref = self.image_ref(install.uid, image);
-        // the new image is in place: it is recorded even when its check ran out of time
-        let inspected = self.inspect(log, &image_ref, image, install.deadline)?;
-        let (report, mapped) = (&inspected.report, &inspected.mapped);
+        let report = &installed.report;
         let state = images::state_after_check(true, has_errors(report));
-        let bytes = i64::try_from(unpacked.bytes).unwrap_or(i64::MAX);
+        let bytes = i64::try_from(installed.unpacked.bytes).unwrap_or(i64::MAX);
         self.log_restarts(log, &image_ref, mapped);
         log.guarded(|conn| {
             self.restart_mapped(conn, install.storage, mapped)?;
@@ -307,7 +383,7 @@ impl Runner {
                 conn,
                 image.distro,
                 bytes,
-                unpacked.sha256.as_str(),
+                installed.unpacked.sha256.as_str(),
                 report_json(report),
                 state,
             )?;
@@ -315,10 +391,7 @@ impl Runner {
                 image_uploads::discard(conn, *upload)?;
             }
             Ok(())
-        })?;
-        inspected
-            .past_deadline
-            .map_or(Ok(()), |late| Err(late.into()))
+        })
     }
 
     pub(super) fn rollback_image(
@@ -396,6 +469,18 @@ impl Runner {
             )?)
         })
         .map(|_| ())
+    }
+}
+
+/// The check's findings, one step each.
+fn log_check(log: &Log, target: &str, report: &[ReportLine]) {
+    for line in report {
+        log.step(
+            "check",
+            target,
+            Outcome::of_level(line.level),
+            &line.message,
+        );
     }
 }
 

@@ -167,20 +167,18 @@ pub async fn list(
     let base_uid = state.config.base_uid;
     let tags = tags_filter(&query);
     let listed = db::run(&state.pool, move |conn| {
-        let views = containers::views_for_customer(conn, customer, tags.as_deref())?;
-        let pending = pending_map(api_jobs::pending_counts(conn, customer, None)?);
-        Ok::<_, AppError>(
-            views
-                .iter()
-                .map(|v| {
-                    let n = pending.get(&v.container.id).copied().unwrap_or(0);
-                    summary(v, base_uid, n)
-                })
-                .collect::<Vec<_>>(),
-        )
+        Ok::<_, AppError>(containers::listed_for_customer(
+            conn,
+            customer,
+            tags.as_deref(),
+        )?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(listed))
+    let shown: Vec<_> = listed
+        .iter()
+        .map(|listed| summary(&listed.view, base_uid, listed.pending_jobs))
+        .collect();
+    Ok(HttpResponse::Ok().json(shown))
 }
 
 fn load_detail(

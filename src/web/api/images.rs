@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
 use crate::db::queries::images;
-use crate::domain::commands::{ImageFields, InstallImage};
+use crate::domain::commands::{ImageFields, InstallImage, force_flag};
 use crate::domain::ids::CustomDistroId;
 use crate::error::Error;
 use crate::ops::Actor;
@@ -58,13 +58,30 @@ pub(crate) fn answered(
     }
 }
 
+/// What every install does with the archive, whatever its source.
+macro_rules! checked_before_swap {
+    () => {
+        "The host unpacks the archive into a staging directory and runs the image checklist on \
+         it before it replaces the installed image. Errors (anything that makes a booting \
+         container fall back: no `/.old_root`, no `/containers`) keep the installed image: the \
+         job fails without retrying and its `error` and `report` list them. Warnings install. \
+         With force the image is installed anyway, and the report and the operation log say so. \
+         While it runs the job carries `progress`; `POST /api/jobs/{id}/cancel` stops it."
+    };
+}
+
 #[utoipa::path(put, path = "/api/custom_distro/{id}/image", operation_id = "custom_distro_image_upload", tag = "images",
+    description = checked_before_swap!(),
     params(("id" = i32, Path),
-        ("sha256" = Option<String>, Query, description = "the archive's SHA-256; a different one refuses the upload")),
+        ("sha256" = Option<String>, Query, description = "the archive's SHA-256; a different one refuses the upload"),
+        ("force" = Option<String>, Query, description = "`1` or `true`: swap the image in even when its check finds errors (the report and the operation log say so); otherwise such an image is refused, the installed one stays and the job fails without retrying")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
-        description = "a tar archive, plain or gzip-compressed"),
+        description = "a tar archive, plain or compressed with gzip, xz, zstd or bzip2, told by its first bytes"),
     responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
-        (status = 413, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)))]
+        (status = 413, body = super::openapi::ErrorBody),
+        (status = 415, body = super::openapi::ErrorBody,
+            description = "the body's first bytes show no tar, gzip, xz, zstd or bzip2 archive; nothing was stored"),
+        (status = 422, body = super::openapi::ErrorBody)))]
 pub async fn upload(
     request: HttpRequest,
     caller: ApiCaller,
@@ -79,6 +96,7 @@ pub async fn upload(
         sha256: query.get("sha256"),
         ..ImageFields::default()
     })?;
+    let force = force_flag(query.get("force"))?;
     let limit = state.config.images.max_archive_bytes;
     let declared = request
         .headers()
@@ -99,7 +117,7 @@ pub async fn upload(
             limit,
         )
         .await?;
-        image_install::queue_job(&state, actor, id, command, Some(stored)).await
+        image_install::queue_job(&state, actor, id, command, Some(stored), force).await
     }
     .await;
     answered(outcome, base_uid)
@@ -112,9 +130,15 @@ pub struct UnpackRequest {
     pub file: Option<String>,
     /// The archive's SHA-256, if known; a different one fails the job.
     pub sha256: Option<String>,
+    /// Swap the image in even when its check finds errors (the report and the operation log
+    /// say so). Without it such an image is refused: the installed one stays and the job fails
+    /// without retrying.
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[utoipa::path(post, path = "/api/custom_distro/{id}/unpack", operation_id = "custom_distro_image_unpack", tag = "images",
+    description = checked_before_swap!(),
     params(("id" = i32, Path)), request_body = UnpackRequest,
     responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 422, body = super::openapi::ErrorBody)))]
@@ -132,7 +156,7 @@ pub async fn unpack(
         sha256: body.sha256.as_deref(),
         ..ImageFields::default()
     })?;
-    let outcome = image_install::queue_job(&state, actor, id, command, None).await;
+    let outcome = image_install::queue_job(&state, actor, id, command, None, body.force).await;
     answered(outcome, state.config.base_uid)
 }
 
@@ -143,9 +167,13 @@ pub struct FetchRequest {
     pub url: Option<String>,
     /// The archive's SHA-256: required, the host checks it before the image is swapped in.
     pub sha256: Option<String>,
+    /// As for `unpack`: swap the image in even when its check finds errors.
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[utoipa::path(post, path = "/api/custom_distro/{id}/fetch", operation_id = "custom_distro_image_fetch", tag = "images",
+    description = checked_before_swap!(),
     params(("id" = i32, Path)), request_body = FetchRequest,
     responses((status = 202, body = AcceptedBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 422, body = super::openapi::ErrorBody)))]
@@ -163,7 +191,7 @@ pub async fn fetch(
         sha256: body.sha256.as_deref(),
         ..ImageFields::default()
     })?;
-    let outcome = image_install::queue_job(&state, actor, id, command, None).await;
+    let outcome = image_install::queue_job(&state, actor, id, command, None, body.force).await;
     answered(outcome, state.config.base_uid)
 }
 

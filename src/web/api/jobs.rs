@@ -26,6 +26,23 @@ pub struct ReportLine {
     pub message: String,
 }
 
+/// How far a running image install has got: written a few times a second while it runs,
+/// kept once it ends.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressView {
+    /// `unpacking` (reading the archive and writing its members) or `checking` (the
+    /// checklist, on the unpacked tree before it is swapped in).
+    pub phase: String,
+    /// Bytes of the archive read so far, as it comes (compressed).
+    pub done: u64,
+    /// Bytes of the archive, when known before it is read (an upload); null otherwise.
+    pub total: Option<u64>,
+    /// Archive members unpacked.
+    pub members: u64,
+    /// Bytes of file content written.
+    pub bytes: u64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub id: i64,
@@ -41,6 +58,21 @@ pub struct JobView {
     pub finished: Option<i64>,
     pub error: Option<String>,
     pub report: Vec<ReportLine>,
+    /// Null until an install starts unpacking.
+    pub progress: Option<ProgressView>,
+}
+
+/// The progress the worker stores; anything else in the column reads as none.
+pub(crate) fn progress_view(progress: Option<&serde_json::Value>) -> Option<ProgressView> {
+    let progress = progress?;
+    let count = |key: &str| progress.get(key).and_then(serde_json::Value::as_u64);
+    Some(ProgressView {
+        phase: progress.get("phase")?.as_str()?.to_owned(),
+        done: count("done")?,
+        total: count("total"),
+        members: count("members").unwrap_or(0),
+        bytes: count("bytes").unwrap_or(0),
+    })
 }
 
 /// Report lines as the worker stores them; anything else in the column is skipped, not fatal.
@@ -66,6 +98,7 @@ pub(crate) fn view(job: Job, base_uid: u32) -> JobView {
         id: job.id.0,
         container: job.container_id.map(|c| Uid::of(base_uid, c).get()),
         report: report_lines(&job.report),
+        progress: progress_view(job.progress.as_ref()),
         kind: job.kind.to_string(),
         state: job.state,
         attempts: job.attempts,
@@ -119,5 +152,25 @@ pub async fn show(
         api_jobs::find_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)
     })
     .await?;
+    Ok(HttpResponse::Ok().json(view(job, state.config.base_uid)))
+}
+
+#[utoipa::path(post, path = "/api/jobs/{id}/cancel", operation_id = "jobs_cancel", tag = "jobs",
+    params(("id" = i64, Path)),
+    description = "Cancels an image install (`unpack_image` or `fetch_image`). A queued one is \
+        `cancelled` at once; a running one is asked to stop, which it does at its next progress \
+        report (a few times a second), leaving the installed image as it was, and ends \
+        `cancelled`. The answer is the job as it is now.",
+    responses((status = 200, body = JobView), (status = 403, body = super::openapi::ErrorBody),
+        (status = 409, body = super::openapi::ErrorBody)))]
+pub async fn cancel(
+    request: actix_web::HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = crate::ops::Actor::of_api(&caller, &request)?;
+    let id = JobId(id_segment(&id)?);
+    let job = crate::ops::images::cancel_install(&state.pool, actor, id).await?;
     Ok(HttpResponse::Ok().json(view(job, state.config.base_uid)))
 }

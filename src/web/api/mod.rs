@@ -13,7 +13,7 @@ mod distros;
 pub mod images;
 pub mod input;
 pub(crate) mod jobs;
-mod me;
+pub mod me;
 pub mod openapi;
 mod tokens;
 
@@ -136,6 +136,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::at("/alarm_key/{uid}").get(alarms::key),
         Endpoint::at("/jobs").get(jobs::list),
         Endpoint::at("/jobs/{id}").get(jobs::show),
+        Endpoint::at("/jobs/{id}/cancel").post(jobs::cancel),
         Endpoint::at("/tokens")
             .get(tokens::list)
             .post(tokens::create),

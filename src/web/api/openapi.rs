@@ -64,7 +64,7 @@ impl Modify for Authentication {
         super::images::last_check, super::images::check_now,
         super::alarms::list, super::alarms::show, super::alarms::delete, super::alarms::raise,
         super::alarms::key,
-        super::jobs::list, super::jobs::show,
+        super::jobs::list, super::jobs::show, super::jobs::cancel,
         super::tokens::list, super::tokens::create, super::tokens::revoke,
         document,
     ),

@@ -69,7 +69,9 @@ fn read_only(flag: Option<serde_json::Value>) -> Result<bool, AppError> {
 
 #[utoipa::path(post, path = "/api/tokens", operation_id = "tokens_create", tag = "tokens",
     request_body = CreateToken,
-    responses((status = 201, description = "The token, with its secret shown this once")))]
+    responses((status = 201, description = "The token, with its secret shown this once"),
+        (status = 409, body = super::openapi::ErrorBody,
+            description = "one of the caller's live tokens already has this name")))]
 pub async fn create(
     caller: ApiCaller,
     state: web::Data<AppState>,

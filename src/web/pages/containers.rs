@@ -2,8 +2,6 @@
 //! boots, its storage flag, restarts, jobs, alarms and operation log. Every form works without
 //! JavaScript (POST, then a redirect back); htmx swaps the container's section in place.
 
-use std::collections::HashMap;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -17,7 +15,9 @@ use crate::db::models::alarm::Alarm;
 use crate::db::models::event::Event;
 use crate::db::models::job::Job;
 use crate::db::queries::alarms::{self, AlarmFilter};
-use crate::db::queries::containers::{self, ContainerView};
+use crate::db::queries::container_pages::LastBoot;
+use crate::db::queries::containers::{self, ContainerView, ListedContainer};
+use crate::db::queries::dashboard::{self, JobCounts};
 use crate::db::queries::{api_jobs, container_pages};
 use crate::domain::commands::{ContainerFields, UpdateContainer};
 use crate::domain::ids::{AlarmId, ContainerId, CustomerId};
@@ -26,11 +26,14 @@ use crate::error::Error;
 use crate::ops::Actor;
 use crate::ops::containers as container_ops;
 use crate::web::api::jobs::{ReportLine, report_lines};
+use crate::web::confirm;
 use crate::web::error::AppError;
 use crate::web::htmx;
+use crate::web::pages::alarms::AlarmRow;
 use crate::web::pages::settings::when;
 use crate::web::path::ContainerUid;
 use crate::web::render::{Layout, html};
+use crate::web::words;
 
 const JOBS_SHOWN: i64 = 20;
 const ALARMS_SHOWN: i64 = 20;
@@ -42,7 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(set_storage)
         .service(set_boot)
         .service(restart)
-        .service(delete_alarm);
+        .service(delete_alarm)
+        .service(live);
 }
 
 /// What a container boots, in words.
@@ -54,11 +58,38 @@ fn boots(view: &ContainerView) -> String {
     }
 }
 
+/// What the last restart booted, and what the next one will boot when that differs.
+/// What the listed container's last recorded restart booted, if one was recorded or it fell back.
+fn last_boot(listed: &ListedContainer) -> Option<LastBoot> {
+    (listed.booted_kind.is_some() || listed.fallback_reason.is_some()).then(|| LastBoot {
+        container: listed.view.container.id,
+        name: listed.view.container.name.clone(),
+        kind: listed.booted_kind.clone(),
+        custom_name: listed.booted_custom_name.clone(),
+        fallback_reason: listed.fallback_reason.clone(),
+    })
+}
+
+fn runs(view: &ContainerView, last: Option<&LastBoot>) -> (String, Option<String>) {
+    let booted = words::booted(last, view.distro_name.as_deref());
+    let same = last.is_some_and(|l| match l.kind.as_deref() {
+        Some("custom") | Some("fallback") => {
+            view.container.custom_distro_id.is_some() && l.custom_name == view.custom_distro_name
+        }
+        Some("platform") | Some("none") => view.container.custom_distro_id.is_none(),
+        _ => false,
+    });
+    (booted, (!same).then(|| boots(view)))
+}
+
 struct ContainerRow {
     uid: i64,
     name: String,
     server: String,
-    boots: String,
+    /// What its last restart booted, in words.
+    booted: String,
+    /// What its next restart boots, when that is not what it runs.
+    next: Option<String>,
     fallback: Option<String>,
     storage: bool,
     pending: i64,
@@ -71,43 +102,37 @@ struct ContainersPage {
     containers: Vec<ContainerRow>,
 }
 
-fn pending_by_container(rows: Vec<(Option<ContainerId>, i64)>) -> HashMap<ContainerId, i64> {
-    rows.into_iter()
-        .filter_map(|(id, n)| id.map(|id| (id, n)))
-        .collect()
-}
-
 #[get("/containers")]
 async fn list(customer: Customer, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let customer_id = customer.customer_id;
     let base_uid = state.config.base_uid;
-    let rows = db::run(&state.pool, move |conn| {
-        let views = containers::views_for_customer(conn, customer_id, None)?;
-        let pending = pending_by_container(api_jobs::pending_counts(conn, customer_id, None)?);
-        let fallbacks: HashMap<_, _> = container_pages::fallback_reasons(conn, customer_id)?
-            .into_iter()
-            .collect();
-        Ok::<_, AppError>(
-            views
-                .iter()
-                .map(|v| {
-                    let id = v.container.id;
-                    ContainerRow {
-                        uid: Uid::of(base_uid, id).get(),
-                        name: v.container.name.clone(),
-                        server: v.server_name.clone(),
-                        boots: boots(v),
-                        fallback: fallbacks.get(&id).cloned(),
-                        storage: v.container.custom_distros_storage,
-                        pending: pending.get(&id).copied().unwrap_or(0),
-                    }
-                })
-                .collect::<Vec<_>>(),
-        )
+    let (listed, counts) = db::run(&state.pool, move |conn| {
+        let listed = containers::listed_for_customer(conn, customer_id, None)?;
+        // the top bar's indicator: one statement
+        let counts = dashboard::job_counts(conn, customer_id)?;
+        Ok::<_, AppError>((listed, counts))
     })
     .await?;
+    let rows = listed
+        .into_iter()
+        .map(|listed| {
+            let v = &listed.view;
+            let last = last_boot(&listed);
+            let (booted, next) = runs(v, last.as_ref());
+            ContainerRow {
+                booted,
+                next,
+                uid: Uid::of(base_uid, v.container.id).get(),
+                name: v.container.name.clone(),
+                server: v.server_name.clone(),
+                fallback: listed.fallback_reason,
+                storage: v.container.custom_distros_storage,
+                pending: listed.pending_jobs,
+            }
+        })
+        .collect();
     html(&ContainersPage {
-        layout: customer.layout(),
+        layout: customer.layout().with_jobs(counts),
         containers: rows,
     })
 }
@@ -116,6 +141,11 @@ struct Choice {
     id: i32,
     name: String,
     selected: bool,
+    /// The container that stores it: its name and uid.
+    storage: String,
+    image_state: String,
+    checked: String,
+    cannot_boot: bool,
 }
 
 struct JobRow {
@@ -129,14 +159,6 @@ struct JobRow {
     report: Vec<ReportLine>,
 }
 
-struct AlarmRow {
-    id: i64,
-    level: i16,
-    color: String,
-    at: String,
-    msg: String,
-}
-
 struct LogRow {
     at: String,
     actor: String,
@@ -146,13 +168,17 @@ struct LogRow {
 }
 
 #[derive(Template)]
-#[template(path = "container.html", blocks = ["detail"])]
+#[template(path = "container.html", blocks = ["detail", "status", "activity", "poller"])]
 struct ContainerPage {
     layout: Layout,
     uid: i64,
     name: String,
     server: String,
     boots: String,
+    /// What its last restart booted, in words.
+    booted: String,
+    /// What its next restart boots, when that is not what it runs.
+    next: Option<String>,
     default_distro: Option<String>,
     storage: bool,
     fallback: Option<String>,
@@ -165,17 +191,22 @@ struct ContainerPage {
     jobs: Vec<JobRow>,
     alarms: Vec<AlarmRow>,
     log: Vec<LogRow>,
+    /// Some job is pending: the page polls for its live parts until none is.
+    live: bool,
+    /// Rendered as out-of-band swaps of a poll's answer.
+    oob: bool,
 }
 
 /// Everything the container page shows, read in one go on the blocking pool.
 struct Loaded {
     view: ContainerView,
-    fallback: Option<String>,
-    usable: Vec<crate::domain::policy::DistroFacts>,
+    last: Option<LastBoot>,
+    choices: Vec<container_ops::BootChoice>,
     jobs: Vec<Job>,
     alarms: Vec<Alarm>,
     log: Vec<Event>,
     disk_use: Option<crate::db::queries::host_reports::DiskUseRow>,
+    counts: JobCounts,
 }
 
 fn load(
@@ -184,10 +215,10 @@ fn load(
     id: ContainerId,
 ) -> Result<Loaded, AppError> {
     let view = containers::view_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
-    let fallback = container_pages::fallback_reasons(conn, customer)?
+    let last = container_pages::last_boots(conn, customer)?
         .into_iter()
-        .find_map(|(c, why)| (c == id).then_some(why));
-    let usable = container_ops::usable_distros(conn, customer, &view.container)?;
+        .find(|last| last.container == id);
+    let choices = container_ops::boot_choices(conn, customer, &view.container)?;
     let jobs = api_jobs::for_customer(conn, customer, Some(id), JOBS_SHOWN)?;
     let alarm_filter = AlarmFilter {
         container: Some(id),
@@ -196,14 +227,16 @@ fn load(
     let alarms = alarms::list(conn, customer, &alarm_filter, 0, Some(ALARMS_SHOWN))?;
     let log = container_pages::operation_log(conn, customer, id, LOG_SHOWN)?;
     let disk_use = crate::db::queries::host_reports::of_container(conn, id)?;
+    let counts = dashboard::job_counts(conn, customer)?;
     Ok(Loaded {
         disk_use,
         view,
-        fallback,
-        usable,
+        last,
+        choices,
         jobs,
         alarms,
         log,
+        counts,
     })
 }
 
@@ -216,61 +249,88 @@ fn job_row(job: Job) -> JobRow {
         state: job.state,
         attempts: job.attempts,
         created: when(job.created_at),
-        error: job.error.unwrap_or_default(),
+        error: words::plain(&job.error.unwrap_or_default()),
+    }
+}
+
+fn choice(
+    d: container_ops::BootChoice,
+    current: Option<crate::domain::ids::CustomDistroId>,
+    base_uid: u32,
+) -> Choice {
+    let storage_uid = Uid::of(base_uid, d.distro.container_id);
+    Choice {
+        selected: Some(d.distro.id) == current,
+        cannot_boot: d.cannot_boot(),
+        storage: format!("{} ({storage_uid})", d.storage_name),
+        image_state: image_state_words(&d.distro.image_state).into(),
+        checked: d
+            .distro
+            .checked_at
+            .map(when)
+            .unwrap_or_else(|| "never".into()),
+        id: d.distro.id.0,
+        name: d.distro.name,
+    }
+}
+
+/// An image state as the page says it.
+pub(crate) fn image_state_words(state: &str) -> &'static str {
+    match state {
+        "ready" => "image ready",
+        "unpacking" => "image unpacking",
+        "broken" => "image broken",
+        _ => "no image",
+    }
+}
+
+fn log_row(e: Event) -> LogRow {
+    LogRow {
+        at: when(e.at),
+        actor: words::actor(&e.actor, e.actor_user_id.is_some()),
+        action: words::plain(&e.action),
+        outcome: e.outcome,
+        detail: words::plain(&e.detail),
     }
 }
 
 fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> ContainerPage {
     let c = &loaded.view.container;
     let current = c.custom_distro_id;
+    let (booted, next) = runs(&loaded.view, loaded.last.as_ref());
+    let jobs: Vec<JobRow> = loaded.jobs.into_iter().map(job_row).collect();
     ContainerPage {
-        layout,
+        layout: layout.with_jobs(loaded.counts),
         uid: Uid::of(base_uid, c.id).get(),
         name: c.name.clone(),
         server: loaded.view.server_name.clone(),
         boots: boots(&loaded.view),
+        booted,
+        next,
         default_distro: loaded.view.distro_name.clone(),
         storage: c.custom_distros_storage,
-        fallback: loaded.fallback,
+        fallback: loaded.last.and_then(|l| l.fallback_reason),
         booting_custom: current.is_some(),
         disk_use: loaded
             .disk_use
             .as_ref()
             .map(|used| crate::web::render::disk_use(used, c.storage_mb)),
         choices: loaded
-            .usable
+            .choices
             .into_iter()
-            .map(|d| Choice {
-                selected: Some(d.id) == current,
-                id: d.id.0,
-                name: d.name,
-            })
+            .map(|d| choice(d, current, base_uid))
             .collect(),
         notice: None,
         problem: None,
-        jobs: loaded.jobs.into_iter().map(job_row).collect(),
+        live: jobs.iter().any(|j| j.pending),
+        jobs,
         alarms: loaded
             .alarms
             .into_iter()
-            .map(|a| AlarmRow {
-                id: a.id.0,
-                level: a.level,
-                color: a.color,
-                at: when(a.unix),
-                msg: a.msg,
-            })
+            .map(|a| AlarmRow::of(a, base_uid))
             .collect(),
-        log: loaded
-            .log
-            .into_iter()
-            .map(|e| LogRow {
-                at: when(e.at),
-                actor: e.actor,
-                action: e.action,
-                outcome: e.outcome,
-                detail: e.detail,
-            })
-            .collect(),
+        log: loaded.log.into_iter().map(log_row).collect(),
+        oob: false,
     }
 }
 
@@ -288,8 +348,39 @@ async fn render(
     let loaded = db::run(&state.pool, move |conn| load(conn, customer_id, id)).await?;
     let mut shown = page(customer.layout(), state.config.base_uid, loaded);
     shown.notice = notice;
-    shown.problem = problem;
+    shown.problem = problem.map(|p| words::plain(&p));
     htmx::page_or_block(request, status, &shown, &shown.as_detail())
+}
+
+/// What a poll gets while a job is pending: the poller (without its trigger once nothing is
+/// pending, which stops the polling) and the live parts as out-of-band swaps.
+#[get("/containers/{uid}/live")]
+async fn live(
+    customer: Customer,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    ContainerUid(id): ContainerUid,
+) -> Result<HttpResponse, AppError> {
+    if !htmx::is_htmx(&request) {
+        let uid = Uid::of(state.config.base_uid, id);
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/containers/{uid}")))
+            .finish());
+    }
+    let customer_id = customer.customer_id;
+    let loaded = db::run(&state.pool, move |conn| load(conn, customer_id, id)).await?;
+    let mut shown = page(customer.layout(), state.config.base_uid, loaded);
+    shown.oob = true;
+    let mut body = shown.as_poller().render()?;
+    body.push_str(&shown.as_status().render()?);
+    body.push_str(&shown.as_activity().render()?);
+    if let Some(jobs) = shown.layout.jobs {
+        body.push_str(&crate::web::pages::dashboard::indicator(jobs)?);
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -388,6 +479,7 @@ async fn change(
 #[serde(default)]
 struct StorageForm {
     storage: String,
+    confirmed: Option<String>,
 }
 
 #[post("/containers/{uid}/storage")]
@@ -400,6 +492,10 @@ async fn set_storage(
 ) -> Result<HttpResponse, AppError> {
     let (on, done) = match form.storage.as_str() {
         "on" => (true, "storage-on"),
+        "off" if !confirm::is_given(form.confirmed.as_deref()) => {
+            let uid = request.match_info().get("uid").unwrap_or_default();
+            return confirm::page(customer.layout(), confirm::storage_off(uid));
+        }
         "off" => (false, "storage-off"),
         _ => {
             let problem = "Choose whether it stores custom distros: on or off.".to_owned();
@@ -419,6 +515,33 @@ async fn set_storage(
 struct BootForm {
     /// `default`, or the id of a custom distro.
     custom_distro: String,
+    /// Ticked to boot a custom distro that cannot boot now (and so falls back).
+    confirm: String,
+}
+
+/// Why the custom distro `raw` needs the customer's confirmation: the container may boot it,
+/// but it cannot boot now. Anything the rules refuse is left to them.
+fn unconfirmed(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    container: ContainerId,
+    raw: i64,
+) -> Result<Option<String>, AppError> {
+    let Some(view) = containers::view_for_customer(conn, customer, container)? else {
+        return Ok(None);
+    };
+    let choices = container_ops::boot_choices(conn, customer, &view.container)?;
+    let chosen = choices
+        .into_iter()
+        .find(|c| i64::from(c.distro.id.0) == raw && c.cannot_boot());
+    Ok(chosen.map(|c| {
+        format!(
+            "The custom distro “{}” cannot boot now ({}): the container would fall back to its \
+             default distro. Tick “Boot it even so” to confirm.",
+            c.distro.name,
+            image_state_words(&c.distro.image_state)
+        )
+    }))
 }
 
 #[post("/containers/{uid}/boot")]
@@ -434,6 +557,21 @@ async fn set_boot(
         // an id that is not a number names no distro of the customer's
         raw => Some(raw.parse::<i64>().map_err(|_| AppError::NotFound)?),
     };
+    if let (Some(raw), false) = (target, form.confirm == "yes") {
+        let customer_id = customer.customer_id;
+        let why = db::run(&state.pool, move |conn| {
+            unconfirmed(conn, customer_id, id, raw)
+        })
+        .await?;
+        if let Some(why) = why {
+            let status = if htmx::is_htmx(&request) {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            return render(&request, &state, &customer, id, status, None, Some(why)).await;
+        }
+    }
     let fields = ContainerFields {
         custom_distro: Some(target),
         ..ContainerFields::default()

@@ -48,7 +48,7 @@ fn see_other(location: &str) -> HttpResponse {
 fn landing(role: Role) -> &'static str {
     match role {
         Role::Staff => "/staff",
-        Role::Customer => "/",
+        Role::Customer => "/dashboard",
     }
 }
 

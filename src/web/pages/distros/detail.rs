@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::install::{JobRow, job_row, latest_install};
 use super::{NoticeQuery, checked_at, page, see_other, shown_refusal};
 use crate::AppState;
 use crate::auth::guard::Customer;
@@ -17,35 +18,13 @@ use crate::domain::ids::CustomDistroId;
 use crate::domain::values::Uid;
 use crate::ops::{self, Actor};
 use crate::web::api::jobs::{ReportLine, report_lines};
+use crate::web::confirm;
 use crate::web::error::AppError;
 use crate::web::htmx;
-use crate::web::pages::settings::when;
 use crate::web::render::{Layout, byte_size};
 
 /// How many image jobs a distro's page lists.
 const RECENT_JOBS: i64 = 10;
-
-struct JobRow {
-    id: i64,
-    kind: String,
-    state: String,
-    created: String,
-    finished: String,
-    error: String,
-    report: Vec<ReportLine>,
-}
-
-fn job_row(job: Job) -> JobRow {
-    JobRow {
-        id: job.id.0,
-        kind: job.kind.as_str().replace('_', " "),
-        state: job.state,
-        created: when(job.created_at),
-        finished: job.finished_at.map(when).unwrap_or_default(),
-        error: job.error.unwrap_or_default(),
-        report: report_lines(&job.report),
-    }
-}
 
 /// What the forms of a distro's page show: the stored values, or what was sent.
 #[derive(Debug, Default)]
@@ -56,6 +35,8 @@ pub(super) struct FormValues {
     pub file: String,
     pub url: String,
     pub sha256: String,
+    /// The force checkbox of the install forms, as sent.
+    pub force: bool,
 }
 
 impl FormValues {
@@ -70,7 +51,7 @@ impl FormValues {
 }
 
 #[derive(Template)]
-#[template(path = "distro.html", blocks = ["image"])]
+#[template(path = "distro.html", blocks = ["image", "jobs"])]
 struct DistroPage {
     layout: Layout,
     notice: Option<&'static str>,
@@ -87,8 +68,14 @@ struct DistroPage {
     rollback_known: bool,
     booted_by: Vec<String>,
     report: Vec<ReportLine>,
+    /// The latest install, its result or progress shown next to the image state.
+    install: Option<JobRow>,
     jobs: Vec<JobRow>,
     values: FormValues,
+    /// An image job is pending: the image and jobs parts poll until none is.
+    pending: bool,
+    /// The jobs part is an out-of-band swap of a poll's answer.
+    oob: bool,
 }
 
 impl DistroPage {
@@ -178,6 +165,12 @@ async fn distro_page(
             .as_ref()
             .map(report_lines)
             .unwrap_or_default(),
+        pending: record
+            .jobs
+            .iter()
+            .any(|j| crate::db::queries::api_jobs::PENDING.contains(&j.state.as_str())),
+        oob: false,
+        install: latest_install(&record.jobs),
         jobs: record.jobs.into_iter().map(job_row).collect(),
         name: distro.name,
         path: distro.path,
@@ -244,6 +237,7 @@ fn notice_for(done: &str) -> Option<&'static str> {
         "fetch" => Some("The host downloads the archive, unpacks and checks it next."),
         "rollback" => Some("The host brings back the previous image next."),
         "check" => Some("The host checks the image again next."),
+        "cancelled" => Some("The install was cancelled: the installed image stays as it was."),
         _ => None,
     }
 }
@@ -261,7 +255,17 @@ pub(super) async fn show(
         problem: None,
         sent: None,
     };
-    let shown = distro_page(&state, &customer, *id, feedback).await?;
+    let mut shown = distro_page(&state, &customer, *id, feedback).await?;
+    if htmx::is_htmx(&request) {
+        // a poll: the image part, and the job rows out of band
+        shown.oob = true;
+        let body = shown.as_image().render()? + &shown.as_jobs().render()?;
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .insert_header((actix_web::http::header::VARY, "HX-Request"))
+            .body(body));
+    }
     htmx::page_or_block(&request, StatusCode::OK, &shown, &shown.as_image())
 }
 
@@ -307,6 +311,7 @@ pub(super) async fn update(
 #[serde(default)]
 struct DeleteForm {
     purge: Option<String>,
+    confirmed: Option<String>,
 }
 
 #[post("/distros/{id}/delete")]
@@ -319,6 +324,9 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let purge = form.purge.is_some();
+    if !confirm::is_given(form.confirmed.as_deref()) {
+        return confirm::page(customer.layout(), confirm::delete_distro(id, purge));
+    }
     let actor = Actor::of_page(&customer, &request);
     match ops::custom_distros::delete(
         &state.pool,

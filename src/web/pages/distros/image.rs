@@ -8,12 +8,14 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 
 use super::detail::{FormValues, answer, ensure_own, refused, sent_with_stored};
+use super::see_other;
 use crate::AppState;
 use crate::auth::guard::Customer;
-use crate::domain::commands::{ImageFields, InstallImage};
+use crate::domain::commands::{ImageFields, InstallImage, force_flag};
 use crate::domain::ids::CustomDistroId;
 use crate::ops::images::{self as image_ops, StoredUpload};
 use crate::ops::{self, Actor};
+use crate::web::confirm;
 use crate::web::error::AppError;
 use crate::web::{image_install, multipart};
 
@@ -27,9 +29,11 @@ fn answered(raw: &str) -> Option<&str> {
     (!raw.trim().is_empty()).then_some(raw)
 }
 
-/// What the upload form brought: its command, and the archive once stored.
+/// What the upload form brought: its command, whether it is forced, and the archive once
+/// stored.
 struct UploadForm {
     command: InstallImage,
+    force: bool,
     archive: Option<StoredUpload>,
 }
 
@@ -44,7 +48,11 @@ async fn receive_form(
 ) -> Result<UploadForm, AppError> {
     let mut archive = None;
     match read_fields(state, customer, id, form, &mut archive).await {
-        Ok(command) => Ok(UploadForm { command, archive }),
+        Ok((command, force)) => Ok(UploadForm {
+            command,
+            force,
+            archive,
+        }),
         Err(refused) => {
             if let Some(stored) = archive {
                 image_ops::discard(&state.pool, stored.upload).await;
@@ -60,11 +68,15 @@ async fn read_fields(
     id: CustomDistroId,
     mut form: Multipart,
     archive: &mut Option<StoredUpload>,
-) -> Result<InstallImage, AppError> {
+) -> Result<(InstallImage, bool), AppError> {
     let limit = state.config.images.max_archive_bytes;
     let mut command = InstallImage::Upload(None);
+    let mut force = false;
     while let Some(field) = multipart::next_field(&mut form).await? {
         match field.name() {
+            Some("force") => {
+                force = force_flag(Some(&multipart::text(field, MAX_TEXT_FIELD).await?))?;
+            }
             Some("sha256") => {
                 let sent = multipart::text(field, MAX_TEXT_FIELD).await?;
                 let fields = ImageFields {
@@ -88,7 +100,7 @@ async fn read_fields(
             _ => multipart::skip(field).await?,
         }
     }
-    Ok(command)
+    Ok((command, force))
 }
 
 fn declared_length(request: &HttpRequest) -> Option<u64> {
@@ -116,10 +128,17 @@ pub(super) async fn upload(
     let actor = Actor::of_page(&customer, &request);
     let outcome = async {
         let sent = receive_form(&state, &customer, id, form).await?;
-        image_install::queue(&state, actor, id, sent.command, sent.archive).await
+        image_install::queue(&state, actor, id, sent.command, sent.archive, sent.force).await
     }
     .await;
-    answer(&state, &customer, id, outcome, "uploaded", None).await
+    match outcome {
+        // the job's number lets the page follow it once the upload is in
+        Ok(job) => Ok(see_other(format!(
+            "/distros/{id}?done=uploaded&job={}#image",
+            job.id
+        ))),
+        Err(error) => answer(&state, &customer, id, Err::<(), _>(error), "uploaded", None).await,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +146,7 @@ pub(super) async fn upload(
 struct UnpackForm {
     file: String,
     sha256: String,
+    force: Option<String>,
 }
 
 impl TryFrom<&UnpackForm> for InstallImage {
@@ -151,10 +171,11 @@ pub(super) async fn unpack(
     form: web::Form<UnpackForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let command = InstallImage::try_from(&form);
+    let command = forced(InstallImage::try_from(&form), form.force.as_deref());
     let sent = move |values: &mut FormValues| {
         values.file = form.file;
         values.sha256 = form.sha256;
+        values.force = form.force.is_some();
     };
     queue_from_form(&state, &customer, &request, *id, command, sent, "unpack").await
 }
@@ -164,6 +185,7 @@ pub(super) async fn unpack(
 struct FetchForm {
     url: String,
     sha256: String,
+    force: Option<String>,
 }
 
 impl TryFrom<&FetchForm> for InstallImage {
@@ -188,12 +210,21 @@ pub(super) async fn fetch(
     form: web::Form<FetchForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let command = InstallImage::try_from(&form);
+    let command = forced(InstallImage::try_from(&form), form.force.as_deref());
     let sent = move |values: &mut FormValues| {
         values.url = form.url;
         values.sha256 = form.sha256;
+        values.force = form.force.is_some();
     };
     queue_from_form(&state, &customer, &request, *id, command, sent, "fetch").await
+}
+
+/// A form's command with its force checkbox.
+fn forced(
+    command: Result<InstallImage, AppError>,
+    force: Option<&str>,
+) -> Result<(InstallImage, bool), AppError> {
+    Ok((command?, force_flag(force)?))
 }
 
 /// Queues the install a plain form asked for, then answers with the page: the notice `done`,
@@ -203,13 +234,13 @@ async fn queue_from_form(
     customer: &Customer,
     request: &HttpRequest,
     id: CustomDistroId,
-    command: Result<InstallImage, AppError>,
+    command: Result<(InstallImage, bool), AppError>,
     sent: impl FnOnce(&mut FormValues),
     done: &str,
 ) -> Result<HttpResponse, AppError> {
     let actor = Actor::of_page(customer, request);
     let outcome = match command {
-        Ok(command) => image_install::queue(state, actor, id, command, None).await,
+        Ok((command, force)) => image_install::queue(state, actor, id, command, None, force).await,
         Err(refused) => Err(refused),
     };
     let sent = sent_with_stored(state, customer, id, sent).await?;
@@ -222,8 +253,12 @@ pub(super) async fn rollback(
     request: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<CustomDistroId>,
+    form: web::Form<confirm::Confirmation>,
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
+    if !form.given() {
+        return confirm::page(customer.layout(), confirm::roll_back(id));
+    }
     let actor = Actor::of_page(&customer, &request);
     let outcome = ops::images::rollback(&state.pool, actor, state.config.quotas, id).await;
     answer(&state, &customer, id, outcome, "rollback", None).await

@@ -10,6 +10,7 @@ use super::{NoticeQuery, checked_at, page, see_other, shown_refusal};
 use crate::AppState;
 use crate::auth::guard::Customer;
 use crate::db;
+use crate::db::queries::dashboard::JobCounts;
 use crate::db::queries::{containers, custom_distros, images};
 use crate::domain::ids::ContainerId;
 use crate::domain::values::Uid;
@@ -53,16 +54,18 @@ struct DistrosPage {
     form: CreateForm,
 }
 
+/// The storage blocks, and the top bar's job counts (one statement).
 async fn storage_blocks(
     state: &AppState,
     customer: &Customer,
-) -> Result<Vec<StorageBlock>, AppError> {
+) -> Result<(Vec<StorageBlock>, JobCounts), AppError> {
     let customer_id = customer.customer_id;
     let base_uid = state.config.base_uid;
     db::run(&state.pool, move |conn| {
         let all = containers::for_customer(conn, customer_id)?;
         let distros = custom_distros::for_customer(conn, customer_id)?;
         let busy = images::busy_for_customer(conn, customer_id)?;
+        let counts = crate::db::queries::dashboard::job_counts(conn, customer_id)?;
         let mut rows = Vec::with_capacity(distros.len());
         for distro in distros {
             let image_state = if busy.contains(&distro.id) {
@@ -100,7 +103,7 @@ async fn storage_blocks(
                     .collect(),
             })
             .collect();
-        Ok(blocks)
+        Ok((blocks, counts))
     })
     .await
 }
@@ -113,11 +116,12 @@ async fn render_list(
     problem: Option<String>,
     form: CreateForm,
 ) -> Result<HttpResponse, AppError> {
+    let (storages, counts) = storage_blocks(state, customer).await?;
     let page_body = DistrosPage {
-        layout: customer.layout(),
+        layout: customer.layout().with_jobs(counts),
         notice,
         problem,
-        storages: storage_blocks(state, customer).await?,
+        storages,
         form,
     }
     .render()?;

@@ -5,6 +5,7 @@
 
 mod detail;
 mod image;
+mod install;
 mod list;
 
 use actix_web::http::{StatusCode, header};
@@ -25,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(image::unpack)
         .service(image::fetch)
         .service(image::rollback)
-        .service(image::check);
+        .service(image::check)
+        .service(install::cancel);
 }
 
 /// `?done=…` after a redirect: what just succeeded, so the page can say so.
@@ -62,8 +64,9 @@ fn shown_refusal(error: AppError) -> Result<(StatusCode, String), AppError> {
         | AppError::Conflict(_)
         | AppError::Raced(_)
         | AppError::PayloadTooLarge(_)
+        | AppError::UnsupportedMediaType(_)
         | AppError::BadRequest(_)
-        | AppError::Forbidden(_) => Ok((error.status(), error.reason())),
+        | AppError::Forbidden(_) => Ok((error.status(), crate::web::words::plain(&error.reason()))),
         other => Err(other),
     }
 }

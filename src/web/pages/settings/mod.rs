@@ -1,32 +1,40 @@
-//! `/settings`: the signed-in user's password, API tokens and sessions. Every form works
-//! without JavaScript; each change answers with a redirect back (or the page, with the problem).
+//! `/settings`: the signed-in user's profile, password, API tokens and sessions. Every form
+//! works without JavaScript; each change answers with a redirect back (or the page, with the
+//! problem), so that reloading never sends it twice.
 
-use actix_session::Session;
+mod access;
+mod profile;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::auth::basic::CredentialCache;
 use crate::auth::guard::SignedIn;
-use crate::auth::{session, token};
+use crate::auth::session;
 use crate::db;
-use crate::db::queries::{api_tokens, sessions, users};
+use crate::db::models::api_token::ApiToken;
+use crate::db::models::session::ActiveSession;
+use crate::db::queries::{api_tokens, customers, sessions, users};
 use crate::domain::ids::ApiTokenId;
 use crate::domain::values::Password;
 use crate::error::Error;
 use crate::ops::account::{self, CurrentPassword, OwnPasswordChange};
 use crate::web::error::AppError;
 use crate::web::render::Layout;
+use crate::web::user_agent;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(show)
         .service(change_password)
-        .service(create_token)
-        .service(revoke_token)
-        .service(end_session);
+        .service(profile::update)
+        .service(access::create_token)
+        .service(access::revoke_token)
+        .service(access::end_session)
+        .service(access::end_other_sessions);
 }
 
 pub fn when(at: DateTime<Utc>) -> String {
@@ -50,9 +58,20 @@ struct SessionRow {
     current: bool,
 }
 
+/// A token just made, shown once: carried from the form's answer to the next page in the
+/// session, and taken out of it by that page.
+#[derive(Serialize, Deserialize)]
 struct NewToken {
     name: String,
     secret: String,
+}
+
+const NEW_TOKEN: &str = "new_token";
+
+/// The customer's own details; staff have none.
+struct Profile {
+    company: String,
+    vat: String,
 }
 
 #[derive(Template)]
@@ -62,12 +81,15 @@ struct SettingsPage {
     username: String,
     email: String,
     role: &'static str,
+    profile: Option<Profile>,
     notice: Option<&'static str>,
     new_token: Option<NewToken>,
+    profile_problem: Option<String>,
     password_problem: Option<String>,
     token_problem: Option<String>,
     tokens: Vec<TokenRow>,
     sessions: Vec<SessionRow>,
+    other_sessions: usize,
 }
 
 /// What a page shows besides the stored facts.
@@ -75,6 +97,7 @@ struct SettingsPage {
 struct Outcome {
     notice: Option<&'static str>,
     new_token: Option<NewToken>,
+    profile_problem: Option<String>,
     password_problem: Option<String>,
     token_problem: Option<String>,
 }
@@ -86,52 +109,74 @@ async fn render(
     outcome: Outcome,
 ) -> Result<HttpResponse, AppError> {
     let user_id = me.user_id;
+    let customer = me.customer_id;
     let now = Utc::now();
-    let (user, tokens, live) = db::run(&state.pool, move |conn| {
+    let (user, profile, tokens, live) = db::run(&state.pool, move |conn| {
         let user = users::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+        let profile = match customer {
+            Some(customer) => {
+                customers::with_login_email(conn, customer, user_id)?.map(|(row, _)| Profile {
+                    company: row.company,
+                    vat: row.vat,
+                })
+            }
+            None => None,
+        };
         let tokens = api_tokens::active_for_user(conn, user_id)?;
         let live = sessions::live_for_user(conn, user_id, now, now - session::ABSOLUTE_TIMEOUT)?;
-        Ok::<_, AppError>((user, tokens, live))
+        Ok::<_, AppError>((user, profile, tokens, live))
     })
     .await?;
+    let sessions = session_rows(live, &me.public_id);
     let page = SettingsPage {
         layout: me.layout(),
         username: user.username.clone(),
         email: user.email.clone(),
         role: user.role().as_str(),
+        profile,
         notice: outcome.notice,
         new_token: outcome.new_token,
+        profile_problem: outcome.profile_problem,
         password_problem: outcome.password_problem,
         token_problem: outcome.token_problem,
-        tokens: tokens
-            .into_iter()
-            .map(|t| TokenRow {
-                id: t.id,
-                name: t.name,
-                read_only: t.read_only,
-                created: when(t.created_at),
-                last_used: t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
-            })
-            .collect(),
-        sessions: live
-            .into_iter()
-            .filter_map(|s| {
-                let id = s.public_id?;
-                Some(SessionRow {
-                    current: id == me.public_id,
-                    id,
-                    started: when(s.created_at),
-                    last_seen: when(s.last_seen),
-                    address: s.ip.unwrap_or_default(),
-                    browser: s.user_agent.unwrap_or_default(),
-                })
-            })
-            .collect(),
+        tokens: tokens.into_iter().map(token_row).collect(),
+        other_sessions: sessions.iter().filter(|s| !s.current).count(),
+        sessions,
     };
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(page.render()?))
+}
+
+fn token_row(t: ApiToken) -> TokenRow {
+    TokenRow {
+        id: t.id,
+        name: t.name,
+        read_only: t.read_only,
+        created: when(t.created_at),
+        last_used: t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+    }
+}
+
+/// The live sessions, this one first, each browser named in words.
+fn session_rows(live: Vec<ActiveSession>, current: &str) -> Vec<SessionRow> {
+    let mut rows: Vec<SessionRow> = live
+        .into_iter()
+        .filter_map(|s| {
+            let id = s.public_id?;
+            Some(SessionRow {
+                current: id == current,
+                id,
+                started: when(s.created_at),
+                last_seen: when(s.last_seen),
+                address: s.ip.unwrap_or_default(),
+                browser: user_agent::describe(s.user_agent.as_deref().unwrap_or_default()),
+            })
+        })
+        .collect();
+    rows.sort_by_key(|row| !row.current);
+    rows
 }
 
 fn back_to_settings(done: &str) -> HttpResponse {
@@ -149,9 +194,16 @@ struct Done {
 #[get("/settings")]
 async fn show(
     me: SignedIn,
+    session: actix_session::Session,
     state: web::Data<AppState>,
     query: web::Query<Done>,
 ) -> Result<HttpResponse, AppError> {
+    // shown by this answer only: a reload, or the back button, finds it gone
+    // (a session without one is left untouched, so a plain visit writes nothing)
+    let new_token = session.get::<NewToken>(NEW_TOKEN).ok().flatten();
+    if new_token.is_some() {
+        session.remove(NEW_TOKEN);
+    }
     let notice = match query.done.as_str() {
         "password" => Some(
             "Your password was changed, your other sessions were ended and your API tokens were \
@@ -159,6 +211,8 @@ async fn show(
         ),
         "token-revoked" => Some("The token was revoked; it no longer works."),
         "session-ended" => Some("The session was ended."),
+        "sessions-ended" => Some("Your other sessions were ended; they must log in again."),
+        "profile" => Some("Your details were saved."),
         _ => None,
     };
     render(
@@ -167,6 +221,7 @@ async fn show(
         StatusCode::OK,
         Outcome {
             notice,
+            new_token,
             ..Outcome::default()
         },
     )
@@ -252,83 +307,4 @@ async fn change_password(
         ..Outcome::default()
     };
     render(&state, &me, status, outcome).await
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct TokenForm {
-    name: String,
-    /// A checkbox: present ("on") when ticked, absent otherwise.
-    read_only: Option<String>,
-}
-
-#[post("/settings/tokens")]
-async fn create_token(
-    me: SignedIn,
-    state: web::Data<AppState>,
-    form: web::Form<TokenForm>,
-) -> Result<HttpResponse, AppError> {
-    let name = match token::TokenName::parse(&form.name) {
-        Ok(name) => name,
-        Err(why) => {
-            return render(
-                &state,
-                &me,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Outcome {
-                    token_problem: Some(format!("Token name: {why}.")),
-                    ..Outcome::default()
-                },
-            )
-            .await;
-        }
-    };
-    let read_only = form.read_only.is_some();
-    let (token, secret) = account::create_token(&state.pool, me.user_id, name, read_only).await?;
-    render(
-        &state,
-        &me,
-        StatusCode::OK,
-        Outcome {
-            new_token: Some(NewToken {
-                name: token.name,
-                secret: secret.expose().to_owned(),
-            }),
-            ..Outcome::default()
-        },
-    )
-    .await
-}
-
-#[post("/settings/tokens/{id}/revoke")]
-async fn revoke_token(
-    me: SignedIn,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let id = id.parse::<i32>().map_err(|_| AppError::NotFound)?;
-    account::revoke_token(&state.pool, me.user_id, ApiTokenId(id)).await?;
-    Ok(back_to_settings("token-revoked"))
-}
-
-#[post("/settings/sessions/{id}/end")]
-async fn end_session(
-    me: SignedIn,
-    session: Session,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let public_id = id.into_inner();
-    // a session is named by 32 hex digits; anything else names none (and never reaches SQL)
-    if public_id.len() != 32 || !public_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::NotFound);
-    }
-    if public_id == me.public_id {
-        session.purge();
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/login"))
-            .finish());
-    }
-    account::end_session(&state.pool, me.user_id, public_id).await?;
-    Ok(back_to_settings("session-ended"))
 }
