@@ -49,6 +49,15 @@ pub fn claim(
     )?)
 }
 
+/// Gives back claimed jobs the worker will not start (blocking).
+pub fn release(
+    pool: &PgPool,
+    worker: &str,
+    jobs: &[crate::domain::ids::JobId],
+) -> anyhow::Result<usize> {
+    Ok(jobs::release(&mut *pool.get()?, worker, jobs)?)
+}
+
 /// Keeps the worker's jobs from being taken over while it is alive (blocking).
 pub fn extend_leases(pool: &PgPool, worker: &str, lease: Duration) -> anyhow::Result<usize> {
     Ok(jobs::extend_leases(&mut *pool.get()?, worker, lease)?)

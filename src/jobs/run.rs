@@ -184,6 +184,28 @@ impl Log<'_> {
         done
     }
 
+    /// Writes the pending steps and records what the job's container boots, in one statement
+    /// that holds the job row (or fails with `Lost`).
+    fn record_boot(&self, boot: &jobs::Boot) -> Result<(), JobError> {
+        let steps = self.pending_steps();
+        let subject = self.subject.expect("a restart has a container");
+        let subject = (subject.customer, subject.container);
+        let mut conn = self.runner.pool.get()?;
+        let held = jobs::hold_log_and_record_boot(
+            &mut conn,
+            self.job.id,
+            &self.runner.worker,
+            subject,
+            &steps,
+            boot,
+        )?;
+        if !held {
+            return Err(JobError::Lost);
+        }
+        self.pending.borrow_mut().clear();
+        Ok(())
+    }
+
     /// Writes the pending steps now.
     fn flush(&self) -> Result<(), JobError> {
         self.guarded(|_| Ok(()))
@@ -508,13 +530,9 @@ impl Runner {
         in_time(deadline, &vassal_name)?;
         // the container row says what the vassal about to be written boots; under the lease,
         // so a worker that lost the job cannot write it late
-        log.guarded(|conn| {
-            Ok(host_facts::record_boot(
-                conn,
-                facts.id,
-                boot.kind(),
-                reason.as_deref(),
-            )?)
+        log.record_boot(&jobs::Boot {
+            kind: boot.kind(),
+            fallback_reason: reason.as_deref(),
         })?;
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);

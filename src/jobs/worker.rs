@@ -2,6 +2,7 @@
 //! keeps their leases alive, settles their outcome, and on shutdown stops claiming and lets
 //! running jobs finish.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, LazyLock};
@@ -12,8 +13,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 use tokio::task::JoinSet;
 
-use crate::db::models::job::Job;
+use crate::db::models::job::{Job, JobKind};
 use crate::db::queries::jobs::{self, AfterFailure};
+use crate::domain::ids::JobId;
 use crate::jobs::queue::{self, QueueSettings};
 use crate::jobs::run::{JobError, Runner};
 
@@ -33,6 +35,10 @@ pub struct JobRunLabels {
 
 /// How often an idle worker looks at the notifications its connection received.
 pub const LISTEN_TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// How many restarts a worker claims at once per free slot: they wait for a slot under their
+/// lease, so a thousand queued restarts cost a few dozen claims rather than hundreds.
+pub const CLAIM_AHEAD: usize = 16;
 
 pub struct Worker {
     runner: Arc<Runner>,
@@ -97,6 +103,7 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let slots = self.settings.slots.max(1);
         let mut running: JoinSet<()> = JoinSet::new();
+        let mut claimed = VecDeque::new();
         let mut heartbeat = tokio::time::interval(self.settings.lease / 3);
         let mut report = tokio::time::interval(self.report_every);
         report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -110,23 +117,7 @@ impl Worker {
                 _ = &mut shutdown => break,
                 _ = std::future::ready(()) => {}
             }
-            let free = slots - running.len();
-            // a claim walks every container with unfinished jobs: claim for a batch of free
-            // slots (idle, or at least half free), not again after every job that ends
-            if free > 0 && (running.is_empty() || free * 2 >= slots) {
-                match self.claim(free).await {
-                    Ok(jobs) => {
-                        let full = jobs.len() == free;
-                        for job in jobs {
-                            running.spawn(self.execute(job));
-                        }
-                        if full && running.len() < slots {
-                            continue;
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
-                }
-            }
+            self.fill(&mut running, &mut claimed, slots).await;
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
@@ -135,15 +126,82 @@ impl Worker {
                 _ = report.tick() => self.start_report(&mut reporting),
                 Some(_) = reporting.join_next(), if !reporting.is_empty() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
-                _ = self.notified() => {}
+                _ = self.notified(), if claimed.is_empty() => {}
             }
         }
         tracing::info!(worker = %self.name(), running = running.len(), "job worker stopping");
+        self.release(claimed.drain(..).map(|job| job.id).collect())
+            .await;
         while !running.is_empty() {
             tokio::select! {
                 _ = running.join_next() => {}
                 _ = heartbeat.tick() => self.heartbeat().await,
             }
+        }
+    }
+
+    /// Starts claimed jobs in the free slots, and claims more when the claimed ones are all
+    /// started and a batch of slots is free (idle, or at least half free): a claim walks every
+    /// container with unfinished jobs, so it is not made again after every job that ends.
+    /// Restarts are claimed up to [`CLAIM_AHEAD`] times the free slots and wait here for a
+    /// slot under their lease; other jobs, which run longer, are claimed only for free slots.
+    async fn fill(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Job>, slots: usize) {
+        loop {
+            self.start(running, claimed, slots);
+            let free = slots - running.len();
+            if free == 0 || !(running.is_empty() || free * 2 >= slots) {
+                return;
+            }
+            let limit = free * CLAIM_AHEAD;
+            let jobs = match self.claim(limit).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming jobs failed");
+                    return;
+                }
+            };
+            let full = jobs.len() == limit;
+            let mut other = Vec::new();
+            for (n, job) in jobs.into_iter().enumerate() {
+                if n < free || job.kind == JobKind::Restart {
+                    claimed.push_back(job);
+                } else {
+                    other.push(job.id);
+                }
+            }
+            if !other.is_empty() {
+                self.release(other).await;
+            }
+            if !full {
+                // nothing more is runnable now: start what was claimed and wait
+                self.start(running, claimed, slots);
+                return;
+            }
+        }
+    }
+
+    /// Starts claimed jobs, oldest first, while a slot is free.
+    fn start(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Job>, slots: usize) {
+        while running.len() < slots {
+            let Some(job) = claimed.pop_front() else {
+                return;
+            };
+            running.spawn(self.execute(job));
+        }
+    }
+
+    /// Gives back claimed jobs this worker will not start.
+    async fn release(&self, jobs: Vec<JobId>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let runner = self.runner.clone();
+        let released = tokio::task::spawn_blocking(move || {
+            queue::release(&runner.pool, &runner.worker, &jobs)
+        })
+        .await;
+        if let Ok(Err(e)) = released {
+            tracing::warn!(error = %e, "giving back claimed jobs failed; their leases run out");
         }
     }
 
@@ -312,7 +370,7 @@ pub async fn local_worker(
     let name = format!("distropanel worker {worker}");
     let (pool, streams) = tokio::task::spawn_blocking(move || {
         let pool = crate::db::worker_pool(&url, &name)?;
-        let streams = crate::db::on_demand_pool(&url, &format!("{name} upload"))?;
+        let streams = crate::db::on_demand_pool(&url, &format!("{name} install"))?;
         anyhow::Ok((pool, streams))
     })
     .await??;

@@ -186,6 +186,20 @@ pub fn extend_leases(conn: &mut PgConnection, worker: &str, lease: Duration) -> 
     .execute(conn)
 }
 
+/// Gives back jobs `worker` claimed but has not started: queued again (which notifies the
+/// workers), their claim not counted as an attempt.
+pub fn release(conn: &mut PgConnection, worker: &str, ids: &[JobId]) -> QueryResult<usize> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    diesel::sql_query(
+        "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, \
+                attempts = greatest(attempts - 1, 0) \
+         WHERE id = ANY($2) AND locked_by = $1 AND state = 'running'",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<Array<BigInt>, _>(ids)
+    .execute(conn)
+}
+
 /// Whether `worker` still holds `job`; if so the row stays locked until the transaction ends
 /// (so what the transaction records cannot race a new owner) and `steps` (a JSON array of
 /// `{step, target, outcome, detail, at, ...}`) are appended to the job's report and written to
@@ -263,6 +277,60 @@ fn update_and_log(
     .bind::<Nullable<Integer>, _>(subject.map(|(customer, _)| customer.0))
     .bind::<Nullable<Integer>, _>(subject.map(|(_, container)| container.0))
     .bind::<Nullable<Timestamptz>, _>(logged.vassal_written_at)
+    .get_result(conn)?;
+    Ok(held.n == 1)
+}
+
+/// What a restart records of its container before it writes the vassal: what the vassal boots
+/// (`kind`, as `host_facts::record_boot` takes it) and why it falls back, if it does.
+pub struct Boot<'a> {
+    pub kind: &'a str,
+    pub fallback_reason: Option<&'a str>,
+}
+
+/// [`hold_and_log`] and `host_facts::record_boot` of the job's container together, as one
+/// statement (no transaction round trips): the container row is updated only if `worker` still
+/// holds the job. `subject` is the job's container and its customer.
+pub fn hold_log_and_record_boot(
+    conn: &mut PgConnection,
+    job: JobId,
+    worker: &str,
+    subject: (CustomerId, ContainerId),
+    steps: &serde_json::Value,
+    boot: &Boot,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let held: Held = diesel::sql_query(
+        "WITH held AS ( \
+             UPDATE jobs SET report = report || $3::jsonb \
+             WHERE id = $1 AND locked_by = $2 AND state = 'running' \
+             RETURNING id), \
+         logged AS ( \
+             INSERT INTO events (kind, actor, customer_id, container_id, job_id, action, target, \
+                                 outcome, detail, at) \
+             SELECT 'operation', $2, $4, $5, held.id, s.step, s.target, s.outcome, s.detail, s.at \
+             FROM held, jsonb_to_recordset($3::jsonb) \
+                  AS s(step text, target text, outcome text, detail text, at timestamptz) \
+             RETURNING 1), \
+         booted AS ( \
+             UPDATE containers SET fallback_reason = $7, restarted_at = now(), booted_kind = $6, \
+                    booted_custom_distro_id = CASE WHEN $6 IN ('custom', 'fallback') \
+                                                   THEN custom_distro_id END \
+             WHERE id = $5 AND EXISTS (SELECT 1 FROM held) \
+             RETURNING 1) \
+         SELECT count(*) AS n FROM held",
+    )
+    .bind::<BigInt, _>(job.0)
+    .bind::<Text, _>(worker)
+    .bind::<Jsonb, _>(steps)
+    .bind::<Integer, _>(subject.0.0)
+    .bind::<Integer, _>(subject.1.0)
+    .bind::<Text, _>(boot.kind)
+    .bind::<Nullable<Text>, _>(boot.fallback_reason)
     .get_result(conn)?;
     Ok(held.n == 1)
 }
