@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use distropanel::domain::ids::ContainerId;
 use distropanel::domain::values::{DistroPath, Uid};
+use distropanel::host::HostExecutor;
 use distropanel::host::check::CheckFacts;
 use distropanel::host::deadline::Deadline;
-use distropanel::host::local::LocalHost;
-use distropanel::host::unpack::Limits;
-use distropanel::host::HostExecutor;
 use distropanel::host::image::Gate;
+use distropanel::host::local::LocalHost;
 use distropanel::host::progress::Progress;
+use distropanel::host::unpack::Limits;
 
 /// Peak resident memory of this process so far, in KiB.
 fn peak_rss_kib() -> u64 {

@@ -132,7 +132,8 @@ fn pending_jobs() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
 }
 
 /// The name of the custom distro the row's container last booted or fell back from.
-fn booted_custom_name() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Text>> {
+fn booted_custom_name()
+-> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Text>> {
     diesel::dsl::sql(
         "(SELECT b.name FROM custom_distros b WHERE b.id = containers.booted_custom_distro_id)",
     )
@@ -186,18 +187,20 @@ pub fn listed_for_customer(
     Ok(rows
         .into_iter()
         .map(
-            |(container, server, address, distro, custom, fallback, pending, kind, booted)| ListedContainer {
-                view: ContainerView {
-                    container,
-                    server_name: server,
-                    server_address: address,
-                    distro_name: distro,
-                    custom_distro_name: custom,
-                },
-                fallback_reason: fallback,
-                pending_jobs: pending,
-                booted_kind: kind,
-                booted_custom_name: booted,
+            |(container, server, address, distro, custom, fallback, pending, kind, booted)| {
+                ListedContainer {
+                    view: ContainerView {
+                        container,
+                        server_name: server,
+                        server_address: address,
+                        distro_name: distro,
+                        custom_distro_name: custom,
+                    },
+                    fallback_reason: fallback,
+                    pending_jobs: pending,
+                    booted_kind: kind,
+                    booted_custom_name: booted,
+                }
             },
         )
         .collect())
