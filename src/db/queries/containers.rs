@@ -172,38 +172,41 @@ pub fn listed_for_customer(
         let wanted: Vec<Option<String>> = tags.iter().cloned().map(Some).collect();
         query = query.filter(containers::tags.overlaps_with(wanted));
     }
-    type Row = (
-        Container,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        i64,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = query.load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(container, server, address, distro, custom, fallback, pending, kind, booted)| {
-                ListedContainer {
-                    view: ContainerView {
-                        container,
-                        server_name: server,
-                        server_address: address,
-                        distro_name: distro,
-                        custom_distro_name: custom,
-                    },
-                    fallback_reason: fallback,
-                    pending_jobs: pending,
-                    booted_kind: kind,
-                    booted_custom_name: booted,
-                }
+    let rows: Vec<ListedRow> = query.load(conn)?;
+    Ok(rows.into_iter().map(ListedContainer::from).collect())
+}
+
+/// A row of [`listed_for_customer`], in its select's order.
+type ListedRow = (
+    Container,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+impl From<ListedRow> for ListedContainer {
+    fn from(
+        (container, server, address, distro, custom, fallback, pending, kind, booted): ListedRow,
+    ) -> Self {
+        ListedContainer {
+            view: ContainerView {
+                container,
+                server_name: server,
+                server_address: address,
+                distro_name: distro,
+                custom_distro_name: custom,
             },
-        )
-        .collect())
+            fallback_reason: fallback,
+            pending_jobs: pending,
+            booted_kind: kind,
+            booted_custom_name: booted,
+        }
+    }
 }
 
 pub fn view_for_customer(
