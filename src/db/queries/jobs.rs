@@ -354,6 +354,18 @@ pub fn has_step(conn: &mut PgConnection, job: JobId, step: &str) -> QueryResult<
 
 /// Marks the job done if `worker` still holds it; false if it lost the job.
 pub fn finish(conn: &mut PgConnection, job: JobId, worker: &str) -> QueryResult<bool> {
+    end_attempt(conn, job, worker, "done", None)
+}
+
+/// Ends the running attempt `worker` holds in `state` for good, with `error`; false if it
+/// lost the job.
+fn end_attempt(
+    conn: &mut PgConnection,
+    job: JobId,
+    worker: &str,
+    state: &str,
+    error: Option<&str>,
+) -> QueryResult<bool> {
     let updated = diesel::update(
         jobs::table
             .filter(jobs::id.eq(job))
@@ -361,11 +373,11 @@ pub fn finish(conn: &mut PgConnection, job: JobId, worker: &str) -> QueryResult<
             .filter(jobs::state.eq("running")),
     )
     .set((
-        jobs::state.eq("done"),
+        jobs::state.eq(state),
         jobs::finished_at.eq(diesel::dsl::now),
         jobs::locked_by.eq(None::<String>),
         jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
-        jobs::error.eq(None::<String>),
+        jobs::error.eq(error),
     ))
     .execute(conn)?;
     Ok(updated == 1)
@@ -428,21 +440,7 @@ pub fn cancel_attempt(
     worker: &str,
     error: &str,
 ) -> QueryResult<bool> {
-    let updated = diesel::update(
-        jobs::table
-            .filter(jobs::id.eq(job))
-            .filter(jobs::locked_by.eq(worker))
-            .filter(jobs::state.eq("running")),
-    )
-    .set((
-        jobs::state.eq("cancelled"),
-        jobs::finished_at.eq(diesel::dsl::now),
-        jobs::locked_by.eq(None::<String>),
-        jobs::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
-        jobs::error.eq(Some(error)),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
+    end_attempt(conn, job, worker, "cancelled", Some(error))
 }
 
 /// Records how far a running job has got, if `worker` still holds it, and answers whether

@@ -6,7 +6,7 @@
 //! for a method a route lacks (before authentication, so it says nothing about ids); JSON for
 //! unknown paths; a newline after the body for curl.
 
-mod alarms;
+pub mod alarms;
 pub(crate) mod containers;
 mod custom_distros;
 mod distros;

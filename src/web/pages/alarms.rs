@@ -15,6 +15,7 @@ use crate::db::queries::alarms::{self, AlarmFilter};
 use crate::db::queries::{containers, dashboard};
 use crate::domain::ids::{AlarmId, ContainerId};
 use crate::domain::values::{Color, Uid};
+use crate::web::api::alarms::Range;
 use crate::web::error::AppError;
 use crate::web::pages::settings::when;
 use crate::web::render::{Layout, html};
@@ -103,13 +104,8 @@ impl AlarmsQuery {
     /// Offset and limit: the range when given, else the page.
     fn window(&self) -> (i64, i64, i64) {
         let page = self.page.parse::<i64>().unwrap_or(1).max(1);
-        let number = |raw: &str| raw.trim().parse::<i64>().ok().filter(|n| *n >= 0);
-        let range = match self.range.split_once('-') {
-            Some((a, b)) => number(a).zip(number(b)),
-            None => number(&self.range).map(|n| (0, n)),
-        };
-        match range {
-            Some((a, b)) => (a.min(b), (a.max(b) - a.min(b)).min(1000), 1),
+        match Range::parse(self.range.trim()) {
+            Some(range) => (range.offset, range.limit.min(1000), 1),
             None => ((page - 1) * PER_PAGE, PER_PAGE, page),
         }
     }
