@@ -680,6 +680,19 @@ fn unbootable_archive() -> Vec<u8> {
     ])
 }
 
+/// The accepted install `accepted` failed on its first attempt, not retried, naming `missing`.
+async fn refused_for_good(w: &World, accepted: &Answer, missing: &str) {
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    drain(&w.app).await;
+    let failed = job(w, accepted.json["job"]["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (&failed["state"], &failed["attempts"]),
+        (&json!("failed"), &json!(1))
+    );
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains(missing), "{error}");
+}
+
 fn still_busybox(w: &World, id: i64, digest: &str) {
     assert!(image_dir(w, "bb").join("bin/busybox").is_file());
     assert!(!image_dir(w, "bb").join("etc/hostname").exists());
@@ -803,19 +816,7 @@ async fn check_before_swap_holds_for_home_and_url_sources() {
             json!({"file": "images/broken.tar"}),
         )
         .await;
-    assert_eq!(from_home.status, 202, "{from_home:?}");
-    drain(&w.app).await;
-    let failed = job(&w, from_home.json["job"]["id"].as_i64().unwrap()).await;
-    assert_eq!(
-        (&failed["state"], &failed["attempts"]),
-        (&json!("failed"), &json!(1))
-    );
-    assert!(
-        failed["error"]
-            .as_str()
-            .unwrap()
-            .contains("/.old_root is missing")
-    );
+    refused_for_good(&w, &from_home, "/.old_root is missing").await;
     still_busybox(&w, id, &sha256(&good));
 
     let port = serve_once_per_request("200 OK", broken.clone()).await;
@@ -826,19 +827,7 @@ async fn check_before_swap_holds_for_home_and_url_sources() {
             json!({"url": url, "sha256": sha256(&broken)}),
         )
         .await;
-    assert_eq!(fetched.status, 202, "{fetched:?}");
-    drain(&w.app).await;
-    let failed = job(&w, fetched.json["job"]["id"].as_i64().unwrap()).await;
-    assert_eq!(
-        (&failed["state"], &failed["attempts"]),
-        (&json!("failed"), &json!(1))
-    );
-    assert!(
-        failed["error"]
-            .as_str()
-            .unwrap()
-            .contains("/containers is missing")
-    );
+    refused_for_good(&w, &fetched, "/containers is missing").await;
     still_busybox(&w, id, &sha256(&good));
 
     let forced = api

@@ -10,17 +10,19 @@ use distropanel::jobs::worker::local_worker;
 use crate::helpers::spawn_app;
 use crate::host_fixtures::*;
 
+/// The number in the environment variable `name`, or `default`.
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 #[tokio::test]
 #[ignore = "a benchmark: run it with scripts/bench-restarts"]
 async fn bench_restarts_of_a_thousand_containers() {
-    let containers: i64 = std::env::var("BENCH_CONTAINERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
-    let slots: usize = std::env::var("BENCH_SLOTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(4);
+    let containers: i64 = setting("BENCH_CONTAINERS", 1000);
+    let slots: usize = setting("BENCH_SLOTS", 4);
     let app = spawn_app().await;
     app.customer("kratos");
     app.server("s1");
@@ -127,10 +129,7 @@ fn done_count(conn: &mut PgConnection) -> i64 {
 #[tokio::test]
 #[ignore = "a benchmark: run it with scripts/bench-restarts"]
 async fn bench_latency_of_sequential_reboots() {
-    let reboots: i64 = std::env::var("BENCH_REBOOTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(200);
+    let reboots: i64 = setting("BENCH_REBOOTS", 200);
     let app = spawn_app().await;
     app.customer("kratos");
     app.server("s1");

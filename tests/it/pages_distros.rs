@@ -103,6 +103,16 @@ async fn upload(browser: &Browser, id: i64, archive: &[u8]) -> Response {
     upload_form(browser, id, "rootfs.tar.gz", archive, "", Some(&token)).await
 }
 
+/// Alice's distro "tiny" (path `bb`) with the busybox image uploaded from its page and installed.
+async fn busybox_installed_from_the_page() -> (World, i64, Browser) {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let alice = Browser::customer(&w.app, "alice").await;
+    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
+    drain(&w.app).await;
+    (w, id, alice)
+}
+
 async fn page(browser: &Browser, path: &str) -> String {
     let (status, page) = browser.get_text(path).await;
     assert_eq!(status, 200, "{path}: {page}");
@@ -406,11 +416,7 @@ async fn an_upload_without_its_csrf_field_stores_no_chunk_even_with_the_token_in
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hostile_archive_fails_on_the_page_and_the_previous_image_stays() {
-    let w = world().await;
-    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
-    let alice = Browser::customer(&w.app, "alice").await;
-    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
-    drain(&w.app).await;
+    let (w, id, alice) = busybox_installed_from_the_page().await;
 
     let hostile = archive(&[
         Member::Dir("etc"),
@@ -431,11 +437,7 @@ async fn a_hostile_archive_fails_on_the_page_and_the_previous_image_stays() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_distro_page_says_why_the_last_install_was_refused_and_its_force_box_installs_it() {
-    let w = world().await;
-    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
-    let alice = Browser::customer(&w.app, "alice").await;
-    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
-    drain(&w.app).await;
+    let (w, id, alice) = busybox_installed_from_the_page().await;
     let broken = archive(&[
         Member::Dir("etc"),
         Member::File("etc/hostname", b"broken\n", 0o644),
@@ -471,11 +473,7 @@ async fn the_distro_page_says_why_the_last_install_was_refused_and_its_force_box
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_install_is_cancelled_from_its_page_without_javascript() {
-    let w = world().await;
-    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
-    let alice = Browser::customer(&w.app, "alice").await;
-    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
-    drain(&w.app).await;
+    let (w, id, alice) = busybox_installed_from_the_page().await;
     let unpack = alice
         .post_form(
             &format!("/distros/{id}/unpack"),
@@ -510,11 +508,7 @@ async fn an_install_is_cancelled_from_its_page_without_javascript() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_with_purge_removes_the_distro_and_its_image_files() {
-    let w = world().await;
-    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
-    let alice = Browser::customer(&w.app, "alice").await;
-    assert_eq!(upload(&alice, id, &busybox_image(&w)).await.status(), 303);
-    drain(&w.app).await;
+    let (w, id, alice) = busybox_installed_from_the_page().await;
     assert!(image_dir(&w, "bb").is_dir());
 
     let deleted = alice
