@@ -42,6 +42,7 @@ mod pages_safe;
 mod personas;
 mod schema_rules;
 mod staff_jobs;
+mod staff_routes;
 mod staff_views;
 mod stories;
 
