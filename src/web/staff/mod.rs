@@ -2,6 +2,7 @@
 //! extractor: a customer gets the 404 page, as if the screens did not exist. Every change to a
 //! customer's data writes an audit entry in the same transaction.
 
+pub mod act;
 pub mod alarms;
 pub mod containers;
 pub mod distros;
@@ -22,4 +23,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(distros::list)
         .service(alarms::list)
         .service(alarms::delete);
+    act::configure(cfg);
 }
