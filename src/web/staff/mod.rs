@@ -6,6 +6,7 @@ pub mod act;
 pub mod alarms;
 pub mod containers;
 pub mod distros;
+pub mod filters;
 pub mod home;
 pub mod jobs;
 pub mod table;
@@ -17,6 +18,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(home::show)
         .service(users::end_sessions)
         .service(jobs::list)
+        .service(jobs::bulk_retry)
+        .service(jobs::bulk_cancel)
+        .service(jobs::show)
         .service(jobs::retry)
         .service(jobs::cancel)
         .service(containers::list)
