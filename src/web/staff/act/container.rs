@@ -336,10 +336,14 @@ pub async fn boot(
     let owner = container_owner(&state, id).await?;
     let target = match form.custom_distro.as_str() {
         "default" => None,
-        raw => match raw.parse::<i64>() {
+        raw => match raw.trim().parse::<i64>() {
             Ok(n) => Some(n),
             Err(_) => {
-                return refused(&staff, &state, owner, id, AppError::NotFound, None).await;
+                let why = AppError::invalid(
+                    "custom_distro",
+                    "choose its default distro or one of the custom distros listed",
+                );
+                return refused(&staff, &state, owner, id, why, None).await;
             }
         },
     };

@@ -552,7 +552,10 @@ pub async fn cancel_install(
             .await
             .map_err(AppError::from)
     } else {
-        Err(AppError::NotFound)
+        Err(AppError::Conflict(format!(
+            "Job {job} is no install of this custom distro; only its own installs can be \
+             cancelled here."
+        )))
     };
     answer(&staff, &state, owner, id, outcome, "cancelled", None).await
 }
