@@ -264,11 +264,15 @@ pub async fn delete(
         Ok(_) => back.filters.query(),
         Err(_) => String::new(),
     };
-    let window = Window::parse(&back.table, COLUMNS, true);
+    // the page and order go back as they came, when they name a column and a direction
+    let table = &back.table;
+    let known = COLUMNS.iter().find(|c| c.name == table.sort.trim());
+    let dir = table.dir.trim();
+    let page = table.page.trim().parse::<i64>().ok().filter(|p| *p > 1);
     let order = query_string(&[
-        ("sort", window.sort.name),
-        ("dir", if window.descending { "desc" } else { "asc" }),
-        ("page", &window.page.to_string()),
+        ("sort", known.map(|c| c.name).unwrap_or_default()),
+        ("dir", if known.is_some() && matches!(dir, "asc" | "desc") { dir } else { "" }),
+        ("page", &page.map(|p| p.to_string()).unwrap_or_default()),
         ("done", "deleted"),
     ]);
     ops::staff::delete_alarm(&state.pool, state.config.base_uid, staff, id).await?;
