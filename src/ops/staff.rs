@@ -72,7 +72,10 @@ pub async fn act_on_job(
     id: JobId,
     action: JobAction,
 ) -> Result<(), Error> {
-    db::run(pool, move |conn| conn.transaction(|conn| act_on_one(conn, &staff, id, action))).await
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| act_on_one(conn, &staff, id, action))
+    })
+    .await
 }
 
 /// Retries or cancels one job and writes its audit entry, in the caller's transaction. A job

@@ -65,7 +65,9 @@ async fn act(browser: &Browser, on: &str, path: &str, fields: &[(&str, &str)]) -
 
 /// The staff upload form as a browser sends it: multipart, the token its first field.
 async fn upload(browser: &Browser, id: i64, archive: &[u8]) -> Response {
-    let token = browser.token_on(&format!("/staff/custom-distros/{id}")).await;
+    let token = browser
+        .token_on(&format!("/staff/custom-distros/{id}"))
+        .await;
     let boundary = "----distropanel-staff-boundary-41c9";
     let mut body = Vec::new();
     for (name, value) in [("csrf_token", token.as_str()), ("source", "upload")] {
@@ -145,9 +147,18 @@ async fn a_support_member_sets_up_storage_installs_an_image_maps_and_restarts_fo
     let uploaded = upload(&helpdesk, id, &tarball).await;
     assert_eq!(uploaded.status(), 303, "{}", uploaded.text().await.unwrap());
     drain(&s.app).await;
-    let (_, page) = helpdesk.get_text(&format!("/staff/custom-distros/{id}")).await;
-    assert!(page.contains(r#"<strong id="image-state">ready</strong>"#), "{page}");
-    assert!(installed_image(&s.app, store, "bb").join("bin/busybox").is_file());
+    let (_, page) = helpdesk
+        .get_text(&format!("/staff/custom-distros/{id}"))
+        .await;
+    assert!(
+        page.contains(r#"<strong id="image-state">ready</strong>"#),
+        "{page}"
+    );
+    assert!(
+        installed_image(&s.app, store, "bb")
+            .join("bin/busybox")
+            .is_file()
+    );
 
     // web boots it, and restarts once more
     let mapped = act(
@@ -223,7 +234,10 @@ async fn staff_acting_for_a_customer_meet_the_customers_refusals_and_cannot_reac
         &helpdesk,
         &web_page,
         &format!("/staff/containers/{web}/boot"),
-        &[("custom_distro", &s.bobs_distro.to_string()), ("confirm", "yes")],
+        &[
+            ("custom_distro", &s.bobs_distro.to_string()),
+            ("confirm", "yes"),
+        ],
     )
     .await;
     assert_eq!(refused.status(), 404);
@@ -252,7 +266,10 @@ async fn staff_acting_for_a_customer_meet_the_customers_refusals_and_cannot_reac
     assert_eq!(refused.status(), 403, "the customer's own answer");
     let page = refused.text().await.unwrap();
     assert!(page.contains("store custom distros"), "{page}");
-    assert!(!page.contains("custom_distros_storage"), "page words: {page}");
+    assert!(
+        !page.contains("custom_distros_storage"),
+        "page words: {page}"
+    );
 
     // Bob's distro page is reachable to staff, as Bob's; its forms act in Bob's name only
     let (status, page) = helpdesk
@@ -318,7 +335,10 @@ async fn a_cannot_boot_distro_asks_for_confirmation_and_turning_storage_off_asks
     .await;
     assert_eq!(ask.status(), 200);
     let ask = ask.text().await.unwrap();
-    assert!(ask.contains(&format!(r#"action="/staff/containers/{store}/storage""#)), "{ask}");
+    assert!(
+        ask.contains(&format!(r#"action="/staff/containers/{store}/storage""#)),
+        "{ask}"
+    );
     let refused = act(
         &helpdesk,
         &store_page,
@@ -374,7 +394,11 @@ async fn staff_edit_check_and_delete_a_customers_distro_with_a_confirmation() {
         &helpdesk,
         &page,
         &format!("{page}/image"),
-        &[("source", "url"), ("url", "ftp://example.com/a.tar"), ("sha256", "")],
+        &[
+            ("source", "url"),
+            ("url", "ftp://example.com/a.tar"),
+            ("sha256", ""),
+        ],
     )
     .await;
     assert_eq!(refused.status(), 422);
@@ -418,13 +442,27 @@ async fn in_chromium_a_support_member_turns_storage_on_creates_a_distro_and_rest
         .await
         .unwrap();
     browser.click("#storage button[type=submit]").await;
-    let notice = c.wait().for_element(Locator::Css("p.flash.ok")).await.unwrap();
-    assert!(notice.text().await.unwrap().contains("now stores custom distros"));
+    let notice = c
+        .wait()
+        .for_element(Locator::Css("p.flash.ok"))
+        .await
+        .unwrap();
+    assert!(
+        notice
+            .text()
+            .await
+            .unwrap()
+            .contains("now stores custom distros")
+    );
     drain(&s.app).await;
     browser.fill("name", "tiny").await;
     browser.fill("path", "bb").await;
     browser.click("#new-distro button[type=submit]").await;
-    let notice = c.wait().for_element(Locator::Css("p.flash.ok")).await.unwrap();
+    let notice = c
+        .wait()
+        .for_element(Locator::Css("p.flash.ok"))
+        .await
+        .unwrap();
     assert!(notice.text().await.unwrap().contains("was created"));
     assert!(
         c.current_url()
@@ -438,7 +476,11 @@ async fn in_chromium_a_support_member_turns_storage_on_creates_a_distro_and_rest
         .await
         .unwrap();
     browser.click("#restart button[type=submit]").await;
-    let notice = c.wait().for_element(Locator::Css("p.flash.ok")).await.unwrap();
+    let notice = c
+        .wait()
+        .for_element(Locator::Css("p.flash.ok"))
+        .await
+        .unwrap();
     assert!(notice.text().await.unwrap().contains("restart is queued"));
     drain(&s.app).await;
     browser.stop().await;

@@ -84,7 +84,10 @@ async fn the_jobs_console_filters_by_state_kind_server_customer_and_age() {
     let transient = job(&f.app, &f.a1, "unpack_image", "failed", false, 120);
     let permanent = job(&f.app, &f.b1, "restart", "failed", true, 0);
     let done = job(&f.app, &f.a2, "restart", "done", false, 180);
-    let s2 = scalar(&f.app, "SELECT id::bigint AS n FROM servers WHERE name = 's2'");
+    let s2 = scalar(
+        &f.app,
+        "SELECT id::bigint AS n FROM servers WHERE name = 's2'",
+    );
     let bob = f.b1.customer_id();
     let staff = Browser::logged_in(&f.app, "helpdesk", "staff-password").await;
 
@@ -128,7 +131,10 @@ async fn retry_is_offered_and_accepted_only_for_a_transient_failure() {
     assert!(!page.contains(&format!("action=\"/staff/jobs/{permanent}/retry\"")));
     let (status, report) = staff.get_text(&format!("/staff/jobs/{permanent}")).await;
     assert_eq!(status, 200);
-    assert!(report.contains("permanent: retrying would fail the same way"), "{report}");
+    assert!(
+        report.contains("permanent: retrying would fail the same way"),
+        "{report}"
+    );
     assert!(report.contains("it went wrong") && report.contains("Payload"));
     assert!(!report.contains("/retry\""), "{report}");
 
@@ -240,7 +246,11 @@ async fn bulk_cancel_and_retry_act_on_the_filtered_set_only_and_audit_each_job()
     assert_eq!(state_of(alice_permanent), "failed");
     assert_eq!(state_of(bob_transient), "failed");
     for id in alice_queued {
-        assert_eq!(state_of(id), "cancelled", "state=failed left cancelled jobs alone");
+        assert_eq!(
+            state_of(id),
+            "cancelled",
+            "state=failed left cancelled jobs alone"
+        );
     }
     assert_eq!(
         scalar(
@@ -278,7 +288,10 @@ async fn the_alarms_console_has_the_apis_filters_and_customer_and_server_with_le
     let a1 = alarm(&f.app, &f.a1, 1, "disk", 30);
     let a2 = alarm(&f.app, &f.a2, 2, "python", 20);
     let b1 = alarm(&f.app, &f.b1, 0, "disk", 10);
-    let s2 = scalar(&f.app, "SELECT id::bigint AS n FROM servers WHERE name = 's2'");
+    let s2 = scalar(
+        &f.app,
+        "SELECT id::bigint AS n FROM servers WHERE name = 's2'",
+    );
     let bob = f.b1.customer_id();
     let staff = Browser::logged_in(&f.app, "helpdesk", "staff-password").await;
 
@@ -298,7 +311,10 @@ async fn the_alarms_console_has_the_apis_filters_and_customer_and_server_with_le
         assert_eq!(shown, set(&expected), "{query}");
     }
     let (_, page) = staff.get_text("/staff/alarms").await;
-    assert!(page.contains(r#"<span class="badge level-2">exception</span>"#), "{page}");
+    assert!(
+        page.contains(r#"<span class="badge level-2">exception</span>"#),
+        "{page}"
+    );
     let (status, page) = staff.get_text("/staff/alarms?level=9").await;
     assert_eq!(status, 400);
     assert!(page.contains("0 to 4"));
@@ -314,13 +330,16 @@ async fn the_alarms_console_has_the_apis_filters_and_customer_and_server_with_le
         .await;
     assert_eq!(deleted.status(), 303);
     let back = deleted.headers()["location"].to_str().unwrap().to_owned();
-    assert!(back.starts_with("/staff/alarms?class=disk&sort=level&dir=asc"), "{back}");
+    assert!(
+        back.starts_with("/staff/alarms?class=disk&sort=level&dir=asc"),
+        "{back}"
+    );
     assert_eq!(f.app.count("alarms"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_staff_page_of_acting_jobs_and_alarms_passes_axe_and_is_screenshotted_light_and_dark()
- {
+{
     let f = floor().await;
     let store = f.app.storage_container("alice", "s1", "store");
     let distro = crate::host_fixtures::custom_distro(&f.app, &store, "alpine");
@@ -328,9 +347,18 @@ async fn every_staff_page_of_acting_jobs_and_alarms_passes_axe_and_is_screenshot
     job(&f.app, &f.b1, "restart", "queued", false, 0);
     alarm(&f.app, &f.a1, 2, "python", 3);
     let pages = [
-        ("staff-act-container", format!("/staff/containers/{}/act", f.a1.uid())),
-        ("staff-act-storage", format!("/staff/containers/{}/act", store.uid())),
-        ("staff-custom-distro", format!("/staff/custom-distros/{distro}")),
+        (
+            "staff-act-container",
+            format!("/staff/containers/{}/act", f.a1.uid()),
+        ),
+        (
+            "staff-act-storage",
+            format!("/staff/containers/{}/act", store.uid()),
+        ),
+        (
+            "staff-custom-distro",
+            format!("/staff/custom-distros/{distro}"),
+        ),
         ("staff-jobs", "/staff/jobs".to_owned()),
         ("staff-job", format!("/staff/jobs/{failed}")),
         ("staff-alarms", "/staff/alarms".to_owned()),

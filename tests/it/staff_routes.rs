@@ -29,16 +29,32 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("POST", "/staff/jobs/{job}/cancel", Needs::Support),
     ("POST", "/staff/users/{user}/sessions/end", Needs::Support),
     ("GET", "/staff/containers/{container}/act", Needs::Support),
-    ("POST", "/staff/containers/{container}/storage", Needs::Support),
+    (
+        "POST",
+        "/staff/containers/{container}/storage",
+        Needs::Support,
+    ),
     ("POST", "/staff/containers/{container}/boot", Needs::Support),
-    ("POST", "/staff/containers/{container}/restart", Needs::Support),
+    (
+        "POST",
+        "/staff/containers/{container}/restart",
+        Needs::Support,
+    ),
     (
         "POST",
         "/staff/containers/{container}/custom-distros/new",
         Needs::Support,
     ),
-    ("GET", "/staff/custom-distros/{custom_distro}", Needs::Support),
-    ("POST", "/staff/custom-distros/{custom_distro}/edit", Needs::Support),
+    (
+        "GET",
+        "/staff/custom-distros/{custom_distro}",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/edit",
+        Needs::Support,
+    ),
     (
         "POST",
         "/staff/custom-distros/{custom_distro}/delete",
@@ -54,7 +70,11 @@ const ROUTES: &[(&str, &str, Needs)] = &[
         "/staff/custom-distros/{custom_distro}/rollback",
         Needs::Support,
     ),
-    ("POST", "/staff/custom-distros/{custom_distro}/check", Needs::Support),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/check",
+        Needs::Support,
+    ),
     (
         "POST",
         "/staff/custom-distros/{custom_distro}/jobs/{job}/cancel",

@@ -142,7 +142,10 @@ pub fn find(conn: &mut PgConnection, id: JobId) -> QueryResult<Option<JobListing
 }
 
 /// Whether job `id` failed permanently (`None`: there is no such job).
-pub fn failure_permanent(conn: &mut PgConnection, id: JobId) -> QueryResult<Option<(String, bool)>> {
+pub fn failure_permanent(
+    conn: &mut PgConnection,
+    id: JobId,
+) -> QueryResult<Option<(String, bool)>> {
     jobs::table
         .filter(jobs::id.eq(id))
         .select((jobs::state, jobs::failure_permanent))
@@ -170,9 +173,9 @@ pub fn bulk_ids(
     let mut query = filtered!(filter);
     query = match set {
         BulkSet::Retryable => query.filter(
-            jobs::state
-                .eq("cancelled")
-                .or(jobs::state.eq("failed").and(jobs::failure_permanent.eq(false))),
+            jobs::state.eq("cancelled").or(jobs::state
+                .eq("failed")
+                .and(jobs::failure_permanent.eq(false))),
         ),
         BulkSet::Cancellable => query.filter(jobs::state.eq_any(super::jobs::PENDING)),
     };

@@ -116,9 +116,8 @@ impl Filters {
                 customer: number::<i32>("customer", &self.customer)?.map(CustomerId),
                 server: number::<i32>("server", &self.server)?.map(ServerId),
                 // a uid no container has matches nothing
-                container: uid.map(|uid| {
-                    ContainerId(i32::try_from(uid - i64::from(base_uid)).unwrap_or(-1))
-                }),
+                container: uid
+                    .map(|uid| ContainerId(i32::try_from(uid - i64::from(base_uid)).unwrap_or(-1))),
                 level,
                 class: (!class.is_empty()).then(|| class.to_owned()),
             },
@@ -271,7 +270,14 @@ pub async fn delete(
     let page = table.page.trim().parse::<i64>().ok().filter(|p| *p > 1);
     let order = query_string(&[
         ("sort", known.map(|c| c.name).unwrap_or_default()),
-        ("dir", if known.is_some() && matches!(dir, "asc" | "desc") { dir } else { "" }),
+        (
+            "dir",
+            if known.is_some() && matches!(dir, "asc" | "desc") {
+                dir
+            } else {
+                ""
+            },
+        ),
         ("page", &page.map(|p| p.to_string()).unwrap_or_default()),
         ("done", "deleted"),
     ]);

@@ -22,7 +22,10 @@ pub struct Choice {
 }
 
 /// A menu of `(value, label)` pairs with `chosen` selected.
-pub fn menu<V: ToString>(options: impl IntoIterator<Item = (V, String)>, chosen: &str) -> Vec<Choice> {
+pub fn menu<V: ToString>(
+    options: impl IntoIterator<Item = (V, String)>,
+    chosen: &str,
+) -> Vec<Choice> {
     options
         .into_iter()
         .map(|(value, label)| {

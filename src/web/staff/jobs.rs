@@ -256,10 +256,15 @@ pub async fn list(
         filtered: filters.any(),
         states: menu(STATES.iter().map(|s| (s, s.to_string())), &filters.state),
         kinds: menu(
-            JobKind::ALL.iter().map(|k| (k.as_str(), k.as_str().replace('_', " "))),
+            JobKind::ALL
+                .iter()
+                .map(|k| (k.as_str(), k.as_str().replace('_', " "))),
             &filters.kind,
         ),
-        servers: menu(servers.into_iter().map(|(id, name)| (id.0, name)), &filters.server),
+        servers: menu(
+            servers.into_iter().map(|(id, name)| (id.0, name)),
+            &filters.server,
+        ),
         customers: menu(
             customers
                 .into_iter()

@@ -249,7 +249,9 @@ async fn change(
     match applied {
         Ok(()) => {
             let uid = Uid::of(state.config.base_uid, id);
-            Ok(see_other(format!("/staff/containers/{uid}/act?done={done}")))
+            Ok(see_other(format!(
+                "/staff/containers/{uid}/act?done={done}"
+            )))
         }
         Err(error) => refused(staff, state, owner, id, error, None).await,
     }
@@ -349,10 +351,7 @@ pub async fn boot(
     };
     if let (Some(raw), false) = (target, form.confirm == "yes") {
         let lookup = owner.clone();
-        let why = db::run(&state.pool, move |conn| {
-            unconfirmed(conn, &lookup, id, raw)
-        })
-        .await?;
+        let why = db::run(&state.pool, move |conn| unconfirmed(conn, &lookup, id, raw)).await?;
         if let Some(why) = why {
             let feedback = Feedback {
                 problem: Some(why),

@@ -320,9 +320,22 @@ pub async fn delete(
     match outcome {
         Ok(gone) => {
             let uid = Uid::of(state.config.base_uid, gone.container_id);
-            Ok(see_other(format!("/staff/containers/{uid}/act?done=deleted")))
+            Ok(see_other(format!(
+                "/staff/containers/{uid}/act?done=deleted"
+            )))
         }
-        Err(error) => answer(&staff, &state, owner, id, Err::<(), _>(error.into()), "", None).await,
+        Err(error) => {
+            answer(
+                &staff,
+                &state,
+                owner,
+                id,
+                Err::<(), _>(error.into()),
+                "",
+                None,
+            )
+            .await
+        }
     }
 }
 
@@ -544,7 +557,9 @@ pub async fn cancel_install(
         api_jobs::find_for_customer(conn, customer, JobId(job)).map_err(AppError::from)
     })
     .await?;
-    let of_distro = found.as_ref().and_then(|j| j.payload.get("distro")?.as_i64())
+    let of_distro = found
+        .as_ref()
+        .and_then(|j| j.payload.get("distro")?.as_i64())
         == Some(i64::from(id.0));
     let outcome = if of_distro {
         let actor = owner.actor(&staff);

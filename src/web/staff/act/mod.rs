@@ -20,9 +20,7 @@ use crate::web::error::AppError;
 use crate::web::words;
 
 pub use container::{boot, create_distro, restart, show as container_page, storage};
-pub use distro::{
-    cancel_install, check, delete, edit, image, rollback, show as distro_page,
-};
+pub use distro::{cancel_install, check, delete, edit, image, rollback, show as distro_page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(container_page)
