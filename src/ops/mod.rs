@@ -141,3 +141,29 @@ impl Actor {
 pub mod account;
 pub mod alarms;
 pub mod staff;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_staff_actor_says_who_acted_for_whom_and_a_customer_says_nothing_more() {
+        let staff = Actor::on_behalf(
+            CustomerId(3),
+            "ACME".into(),
+            (UserId(9), "helpdesk".into(), StaffRole::Support),
+            "127.0.0.1".into(),
+        );
+        assert_eq!(staff.customer, CustomerId(3));
+        assert_eq!(staff.user, UserId(9));
+        assert_eq!(
+            staff.on_behalf_words().as_deref(),
+            Some("done by staff member helpdesk for customer ACME")
+        );
+        let customer = Actor {
+            staff: None,
+            ..staff
+        };
+        assert_eq!(customer.on_behalf_words(), None);
+    }
+}

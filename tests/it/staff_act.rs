@@ -189,6 +189,12 @@ async fn a_support_member_sets_up_storage_installs_an_image_maps_and_restarts_fo
     );
     let (_, page) = alice.get_text(&format!("/containers/{store}")).await;
     assert!(page.contains("done by staff member helpdesk for customer ACME"));
+    let (_, page) = alice.get_text(&format!("/distros/{id}")).await;
+    let log = &page[page.find(r#"id="log""#).expect("the distro page has a log")..];
+    assert!(
+        log.contains("custom distro created") && log.contains("done by staff member helpdesk"),
+        "{log}"
+    );
 
     // every change has its audit twin, in the customer's name, marked as done by staff
     let alice_id = s.web.customer_id();

@@ -201,3 +201,18 @@ pub fn customer_choices(conn: &mut PgConnection) -> QueryResult<Vec<(CustomerId,
         .select((customers::id, customers::company))
         .load(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::retryable;
+
+    #[test]
+    fn only_a_transient_failure_or_a_cancelled_job_is_retried() {
+        assert!(retryable("failed", false));
+        assert!(!retryable("failed", true));
+        assert!(retryable("cancelled", false));
+        for state in ["queued", "running", "retrying", "done"] {
+            assert!(!retryable(state, false), "{state}");
+        }
+    }
+}
