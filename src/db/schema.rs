@@ -134,6 +134,7 @@ diesel::table! {
         outcome -> Text,
         detail -> Text,
         ip -> Nullable<Text>,
+        by_staff -> Bool,
     }
 }
 
@@ -178,6 +179,7 @@ diesel::table! {
         vassal_written_at -> Nullable<Timestamptz>,
         progress -> Nullable<Jsonb>,
         cancel_requested -> Bool,
+        failure_permanent -> Bool,
     }
 }
 

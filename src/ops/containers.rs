@@ -6,9 +6,8 @@ use diesel::{Connection, PgConnection};
 
 use crate::db;
 use crate::db::models::container::Container;
-use crate::db::models::event::NewEvent;
 use crate::db::queries::containers::{self, ContainerChangeset};
-use crate::db::queries::{custom_distros, distros, events, jobs};
+use crate::db::queries::{custom_distros, distros, jobs};
 use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::commands::{ContainerSettings, UpdateContainer, UpdateRefused};
 use crate::domain::ids::{ContainerId, CustomDistroId, CustomerId, DistroId};
@@ -279,21 +278,13 @@ fn queue_restart(
         jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(container))?;
     }
     let restart = jobs::enqueue(conn, &crate::jobs::restart(container))?;
-    events::insert(
+    actor.record(
         conn,
-        &NewEvent {
-            kind: "operation",
-            actor_user_id: Some(actor.user),
-            actor: &actor.username,
-            customer_id: Some(actor.customer),
-            container_id: Some(container.id),
-            job_id: Some(restart.id),
-            action: "restart",
-            target: &container.name,
-            outcome: "ok",
-            detail,
-            ip: Some(&actor.address),
-        },
+        container.id,
+        Some(restart.id),
+        "restart",
+        &container.name,
+        detail,
     )?;
     Ok(())
 }

@@ -3,7 +3,8 @@
 use actix_web::HttpRequest;
 
 use crate::auth::extract::client_address;
-use crate::auth::guard::{ApiCaller, Customer};
+use crate::auth::guard::{ApiCaller, Customer, Staff};
+use crate::domain::ids::CustomerId;
 use crate::ops::Actor;
 use crate::web::error::ApiError;
 
@@ -15,6 +16,7 @@ impl Actor {
             user: caller.user_id,
             username: caller.username.clone(),
             address: client_address(request),
+            staff: None,
         })
     }
 
@@ -25,6 +27,24 @@ impl Actor {
             user: customer.session.user_id,
             username: customer.session.username.clone(),
             address: client_address(request),
+            staff: None,
         }
+    }
+}
+
+impl Actor {
+    /// A member of staff acting for `customer` (known as `company`): the same rules as the
+    /// customer's own changes, logged and audited as done by staff.
+    pub fn of_staff(staff: &Staff, customer: CustomerId, company: String) -> Self {
+        Actor::on_behalf(
+            customer,
+            company,
+            (
+                staff.session.user_id,
+                staff.session.username.clone(),
+                staff.role,
+            ),
+            staff.address.clone(),
+        )
     }
 }

@@ -41,6 +41,8 @@ mod pages_looks;
 mod pages_safe;
 mod personas;
 mod schema_rules;
+mod staff_act;
+mod staff_consoles;
 mod staff_jobs;
 mod staff_routes;
 mod staff_views;

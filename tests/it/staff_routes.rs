@@ -28,6 +28,61 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("POST", "/staff/jobs/{job}/retry", Needs::Support),
     ("POST", "/staff/jobs/{job}/cancel", Needs::Support),
     ("POST", "/staff/users/{user}/sessions/end", Needs::Support),
+    ("GET", "/staff/containers/{container}/act", Needs::Support),
+    (
+        "POST",
+        "/staff/containers/{container}/storage",
+        Needs::Support,
+    ),
+    ("POST", "/staff/containers/{container}/boot", Needs::Support),
+    (
+        "POST",
+        "/staff/containers/{container}/restart",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/containers/{container}/custom-distros/new",
+        Needs::Support,
+    ),
+    (
+        "GET",
+        "/staff/custom-distros/{custom_distro}",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/edit",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/delete",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/image",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/rollback",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/check",
+        Needs::Support,
+    ),
+    (
+        "POST",
+        "/staff/custom-distros/{custom_distro}/jobs/{job}/cancel",
+        Needs::Support,
+    ),
+    ("GET", "/staff/jobs/{job}", Needs::Support),
+    ("POST", "/staff/jobs/retry", Needs::Support),
+    ("POST", "/staff/jobs/cancel", Needs::Support),
 ];
 
 /// One of each thing a staff route can name, owned by the customer `alice`.

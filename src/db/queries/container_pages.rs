@@ -87,3 +87,23 @@ pub fn names(
         .select((containers::id, containers::name))
         .load(conn)
 }
+
+/// The newest operation-log lines of the customer's storage container about its distro
+/// `name` (a line names a distro by its name when it was written).
+pub fn distro_log(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    storage: ContainerId,
+    name: &str,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
+    events::table
+        .filter(events::customer_id.eq(customer))
+        .filter(events::container_id.eq(storage))
+        .filter(events::kind.eq("operation"))
+        .filter(events::target.eq(name.to_owned()))
+        .order((events::at.desc(), events::id.desc()))
+        .limit(limit)
+        .select(Event::as_select())
+        .load(conn)
+}

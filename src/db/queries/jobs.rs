@@ -414,7 +414,7 @@ pub fn fail_attempt(
              state = CASE WHEN $4 OR attempts >= max_attempts THEN 'failed' ELSE 'retrying' END, \
              finished_at = CASE WHEN $4 OR attempts >= max_attempts THEN now() END, \
              run_after = now() + make_interval(secs => $5), \
-             error = $3, locked_by = NULL, locked_until = NULL \
+             error = $3, failure_permanent = $4, locked_by = NULL, locked_until = NULL \
          WHERE id = $1 AND locked_by = $2 AND state = 'running' \
          RETURNING state",
     )

@@ -25,5 +25,8 @@ pub mod overview;
 pub mod server_tokens;
 pub mod servers;
 pub mod sessions;
+pub mod staff_act;
+pub mod staff_alarms;
+pub mod staff_jobs;
 pub mod staff_views;
 pub mod users;

@@ -2,9 +2,11 @@
 //! extractor: a customer gets the 404 page, as if the screens did not exist. Every change to a
 //! customer's data writes an audit entry in the same transaction.
 
+pub mod act;
 pub mod alarms;
 pub mod containers;
 pub mod distros;
+pub mod filters;
 pub mod home;
 pub mod jobs;
 pub mod table;
@@ -16,10 +18,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(home::show)
         .service(users::end_sessions)
         .service(jobs::list)
+        .service(jobs::bulk_retry)
+        .service(jobs::bulk_cancel)
+        .service(jobs::show)
         .service(jobs::retry)
         .service(jobs::cancel)
         .service(containers::list)
         .service(distros::list)
         .service(alarms::list)
         .service(alarms::delete);
+    act::configure(cfg);
 }

@@ -71,6 +71,8 @@ struct DistroPage {
     /// The latest install, its result or progress shown next to the image state.
     install: Option<JobRow>,
     jobs: Vec<JobRow>,
+    /// The operation log's lines about this distro, newest first.
+    log: Vec<LogRow>,
     values: FormValues,
     /// An image job is pending: the image and jobs parts poll until none is.
     pending: bool,
@@ -84,6 +86,24 @@ impl DistroPage {
     }
 }
 
+/// A line of the operation log about the distro, in the panel's words.
+pub(super) struct LogRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+fn log_row(e: crate::db::models::event::Event) -> LogRow {
+    use crate::web::words;
+    LogRow {
+        at: crate::web::pages::settings::when(e.at),
+        actor: words::actor(&e.actor, e.actor_user_id.is_some()),
+        action: words::plain(&e.action),
+        detail: words::plain(&e.detail),
+    }
+}
+
 /// The customer's distro with what its page shows around it.
 struct DistroRecord {
     distro: CustomDistro,
@@ -91,6 +111,7 @@ struct DistroRecord {
     storage_name: String,
     booted_by: Vec<String>,
     jobs: Vec<Job>,
+    log: Vec<crate::db::models::event::Event>,
 }
 
 /// The customer's distro `id`, read in one go on the blocking pool.
@@ -110,12 +131,20 @@ async fn load(
             .map(|(_, name)| name)
             .collect();
         let jobs = distro_jobs::recent_for_distro(conn, customer_id, storage.id, id, RECENT_JOBS)?;
+        let log = crate::db::queries::container_pages::distro_log(
+            conn,
+            customer_id,
+            storage.id,
+            &distro.name,
+            RECENT_JOBS,
+        )?;
         Ok(DistroRecord {
             distro,
             image_state,
             storage_name: storage.name,
             booted_by,
             jobs,
+            log,
         })
     })
     .await
@@ -172,6 +201,7 @@ async fn distro_page(
         oob: false,
         install: latest_install(&record.jobs),
         jobs: record.jobs.into_iter().map(job_row).collect(),
+        log: record.log.into_iter().map(log_row).collect(),
         name: distro.name,
         path: distro.path,
         values,
