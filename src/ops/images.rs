@@ -226,11 +226,11 @@ async fn queue_upload(
         ("image uploaded", detail),
         IfPending::Refuse,
         move |conn, _| {
-            if image_uploads::complete(conn, upload, digest_kept.as_str())? {
+            if image_uploads::complete(conn, upload, bytes, digest_kept.as_str())? {
                 Ok(())
             } else {
                 Err(Error::internal(anyhow::anyhow!(
-                    "upload {upload} was not receiving any more"
+                    "upload {upload} was not receiving any more, or lacks some of its {bytes} bytes"
                 )))
             }
         },

@@ -1,6 +1,11 @@
 //! An upload's body on its way into PostgreSQL: its first bytes are sniffed before anything is
-//! stored, then it is cut into chunk rows, each stored (and hashed) on the blocking pool while
-//! the next one is received. At most two chunks are held in memory, whatever the upload's size.
+//! stored, then it is cut into chunk rows. Up to [`STORING_AT_ONCE`] chunks are stored at once,
+//! each on its own connection, while the next one is received, and each is hashed, in order, on
+//! the blocking pool. At most `STORING_AT_ONCE + 1` chunks are held in memory, whatever the
+//! upload's size.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use diesel::Connection;
 use futures_util::{Stream, StreamExt};
@@ -15,8 +20,12 @@ use crate::error::Error;
 use crate::ops::fair_use;
 use crate::ops::images::{Destination, too_large};
 
-/// Bytes stored per row while an upload streams in.
+/// Bytes stored per row while an upload streams in (the most a row may hold).
 const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+/// Chunks being stored at once. Two keep PostgreSQL writing one while the other's bytes cross
+/// the socket, and the quota check of one while the other is written.
+const STORING_AT_ONCE: usize = 2;
 
 /// What an upload whose first bytes show no archive is told.
 fn not_an_archive() -> Error {
@@ -34,8 +43,8 @@ fn broke_off() -> Error {
 }
 
 /// Streams the body into chunks, hashing it on the way; returns its size and digest. Nothing
-/// is stored once the body has shown it is no archive; a chunk still being stored when the
-/// body is refused has finished before this returns.
+/// is stored once the body has shown it is no archive; the chunks still being stored when the
+/// body is refused have finished before this returns.
 pub(crate) async fn receive<S, B, E>(
     pool: &PgPool,
     into: Destination,
@@ -53,7 +62,7 @@ where
             Ok((total, Sha256Hex::from_digest(&hasher.finalize().into())))
         }
         Err(refused) => {
-            let _ = store.settle().await;
+            store.settle().await;
             Err(refused)
         }
     }
@@ -104,13 +113,15 @@ where
     Ok(total)
 }
 
-/// Stores chunks in order, one at a time, each while the next is received.
+/// Stores chunks, [`STORING_AT_ONCE`] at a time, and hashes them in order.
 struct Storer {
     pool: PgPool,
     into: Destination,
     seq: i32,
+    /// The hash of the chunks before the one being hashed, or of all when none is.
     hasher: Option<Sha256>,
-    storing: Option<JoinHandle<Result<Sha256, Error>>>,
+    hashing: Option<JoinHandle<Sha256>>,
+    storing: VecDeque<JoinHandle<Result<(), Error>>>,
 }
 
 impl Storer {
@@ -120,54 +131,87 @@ impl Storer {
             into,
             seq: 0,
             hasher: Some(Sha256::new()),
-            storing: None,
+            hashing: None,
+            storing: VecDeque::with_capacity(STORING_AT_ONCE),
         }
     }
 
-    /// Waits for the chunk being stored, if any.
-    async fn settle(&mut self) -> Result<(), Error> {
-        if let Some(storing) = self.storing.take() {
-            self.hasher = Some(storing.await.map_err(Error::internal)??);
+    /// The hash of every chunk pushed so far.
+    async fn hashed(&mut self) -> Result<Sha256, Error> {
+        if let Some(hashing) = self.hashing.take() {
+            return hashing.await.map_err(Error::internal);
         }
-        Ok(())
+        Ok(self.hasher.take().unwrap_or_default())
     }
 
-    /// Starts storing the next chunk once the one before it is stored.
+    /// Waits for the oldest chunk being stored.
+    async fn stored_oldest(&mut self) -> Result<(), Error> {
+        match self.storing.pop_front() {
+            Some(storing) => storing.await.map_err(Error::internal)?,
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for every chunk being stored, whatever becomes of each.
+    async fn settle(&mut self) {
+        while !self.storing.is_empty() {
+            let _ = self.stored_oldest().await;
+        }
+    }
+
+    /// Starts storing and hashing the next chunk once fewer than [`STORING_AT_ONCE`] are
+    /// being stored; a chunk refused before stops the upload here.
     async fn push(&mut self, data: Vec<u8>) -> Result<(), Error> {
-        self.settle().await?;
-        let hasher = self.hasher.take().unwrap_or_default();
+        while self.storing.len() >= STORING_AT_ONCE {
+            self.stored_oldest().await?;
+        }
+        let data = Arc::new(data);
+        let mut hasher = self.hashed().await?;
+        let hashed = Arc::clone(&data);
+        self.hashing = Some(tokio::task::spawn_blocking(move || {
+            hasher.update(hashed.as_slice());
+            hasher
+        }));
         let (pool, into, at) = (self.pool.clone(), self.into, self.seq);
-        self.storing = Some(tokio::spawn(async move {
-            store_chunk(&pool, into, at, data, hasher).await
+        self.storing.push_back(tokio::spawn(async move {
+            store_chunk(&pool, into, at, data).await
         }));
         self.seq += 1;
         Ok(())
     }
 
-    /// The hash of everything stored.
+    /// The hash of everything stored, once all of it is.
     async fn finish(mut self) -> Result<Sha256, Error> {
-        self.settle().await?;
-        Ok(self.hasher.take().unwrap_or_default())
+        while !self.storing.is_empty() {
+            if let Err(refused) = self.stored_oldest().await {
+                self.settle().await;
+                return Err(refused);
+            }
+        }
+        self.hashed().await
     }
 }
 
-/// Stores chunk `at` within the customer's upload quota, and hashes it.
+/// Stores chunk `at` within the customer's upload quota. The chunk is written before the
+/// customer's upload lock is taken, so chunks are written side by side; the quota check and
+/// the upload's byte count then run under the lock, and a chunk over the quota is rolled back.
+/// Its commit does not wait for the WAL flush: the upload only counts once `complete` commits,
+/// which flushes everything written before it, and `complete` checks the bytes stored.
 async fn store_chunk(
     pool: &PgPool,
     into: Destination,
     at: i32,
-    data: Vec<u8>,
-    mut hasher: Sha256,
-) -> Result<Sha256, Error> {
+    data: Arc<Vec<u8>>,
+) -> Result<(), Error> {
     db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let bytes = data.len() as u64;
+            image_uploads::commit_without_flush(conn)?;
+            image_uploads::insert_chunk(conn, into.upload, at, data.as_slice())?;
             fair_use::may_store_upload(conn, into.customer, bytes, &into.quotas)?;
-            image_uploads::append(conn, into.upload, at, &data)?;
+            image_uploads::count_bytes(conn, into.upload, bytes)?;
             Ok::<_, Error>(())
-        })?;
-        hasher.update(&data);
-        Ok(hasher)
+        })
     })
     .await
 }

@@ -116,6 +116,40 @@ async fn a_customer_uploads_an_image_and_the_host_unpacks_and_checks_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_upload_of_several_chunk_rows_is_stored_whole_and_in_order() {
+    let w = world().await;
+    let id = storage_with_distro(&w).await;
+    // a gzip header, then bytes that never repeat within a row: two full rows and a part,
+    // within the tests' 8 MiB limit
+    let mut body = vec![0x1f, 0x8b, 0x08, 0x00];
+    let mut x: u32 = 0x9e37_79b9;
+    body.extend((0..(8 << 20) - 5_000).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    let digest = sha256(&body);
+
+    let accepted = upload(&w, id, body.clone(), &format!("?sha256={digest}")).await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    assert_eq!(
+        w.app.scalar(
+            "SELECT count(*) || ' rows, ' || sum(octet_length(data)) || ' bytes, seq ' \
+             || min(seq) || '..' || max(seq) || ', ' \
+             || encode(sha256(string_agg(data, ''::bytea ORDER BY seq)), 'hex') \
+             FROM image_upload_chunks"
+        ),
+        format!("2 rows, {} bytes, seq 0..1, {digest}", body.len())
+    );
+    assert_eq!(
+        w.app
+            .scalar("SELECT state || ' ' || bytes || ' ' || sha256 FROM image_uploads"),
+        format!("complete {} {digest}", body.len())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_upload_whose_digest_differs_from_the_one_given_is_refused_and_leaves_nothing() {
     let w = world().await;
     let id = storage_with_distro(&w).await;

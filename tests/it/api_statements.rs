@@ -2,9 +2,10 @@
 //! per container, per distro or per alarm; and the lists take one for who is calling and one
 //! for the rows. Counted with diesel's instrumentation, per database, so tests running alongside
 //! do not disturb the count; the pool's `SELECT 1` check of a connection it hands out is not
-//! the request's and is left out.
+//! the request's and is left out. The statements of the lists' steady path are prepared once
+//! per connection, not parsed and planned on every request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, set_default_instrumentation};
@@ -14,6 +15,10 @@ use crate::api_client::{World, world};
 use crate::personas::Browser;
 
 static STATEMENTS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Default::default);
+/// The SQL each database ran, in order, without its binds.
+static RAN: LazyLock<Mutex<HashMap<String, Vec<String>>>> = LazyLock::new(Default::default);
+/// The SQL diesel prepared and kept for reuse on its connection, in any database.
+static PREPARED: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
 
 /// Counts the statements of each connection under its database's name.
 struct Counter {
@@ -30,16 +35,44 @@ impl Instrumentation for Counter {
                     .map(str::to_owned);
             }
             InstrumentationEvent::StartQuery { query, .. } => {
-                if query.to_string().starts_with("SELECT 1 -- ") {
+                let text = query.to_string();
+                if text.starts_with("SELECT 1 -- ") {
                     return;
                 }
                 if let Some(db) = &self.database {
                     *STATEMENTS.lock().unwrap().entry(db.clone()).or_default() += 1;
+                    let sql = text
+                        .rfind(" -- binds: ")
+                        .map_or(&text[..], |at| &text[..at]);
+                    RAN.lock()
+                        .unwrap()
+                        .entry(db.clone())
+                        .or_default()
+                        .push(sql.to_owned());
                 }
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => {
+                PREPARED.lock().unwrap().insert(sql.to_owned());
             }
             _ => {}
         }
     }
+}
+
+/// The SQL the database ran after its `from`-th statement that diesel did not keep prepared.
+fn unprepared_since(database: &str, from: usize) -> Vec<String> {
+    let ran = RAN.lock().unwrap();
+    let prepared = PREPARED.lock().unwrap();
+    ran.get(database)
+        .map(|all| all[from.min(all.len())..].to_vec())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|sql| !prepared.contains(sql))
+        .collect()
+}
+
+fn ran(database: &str) -> usize {
+    RAN.lock().unwrap().get(database).map_or(0, Vec::len)
 }
 
 fn statements(database: &str) -> u64 {
@@ -204,5 +237,48 @@ async fn the_container_lists_take_one_statement_for_the_caller_and_one_for_the_r
             ("GET /api/containers (Basic)", 2),
             ("GET /api/containers (bearer)", 2)
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_container_lists_run_statements_prepared_once_per_connection() {
+    count_statements();
+    let w = world().await;
+    grow(&w, 20);
+    let created = w
+        .app
+        .api("alice")
+        .post("/api/tokens", json!({"name": "ci"}))
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let token = created.json["token"].as_str().unwrap().to_owned();
+    let alice = Browser::customer(&w.app, "alice").await;
+    let url = w.app.url("/api/containers");
+    let client = &w.app.client;
+    let requests = || async {
+        let (status, page) = alice.get_text("/containers").await;
+        assert_eq!(status, 200, "{page}");
+        for tags in [None, Some("t1,t2")] {
+            let url = match tags {
+                Some(tags) => format!("{url}?tags={tags}"),
+                None => url.clone(),
+            };
+            let basic = client.get(&url).basic_auth("alice", Some("alice-password"));
+            assert_eq!(basic.send().await.unwrap().status(), 200);
+            let bearer = client.get(&url).bearer_auth(&token);
+            assert_eq!(bearer.send().await.unwrap().status(), 200);
+        }
+    };
+    // the first requests write `last_seen`, `last_used` and remember the credentials
+    requests().await;
+    let from = ran(&w.app.db.name);
+    for _ in 0..3 {
+        requests().await;
+    }
+    assert!(ran(&w.app.db.name) > from, "counted");
+    assert_eq!(
+        unprepared_since(&w.app.db.name, from),
+        Vec::<String>::new(),
+        "planned on every request"
     );
 }

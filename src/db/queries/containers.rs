@@ -123,30 +123,54 @@ pub struct ListedContainer {
     pub booted_custom_name: Option<String>,
 }
 
-/// The pending jobs of the row's container, counted on the partial index of pending jobs.
-fn pending_jobs() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
-    diesel::dsl::sql(
-        "(SELECT count(*) FROM jobs j WHERE j.container_id = containers.id \
-           AND j.state IN ('queued', 'running', 'retrying'))",
+super::fixed_sql_expression!(
+    /// The pending jobs of the row's container, counted on the partial index of pending jobs.
+    PendingJobs: diesel::sql_types::BigInt,
+    on containers::id,
+    "(SELECT count(*) FROM jobs j WHERE j.container_id = containers.id \
+       AND j.state IN ('queued', 'running', 'retrying'))"
+);
+
+super::fixed_sql_expression!(
+    /// The name of the custom distro the row's container last booted or fell back from.
+    BootedCustomName: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    on containers::booted_custom_distro_id,
+    "(SELECT b.name FROM custom_distros b WHERE b.id = containers.booted_custom_distro_id)"
+);
+
+/// The columns of [`listed_for_customer`], in [`ListedRow`]'s order.
+type ListedColumns = (
+    diesel::dsl::AsSelect<Container, diesel::pg::Pg>,
+    servers::name,
+    servers::address,
+    diesel::dsl::Nullable<distros::name>,
+    diesel::dsl::Nullable<custom_distros::name>,
+    containers::fallback_reason,
+    PendingJobs,
+    containers::booted_kind,
+    BootedCustomName,
+);
+
+fn listed_columns() -> ListedColumns {
+    (
+        Container::as_select(),
+        servers::name,
+        servers::address,
+        distros::name.nullable(),
+        custom_distros::name.nullable(),
+        containers::fallback_reason,
+        PendingJobs,
+        containers::booted_kind,
+        BootedCustomName,
     )
 }
 
-/// The name of the custom distro the row's container last booted or fell back from.
-fn booted_custom_name()
--> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Text>> {
-    diesel::dsl::sql(
-        "(SELECT b.name FROM custom_distros b WHERE b.id = containers.booted_custom_distro_id)",
-    )
-}
-
-/// As [`views_for_customer`], with each container's fallback, pending jobs and last boot: everything
-/// the lists show, in one statement however many containers there are.
-pub fn listed_for_customer(
-    conn: &mut PgConnection,
-    customer: CustomerId,
-    tags: Option<&[String]>,
-) -> QueryResult<Vec<ListedContainer>> {
-    let mut query = containers::table
+/// The customer's containers as the lists show them, oldest first. Its type is static, so the
+/// statement is prepared once per connection (a boxed query would be planned on every run).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn listed_query(customer: CustomerId) -> _ {
+    let columns: ListedColumns = listed_columns();
+    containers::table
         .inner_join(servers::table)
         .left_join(distros::table)
         .left_join(
@@ -155,24 +179,27 @@ pub fn listed_for_customer(
                 .eq(containers::custom_distro_id)),
         )
         .filter(containers::customer_id.eq(customer))
-        .select((
-            Container::as_select(),
-            servers::name,
-            servers::address,
-            distros::name.nullable(),
-            custom_distros::name.nullable(),
-            containers::fallback_reason,
-            pending_jobs(),
-            containers::booted_kind,
-            booted_custom_name(),
-        ))
+        .select(columns)
         .order(containers::id)
-        .into_boxed();
-    if let Some(tags) = tags {
-        let wanted: Vec<Option<String>> = tags.iter().cloned().map(Some).collect();
-        query = query.filter(containers::tags.overlaps_with(wanted));
-    }
-    let rows: Vec<ListedRow> = query.load(conn)?;
+}
+
+/// As [`views_for_customer`], with each container's fallback, pending jobs and last boot: everything
+/// the lists show, in one statement however many containers there are. With `tags`, only those
+/// carrying at least one of them; each of the two shapes is prepared once per connection.
+pub fn listed_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    tags: Option<&[String]>,
+) -> QueryResult<Vec<ListedContainer>> {
+    let rows: Vec<ListedRow> = match tags {
+        None => listed_query(customer).load(conn)?,
+        Some(tags) => {
+            let wanted: Vec<Option<String>> = tags.iter().cloned().map(Some).collect();
+            listed_query(customer)
+                .filter(containers::tags.overlaps_with(wanted))
+                .load(conn)?
+        }
+    };
     Ok(rows.into_iter().map(ListedContainer::from).collect())
 }
 

@@ -3,58 +3,73 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int2, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
 
 use crate::db::schema::users;
 use crate::domain::ids::{CustomerId, UserId};
 
 /// Jobs that run or wait, and jobs that failed in the last day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable)]
 pub struct JobCounts {
-    #[diesel(sql_type = BigInt)]
     pub pending: i64,
-    #[diesel(sql_type = BigInt)]
     pub failed: i64,
 }
 
 /// How long a failed job stays counted in the top bar and on the dashboard.
-pub const FAILED_SHOWN_FOR: &str = "24 hours";
+pub const FAILED_SHOWN_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
-/// The top bar's counts, in one statement.
+/// The top bar's counts, in one statement that is prepared once per connection: it reads only
+/// the customer's pending jobs and those finished within [`FAILED_SHOWN_FOR`].
 pub fn job_counts(conn: &mut PgConnection, customer: CustomerId) -> QueryResult<JobCounts> {
-    diesel::sql_query(format!(
-        "SELECT count(*) FILTER (WHERE state IN ('queued', 'running', 'retrying')) AS pending, \
-                count(*) FILTER (WHERE state = 'failed' \
-                                 AND finished_at > now() - interval '{FAILED_SHOWN_FOR}') AS failed \
-         FROM jobs WHERE customer_id = $1"
-    ))
-    .bind::<Int4, _>(customer.0)
-    .get_result(conn)
+    use crate::db::queries::api_jobs::PENDING;
+    use crate::db::schema::jobs;
+    use diesel::dsl::count;
+    let shown_after = Utc::now() - FAILED_SHOWN_FOR;
+    let failed = jobs::state
+        .eq("failed")
+        .and(jobs::finished_at.assume_not_null().gt(shown_after));
+    jobs::table
+        .filter(jobs::customer_id.eq(customer))
+        .filter(jobs::state.eq_any(PENDING).or(failed))
+        .select((
+            count(jobs::id).aggregate_filter(jobs::state.eq_any(PENDING)),
+            count(jobs::id).aggregate_filter(failed),
+        ))
+        .get_result(conn)
 }
 
 /// How many alarms of one level are new to the user.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Queryable)]
 pub struct NewAlarms {
-    #[diesel(sql_type = Int2)]
     pub level: i16,
-    #[diesel(sql_type = BigInt)]
     pub count: i64,
 }
 
-/// The customer's alarms raised after `seen` (all of them when never seen), by level.
+/// The customer's alarms raised after `seen` (all of them when never seen), by level. Each of
+/// the two shapes is prepared once per connection.
 pub fn new_alarms(
     conn: &mut PgConnection,
     customer: CustomerId,
     seen: Option<DateTime<Utc>>,
 ) -> QueryResult<Vec<NewAlarms>> {
-    diesel::sql_query(
-        "SELECT level, count(*) AS count FROM alarms \
-         WHERE customer_id = $1 AND ($2::timestamptz IS NULL OR unix > $2) \
-         GROUP BY level ORDER BY level",
-    )
-    .bind::<Int4, _>(customer.0)
-    .bind::<Nullable<Timestamptz>, _>(seen)
-    .load(conn)
+    use crate::db::schema::alarms;
+    use diesel::dsl::count_star;
+    let of_customer = alarms::customer_id.eq(customer);
+    match seen {
+        None => alarms::table
+            .filter(of_customer)
+            .group_by(alarms::level)
+            .select((alarms::level, count_star()))
+            .order(alarms::level)
+            .load(conn),
+        Some(seen) => alarms::table
+            .filter(of_customer)
+            .filter(alarms::unix.gt(seen))
+            .group_by(alarms::level)
+            .select((alarms::level, count_star()))
+            .order(alarms::level)
+            .load(conn),
+    }
 }
 
 /// One storage container's use against its quota: measured by its server's agent when it
@@ -112,7 +127,7 @@ pub fn active_jobs(
 ) -> QueryResult<Vec<crate::db::models::job::Job>> {
     use crate::db::models::job::Job;
     use crate::db::schema::jobs;
-    let day_ago = Utc::now() - chrono::Duration::hours(24);
+    let day_ago = Utc::now() - FAILED_SHOWN_FOR;
     jobs::table
         .filter(jobs::customer_id.eq(customer))
         .filter(

@@ -1,7 +1,6 @@
 //! Image archives received through the API, stored in chunks until the host unpacks them.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer};
 
 use crate::db::schema::{image_upload_chunks, image_uploads};
 use crate::domain::ids::{CustomDistroId, UploadId};
@@ -14,27 +13,57 @@ pub fn begin(conn: &mut PgConnection, distro: CustomDistroId) -> QueryResult<Upl
         .get_result(conn)
 }
 
-/// Stores chunk `seq` of an upload and counts its bytes, in one statement.
-pub fn append(conn: &mut PgConnection, upload: UploadId, seq: i32, data: &[u8]) -> QueryResult<()> {
-    diesel::sql_query(
-        "WITH chunk AS (INSERT INTO image_upload_chunks (upload_id, seq, data) \
-                        VALUES ($1, $2, $3) RETURNING octet_length(data) AS n) \
-         UPDATE image_uploads SET bytes = bytes + (SELECT n FROM chunk) \
-         WHERE id = $1 AND state = 'receiving'",
+/// The transaction's commit does not wait for its WAL to reach the disk. For chunks only: what
+/// commits after them with a flush (the upload's `complete`) makes them durable too.
+pub fn commit_without_flush(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
+    Ok(())
+}
+
+/// Stores chunk `seq` of an upload.
+pub fn insert_chunk(
+    conn: &mut PgConnection,
+    upload: UploadId,
+    seq: i32,
+    data: &[u8],
+) -> QueryResult<()> {
+    diesel::insert_into(image_upload_chunks::table)
+        .values((
+            image_upload_chunks::upload_id.eq(upload),
+            image_upload_chunks::seq.eq(seq),
+            image_upload_chunks::data.eq(data),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Counts `bytes` more stored for an upload still receiving.
+pub fn count_bytes(conn: &mut PgConnection, upload: UploadId, bytes: u64) -> QueryResult<()> {
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    diesel::update(
+        image_uploads::table
+            .find(upload)
+            .filter(image_uploads::state.eq("receiving")),
     )
-    .bind::<BigInt, _>(upload.0)
-    .bind::<Integer, _>(seq)
-    .bind::<diesel::sql_types::Bytea, _>(data)
+    .set(image_uploads::bytes.eq(image_uploads::bytes + bytes))
     .execute(conn)?;
     Ok(())
 }
 
-/// The whole archive is here: it is kept, with its digest, for the unpack job.
-pub fn complete(conn: &mut PgConnection, upload: UploadId, sha256: &str) -> QueryResult<bool> {
+/// The whole archive is here: it is kept, with its digest, for the unpack job. `false` unless
+/// the upload is still receiving and holds `bytes`, every chunk received.
+pub fn complete(
+    conn: &mut PgConnection,
+    upload: UploadId,
+    bytes: u64,
+    sha256: &str,
+) -> QueryResult<bool> {
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
     let updated = diesel::update(
         image_uploads::table
             .find(upload)
-            .filter(image_uploads::state.eq("receiving")),
+            .filter(image_uploads::state.eq("receiving"))
+            .filter(image_uploads::bytes.eq(bytes)),
     )
     .set((
         image_uploads::state.eq("complete"),

@@ -155,13 +155,13 @@ pub fn recall(
     limits: Limits,
 ) -> QueryResult<Option<(User, Failures)>> {
     let (username, address, since) = (attempt.username, attempt.address, attempt.since);
-    let known = diesel::dsl::sql::<diesel::sql_types::Bool>(
-        "EXISTS (SELECT 1 FROM login_successes s WHERE s.user_id = users.id AND s.ip = ",
-    )
-    .bind::<diesel::sql_types::Text, _>(address.to_owned())
-    .sql(" AND s.at > ")
-    .bind::<diesel::sql_types::Timestamptz, _>(attempt.known_since)
-    .sql(")");
+    // typed, so the statement is prepared once per connection
+    let known = diesel::dsl::exists(
+        login_successes::table
+            .filter(login_successes::user_id.eq(users::id))
+            .filter(login_successes::ip.eq(address))
+            .filter(login_successes::at.gt(attempt.known_since)),
+    );
     let found = users::table
         .filter(users::username.eq(username))
         .select((

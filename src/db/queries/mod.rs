@@ -30,3 +30,44 @@ pub mod staff_alarms;
 pub mod staff_jobs;
 pub mod staff_views;
 pub mod users;
+
+/// A fixed piece of SQL as a typed expression of its own: `$name` selects `$sql`, of SQL type
+/// `$st`, wherever `$column` may be selected (the SQL names that column's table). Unlike
+/// diesel's `sql()` literal, a statement using it keeps a static identity, so it is prepared
+/// once per connection and not parsed and planned on every run.
+macro_rules! fixed_sql_expression {
+    ($(#[$meta:meta])* $vis:vis $name:ident: $st:ty, on $column:path, $sql:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        $vis struct $name;
+
+        impl diesel::expression::Expression for $name {
+            type SqlType = $st;
+        }
+
+        impl<QS> diesel::expression::AppearsOnTable<QS> for $name where
+            $column: diesel::expression::AppearsOnTable<QS>
+        {
+        }
+
+        impl<QS> diesel::expression::SelectableExpression<QS> for $name where
+            $column: diesel::expression::SelectableExpression<QS>
+        {
+        }
+
+        impl<GB> diesel::expression::ValidGrouping<GB> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+
+        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use fixed_sql_expression;
