@@ -10,6 +10,7 @@ mod api_conventions;
 mod api_custom_distros;
 mod api_fuzz;
 mod api_images;
+mod api_install_progress;
 mod api_jobs;
 mod api_me;
 mod api_snapshots;
