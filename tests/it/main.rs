@@ -40,6 +40,7 @@ mod pages_dashboard;
 mod pages_distros;
 mod pages_looks;
 mod pages_safe;
+mod pages_stories;
 mod personas;
 mod schema_rules;
 mod staff_jobs;

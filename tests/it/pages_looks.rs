@@ -40,7 +40,7 @@ impl WebDriverCompatibleCommand for Cdp {
     }
 }
 
-async fn cdp(c: &Client, cmd: &'static str, params: Value) -> Value {
+pub(crate) async fn cdp(c: &Client, cmd: &'static str, params: Value) -> Value {
     c.issue_cmd(Cdp { cmd, params })
         .await
         .unwrap_or_else(|e| panic!("{cmd}: {e}"))
