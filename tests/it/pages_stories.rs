@@ -253,3 +253,352 @@ async fn an_upload_cancelled_in_flight_stores_nothing_and_the_previous_image_sta
     );
     browser.stop().await;
 }
+
+/// The text of the element `css` selects, once it is there.
+async fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Picks the option labelled `label` in the select with id `id`.
+async fn choose(browser: &Browser, id: &str, label: &str) {
+    browser
+        .client
+        .wait()
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap()
+        .select_by_label(label)
+        .await
+        .unwrap_or_else(|e| panic!("{id}: no option {label:?}: {e}"));
+}
+
+fn boots(w: &World, container: i64) -> String {
+    w.app.scalar(&format!(
+        "SELECT coalesce(custom_distro_id::text, 'default') FROM containers WHERE id = {container}"
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_boot_choice_shows_storage_image_and_last_check_and_an_unbootable_distro_needs_the_box()
+{
+    let w = world().await;
+    let alpine = w
+        .custom_distro("alice", &w.images, "Alpine edge", "alpine")
+        .await;
+    let debian = w
+        .custom_distro("alice", &w.images, "Debian", "debian")
+        .await;
+    w.app
+        .sql(&format!(
+            "UPDATE custom_distros SET image_state = 'ready', image_bytes = 1048576, \
+             image_sha256 = repeat('a', 64), checked_at = '2026-11-02 10:30:00+00' \
+             WHERE id = {debian}"
+        ))
+        .unwrap();
+    let restarts = || {
+        w.app
+            .scalar("SELECT count(*) FROM jobs WHERE kind = 'restart'")
+    };
+    let browser = alice_in_a_browser(&w).await;
+    let c = &browser.client;
+    browser.follow("Containers").await;
+    browser.follow("web").await;
+
+    // each choice says where it is stored, its image and when it was last checked
+    let storage = format!("images ({})", w.images.uid());
+    let unbootable = text_of(&browser, &format!("#choice-{alpine}")).await;
+    assert!(
+        unbootable.contains(&storage)
+            && unbootable.contains("no image · cannot boot")
+            && unbootable.contains("never"),
+        "{unbootable}"
+    );
+    let marked = c
+        .find(Locator::Css(&format!("#choice-{alpine}")))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap();
+    assert_eq!(marked.as_deref(), Some("cannot-boot"));
+    let ready = text_of(&browser, &format!("#choice-{debian}")).await;
+    assert!(
+        ready.contains(&storage)
+            && ready.contains("image ready")
+            && !ready.contains("cannot boot")
+            && ready.contains("2026-11-02 10:30 UTC"),
+        "{ready}"
+    );
+
+    // a distro that cannot boot, without the box ticked: the reason, in place, and no change
+    choose(
+        &browser,
+        "custom_distro",
+        "custom distro: Alpine edge (cannot boot: no image)",
+    )
+    .await;
+    browser.click("#boot button[type=submit]").await;
+    let refusal = text_of(&browser, "#problem").await;
+    assert!(
+        refusal.contains("“Alpine edge” cannot boot now (no image)")
+            && refusal.contains("Tick “Boot it even so”"),
+        "{refusal}"
+    );
+    assert_eq!(boots(&w, w.web.id), "default");
+    assert_eq!(restarts(), "0");
+
+    // a ready one needs no box
+    choose(&browser, "custom_distro", "custom distro: Debian").await;
+    browser.click("#boot button[type=submit]").await;
+    wait_for_text(&browser, ".flash.ok", "a restart is queued").await;
+    assert_eq!(boots(&w, w.web.id), debian.to_string());
+
+    // the one that cannot boot, with the box ticked
+    choose(
+        &browser,
+        "custom_distro",
+        "custom distro: Alpine edge (cannot boot: no image)",
+    )
+    .await;
+    browser.click("#boot input[name=confirm]").await;
+    browser.click("#boot button[type=submit]").await;
+    until("the container boots Alpine", || {
+        boots(&w, w.web.id) == alpine.to_string()
+    })
+    .await;
+    wait_for_text(&browser, "#jobs", "queued").await;
+    assert_eq!(
+        restarts(),
+        "1",
+        "the queued restart boots what was chosen last"
+    );
+    browser.stop().await;
+}
+
+fn alarm(w: &World, container: i64, level: i16, class: &str, colour: &str, msg: &str) {
+    w.app
+        .sql(&format!(
+            "INSERT INTO alarms (container_id, customer_id, unix, level, color, class, msg) \
+             VALUES ({container}, {}, now(), {level}, '{colour}', '{class}', '{msg}')",
+            w.web.customer_id()
+        ))
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_filters_pages_through_and_deletes_alarms_with_badges_and_swatches_in_the_browser()
+ {
+    let w = world().await;
+    for n in 0..30 {
+        alarm(
+            &w,
+            w.web.id,
+            1,
+            "disk",
+            "#ffcc00",
+            &format!("disk alarm {n}"),
+        );
+    }
+    alarm(&w, w.images.id, 3, "trace", "#0000ff", "a traceback");
+    let browser = alice_in_a_browser(&w).await;
+    let c = &browser.client;
+    browser.follow("Alarms").await;
+    wait_for_text(&browser, "#alarm-count", "Showing 1 to 25 of 31.").await;
+
+    // the level as a badge in the theme's colours, the alarm's own colour as a swatch beside it
+    let looks = c
+        .execute(
+            "const row = Array.from(document.querySelectorAll('#alarms tbody tr'))
+               .find(r => r.textContent.includes('disk alarm'));
+             const badge = row.querySelector('.badge'), rect = row.querySelector('svg.swatch rect');
+             const s = getComputedStyle(badge);
+             return [badge.textContent, rect.getAttribute('fill'), s.color, s.backgroundColor];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let looks: Vec<String> = serde_json::from_value(looks).unwrap();
+    assert_eq!(looks[0], "user", "{looks:?}");
+    assert_eq!(looks[1], "#ffcc00", "{looks:?}");
+    assert!(
+        looks[2] != "rgb(255, 204, 0)" && looks[3] != "rgb(255, 204, 0)",
+        "the badge's contrast owes nothing to the alarm's colour: {looks:?}"
+    );
+
+    // paging
+    browser.click("a[rel=next]").await;
+    wait_for_text(&browser, "#alarm-count", "Showing 26 to 31 of 31.").await;
+    browser.click("a[rel=prev]").await;
+    wait_for_text(&browser, "#alarm-count", "Showing 1 to 25 of 31.").await;
+
+    // the filters: container, then level, then class and range
+    let images = format!("images ({})", w.images.uid());
+    choose(&browser, "f-container", &images).await;
+    browser.click("#alarm-filters button[type=submit]").await;
+    wait_for_text(&browser, "#alarm-count", "Showing 1 to 1 of 1.").await;
+    assert!(
+        text_of(&browser, "#alarms tbody")
+            .await
+            .contains("a traceback")
+    );
+    choose(&browser, "f-container", "any").await;
+    choose(&browser, "f-level", "3 · traceback").await;
+    browser.click("#alarm-filters button[type=submit]").await;
+    wait_for_text(&browser, "#alarm-count", "Showing 1 to 1 of 1.").await;
+    choose(&browser, "f-level", "any").await;
+    browser.fill("f-class", "disk").await;
+    browser.fill("f-range", "5").await;
+    browser.click("#alarm-filters button[type=submit]").await;
+    wait_for_text(&browser, "#alarm-count", "Showing 1 to 5 of 30.").await;
+    let rows = c
+        .find_all(Locator::Css("#alarms tbody tr"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(rows, 5);
+
+    // delete one: the page comes back with the same filter
+    let first = text_of(&browser, "#alarms tbody tr .alarm-msg").await;
+    browser.click("#alarms tbody tr button.danger").await;
+    wait_for_text(&browser, "#alarm-count", "Showing 1 to 5 of 29.").await;
+    let url = c.current_url().await.unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(
+        query.get("class").map(String::as_str),
+        Some("disk"),
+        "{url}"
+    );
+    assert_eq!(
+        query.get("done").map(String::as_str),
+        Some("deleted"),
+        "{url}"
+    );
+    assert_eq!(w.app.count("alarms"), 30);
+    assert_eq!(
+        w.app.scalar(&format!(
+            "SELECT count(*) FROM alarms WHERE msg = '{first}'"
+        )),
+        "0"
+    );
+    browser.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_edits_her_details_ends_her_other_sessions_and_copies_a_new_token_in_the_browser()
+ {
+    let app = crate::helpers::spawn_app().await;
+    app.customer("alice");
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let laptop = crate::personas::Browser::identified_as(&app.address, firefox);
+    assert_eq!(laptop.login("alice", "alice-password").await.status(), 303);
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    browser
+        .log_in(&app.url("/login"), "alice", "alice-password")
+        .await;
+    // the user's name in the top bar leads to the settings
+    browser.click(".topbar a[href='/settings']").await;
+    c.wait().for_element(Locator::Id("account")).await.unwrap();
+
+    // company and VAT change freely; the e-mail only with the current password
+    let field = |id: &'static str| async move {
+        let input = c.find(Locator::Id(id)).await.unwrap();
+        input.clear().await.unwrap();
+        input
+    };
+    field("company").await.send_keys("ACME Srl").await.unwrap();
+    field("vat").await.send_keys("IT01234567890").await.unwrap();
+    field("email")
+        .await
+        .send_keys("alice@acme.example")
+        .await
+        .unwrap();
+    browser.click("#account button[type=submit]").await;
+    let refusal = text_of(&browser, "#account .flash.error").await;
+    assert!(
+        refusal.contains("Type your current password to change the e-mail address."),
+        "{refusal}"
+    );
+    assert_eq!(
+        app.scalar("SELECT email FROM users WHERE username = 'alice'"),
+        "alice@example.com"
+    );
+    field("company").await.send_keys("ACME Srl").await.unwrap();
+    field("vat").await.send_keys("IT01234567890").await.unwrap();
+    field("email")
+        .await
+        .send_keys("alice@acme.example")
+        .await
+        .unwrap();
+    browser.fill("profile_password", "alice-password").await;
+    browser.click("#account button[type=submit]").await;
+    wait_for_text(&browser, ".flash.ok", "Your details were saved.").await;
+    assert_eq!(
+        app.scalar(
+            "SELECT u.email || ' ' || c.company || ' ' || c.vat FROM users u \
+             JOIN customers c ON c.id = u.customer_id WHERE u.username = 'alice'"
+        ),
+        "alice@acme.example ACME Srl IT01234567890"
+    );
+
+    // the other session, named as people name browsers, is ended after a question
+    let sessions = text_of(&browser, "#sessions table").await;
+    assert!(
+        sessions.contains("Firefox on Linux") && sessions.contains("Chrome on Linux"),
+        "{sessions}"
+    );
+    browser
+        .click("#sessions form[action$=end-others] button")
+        .await;
+    let question = text_of(&browser, "#confirm-dialog-question").await;
+    assert!(
+        question.starts_with("End your other session?"),
+        "{question}"
+    );
+    assert_eq!(app.count("sessions"), 2, "asking ends nothing");
+    browser.click("#confirm-dialog-yes").await;
+    until("the other session ends", || app.count("sessions") == 1).await;
+    assert_eq!(laptop.get("/settings").await.status(), 303, "logged out");
+    c.wait()
+        .for_element(Locator::Css("#sessions"))
+        .await
+        .unwrap();
+    assert!(
+        c.find(Locator::Css("#sessions form[action$=end-others]"))
+            .await
+            .is_err(),
+        "no other session left"
+    );
+
+    // a new token, copied with its button
+    let origin = app.url("");
+    cdp(
+        c,
+        "Browser.grantPermissions",
+        json!({ "origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+    )
+    .await;
+    browser.fill("token_name", "laptop").await;
+    browser.click("#tokens button[type=submit]").await;
+    let secret = text_of(&browser, "#new-token-secret").await;
+    browser.click("button[data-copy=new-token-secret]").await;
+    wait_for_text(&browser, "button[data-copy=new-token-secret]", "Copied").await;
+    let copied = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.clipboard.readText().then(done, e => done('refused: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied, json!(secret.trim()));
+    browser.stop().await;
+}
