@@ -602,3 +602,128 @@ async fn a_customer_edits_her_details_ends_her_other_sessions_and_copies_a_new_t
     assert_eq!(copied, json!(secret.trim()));
     browser.stop().await;
 }
+
+/// Serves `body` to every request on a local port, with its length.
+async fn serve(body: Vec<u8>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    port
+}
+
+/// An archive a container could not boot: no `/.old_root`, no `/containers`.
+fn unbootable_archive() -> Vec<u8> {
+    crate::images::archive(&[
+        crate::images::Member::Dir("etc"),
+        crate::images::Member::File("etc/hostname", b"broken\n", 0o644),
+    ])
+}
+
+/// Installs asked for (uploads, files from the home and URLs).
+fn installs(w: &World) -> i64 {
+    w.app
+        .scalar("SELECT count(*) FROM jobs WHERE kind IN ('unpack_image', 'fetch_image')")
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_archive_from_the_home_or_a_url_keeps_the_image_and_force_shows_in_the_log() {
+    let w = world().await;
+    let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    let tar = busybox_tar(&w);
+    let api = w.app.api("alice");
+    let installed = api
+        .send(
+            api.request(
+                reqwest::Method::PUT,
+                &format!("/api/custom_distro/{id}/image"),
+            )
+            .body(tar.clone()),
+        )
+        .await;
+    assert_eq!(installed.status, 202, "{installed:?}");
+    drain(&w.app).await;
+    let good = sha256(&tar);
+    let uploaded = installs(&w);
+    let broken = unbootable_archive();
+    let images = crate::host_fixtures::home(&w.app, w.images.uid()).join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::write(images.join("broken.tar"), &broken).unwrap();
+    let port = serve(broken.clone()).await;
+    let kept = |w: &World| {
+        assert_eq!(installed_digest(w, id), good, "the image stays");
+        let root = installed_image(&w.app, w.images.uid(), "bb");
+        assert!(root.join("bin/busybox").is_file() && !root.join("etc/hostname").exists());
+    };
+    let browser = alice_in_a_browser(&w).await;
+    let c = &browser.client;
+    c.goto(&w.app.url(&format!("/distros/{id}"))).await.unwrap();
+
+    // from the storage home: refused by the check, the reason next to the image state
+    browser.click("#tab-unpack").await;
+    browser.fill("file", "images/broken.tar").await;
+    browser.click("#unpack button[type=submit]").await;
+    until("the unpack is queued", || installs(&w) == uploaded + 1).await;
+    drain(&w.app).await;
+    let failed = wait_for_text(&browser, "#install-latest", "The last install failed").await;
+    assert!(
+        failed.contains("the image check found errors, so the installed image was kept")
+            && failed.contains("/.old_root is missing"),
+        "{failed}"
+    );
+    wait_for_text(&browser, "#image .image-state", "ready").await;
+    kept(&w);
+
+    // from a URL: the same
+    browser.click("#tab-fetch").await;
+    let url = format!("http://127.0.0.1:{port}/broken.tar");
+    browser.fill("url", &url).await;
+    browser.fill("fetch_sha256", &sha256(&broken)).await;
+    browser.click("#fetch button[type=submit]").await;
+    until("the fetch is queued", || installs(&w) == uploaded + 2).await;
+    drain(&w.app).await;
+    let jobs = w
+        .app
+        .scalar("SELECT string_agg(state || ' ' || attempts, ',' ORDER BY id) FROM jobs WHERE kind = 'fetch_image'");
+    assert_eq!(jobs, "failed 1", "refused for good, not retried");
+    c.refresh().await.unwrap();
+    let failed = wait_for_text(&browser, "#install-latest", "The last install failed").await;
+    assert!(failed.contains("/containers is missing"), "{failed}");
+    kept(&w);
+
+    // from a URL with the box ticked: installed with force, which the operation log says
+    browser.click("#tab-fetch").await;
+    browser.fill("url", &url).await;
+    browser.fill("fetch_sha256", &sha256(&broken)).await;
+    browser.click("#fetch_force").await;
+    browser.click("#fetch button[type=submit]").await;
+    until("the forced fetch is queued", || {
+        installs(&w) == uploaded + 3
+    })
+    .await;
+    drain(&w.app).await;
+    wait_for_text(&browser, "#image .image-state", "broken").await;
+    assert_eq!(installed_digest(&w, id), sha256(&broken));
+    c.goto(&w.app.url(&format!("/containers/{}", w.images.uid())))
+        .await
+        .unwrap();
+    let log = text_of(&browser, "#log").await;
+    assert!(log.contains("installed with force"), "{log}");
+    browser.stop().await;
+}
