@@ -587,7 +587,7 @@ async fn a_customer_edits_her_details_ends_her_other_sessions_and_copies_a_new_t
     )
     .await;
     browser.fill("token_name", "laptop").await;
-    browser.click("#tokens button[type=submit]").await;
+    browser.click("#tokens > form button[type=submit]").await;
     let secret = text_of(&browser, "#new-token-secret").await;
     browser.click("button[data-copy=new-token-secret]").await;
     wait_for_text(&browser, "button[data-copy=new-token-secret]", "Copied").await;
@@ -725,5 +725,86 @@ async fn a_broken_archive_from_the_home_or_a_url_keeps_the_image_and_force_shows
         .unwrap();
     let log = text_of(&browser, "#log").await;
     assert!(log.contains("installed with force"), "{log}");
+    browser.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_customer_page_full_of_data_passes_axe_and_fits_a_360_px_phone() {
+    let w = world().await;
+    let api = w.app.api("alice");
+    let tiny = w.custom_distro("alice", &w.images, "tiny", "bb").await;
+    for body in [busybox_tar(&w), unbootable_archive()] {
+        let sent = api
+            .send(
+                api.request(
+                    reqwest::Method::PUT,
+                    &format!("/api/custom_distro/{tiny}/image"),
+                )
+                .body(body),
+            )
+            .await;
+        assert_eq!(sent.status, 202, "{sent:?}");
+        drain(&w.app).await;
+    }
+    let alpine = w
+        .custom_distro("alice", &w.images, "Alpine edge", "alpine")
+        .await;
+    w.map("alice", &w.web, alpine).await;
+    drain(&w.app).await;
+    let long = "/home/alice/www/app/some/deeply/nested/module/".repeat(6);
+    for n in 0..30 {
+        alarm(
+            &w,
+            w.web.id,
+            (n % 5) as i16,
+            "a-rather-long-alarm-class-name",
+            "#ffcc00",
+            &format!("alarm {n}: {long}"),
+        );
+    }
+    api.post(
+        "/api/tokens",
+        json!({ "name": "deploy-from-the-build-server" }),
+    )
+    .await;
+    let pages = [
+        ("dashboard", "/dashboard".to_owned()),
+        ("containers", "/containers".into()),
+        ("container", format!("/containers/{}", w.web.uid())),
+        (
+            "storage-container",
+            format!("/containers/{}", w.images.uid()),
+        ),
+        ("distros", "/distros".into()),
+        ("distro", format!("/distros/{tiny}")),
+        ("distro-no-image", format!("/distros/{alpine}")),
+        ("alarms", "/alarms".into()),
+        ("alarms-page-2", "/alarms?page=2".into()),
+        ("settings", "/settings".into()),
+    ];
+    let dir = crate::pages_looks::screenshot_dir();
+    eprintln!(
+        "screenshots of the customer pages full of data: {}",
+        dir.display()
+    );
+    let browser = alice_in_a_browser(&w).await;
+    let c = &browser.client;
+    let mut problems = Vec::new();
+    for (name, path) in &pages {
+        crate::pages_looks::screen(c, 1366).await;
+        c.goto(&w.app.url(path)).await.unwrap();
+        problems.extend(crate::pages_looks::look_at(c, &format!("full-{name}"), &dir).await);
+    }
+    // the settings page showing a new token once
+    crate::pages_looks::screen(c, 1366).await;
+    c.goto(&w.app.url("/settings")).await.unwrap();
+    browser.fill("token_name", "laptop").await;
+    browser.click("#tokens > form button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Id("new-token-secret"))
+        .await
+        .unwrap();
+    problems.extend(crate::pages_looks::look_at(c, "full-new-token", &dir).await);
+    assert!(problems.is_empty(), "{problems:#?}");
     browser.stop().await;
 }
