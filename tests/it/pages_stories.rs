@@ -793,6 +793,26 @@ async fn every_customer_page_full_of_data_passes_axe_and_fits_a_360_px_phone() {
     for (name, path) in &pages {
         crate::pages_looks::screen(c, 1366).await;
         c.goto(&w.app.url(path)).await.unwrap();
+        // what the page says, in the customer's words: no API field names or worker ids (an
+        // alarm's message is the alarm's own, as the API has it)
+        let said = c
+            .execute(
+                "const main = document.querySelector('main').cloneNode(true);
+                 main.querySelectorAll('.alarm-msg').forEach(m => m.remove());
+                 document.body.appendChild(main);
+                 const said = main.innerText;
+                 main.remove();
+                 return said;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let said = said.as_str().unwrap();
+        for api_word in ["custom_distro", "_image", "ensure_storage_dir", "vm:"] {
+            if said.contains(api_word) {
+                problems.push(format!("{name} says {api_word:?}: {said}"));
+            }
+        }
         problems.extend(crate::pages_looks::look_at(c, &format!("full-{name}"), &dir).await);
     }
     // the settings page showing a new token once
