@@ -82,7 +82,6 @@ fn singular_container(text: &str) -> String {
 pub fn job_kind(kind: &str) -> String {
     match kind {
         "ensure_storage_dir" => "prepare the distros directory".into(),
-        "rollback_image" => "roll back image".into(),
         other => other.replace('_', " "),
     }
 }
@@ -149,7 +148,7 @@ mod tests {
             job_kind("ensure_storage_dir"),
             "prepare the distros directory"
         );
-        assert_eq!(job_kind("rollback_image"), "roll back image");
+        assert_eq!(job_kind("rollback_image"), "rollback image");
         assert_eq!(job_kind("restart"), "restart");
         assert_eq!(
             plain("[distropanel] job 2 (unpack_image) failed: the check found errors"),
