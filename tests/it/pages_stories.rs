@@ -814,6 +814,19 @@ async fn every_customer_page_full_of_data_passes_axe_and_fits_a_360_px_phone() {
             }
         }
         problems.extend(crate::pages_looks::look_at(c, &format!("full-{name}"), &dir).await);
+        // on the phone (where look_at ends), no column of text is squeezed to a sliver
+        let squeezed = c
+            .execute(
+                "return Array.from(document.querySelectorAll('main td'))
+                   .filter(td => td.innerText.trim().length > 20 && td.getBoundingClientRect().width < 100)
+                   .map(td => Math.round(td.getBoundingClientRect().width) + ' px: ' + td.innerText.slice(0, 40))",
+                vec![],
+            )
+            .await
+            .unwrap();
+        for cell in squeezed.as_array().unwrap() {
+            problems.push(format!("{name} at 360 px: a cell of {cell}"));
+        }
     }
     // the settings page showing a new token once
     crate::pages_looks::screen(c, 1366).await;
