@@ -193,12 +193,17 @@ async fn an_upload_cancelled_in_flight_stores_nothing_and_the_previous_image_sta
     )
     .await;
 
+    let cancel = c.find(Locator::Id("upload-cancel")).await.unwrap();
+    assert!(
+        !cancel.is_displayed().await.unwrap(),
+        "nothing to cancel yet"
+    );
     upload_in_the_browser(&browser, &path).await;
-    let cancel = c
-        .wait()
+    c.wait()
         .for_element(Locator::Css("#upload-cancel:not([hidden])"))
         .await
         .unwrap();
+    assert!(cancel.is_displayed().await.unwrap());
     let submit = c
         .find(Locator::Css("#upload button[type=submit]"))
         .await
@@ -225,6 +230,10 @@ async fn an_upload_cancelled_in_flight_stores_nothing_and_the_previous_image_sta
     )
     .await;
     assert!(submit.is_enabled().await.unwrap(), "it may be sent again");
+    assert!(
+        !cancel.is_displayed().await.unwrap(),
+        "nothing left to cancel"
+    );
     until("the partial upload is dropped", || {
         w.app.count("image_uploads") == 0 && w.app.count("image_upload_chunks") == 0
     })
