@@ -134,9 +134,9 @@ async fn an_xz_and_a_zstd_image_install_from_the_distro_page_and_a_junk_file_is_
         wait_for_text(&browser, "#image", &digest).await;
         wait_for_text(&browser, "#image .image-state", "ready").await;
         assert_eq!(installed_digest(&w, id), digest, "{name}");
-        let report = w.app.scalar(&format!(
-            "SELECT report::text FROM jobs WHERE kind = 'unpack_image' ORDER BY id DESC LIMIT 1"
-        ));
+        let report = w.app.scalar(
+            "SELECT report::text FROM jobs WHERE kind = 'unpack_image' ORDER BY id DESC LIMIT 1",
+        );
         assert!(
             report.contains(&format!("the archive ({format}): ")),
             "{name}: {report}"
