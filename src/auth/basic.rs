@@ -161,6 +161,7 @@ mod tests {
             customer_id: None,
             password_changed_at: DateTime::from_timestamp(changed, 0).unwrap(),
             created_at: DateTime::from_timestamp(0, 0).unwrap(),
+            staff_role: None,
         }
     }
 

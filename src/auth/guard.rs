@@ -5,10 +5,12 @@
 //! - [`SignedIn`]: any signed-in browser session.
 //! - [`Customer`]: a customer's session, carrying the customer every query is scoped to.
 //! - [`Staff`]: a staff session; anyone else gets the 404 page (customers) or the login page.
+//! - [`Admin`]: a staff session whose role provisions; support staff get a 403 page.
 
 use crate::db::models::event::NewEvent;
 use crate::db::models::user::Role;
 use crate::domain::ids::{ContainerId, CustomerId, UserId};
+use crate::domain::staff_role::StaffRole;
 use crate::error::Error;
 
 pub use crate::auth::session::SignedIn;
@@ -88,7 +90,12 @@ impl Customer {
 pub struct Staff {
     pub session: SignedIn,
     pub address: String,
+    pub role: StaffRole,
 }
+
+/// A member of staff whose role may provision and manage staff; support get a 403 page.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Staff);
 
 impl Staff {
     /// The audit entry for an action of this member of staff on a customer's data; insert it
@@ -122,8 +129,24 @@ impl Staff {
     /// not exist.
     pub fn from_session(session: SignedIn, address: String) -> Result<Self, Error> {
         match session.role {
-            Role::Staff => Ok(Staff { session, address }),
+            Role::Staff => Ok(Staff {
+                role: session.staff_role.unwrap_or(StaffRole::Support),
+                session,
+                address,
+            }),
             Role::Customer => Err(Error::NotFound),
+        }
+    }
+
+    /// Provisioning and staff management are for admins; support are told so.
+    pub fn require_admin(self) -> Result<Admin, Error> {
+        if self.role.may_provision() {
+            Ok(Admin(self))
+        } else {
+            Err(Error::Forbidden(
+                "Only admin staff can do this; support staff can read and act on a customer's behalf."
+                    .into(),
+            ))
         }
     }
 }
@@ -137,6 +160,7 @@ mod tests {
             user_id: UserId(7),
             username: "someone".into(),
             role,
+            staff_role: (role == Role::Staff).then_some(StaffRole::Support),
             customer_id: customer.map(CustomerId),
             csrf_token: "t".into(),
             public_id: "p".into(),
@@ -160,6 +184,16 @@ mod tests {
             Staff::from_session(session(Role::Customer, Some(3)), "::1".into()),
             Err(Error::NotFound)
         ));
+    }
+
+    #[test]
+    fn support_staff_are_refused_what_only_admins_do() {
+        let support = Staff::from_session(session(Role::Staff, None), "::1".into()).unwrap();
+        assert!(matches!(support.require_admin(), Err(Error::Forbidden(_))));
+        let mut signed_in = session(Role::Staff, None);
+        signed_in.staff_role = Some(StaffRole::Admin);
+        let admin = Staff::from_session(signed_in, "::1".into()).unwrap();
+        assert_eq!(admin.require_admin().unwrap().0.role, StaffRole::Admin);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::Duration;
 
 use crate::db::models::user::Role;
 use crate::domain::ids::{CustomerId, UserId};
+use crate::domain::staff_role::StaffRole;
 
 pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
@@ -15,6 +16,9 @@ pub struct SignedIn {
     pub user_id: UserId,
     pub username: String,
     pub role: Role,
+    /// A member of staff's role, as it was when they signed in; changing a role ends the
+    /// member's sessions.
+    pub staff_role: Option<StaffRole>,
     pub customer_id: Option<CustomerId>,
     pub csrf_token: String,
     /// Names this session in the list of sessions; not the cookie's key.

@@ -24,6 +24,7 @@ use crate::db::models::user::{Role, User};
 use crate::db::queries::sessions;
 use crate::db::{self, PgPool};
 use crate::domain::ids::{CustomerId, UserId};
+use crate::domain::staff_role::StaffRole;
 
 pub const COOKIE_NAME: &str = "distropanel_session";
 /// A request within this long of the last recorded one does not write `last_seen` again, so a
@@ -230,6 +231,7 @@ mod keys {
     pub const USER_ID: &str = "user_id";
     pub const USERNAME: &str = "username";
     pub const ROLE: &str = "role";
+    pub const STAFF_ROLE: &str = "staff_role";
     pub const CUSTOMER_ID: &str = "customer_id";
     pub const CSRF: &str = "csrf";
     pub const PUBLIC_ID: &str = "sid";
@@ -244,6 +246,10 @@ impl SignedIn {
             user_id: UserId(session.get::<i32>(keys::USER_ID).ok()??),
             username: get(keys::USERNAME)?,
             role: Role::from_db(&get(keys::ROLE)?),
+            staff_role: match Role::from_db(&get(keys::ROLE)?) {
+                Role::Staff => Some(StaffRole::from_db(get(keys::STAFF_ROLE).as_deref())),
+                Role::Customer => None,
+            },
             customer_id: session
                 .get::<Option<i32>>(keys::CUSTOMER_ID)
                 .ok()??
@@ -267,6 +273,7 @@ impl SignedIn {
             user_id: user.id,
             username: user.username.clone(),
             role: user.role(),
+            staff_role: user.staff_role(),
             customer_id: user.customer_id,
             csrf_token: crate::auth::csrf::new_token(),
             public_id: hex::encode(rand::random::<[u8; 16]>()),
@@ -274,6 +281,9 @@ impl SignedIn {
         session.insert(keys::USER_ID, signed_in.user_id.0)?;
         session.insert(keys::USERNAME, &signed_in.username)?;
         session.insert(keys::ROLE, signed_in.role.as_str())?;
+        if let Some(staff_role) = signed_in.staff_role {
+            session.insert(keys::STAFF_ROLE, staff_role.as_str())?;
+        }
         session.insert(keys::CUSTOMER_ID, signed_in.customer_id.map(|c| c.0))?;
         session.insert(keys::CSRF, &signed_in.csrf_token)?;
         session.insert(keys::PUBLIC_ID, &signed_in.public_id)?;

@@ -15,6 +15,7 @@ use crate::db::models::user::{NewUser, Role, User};
 use crate::db::queries::{containers, customers, distros, servers, users};
 use crate::db::violated_constraint;
 use crate::domain::ids::DistroId;
+use crate::domain::staff_role::StaffRole;
 use crate::domain::values::{
     DisplayName, DistroPath, Email, Megabytes, Password, ServerAddress, ServerName, Uid, Username,
 };
@@ -37,7 +38,12 @@ fn field<T>(name: &str, parsed: Result<T, crate::domain::values::Invalid>) -> an
 }
 
 fn user_json(user: &User) -> Value {
-    json!({ "id": user.id, "username": user.username, "email": user.email, "role": user.role })
+    let mut json =
+        json!({ "id": user.id, "username": user.username, "email": user.email, "role": user.role });
+    if let Some(staff_role) = user.staff_role() {
+        json["staff_role"] = json!(staff_role);
+    }
+    json
 }
 
 pub fn add_staff(
@@ -45,6 +51,7 @@ pub fn add_staff(
     username: &str,
     email: &str,
     password: &str,
+    staff_role: StaffRole,
 ) -> anyhow::Result<Value> {
     let username = field("username", Username::parse(username))?;
     let email = field("email", Email::parse(email))?;
@@ -58,6 +65,7 @@ pub fn add_staff(
             password_hash: &hash,
             role: Role::Staff.as_str(),
             customer_id: None,
+            staff_role: Some(staff_role.as_str()),
         },
     )
     .map_err(|e| explain(e, username.as_str()))?;
@@ -93,6 +101,7 @@ pub fn add_customer(conn: &mut PgConnection, spec: &CustomerSpec) -> anyhow::Res
                 password_hash: &hash,
                 role: Role::Customer.as_str(),
                 customer_id: Some(customer.id),
+                staff_role: None,
             },
         )?;
         Ok::<_, diesel::result::Error>((customer, user))

@@ -14,6 +14,7 @@ use crate::db::models::server::ServerMode;
 use crate::db::queries::containers::ContainerChangeset;
 use crate::db::queries::{containers, custom_distros, distros, images, jobs, servers, users};
 use crate::domain::ids::{ContainerId, CustomerId, DistroId};
+use crate::domain::staff_role::StaffRole;
 use crate::domain::values::{DistroPath, Uid};
 use crate::host::check::CheckFacts;
 use crate::host::deadline::Deadline;
@@ -222,7 +223,13 @@ pub fn seed(conn: &mut PgConnection, base_uid: u32) -> anyhow::Result<()> {
 /// The staff user, the platform distros and the server; returns the default distro.
 fn seed_platform(conn: &mut PgConnection) -> anyhow::Result<Option<DistroId>> {
     if users::by_username(conn, STAFF.0)?.is_none() {
-        admin::add_staff(conn, STAFF.0, "staff@distropanel.test", STAFF.1)?;
+        admin::add_staff(
+            conn,
+            STAFF.0,
+            "staff@distropanel.test",
+            STAFF.1,
+            StaffRole::Admin,
+        )?;
     }
     let mut default_distro = None;
     for (name, path, note) in PLATFORM_DISTROS {

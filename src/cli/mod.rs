@@ -13,6 +13,7 @@ use crate::config::{Config, LocalServers, Settings};
 use crate::db::models::server::ServerMode;
 use crate::db::queries::jobs::{JobFilter, ServerScope};
 use crate::domain::ids::{JobId, ServerId};
+use crate::domain::staff_role::StaffRole;
 use crate::domain::values::Uid;
 use crate::{Application, db, jobs, telemetry};
 
@@ -106,6 +107,10 @@ pub enum StaffCommand {
         /// The password; omit it (or give `-`) to read one line from standard input.
         #[arg(long)]
         password: Option<String>,
+        /// support (reads, and acts on a customer's behalf) or admin (also provisions and
+        /// manages staff).
+        #[arg(long, default_value = "support")]
+        role: StaffRole,
         #[command(flatten)]
         settings: Settings,
     },
@@ -438,11 +443,12 @@ fn run_staff(command: StaffCommand) -> anyhow::Result<serde_json::Value> {
         username,
         email,
         password,
+        role,
         settings,
     } = command;
     let password = password_or_stdin(password)?;
     let (_, mut conn) = connect(settings)?;
-    admin::add_staff(&mut conn, &username, &email, &password)
+    admin::add_staff(&mut conn, &username, &email, &password, role)
 }
 
 fn run_customer(command: CustomerCommand) -> anyhow::Result<serde_json::Value> {

@@ -245,6 +245,7 @@ diesel::table! {
         password_changed_at -> Timestamptz,
         created_at -> Timestamptz,
         alarms_seen_at -> Nullable<Timestamptz>,
+        staff_role -> Nullable<Text>,
     }
 }
 

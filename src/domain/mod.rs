@@ -8,4 +8,5 @@ pub mod ids;
 pub mod image_source;
 pub mod policy;
 pub mod refusal;
+pub mod staff_role;
 pub mod values;

@@ -14,8 +14,9 @@ use crate::AppState;
 use crate::auth::authenticate;
 use crate::auth::basic::CredentialCache;
 use crate::auth::extract::{self, client_address};
-use crate::auth::guard::{ApiCaller, Customer, SignedIn, Staff};
+use crate::auth::guard::{Admin, ApiCaller, Customer, SignedIn, Staff};
 use crate::db::models::user::Role;
+use crate::domain::staff_role::StaffRole;
 use crate::web::error::{ApiError, AppError};
 use crate::web::render::Layout;
 
@@ -119,12 +120,26 @@ impl FromRequest for Staff {
     }
 }
 
+impl FromRequest for Admin {
+    type Error = Denied;
+    type Future = std::future::Ready<Result<Self, Denied>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(signed_in(request).and_then(|session| {
+            Staff::from_session(session, client_address(request))
+                .and_then(Staff::require_admin)
+                .map_err(|refused| Denied::Page(refused.into()))
+        }))
+    }
+}
+
 impl SignedIn {
     /// The page layout for this user: their name, their links, their CSRF token.
     pub fn layout(&self) -> Layout {
         Layout {
             username: Some(self.username.clone()),
             is_staff: self.role == Role::Staff,
+            is_admin: self.staff_role.is_some_and(StaffRole::may_provision),
             csrf_token: self.csrf_token.clone(),
             jobs: None,
         }

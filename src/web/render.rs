@@ -11,6 +11,8 @@ pub struct Layout {
     /// The logged-in user's name, if any.
     pub username: Option<String>,
     pub is_staff: bool,
+    /// A member of staff who may provision and manage staff.
+    pub is_admin: bool,
     /// The session's CSRF token, sent by forms and by htmx.
     pub csrf_token: String,
     /// The customer's running and recently failed jobs, for the top bar; pages that read

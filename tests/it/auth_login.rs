@@ -149,8 +149,14 @@ async fn the_session_cookie_is_secure_when_configured() {
     tokio::spawn(server.run_until_stopped());
     {
         let mut conn = db.connect();
-        distropanel::cli::admin::add_staff(&mut conn, "root", "root@example.com", "root-password")
-            .unwrap();
+        distropanel::cli::admin::add_staff(
+            &mut conn,
+            "root",
+            "root@example.com",
+            "root-password",
+            distropanel::domain::staff_role::StaffRole::Admin,
+        )
+        .unwrap();
     }
     // a client that keeps Secure cookies over plain HTTP, as a TLS proxy's backend sees them
     let client = reqwest::Client::builder()

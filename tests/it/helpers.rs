@@ -12,6 +12,7 @@ use distropanel::Application;
 use distropanel::cli::admin::{self, ContainerSpec, CustomerSpec};
 use distropanel::config::{Config, SecretKey};
 use distropanel::db::models::server::ServerMode;
+use distropanel::domain::staff_role::StaffRole;
 use secrecy::SecretString;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -344,13 +345,24 @@ impl TestApp {
         found.n
     }
 
+    /// An admin member of staff, password `staff-password`.
     pub fn staff(&self, username: &str) -> Made {
+        self.staff_member(username, StaffRole::Admin)
+    }
+
+    /// A support member of staff, password `staff-password`: reads and acts on behalf only.
+    pub fn support(&self, username: &str) -> Made {
+        self.staff_member(username, StaffRole::Support)
+    }
+
+    fn staff_member(&self, username: &str, role: StaffRole) -> Made {
         Made::from(
             admin::add_staff(
                 &mut self.conn(),
                 username,
                 &format!("{username}@example.com"),
                 "staff-password",
+                role,
             )
             .unwrap(),
         )

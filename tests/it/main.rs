@@ -44,6 +44,7 @@ mod pages_stories;
 mod personas;
 mod schema_rules;
 mod staff_jobs;
+mod staff_routes;
 mod staff_views;
 mod stories;
 

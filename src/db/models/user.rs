@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::users;
 use crate::domain::ids::{CustomerId, UserId};
+use crate::domain::staff_role::StaffRole;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,11 +42,17 @@ pub struct User {
     pub customer_id: Option<CustomerId>,
     pub password_changed_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    pub staff_role: Option<String>,
 }
 
 impl User {
     pub fn role(&self) -> Role {
         Role::from_db(&self.role)
+    }
+
+    /// A staff member's role; `None` for a customer login.
+    pub fn staff_role(&self) -> Option<StaffRole> {
+        (self.role() == Role::Staff).then(|| StaffRole::from_db(self.staff_role.as_deref()))
     }
 }
 
@@ -57,4 +64,5 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
     pub role: &'a str,
     pub customer_id: Option<CustomerId>,
+    pub staff_role: Option<&'a str>,
 }

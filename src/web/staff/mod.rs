@@ -7,6 +7,7 @@ pub mod containers;
 pub mod distros;
 pub mod home;
 pub mod jobs;
+pub mod table;
 pub mod users;
 
 use actix_web::web;
