@@ -71,6 +71,12 @@
     function running(on) {
       submit.disabled = on;
       cancel.hidden = !on;
+      // the page stays: once this upload is over (sent, refused or cancelled), the form may
+      // be sent again, which the once-only guard of app.js would otherwise drop
+      if (!on) {
+        form.removeAttribute("data-busy");
+        submit.setAttribute("aria-disabled", "false");
+      }
     }
 
     form.addEventListener("submit", function (event) {

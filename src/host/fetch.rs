@@ -91,8 +91,12 @@ impl Fetcher {
         &self.policy
     }
 
-    /// Starts the download of `url` and hands back its body, read as it arrives.
-    pub fn open(&self, url: &FetchUrl) -> Result<Box<dyn io::Read + Send>, HostError> {
+    /// Starts the download of `url` and hands back its body, read as it arrives, with the
+    /// length the server announced (none for a chunked answer).
+    pub fn open(
+        &self,
+        url: &FetchUrl,
+    ) -> Result<(Box<dyn io::Read + Send>, Option<u64>), HostError> {
         let response = self
             .agent
             .get(url.as_str())
@@ -102,7 +106,9 @@ impl Fetcher {
         if !status.is_success() {
             return Err(unwanted_status(url, status));
         }
-        Ok(Box::new(response.into_body().into_reader()))
+        // the wire's length: nothing decompresses the body on the way
+        let size = response.body().content_length();
+        Ok((Box::new(response.into_body().into_reader()), size))
     }
 
     /// What went wrong, as a refusal when trying again cannot help.
@@ -433,6 +439,7 @@ mod tests {
         let mut body = Vec::new();
         fetcher
             .open(url)?
+            .0
             .read_to_end(&mut body)
             .map_err(|e| HostError::io(url, e))?;
         Ok(body)

@@ -545,12 +545,20 @@ impl HostExecutor for LocalHost {
         })
     }
 
-    fn open_home_file(&self, uid: Uid, file: &HomeFile) -> Result<Box<dyn Read + Send>, HostError> {
+    fn open_home_file(
+        &self,
+        uid: Uid,
+        file: &HomeFile,
+    ) -> Result<(Box<dyn Read + Send>, u64), HostError> {
         let home = self.home(uid, false)?;
         let dir = home_file_parent(home, file, uid)?;
-        Ok(Box::new(
-            open_regular_home_file(&dir, file, uid)?.into_std(),
-        ))
+        let opened = open_regular_home_file(&dir, file, uid)?.into_std();
+        // the size of the file opened, not of whatever the name leads to by now
+        let size = opened
+            .metadata()
+            .map_err(|e| HostError::io(format!("{}/{file}", home_label(uid)), e))?
+            .len();
+        Ok((Box::new(opened), size))
     }
 
     fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError> {
@@ -725,6 +733,7 @@ mod tests {
             let mut content = Vec::new();
             self.host
                 .open_home_file(self.uid, &HomeFile::parse(file).unwrap())?
+                .0
                 .read_to_end(&mut content)
                 .unwrap();
             Ok(content)

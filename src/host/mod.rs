@@ -243,12 +243,13 @@ pub trait HostExecutor: Send + Sync + 'static {
     ) -> Result<image::Installed, HostError>;
 
     /// Opens a regular file in a container's home for reading (an image archive the customer
-    /// put there), never through a symbolic link at any step.
+    /// put there), never through a symbolic link at any step; with its size, read from the
+    /// opened file.
     fn open_home_file(
         &self,
         uid: Uid,
         file: &HomeFile,
-    ) -> Result<Box<dyn io::Read + Send>, HostError>;
+    ) -> Result<(Box<dyn io::Read + Send>, u64), HostError>;
 
     /// Puts the previous image of `distros/<path>` back (a second call undoes the first).
     fn rollback_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError>;

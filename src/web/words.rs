@@ -54,6 +54,13 @@ pub fn plain(text: &str) -> String {
         out = out.replace(api, panel);
     }
     out = out.replace("custom_distro", "custom distro");
+    // "job 7 (unpack_image) failed" names the job's kind in words
+    for kind in crate::db::models::job::JobKind::ALL {
+        let named = format!("({kind})");
+        if out.contains(&named) {
+            out = out.replace(&named, &format!("({})", job_kind(kind.as_str())));
+        }
+    }
     singular_container(&out)
 }
 
@@ -69,6 +76,14 @@ fn singular_container(text: &str) -> String {
         return text.to_owned();
     }
     format!("{}the container {rest}", &text[..at])
+}
+
+/// A job's kind as a page names it: "unpack image", not `unpack_image`.
+pub fn job_kind(kind: &str) -> String {
+    match kind {
+        "ensure_storage_dir" => "prepare the distros directory".into(),
+        other => other.replace('_', " "),
+    }
 }
 
 /// `n` and the noun in its number: "1 job", "2 jobs", "no jobs".
@@ -125,6 +140,21 @@ pub fn booted(last: Option<&LastBoot>, default_distro: Option<&str>) -> String {
 mod tests {
     use super::*;
     use crate::domain::ids::ContainerId;
+
+    #[test]
+    fn job_kinds_are_words() {
+        assert_eq!(job_kind("unpack_image"), "unpack image");
+        assert_eq!(
+            job_kind("ensure_storage_dir"),
+            "prepare the distros directory"
+        );
+        assert_eq!(job_kind("rollback_image"), "rollback image");
+        assert_eq!(job_kind("restart"), "restart");
+        assert_eq!(
+            plain("[distropanel] job 2 (unpack_image) failed: the check found errors"),
+            "[distropanel] job 2 (unpack image) failed: the check found errors"
+        );
+    }
 
     #[test]
     fn page_words_have_no_api_field_names() {

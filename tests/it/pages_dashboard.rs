@@ -261,7 +261,7 @@ async fn the_top_bar_counts_running_and_failed_jobs() {
 }
 
 /// Waits until the element `css` selects says `text`, reading it again as htmx swaps it.
-async fn wait_for_text(browser: &RealBrowser, css: &str, text: &str) -> String {
+pub(crate) async fn wait_for_text(browser: &RealBrowser, css: &str, text: &str) -> String {
     let mut seen = String::new();
     for _ in 0..100 {
         if let Ok(element) = browser.client.find(Locator::Css(css)).await

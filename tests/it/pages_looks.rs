@@ -40,7 +40,7 @@ impl WebDriverCompatibleCommand for Cdp {
     }
 }
 
-async fn cdp(c: &Client, cmd: &'static str, params: Value) -> Value {
+pub(crate) async fn cdp(c: &Client, cmd: &'static str, params: Value) -> Value {
     c.issue_cmd(Cdp { cmd, params })
         .await
         .unwrap_or_else(|e| panic!("{cmd}: {e}"))
@@ -166,9 +166,14 @@ pub(crate) async fn look_at(c: &Client, name: &str, dir: &Path) -> Vec<String> {
         }
         screen(c, 360).await;
         let wide = number(c, "return document.documentElement.scrollWidth").await;
+        // against the screen itself: a phone widens its layout viewport (innerWidth) to
+        // whatever is too wide and zooms out
         let screen_width = number(c, "return window.innerWidth").await;
-        if wide > screen_width {
-            problems.push(format!("{name} {}: {wide} px wide at 360 px", theme.name()));
+        if wide > 360 || screen_width > 360 {
+            problems.push(format!(
+                "{name} {}: {wide} px wide, a viewport of {screen_width} px on a 360 px screen",
+                theme.name()
+            ));
         }
     }
     problems

@@ -328,11 +328,12 @@ impl Runner {
             ArchiveSource::HomeFile(file) => {
                 let opened = self.host.open_home_file(uid, file);
                 let label = format!("{}/{file}", home_label(uid));
-                Ok((self.outcome(log, "open", &label, opened, "")?, None))
+                let (file, size) = self.outcome(log, "open", &label, opened, "")?;
+                Ok((file, Some(size)))
             }
+            // the length the server announced, if it did
             ArchiveSource::Url(url) => {
-                let opened = self.fetcher.open(url);
-                Ok((self.outcome(log, "fetch", url.as_str(), opened, "")?, None))
+                self.outcome(log, "fetch", url.as_str(), self.fetcher.open(url), "")
             }
         }
     }

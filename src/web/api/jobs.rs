@@ -35,7 +35,8 @@ pub struct ProgressView {
     pub phase: String,
     /// Bytes of the archive read so far, as it comes (compressed).
     pub done: u64,
-    /// Bytes of the archive, when known before it is read (an upload); null otherwise.
+    /// Bytes of the archive, when known before it is read (an upload, a file from the home,
+    /// a download whose server sent its length); null otherwise.
     pub total: Option<u64>,
     /// Archive members unpacked.
     pub members: u64,

@@ -245,7 +245,7 @@ fn job_row(job: Job) -> JobRow {
         id: job.id.0,
         pending: api_jobs::PENDING.contains(&job.state.as_str()),
         report: report_lines(&job.report),
-        kind: job.kind.to_string(),
+        kind: crate::web::words::job_kind(job.kind.as_str()),
         state: job.state,
         attempts: job.attempts,
         created: when(job.created_at),

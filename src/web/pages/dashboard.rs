@@ -134,7 +134,7 @@ fn storage_bar(s: dashboard::StorageUse, base_uid: u32) -> StorageBar {
 fn job_item(job: crate::db::models::job::Job, base_uid: u32) -> JobItem {
     JobItem {
         id: job.id.0,
-        kind: job.kind.to_string(),
+        kind: crate::web::words::job_kind(job.kind.as_str()),
         failed: job.state == "failed",
         state: job.state,
         container_uid: job.container_id.map(|c| Uid::of(base_uid, c).get()),

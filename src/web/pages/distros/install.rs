@@ -84,7 +84,7 @@ pub(super) fn job_row(job: Job) -> JobRow {
     let live = pending(&job);
     JobRow {
         id: job.id.0,
-        kind: job.kind.as_str().replace('_', " "),
+        kind: crate::web::words::job_kind(job.kind.as_str()),
         cancellable: install && live && !job.cancel_requested,
         progress: (install && live).then(|| progress_row(progress_view(job.progress.as_ref()))),
         state: job.state,
