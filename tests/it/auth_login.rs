@@ -160,6 +160,7 @@ async fn the_session_cookie_is_secure_when_configured() {
     }
     // a client that keeps Secure cookies over plain HTTP, as a TLS proxy's backend sees them
     let client = reqwest::Client::builder()
+        .pool_idle_timeout(crate::helpers::CLIENT_IDLE)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -266,6 +266,10 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
     }
 }
 
+/// How long test clients keep an idle connection: well under the server's keep-alive (5 s), so
+/// a client never sends on a connection the server is closing.
+pub const CLIENT_IDLE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -282,6 +286,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let login_gate = app.login_gate();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
+        .pool_idle_timeout(crate::helpers::CLIENT_IDLE)
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()

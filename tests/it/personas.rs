@@ -60,6 +60,7 @@ impl Browser {
     pub fn identified_as(base: &str, user_agent: &str) -> Self {
         let jar = Arc::new(Jar::default());
         let client = reqwest::Client::builder()
+            .pool_idle_timeout(crate::helpers::CLIENT_IDLE)
             .redirect(reqwest::redirect::Policy::none())
             .cookie_provider(jar.clone())
             .user_agent(user_agent)
@@ -169,7 +170,10 @@ impl BasicClient {
             base: base.to_owned(),
             username: username.to_owned(),
             password: password.to_owned(),
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(crate::helpers::CLIENT_IDLE)
+                .build()
+                .unwrap(),
         }
     }
 
@@ -215,7 +219,10 @@ impl TokenClient {
         Self {
             base: base.to_owned(),
             token: token.to_owned(),
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(crate::helpers::CLIENT_IDLE)
+                .build()
+                .unwrap(),
         }
     }
 
