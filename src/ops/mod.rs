@@ -56,4 +56,5 @@ impl Actor {
 }
 pub mod account;
 pub mod alarms;
+pub mod provision;
 pub mod staff;
