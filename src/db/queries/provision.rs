@@ -185,7 +185,7 @@ pub fn pending_jobs(conn: &mut PgConnection, id: ContainerId) -> QueryResult<Vec
 
 /// The container's own columns staff edit.
 #[derive(Debug, AsChangeset)]
-#[diesel(table_name = containers)]
+#[diesel(table_name = containers, treat_none_as_null = true)]
 pub struct ContainerEdit {
     pub name: String,
     pub memory_mb: i32,
@@ -201,7 +201,7 @@ pub fn edit_container(
     edit: &ContainerEdit,
 ) -> QueryResult<Container> {
     diesel::update(containers::table.find(id))
-        .set((edit, containers::distro_id.eq(edit.distro_id)))
+        .set(edit)
         .returning(Container::as_returning())
         .get_result(conn)
 }
