@@ -61,7 +61,7 @@ fn render(
     response
         .content_type("text/html; charset=utf-8")
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"));
+        .insert_header(("Referrer-Policy", "same-origin"));
     if let Some(cookie) = cookie {
         response.cookie(cookie);
     }
