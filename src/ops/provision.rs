@@ -663,9 +663,6 @@ pub fn create_container(
                 note: "",
             },
         )?;
-        if container.custom_distros_storage {
-            jobs::enqueue(conn, &crate::jobs::ensure_storage_dir(&container))?;
-        }
         let detail = format!(
             "on server '{}', {} MB memory, {} MB storage",
             server.name, container.memory_mb, container.storage_mb
