@@ -2,23 +2,24 @@
 //! function validates its input first, writes in one transaction, and returns the created
 //! object as JSON; a refusal is one sentence and writes nothing.
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::auth::password;
-use crate::db::models::container::{Container, NewContainer};
+use crate::db::models::container::Container;
 use crate::db::models::customer::NewCustomer;
-use crate::db::models::distro::NewDistro;
-use crate::db::models::server::{NewServer, Server, ServerMode};
+use crate::db::models::distro::Distro;
+use crate::db::models::server::{Server, ServerMode};
 use crate::db::models::user::{NewUser, Role, User};
-use crate::db::queries::{containers, customers, distros, servers, users};
+use crate::db::queries::{customers, servers, users};
 use crate::db::violated_constraint;
-use crate::domain::ids::DistroId;
+use crate::domain::ids::{CustomerId, DistroId};
+use crate::domain::provision as provision_rules;
 use crate::domain::staff_role::StaffRole;
-use crate::domain::values::{
-    DisplayName, DistroPath, Email, Megabytes, Password, ServerAddress, ServerName, Uid, Username,
-};
+use crate::domain::values::{Email, Password, Uid, Username};
+use crate::error::Error;
+use crate::ops::provision::{self, By};
 
 /// Turns a constraint PostgreSQL enforced into a sentence; other errors pass through.
 fn explain(error: diesel::result::Error, what: &str) -> anyhow::Error {
@@ -84,15 +85,11 @@ pub fn add_customer(conn: &mut PgConnection, spec: &CustomerSpec) -> anyhow::Res
     let username = field("username", Username::parse(spec.username))?;
     let email = field("email", Email::parse(spec.email))?;
     let password = field("password", Password::provisioned(spec.password))?;
-    if spec.company.chars().count() > 255 || spec.company.chars().any(char::is_control) {
-        bail!("--company: at most 255 printable characters");
-    }
-    if spec.vat.chars().count() > 64 || spec.vat.chars().any(char::is_control) {
-        bail!("--vat: at most 64 printable characters");
-    }
+    let company = field("company", provision_rules::company(spec.company))?;
+    let vat = field("vat", provision_rules::vat(spec.vat))?;
     let hash = password::hash(&password);
     conn.transaction(|conn| {
-        let customer = customers::insert(conn, &NewCustomer { company: spec.company, vat: spec.vat })?;
+        let customer = customers::insert(conn, &NewCustomer { company: &company, vat: &vat })?;
         let user = users::insert(
             conn,
             &NewUser {
@@ -124,29 +121,19 @@ pub fn add_server(
     storage: Option<i64>,
     mode: ServerMode,
 ) -> anyhow::Result<Value> {
-    let name = field("name", ServerName::parse(name))?;
-    let address = field("address", ServerAddress::parse(address))?;
-    let memory = memory
-        .map(Megabytes::parse)
-        .transpose()
-        .map_err(|w| anyhow!("--memory: {w}"))?;
-    let storage = storage
-        .map(Megabytes::parse)
-        .transpose()
-        .map_err(|w| anyhow!("--storage: {w}"))?;
-    let new = NewServer {
-        name: name.as_str(),
-        address: address.as_str(),
-        memory_mb: memory.map(Megabytes::get),
-        storage_mb: storage.map(Megabytes::get),
-        customer_id: None,
-        pull: mode.is_pull(),
+    let fields = provision::ServerFields {
+        name: name.to_owned(),
+        address: address.to_owned(),
+        memory,
+        storage,
+        mode,
     };
-    let server = servers::insert(conn, &new).map_err(|e| match violated_constraint(&e) {
-        Some("servers_address_key") => explain(e, address.as_str()),
-        _ => explain(e, name.as_str()),
-    })?;
-    Ok(server_json(&server))
+    let (server, token) = provision::create_server(conn, &By::Setup, &fields).map_err(worded)?;
+    let mut json = server_json(&server);
+    if let Some(token) = token {
+        json["token"] = json!(token);
+    }
+    Ok(json)
 }
 
 /// Switches a server between running an agent and pulling its vassals from `/private`.
@@ -173,21 +160,20 @@ pub fn add_distro(
     path: &str,
     note: &str,
 ) -> anyhow::Result<Value> {
-    let name = field("name", DisplayName::parse(name))?;
-    let path = field("path", DistroPath::parse(path))?;
-    let distro = distros::insert(
-        conn,
-        &NewDistro {
-            name: name.as_str(),
-            path: path.as_str(),
-            note,
-        },
-    )
-    .map_err(|e| match violated_constraint(&e) {
-        Some("distros_path_key") => explain(e, path.as_str()),
-        _ => explain(e, name.as_str()),
-    })?;
-    Ok(json!({ "id": distro.id, "name": distro.name, "path": distro.path, "note": distro.note }))
+    let fields = provision::DistroFields {
+        name: name.to_owned(),
+        path: path.to_owned(),
+        note: note.to_owned(),
+    };
+    let distro = provision::create_distro(conn, &By::Setup, &fields).map_err(worded)?;
+    Ok(distro_json(&distro))
+}
+
+fn distro_json(distro: &Distro) -> Value {
+    json!({
+        "id": distro.id, "name": distro.name, "path": distro.path, "note": distro.note,
+        "retired": distro.retired_at.is_some(),
+    })
 }
 
 pub struct ContainerSpec<'a> {
@@ -215,55 +201,121 @@ pub fn container_json(container: &Container, base_uid: u32) -> Value {
     })
 }
 
+/// The customer a login belongs to, by the login's username.
+fn customer_of(conn: &mut PgConnection, username: &str) -> anyhow::Result<CustomerId> {
+    let user = users::by_username(conn, username)?
+        .ok_or_else(|| anyhow!("no customer with the username '{username}'"))?;
+    match (user.role(), user.customer_id) {
+        (Role::Customer, Some(id)) => Ok(id),
+        _ => bail!("'{username}' is a staff user, not a customer"),
+    }
+}
+
 pub fn add_container(
     conn: &mut PgConnection,
     base_uid: u32,
     spec: &ContainerSpec,
 ) -> anyhow::Result<Value> {
-    let name = field("name", DisplayName::parse(spec.name))?;
-    let memory = field("memory", Megabytes::parse(spec.memory))?;
-    let storage = field("storage", Megabytes::parse(spec.storage))?;
-    let container = conn.transaction(|conn| -> anyhow::Result<Container> {
-        let user = users::by_username(conn, spec.customer)?
-            .ok_or_else(|| anyhow!("no customer with the username '{}'", spec.customer))?;
-        let customer_id = match (user.role(), user.customer_id) {
-            (Role::Customer, Some(id)) => id,
-            _ => bail!("'{}' is a staff user, not a customer", spec.customer),
-        };
-        let server = servers::by_name(conn, spec.server)?
-            .ok_or_else(|| anyhow!("no server named '{}'", spec.server))?;
-        let server = servers::lock(conn, server.id)?;
-        if let Some(id) = spec.distro {
-            distros::find(conn, DistroId(id))?.ok_or_else(|| anyhow!("no platform distro with the id {id}"))?;
-        }
-        let (used_memory, used_storage) = servers::allocated(conn, server.id)?;
-        let full = |capacity: Option<i32>, used: i64, asked: Megabytes, what: &str| -> anyhow::Result<()> {
-            match capacity {
-                Some(cap) if used + i64::from(asked.get()) > i64::from(cap) => bail!(
-                    "server '{}' is full: {used} of {cap} MB of {what} are taken, {} MB more do not fit",
-                    server.name,
-                    asked.get()
-                ),
-                _ => Ok(()),
-            }
-        };
-        full(server.memory_mb, used_memory, memory, "memory")?;
-        full(server.storage_mb, used_storage, storage, "storage")?;
-        let container = containers::insert(
-            conn,
-            &NewContainer {
-                name: name.as_str(),
-                customer_id,
-                server_id: server.id,
-                distro_id: spec.distro.map(DistroId),
-                custom_distros_storage: spec.storage_container,
-                memory_mb: memory.get(),
-                storage_mb: storage.get(),
-                note: "",
-            },
-        )
-        .context("creating the container")?;
-        Ok(container)
-    })?;
+    let customer = customer_of(conn, spec.customer)?;
+    let server = provision::server_named(conn, spec.server).map_err(worded)?;
+    let fields = provision::ContainerFields {
+        name: spec.name.to_owned(),
+        memory: spec.memory,
+        storage: spec.storage,
+        distro: spec.distro.map(DistroId),
+        storage_container: spec.storage_container,
+    };
+    let container = provision::create_container(conn, &By::Setup, customer, server.id, &fields)
+        .map_err(worded)?;
     Ok(container_json(&container, base_uid))
+}
+
+/// A refusal of `ops` as the command line says it: each bad field as its flag.
+pub fn worded(error: Error) -> anyhow::Error {
+    match error {
+        Error::Invalid(fields) => anyhow!(
+            "{}",
+            fields
+                .into_pairs()
+                .into_iter()
+                .map(|(field, why)| format!("--{field}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Error::Refused(refusal) => anyhow!("{}", refusal.reason()),
+        Error::Conflict(why) => anyhow!("{why}"),
+        Error::NotFound => anyhow!("there is no such thing"),
+        other => anyhow!("{other}"),
+    }
+}
+
+/// A new one-time set-password link for a login (customer or staff); the old password keeps
+/// working until it is used.
+pub fn new_link(conn: &mut PgConnection, username: &str) -> anyhow::Result<Value> {
+    let user = users::by_username(conn, username)?
+        .ok_or_else(|| anyhow!("no login with the username '{username}'"))?;
+    let (user, link, expires_at) =
+        provision::reset_link(conn, &By::CommandLine, user.id).map_err(worded)?;
+    Ok(json!({
+        "username": user.username,
+        "path": link.path(),
+        "expires_at": expires_at.to_rfc3339(),
+    }))
+}
+
+/// Gives a server a new private-API token; prints it once.
+pub fn rotate_token(conn: &mut PgConnection, name: &str) -> anyhow::Result<Value> {
+    let server = provision::server_named(conn, name)
+        .map_err(|_| anyhow!("there is no server named '{name}'"))?;
+    let (server, token) =
+        provision::rotate_server_token(conn, &By::CommandLine, server.id).map_err(worded)?;
+    Ok(json!({ "server": server.name, "token": token }))
+}
+
+pub fn delete_container(conn: &mut PgConnection, base_uid: u32, uid: i64) -> anyhow::Result<Value> {
+    let id = Uid::container_id(uid, base_uid)
+        .ok_or_else(|| anyhow!("no container has the uid {uid}"))?;
+    let container =
+        provision::delete_container(conn, &By::CommandLine, base_uid, id).map_err(|e| match e {
+            Error::NotFound => anyhow!("no container has the uid {uid}"),
+            other => worded(other),
+        })?;
+    Ok(json!({ "deleted": container_json(&container, base_uid) }))
+}
+
+pub fn retire_distro(conn: &mut PgConnection, id: i32, retire: bool) -> anyhow::Result<Value> {
+    let distro = provision::retire_distro(conn, &By::CommandLine, DistroId(id), retire).map_err(
+        |e| match e {
+            Error::NotFound => anyhow!("no platform distro with the id {id}"),
+            other => worded(other),
+        },
+    )?;
+    Ok(distro_json(&distro))
+}
+
+pub fn delete_distro(conn: &mut PgConnection, base_uid: u32, id: i32) -> anyhow::Result<Value> {
+    let distro =
+        provision::delete_distro(conn, &By::CommandLine, base_uid, DistroId(id)).map_err(|e| {
+            match e {
+                Error::NotFound => anyhow!("no platform distro with the id {id}"),
+                other => worded(other),
+            }
+        })?;
+    Ok(json!({ "deleted": distro_json(&distro) }))
+}
+
+/// Changes a member of staff's role (never leaving no admin); their sessions end.
+pub fn set_staff_role(
+    conn: &mut PgConnection,
+    username: &str,
+    role: StaffRole,
+) -> anyhow::Result<Value> {
+    let user = users::by_username(conn, username)?
+        .ok_or_else(|| anyhow!("no login with the username '{username}'"))?;
+    let (user, role) = provision::change_role(conn, &By::CommandLine, user.id, role.as_str())
+        .map_err(|e| match e {
+            Error::NotFound => anyhow!("'{username}' is not a member of staff"),
+            other => worded(other),
+        })?;
+    Ok(json!({ "id": user.id, "username": user.username, "staff_role": role }))
 }

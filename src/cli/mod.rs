@@ -114,6 +114,16 @@ pub enum StaffCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Change a member's role (the last admin stays admin); their sessions end.
+    Role {
+        #[arg(long)]
+        username: String,
+        /// support or admin.
+        #[arg(long)]
+        role: StaffRole,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +141,14 @@ pub enum CustomerCommand {
         company: String,
         #[arg(long, default_value = "")]
         vat: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// A new one-time set-password link for a login (a password reset: it works once, for
+    /// 24 hours; the old password works until it is used); prints its path once.
+    Link {
+        #[arg(long)]
+        username: String,
         #[command(flatten)]
         settings: Settings,
     },
@@ -171,6 +189,7 @@ pub enum ServerCommand {
         settings: Settings,
     },
     /// Give a server a new token for `/private` (the old one stops working); prints it once.
+    #[command(alias = "rotate-token")]
     Token {
         #[arg(long)]
         name: String,
@@ -189,6 +208,23 @@ pub enum DistroCommand {
         path: String,
         #[arg(long, default_value = "")]
         note: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Stop offering a platform distro for new containers and new default choices
+    /// (containers that have it keep it); `--undo` offers it again.
+    Retire {
+        #[arg(long)]
+        id: i32,
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Delete a platform distro that no container has as its default.
+    Delete {
+        #[arg(long)]
+        id: i32,
         #[command(flatten)]
         settings: Settings,
     },
@@ -215,6 +251,13 @@ pub enum ContainerCommand {
         /// The default (and fallback) platform distro's id.
         #[arg(long)]
         distro: Option<i32>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Delete a container that stores no custom distros, boots none and has no pending jobs.
+    Delete {
+        #[arg(long)]
+        uid: i64,
         #[command(flatten)]
         settings: Settings,
     },
@@ -439,27 +482,44 @@ fn run_admin(command: Command) -> anyhow::Result<serde_json::Value> {
 }
 
 fn run_staff(command: StaffCommand) -> anyhow::Result<serde_json::Value> {
-    let StaffCommand::Add {
-        username,
-        email,
-        password,
-        role,
-        settings,
-    } = command;
-    let password = password_or_stdin(password)?;
-    let (_, mut conn) = connect(settings)?;
-    admin::add_staff(&mut conn, &username, &email, &password, role)
+    match command {
+        StaffCommand::Add {
+            username,
+            email,
+            password,
+            role,
+            settings,
+        } => {
+            let password = password_or_stdin(password)?;
+            let (_, mut conn) = connect(settings)?;
+            admin::add_staff(&mut conn, &username, &email, &password, role)
+        }
+        StaffCommand::Role {
+            username,
+            role,
+            settings,
+        } => {
+            let (_, mut conn) = connect(settings)?;
+            admin::set_staff_role(&mut conn, &username, role)
+        }
+    }
 }
 
 fn run_customer(command: CustomerCommand) -> anyhow::Result<serde_json::Value> {
-    let CustomerCommand::Add {
-        username,
-        email,
-        password,
-        company,
-        vat,
-        settings,
-    } = command;
+    let (username, email, password, company, vat, settings) = match command {
+        CustomerCommand::Add {
+            username,
+            email,
+            password,
+            company,
+            vat,
+            settings,
+        } => (username, email, password, company, vat, settings),
+        CustomerCommand::Link { username, settings } => {
+            let (_, mut conn) = connect(settings)?;
+            return admin::new_link(&mut conn, &username);
+        }
+    };
     let password = password_or_stdin(password)?;
     let (_, mut conn) = connect(settings)?;
     admin::add_customer(
@@ -499,38 +559,49 @@ fn run_server(command: ServerCommand) -> anyhow::Result<serde_json::Value> {
         }
         ServerCommand::Token { name, settings } => {
             let (_, mut conn) = connect(settings)?;
-            let token = hex::encode(rand::random::<[u8; 32]>());
-            let hash = crate::web::private::token_hash(&token);
-            anyhow::ensure!(
-                db::queries::server_tokens::set(&mut conn, &name, &hash)?,
-                "there is no server named '{name}'"
-            );
-            Ok(serde_json::json!({ "server": name, "token": token }))
+            admin::rotate_token(&mut conn, &name)
         }
     }
 }
 
 fn run_distro(command: DistroCommand) -> anyhow::Result<serde_json::Value> {
-    let DistroCommand::Add {
-        name,
-        path,
-        note,
-        settings,
-    } = command;
-    let (_, mut conn) = connect(settings)?;
-    admin::add_distro(&mut conn, &name, &path, &note)
+    match command {
+        DistroCommand::Add {
+            name,
+            path,
+            note,
+            settings,
+        } => {
+            let (_, mut conn) = connect(settings)?;
+            admin::add_distro(&mut conn, &name, &path, &note)
+        }
+        DistroCommand::Retire { id, undo, settings } => {
+            let (_, mut conn) = connect(settings)?;
+            admin::retire_distro(&mut conn, id, !undo)
+        }
+        DistroCommand::Delete { id, settings } => {
+            let (config, mut conn) = connect(settings)?;
+            admin::delete_distro(&mut conn, config.base_uid, id)
+        }
+    }
 }
 
 fn run_container(command: ContainerCommand) -> anyhow::Result<serde_json::Value> {
-    let ContainerCommand::Add {
-        customer,
-        server,
-        name,
-        memory,
-        storage,
-        distro,
-        settings,
-    } = command;
+    let (customer, server, name, memory, storage, distro, settings) = match command {
+        ContainerCommand::Add {
+            customer,
+            server,
+            name,
+            memory,
+            storage,
+            distro,
+            settings,
+        } => (customer, server, name, memory, storage, distro, settings),
+        ContainerCommand::Delete { uid, settings } => {
+            let (config, mut conn) = connect(settings)?;
+            return admin::delete_container(&mut conn, config.base_uid, uid);
+        }
+    };
     let (config, mut conn) = connect(settings)?;
     admin::add_container(
         &mut conn,

@@ -116,6 +116,7 @@ diesel::table! {
         path -> Text,
         note -> Text,
         created_at -> Timestamptz,
+        retired_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -209,6 +210,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    password_links (id) {
+        id -> Int4,
+        user_id -> Int4,
+        token_hash -> Text,
+        created_by -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     servers (id) {
         id -> Int4,
         name -> Text,
@@ -286,6 +299,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     login_attempts,
     login_successes,
+    password_links,
     servers,
     sessions,
     users,

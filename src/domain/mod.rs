@@ -7,6 +7,7 @@ pub mod fields;
 pub mod ids;
 pub mod image_source;
 pub mod policy;
+pub mod provision;
 pub mod refusal;
 pub mod staff_role;
 pub mod values;

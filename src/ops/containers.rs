@@ -127,7 +127,7 @@ fn load(
         _ => None,
     };
     let distro_name = match command.distro {
-        Some(d) => Some(platform_distro_name(conn, d)?),
+        Some(d) => Some(platform_distro_name(conn, d, container.distro_id)?),
         None => None,
     };
     Ok(Before {
@@ -163,13 +163,25 @@ fn boot_target(
     Ok(DistroFacts::from(&row))
 }
 
-fn platform_distro_name(conn: &mut PgConnection, id: DistroId) -> Result<String, Error> {
+/// The name of the platform distro chosen as the default; a retired one only stays chosen.
+fn platform_distro_name(
+    conn: &mut PgConnection,
+    id: DistroId,
+    current: Option<DistroId>,
+) -> Result<String, Error> {
     let row = distros::find(conn, id)?.ok_or_else(|| {
         Error::invalid(
             "distro",
             format!("there is no platform distro {id}; see GET /api/distros"),
         )
     })?;
+    if let Some(why) = crate::domain::provision::distro_choice_refusal(
+        &row.name,
+        row.retired_at.is_some(),
+        current == Some(id),
+    ) {
+        return Err(Error::invalid("distro", why));
+    }
     Ok(row.name)
 }
 

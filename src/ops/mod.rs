@@ -140,6 +140,7 @@ impl Actor {
 }
 pub mod account;
 pub mod alarms;
+pub mod provision;
 pub mod staff;
 
 #[cfg(test)]

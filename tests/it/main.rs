@@ -60,3 +60,4 @@ mod auth_throttle;
 mod jobs_bench;
 mod jobs_serve;
 mod jobs_wakeup;
+mod staff_provision;

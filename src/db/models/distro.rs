@@ -15,6 +15,8 @@ pub struct Distro {
     pub path: String,
     pub note: String,
     pub created_at: DateTime<Utc>,
+    /// When it stopped being offered for new containers and new default choices.
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]

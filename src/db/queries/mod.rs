@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod login_attempts;
 pub mod metrics;
 pub mod overview;
+pub mod provision;
 pub mod server_tokens;
 pub mod servers;
 pub mod sessions;

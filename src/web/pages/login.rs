@@ -54,7 +54,10 @@ fn landing(role: Role) -> &'static str {
 
 /// The login form's token: the session's own when signed in already (logging in again as
 /// someone else), else the browser's pre-session cookie, made when missing.
-fn form_token(request: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
+pub(crate) fn form_token(
+    request: &HttpRequest,
+    state: &AppState,
+) -> (String, Option<Cookie<'static>>) {
     if let Some(token) = SignedIn::csrf_token(&request.get_session()) {
         return (token, None);
     }

@@ -9,6 +9,9 @@ pub mod distros;
 pub mod filters;
 pub mod home;
 pub mod jobs;
+pub mod members;
+pub mod provision;
+pub mod set_password;
 pub mod table;
 pub mod users;
 
@@ -26,6 +29,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(containers::list)
         .service(distros::list)
         .service(alarms::list)
-        .service(alarms::delete);
+        .service(alarms::delete)
+        .service(provision::customers::new_form)
+        .service(provision::customers::create)
+        .service(provision::customers::edit_form)
+        .service(provision::customers::edit)
+        .service(provision::customers::login_form)
+        .service(provision::customers::add_login)
+        .service(provision::customers::new_link)
+        .service(provision::servers::new_form)
+        .service(provision::servers::create)
+        .service(provision::servers::rotate_token)
+        .service(provision::containers::new_form)
+        .service(provision::containers::create)
+        .service(provision::containers::edit_form)
+        .service(provision::containers::edit)
+        .service(provision::containers::delete)
+        .service(provision::distros::new_form)
+        .service(provision::distros::create)
+        .service(provision::distros::edit_form)
+        .service(provision::distros::edit)
+        .service(provision::distros::retire)
+        .service(provision::distros::delete)
+        .service(members::list)
+        .service(members::add)
+        .service(members::change_role)
+        .service(set_password::show)
+        .service(set_password::submit);
     act::configure(cfg);
 }

@@ -1,0 +1,2 @@
+ALTER TABLE distros DROP COLUMN retired_at;
+DROP TABLE password_links;
