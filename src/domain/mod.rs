@@ -8,5 +8,6 @@ pub mod ids;
 pub mod image_source;
 pub mod policy;
 pub mod refusal;
+pub mod search;
 pub mod staff_role;
 pub mod values;

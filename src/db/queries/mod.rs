@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod api_jobs;
 pub mod api_tokens;
+pub mod audit;
 pub mod container_pages;
 pub mod containers;
 pub mod custom_distros;
@@ -25,5 +26,6 @@ pub mod overview;
 pub mod server_tokens;
 pub mod servers;
 pub mod sessions;
+pub mod staff_search;
 pub mod staff_views;
 pub mod users;

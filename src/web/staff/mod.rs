@@ -3,10 +3,14 @@
 //! customer's data writes an audit entry in the same transaction.
 
 pub mod alarms;
+pub mod audit;
 pub mod containers;
+pub mod customers;
 pub mod distros;
 pub mod home;
 pub mod jobs;
+pub mod search;
+pub mod servers;
 pub mod table;
 pub mod users;
 
@@ -21,5 +25,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(containers::list)
         .service(distros::list)
         .service(alarms::list)
-        .service(alarms::delete);
+        .service(alarms::delete)
+        .service(search::search)
+        .service(customers::show)
+        .service(containers::show)
+        .service(servers::list)
+        .service(servers::show)
+        .service(distros::show)
+        .service(audit::list)
+        .service(audit::export);
 }
