@@ -75,7 +75,10 @@ mod tests {
             SearchTerm::parse("#abc"),
             SearchTerm::Fragment("#abc".into())
         );
-        assert_eq!(SearchTerm::Number(30007).fragment().as_deref(), Some("30007"));
+        assert_eq!(
+            SearchTerm::Number(30007).fragment().as_deref(),
+            Some("30007")
+        );
         assert_eq!(SearchTerm::Number(7).fragment(), None);
     }
 

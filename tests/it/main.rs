@@ -41,6 +41,7 @@ mod pages_looks;
 mod pages_safe;
 mod personas;
 mod schema_rules;
+mod staff_find;
 mod staff_jobs;
 mod staff_routes;
 mod staff_views;

@@ -73,7 +73,7 @@ async fn prefer(c: &Client, theme: Theme) {
 }
 
 /// A screen `width` px wide: a phone's below 500 px (its viewport follows the meta tag).
-async fn screen(c: &Client, width: u32) {
+pub(crate) async fn screen(c: &Client, width: u32) {
     let height = if width < 500 { 844 } else { 800 };
     let params = json!({
         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500
@@ -99,7 +99,7 @@ async fn accessibility_violations(c: &Client) -> Vec<String> {
 }
 
 /// Where the screenshots go: `screenshots` in the build's target directory.
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .unwrap()
@@ -152,7 +152,7 @@ async fn customer_pages(w: &World) -> (i64, Vec<(&'static str, String)>) {
 }
 
 /// Checks the page shown in both themes and all widths; what went wrong, if anything.
-async fn look_at(c: &Client, name: &str, dir: &Path) -> Vec<String> {
+pub(crate) async fn look_at(c: &Client, name: &str, dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for theme in [Theme::Light, Theme::Dark] {
         prefer(c, theme).await;

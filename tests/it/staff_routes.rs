@@ -28,6 +28,14 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("POST", "/staff/jobs/{job}/retry", Needs::Support),
     ("POST", "/staff/jobs/{job}/cancel", Needs::Support),
     ("POST", "/staff/users/{user}/sessions/end", Needs::Support),
+    ("GET", "/staff/search?q=alice", Needs::Support),
+    ("GET", "/staff/customers/{customer}", Needs::Support),
+    ("GET", "/staff/containers/{container}", Needs::Support),
+    ("GET", "/staff/servers", Needs::Support),
+    ("GET", "/staff/servers/{server}", Needs::Support),
+    ("GET", "/staff/distros/{distro}", Needs::Support),
+    ("GET", "/staff/audit", Needs::Support),
+    ("GET", "/staff/audit.csv", Needs::Support),
 ];
 
 /// One of each thing a staff route can name, owned by the customer `alice`.

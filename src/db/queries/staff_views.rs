@@ -665,7 +665,11 @@ pub fn servers_page(
 ) -> QueryResult<Vec<ServerListing>> {
     let dir = direction(descending);
     // a server that never reported sorts as the oldest report
-    let nulls = if descending { "NULLS LAST" } else { "NULLS FIRST" };
+    let nulls = if descending {
+        "NULLS LAST"
+    } else {
+        "NULLS FIRST"
+    };
     diesel::sql_query(format!(
         "SELECT s.id, s.name, s.address, s.pull, \
                 (SELECT count(*) FROM containers c WHERE c.server_id = s.id) AS containers, \

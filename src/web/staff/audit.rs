@@ -62,8 +62,14 @@ fn day(field: &str, raw: &str, end: bool) -> Result<Option<DateTime<Utc>>, AppEr
     let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
         AppError::BadRequest(format!("The {field} date must read like 2026-11-29."))
     })?;
-    let date = if end { date.succ_opt().unwrap_or(date) } else { date };
-    Ok(Some(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()))
+    let date = if end {
+        date.succ_opt().unwrap_or(date)
+    } else {
+        date
+    };
+    Ok(Some(
+        date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+    ))
 }
 
 impl AuditQuery {
@@ -212,8 +218,16 @@ pub async fn export(
     .await?;
     let base_uid = state.config.base_uid;
     let mut body = csv::record(&[
-        "at", "staff", "customer", "company", "container", "action", "target", "outcome",
-        "detail", "ip",
+        "at",
+        "staff",
+        "customer",
+        "company",
+        "container",
+        "action",
+        "target",
+        "outcome",
+        "detail",
+        "ip",
     ]);
     for e in found {
         body.push_str(&csv::record(&[

@@ -19,8 +19,7 @@ use crate::db::queries::containers::{self as customer_containers, ContainerView}
 use crate::db::queries::host_reports::{self, DiskUseRow};
 use crate::db::queries::overview;
 use crate::db::queries::staff_views::{
-    self, ContainerFilter, ContainerListing, ContainerSort, CustomDistroListing,
-    CustomDistroWindow,
+    self, ContainerFilter, ContainerListing, ContainerSort, CustomDistroListing, CustomDistroWindow,
 };
 use crate::db::queries::{api_jobs, host_facts};
 use crate::domain::ids::{ContainerId, CustomerId};
@@ -317,8 +316,8 @@ struct Loaded {
 
 fn load(conn: &mut PgConnection, id: ContainerId) -> Result<Loaded, AppError> {
     let (customer, server) = staff_views::container_owner(conn, id)?.ok_or(AppError::NotFound)?;
-    let view = customer_containers::view_for_customer(conn, customer, id)?
-        .ok_or(AppError::NotFound)?;
+    let view =
+        customer_containers::view_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
     let company = staff_views::customer(conn, customer)?
         .map(|c| c.company)
         .unwrap_or_default();
@@ -392,22 +391,19 @@ pub async fn show(
         company: loaded.company,
         server_id: c.server_id.0,
         server: view.server_name.clone(),
-        default_distro: c
-            .distro_id
-            .map(|d| d.0)
-            .zip(view.distro_name.clone()),
+        default_distro: c.distro_id.map(|d| d.0).zip(view.distro_name.clone()),
         boots: match (&view.custom_distro_name, &view.distro_name) {
             (Some(custom), _) => format!("custom distro “{custom}”"),
             (None, Some(default)) => format!("default distro “{default}”"),
             (None, None) => "no distro".into(),
         },
-        custom_distro: current.zip(view.custom_distro_name.clone()).map(|(id, name)| {
-            DistroLink {
+        custom_distro: current
+            .zip(view.custom_distro_name.clone())
+            .map(|(id, name)| DistroLink {
                 id: id.0,
                 name,
                 state: String::new(),
-            }
-        }),
+            }),
         booted: words::booted(loaded.last.as_ref(), view.distro_name.as_deref()),
         fallback: loaded.last.and_then(|l| l.fallback_reason),
         storage: c.custom_distros_storage,

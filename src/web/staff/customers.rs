@@ -49,11 +49,10 @@ fn storage_row(s: StorageUse, base_uid: u32) -> StorageRow {
         } else {
             0
         },
-        measured: s
-            .measured_at
-            .map_or_else(|| "sum of its images' sizes (not measured yet)".into(), |at| {
-                format!("measured {}", ago(at))
-            }),
+        measured: s.measured_at.map_or_else(
+            || "sum of its images' sizes (not measured yet)".into(),
+            |at| format!("measured {}", ago(at)),
+        ),
     }
 }
 
