@@ -133,6 +133,25 @@ enum Outcome {
     List(Found),
 }
 
+/// The page a uid or a `#N` names, when it names something.
+fn landing(
+    conn: &mut diesel::PgConnection,
+    term: &SearchTerm,
+    base_uid: u32,
+) -> diesel::QueryResult<Option<String>> {
+    Ok(match *term {
+        SearchTerm::Customer(id) => {
+            staff_search::customer_exists(conn, id)?.then(|| format!("/staff/customers/{id}"))
+        }
+        SearchTerm::Number(n) => match Uid::container_id(n, base_uid) {
+            Some(id) => staff_search::container_exists(conn, id.0)?
+                .then(|| format!("/staff/containers/{n}")),
+            None => None,
+        },
+        _ => None,
+    })
+}
+
 #[get("/staff/search")]
 pub async fn search(
     staff: Staff,
@@ -168,20 +187,8 @@ pub async fn search(
         SearchTerm::Empty | SearchTerm::TooShort | SearchTerm::TooLong => None,
         _ => Some(
             db::run(&state.pool, move |conn| {
-                match lookup {
-                    SearchTerm::Customer(id) => {
-                        if staff_search::customer_exists(conn, id)? {
-                            return Ok(Outcome::Land(format!("/staff/customers/{id}")));
-                        }
-                    }
-                    SearchTerm::Number(n) => {
-                        if let Some(id) = Uid::container_id(n, base_uid)
-                            && staff_search::container_exists(conn, id.0)?
-                        {
-                            return Ok(Outcome::Land(format!("/staff/containers/{n}")));
-                        }
-                    }
-                    _ => {}
+                if let Some(to) = landing(conn, &lookup, base_uid)? {
+                    return Ok(Outcome::Land(to));
                 }
                 let found = match lookup.fragment() {
                     Some(fragment) => staff_search::fragment(conn, &fragment)?,
