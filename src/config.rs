@@ -122,6 +122,11 @@ pub struct Settings {
     #[arg(long, env = "DISTROPANEL_JOB_RETENTION_DAYS", default_value_t = 30)]
     pub job_retention_days: u64,
 
+    /// Days an audit entry is kept before the maintenance sweep deletes it; 0 keeps them
+    /// forever.
+    #[arg(long, env = "DISTROPANEL_AUDIT_RETENTION_DAYS", default_value_t = 400)]
+    pub audit_retention_days: u64,
+
     /// Seconds a restart job may run (creating a storage directory and renaming an image too).
     #[arg(
         long,
@@ -368,6 +373,8 @@ pub struct Config {
     /// Who may read `/metrics` without a staff token.
     pub metrics_from: Vec<IpNetwork>,
     pub login: LoginSettings,
+    /// How long audit entries are kept; `None`: forever.
+    pub audit_retention: Option<Duration>,
 }
 
 /// An IP network: an address and a prefix length (a bare address is a network of one).
@@ -545,6 +552,8 @@ impl Settings {
             images,
             login: self.login_settings(),
             quotas: self.quotas(),
+            audit_retention: (self.audit_retention_days > 0)
+                .then(|| Duration::from_secs(self.audit_retention_days.saturating_mul(86_400))),
         })
     }
 

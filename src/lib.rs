@@ -49,6 +49,7 @@ pub struct Application {
     server: Server,
     pool: PgPool,
     job_retention: Option<std::time::Duration>,
+    audit_retention: Option<std::time::Duration>,
 }
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -66,6 +67,7 @@ impl Application {
         let (host, vassal_template) = host::open_local(&config).await?;
         let workers = config.workers;
         let job_retention = config.jobs.retention;
+        let audit_retention = config.audit_retention;
         let login_gate = Arc::new(auth::throttle::LoginGate::new(&config.login));
         let state = aweb::Data::new(AppState {
             pool: pool.clone(),
@@ -110,6 +112,7 @@ impl Application {
             server: server.run(),
             pool,
             job_retention,
+            audit_retention,
         })
     }
 
@@ -129,6 +132,7 @@ impl Application {
         let maintenance = tokio::spawn(jobs::maintenance::sweep_forever(
             self.pool,
             self.job_retention,
+            self.audit_retention,
         ));
         let served = self.server.await;
         sweeper.abort();

@@ -9,5 +9,6 @@ pub mod image_source;
 pub mod policy;
 pub mod provision;
 pub mod refusal;
+pub mod search;
 pub mod staff_role;
 pub mod values;

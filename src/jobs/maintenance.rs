@@ -1,9 +1,10 @@
 //! Housekeeping every web node does now and then: dropping image uploads no job will read,
-//! and finished jobs older than the retention (their steps stay in the operation log).
+//! finished jobs older than the retention (their steps stay in the operation log), and audit
+//! entries older than theirs.
 
 use std::time::Duration;
 
-use crate::db::queries::{image_uploads, jobs};
+use crate::db::queries::{audit, image_uploads, jobs};
 use crate::db::{self, PgPool};
 use crate::error::Error;
 
@@ -18,6 +19,7 @@ const EVERY: Duration = Duration::from_secs(600);
 pub struct Swept {
     pub uploads: usize,
     pub jobs: usize,
+    pub audit: usize,
 }
 
 /// One sweep; `retention` of `None` keeps finished jobs forever.
@@ -44,23 +46,54 @@ pub async fn sweep(pool: &PgPool, retention: Option<Duration>) -> Result<Swept, 
     Ok(Swept {
         uploads,
         jobs: pruned,
+        audit: 0,
     })
 }
 
-/// Sweeps every ten minutes until the task is dropped.
-pub async fn sweep_forever(pool: PgPool, retention: Option<Duration>) {
+/// Deletes the audit entries older than `retention`, a batch at a time; how many it deleted.
+pub async fn prune_audit(pool: &PgPool, retention: Duration) -> Result<usize, Error> {
+    let before =
+        chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let mut pruned = 0;
+    loop {
+        let n = db::run(pool, move |conn| {
+            audit::prune(conn, before, PRUNE_BATCH).map_err(Error::from)
+        })
+        .await?;
+        pruned += n;
+        if n < PRUNE_BATCH as usize {
+            return Ok(pruned);
+        }
+    }
+}
+
+/// Sweeps every ten minutes until the task is dropped; `audit_retention` of `None` keeps
+/// audit entries forever.
+pub async fn sweep_forever(
+    pool: PgPool,
+    retention: Option<Duration>,
+    audit_retention: Option<Duration>,
+) {
     let mut every = tokio::time::interval(EVERY);
     loop {
         every.tick().await;
-        match sweep(&pool, retention).await {
+        let swept = match (sweep(&pool, retention).await, audit_retention) {
+            (Ok(swept), Some(kept)) => prune_audit(&pool, kept)
+                .await
+                .map(|audit| Swept { audit, ..swept }),
+            (result, _) => result,
+        };
+        match swept {
             Ok(Swept {
                 uploads: 0,
                 jobs: 0,
+                audit: 0,
             }) => {}
             Ok(swept) => tracing::info!(
                 uploads = swept.uploads,
                 jobs = swept.jobs,
-                "dropped abandoned image uploads and old finished jobs"
+                audit = swept.audit,
+                "dropped abandoned image uploads, old finished jobs and old audit entries"
             ),
             Err(error) => tracing::warn!(?error, "the maintenance sweep failed"),
         }

@@ -263,6 +263,7 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
         trusted_proxies: Vec::new(),
         metrics_from: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
         login: distropanel::config::LoginSettings::default(),
+        audit_retention: Some(std::time::Duration::from_secs(400 * 86_400)),
     }
 }
 

@@ -45,6 +45,7 @@ mod personas;
 mod schema_rules;
 mod staff_act;
 mod staff_consoles;
+mod staff_find;
 mod staff_jobs;
 mod staff_routes;
 mod staff_views;

@@ -115,6 +115,14 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/staff/members", Needs::Admin),
     ("POST", "/staff/members/new", Needs::Admin),
     ("POST", "/staff/members/{user}/role", Needs::Admin),
+    ("GET", "/staff/search?q=alice", Needs::Support),
+    ("GET", "/staff/customers/{customer}", Needs::Support),
+    ("GET", "/staff/containers/{container}", Needs::Support),
+    ("GET", "/staff/servers", Needs::Support),
+    ("GET", "/staff/servers/{server}", Needs::Support),
+    ("GET", "/staff/distros/{distro}", Needs::Support),
+    ("GET", "/staff/audit", Needs::Support),
+    ("GET", "/staff/audit.csv", Needs::Support),
 ];
 
 /// One of each thing a staff route can name, owned by the customer `alice`.

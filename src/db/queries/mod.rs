@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod api_jobs;
 pub mod api_tokens;
+pub mod audit;
 pub mod container_pages;
 pub mod containers;
 pub mod custom_distros;
@@ -29,6 +30,7 @@ pub mod sessions;
 pub mod staff_act;
 pub mod staff_alarms;
 pub mod staff_jobs;
+pub mod staff_search;
 pub mod staff_views;
 pub mod users;
 

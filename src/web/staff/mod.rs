@@ -4,13 +4,17 @@
 
 pub mod act;
 pub mod alarms;
+pub mod audit;
 pub mod containers;
+pub mod customers;
 pub mod distros;
 pub mod filters;
 pub mod home;
 pub mod jobs;
 pub mod members;
 pub mod provision;
+pub mod search;
+pub mod servers;
 pub mod set_password;
 pub mod table;
 pub mod users;
@@ -55,6 +59,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(members::add)
         .service(members::change_role)
         .service(set_password::show)
-        .service(set_password::submit);
+        .service(set_password::submit)
+        .service(search::search)
+        .service(customers::show)
+        .service(containers::show)
+        .service(servers::list)
+        .service(servers::show)
+        .service(distros::show)
+        .service(audit::list)
+        .service(audit::export);
     act::configure(cfg);
 }
