@@ -95,14 +95,8 @@ pub enum ServerScope {
     Only(Vec<ServerId>),
 }
 
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// The statement [`claim`] runs: `$1` worker, `$2` lease seconds, `$3` servers (null: all),
-/// `$4` kinds, `$5` limit.
+/// `$4` kinds, `$5` limit. It returns the claimed rows whole, oldest first.
 pub const CLAIM: &str = "WITH RECURSIVE heads (container_id, id) AS ( \
          (SELECT container_id, id FROM jobs \
           WHERE state IN ('queued', 'retrying', 'running') AND container_id IS NOT NULL \
@@ -112,7 +106,8 @@ pub const CLAIM: &str = "WITH RECURSIVE heads (container_id, id) AS ( \
              SELECT container_id, id FROM jobs \
              WHERE state IN ('queued', 'retrying', 'running') \
                AND container_id > h.container_id \
-             ORDER BY container_id, id LIMIT 1) next) \
+             ORDER BY container_id, id LIMIT 1) next), \
+     claimed AS ( \
      UPDATE jobs SET state = 'running', locked_by = $1, \
             locked_until = now() + make_interval(secs => $2), \
             attempts = attempts + 1, started_at = coalesce(started_at, now()) \
@@ -131,7 +126,8 @@ pub const CLAIM: &str = "WITH RECURSIVE heads (container_id, id) AS ( \
          ORDER BY j.id \
          LIMIT $5 \
          FOR UPDATE SKIP LOCKED) \
-     RETURNING id";
+     RETURNING jobs.*) \
+     SELECT * FROM claimed ORDER BY id";
 
 /// Takes up to `limit` runnable jobs for `worker`, oldest first, with a lease of `lease`.
 ///
@@ -154,21 +150,12 @@ pub fn claim(
         ServerScope::All => None,
         ServerScope::Only(ids) => Some(ids.iter().map(|s| s.0).collect()),
     };
-    let claimed: Vec<Claimed> = diesel::sql_query(CLAIM)
+    diesel::sql_query(CLAIM)
         .bind::<Text, _>(worker)
         .bind::<Double, _>(lease.as_secs_f64())
         .bind::<Nullable<Array<Integer>>, _>(servers)
         .bind::<Array<Text>, _>(kinds)
         .bind::<BigInt, _>(limit)
-        .load(conn)?;
-    if claimed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<JobId> = claimed.iter().map(|c| JobId(c.id)).collect();
-    jobs::table
-        .filter(jobs::id.eq_any(ids))
-        .order(jobs::id)
-        .select(Job::as_select())
         .load(conn)
 }
 
