@@ -39,10 +39,10 @@ pub const LISTEN_TICK: std::time::Duration = std::time::Duration::from_millis(2)
 /// How many restarts a worker claims at once per free slot: they run as batches
 /// ([`Runner::run_restarts`]), so a thousand queued restarts cost a few dozen claims and
 /// batches rather than hundreds of each.
-pub const CLAIM_AHEAD: usize = 16;
+pub const CLAIM_AHEAD: usize = 64;
 
 /// The most restarts one batch runs.
-pub const MAX_BATCH: usize = 64;
+pub const MAX_BATCH: usize = 256;
 
 /// A claimed job, and when the claim that took it was sent (its lease runs from no earlier).
 type Claimed = (Job, std::time::Instant);
@@ -150,8 +150,8 @@ impl Worker {
     /// Starts claimed jobs in the free slots, and claims more when the claimed ones are all
     /// started and a batch of slots is free (idle, or at least half free): a claim walks every
     /// container with unfinished jobs, so it is not made again after every job that ends.
-    /// Restarts are claimed up to [`CLAIM_AHEAD`] times the free slots and wait here for a
-    /// slot under their lease; other jobs, which run longer, are claimed only for free slots.
+    /// Restarts are claimed up to [`CLAIM_AHEAD`] times the free slots and shared out over
+    /// them as batches; other jobs, which run longer, are claimed only for free slots.
     async fn fill(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Claimed>, slots: usize) {
         loop {
             self.start(running, claimed, slots);
