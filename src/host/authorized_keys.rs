@@ -31,24 +31,64 @@ pub fn write(
 
     let label = format!("{ssh_label}/{FILE}");
     let temp = temp_name();
-    let written = write_temp(&ssh, &temp, keys, owner)
+    let written = write_temp(&ssh, &temp, keys, owner, true)
         .and_then(|()| rustix::fs::renameat(&ssh, &temp, &ssh, FILE).map_err(io::Error::from));
     if let Err(error) = written {
         let _ = ssh.remove_file(&temp);
-        return Err(
-            match error
-                .raw_os_error()
-                .map(rustix::io::Errno::from_raw_os_error)
-            {
-                Some(rustix::io::Errno::ISDIR | rustix::io::Errno::NOTEMPTY) => HostError::refused(
-                    label,
-                    "is a directory; it was left alone and no key was written",
-                ),
-                _ => HostError::io(label, error),
-            },
-        );
+        return Err(rename_error(label, error));
     }
     sync_dir(&ssh).map_err(|e| HostError::io(label, e))
+}
+
+/// What [`write`] does up to the rename: the keys are written to a fresh file in `.ssh`, not
+/// yet synced; [`Staged::publish`](crate::host::Staged) renames it into place once a sync has
+/// made it durable. A directory already at the file's name is refused here, as [`write`]
+/// refuses it at the rename.
+pub fn stage(
+    home: &Dir,
+    home_label: &str,
+    keys: &[AuthorizedKey],
+    owner: Option<u32>,
+) -> Result<crate::host::Staged, HostError> {
+    let ssh_label = format!("{home_label}/{SSH_DIR}");
+    let ssh = ssh_dir(home, &ssh_label)?;
+    unpack::chown(&ssh, owner).map_err(|e| HostError::io(&ssh_label, e))?;
+    let label = format!("{ssh_label}/{FILE}");
+    match ssh.symlink_metadata(FILE) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(HostError::refused(
+                label,
+                "is a directory; it was left alone and no key was written",
+            ));
+        }
+        _ => {}
+    }
+    let temp = temp_name();
+    if let Err(error) = write_temp(&ssh, &temp, keys, owner, false) {
+        let _ = ssh.remove_file(&temp);
+        return Err(HostError::io(label, error));
+    }
+    Ok(crate::host::Staged {
+        dir: ssh,
+        temp,
+        name: FILE.to_owned(),
+        label,
+    })
+}
+
+/// A failed rename over the keys file: a directory there is refused, anything else is an
+/// I/O error.
+pub(crate) fn rename_error(label: String, error: io::Error) -> HostError {
+    match error
+        .raw_os_error()
+        .map(rustix::io::Errno::from_raw_os_error)
+    {
+        Some(rustix::io::Errno::ISDIR | rustix::io::Errno::NOTEMPTY) => HostError::refused(
+            label,
+            "is a directory; it was left alone and no key was written",
+        ),
+        _ => HostError::io(label, error),
+    }
 }
 
 /// `.ssh` in `home`, created (0700) when missing, opened without following a link.
@@ -98,8 +138,14 @@ fn temp_name() -> String {
 }
 
 /// Writes the keys to a new file `temp` in `ssh`: created, never opened through a link,
-/// owned by `owner`, mode 0600, on disk before it is renamed.
-fn write_temp(ssh: &Dir, temp: &str, keys: &[AuthorizedKey], owner: Option<u32>) -> io::Result<()> {
+/// owned by `owner`, mode 0600, and with `sync` on disk before it is renamed.
+fn write_temp(
+    ssh: &Dir,
+    temp: &str,
+    keys: &[AuthorizedKey],
+    owner: Option<u32>,
+    sync: bool,
+) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options
         .write(true)
@@ -115,7 +161,10 @@ fn write_temp(ssh: &Dir, temp: &str, keys: &[AuthorizedKey], owner: Option<u32>)
     file.write_all(text.as_bytes())?;
     unpack::chown(&file, owner)?;
     rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(0o600))?;
-    file.sync_all()
+    if sync {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Makes the rename durable. Directory capabilities may be O_PATH descriptors, which cannot

@@ -20,8 +20,8 @@ use crate::host::report::ReportLine;
 use crate::host::store::{ImageDirs, Store};
 use crate::host::vassal::{HostLayout, RenderedVassal, SKELETON};
 use crate::host::{
-    DiskUse, HostError, HostExecutor, ImageCheck, ImageRef, Skipped, check, home_label, image,
-    unpack, usage,
+    DiskUse, HostError, HostExecutor, ImageCheck, ImageRef, Skipped, Staged, check, home_label,
+    image, unpack, usage,
 };
 
 pub struct LocalHost {
@@ -32,6 +32,10 @@ pub struct LocalHost {
     vassals_path: PathBuf,
     /// Restarts renaming vassals at the same time share one fsync of the directory.
     vassals_synced: super::group_sync::GroupSync,
+    /// Batches publishing staged files at the same time share each `syncfs`.
+    filesystems_synced: super::group_sync::GroupSync,
+    /// Whether the vassals directory is on another filesystem than the homes.
+    vassals_apart: bool,
     /// Running as root: new directories are given to the container's uid.
     give_to_container: bool,
 }
@@ -48,12 +52,22 @@ impl LocalHost {
         let layout = HostLayout::new(host_root)?;
         let root = open_ambient(host_root)?;
         let store = Store::open(&root, layout.root())?;
+        let containers = store.containers()?;
+        let vassals = open_ambient(vassals_dir)?;
+        let device = |dir: &Dir, path: &Path| {
+            dir.dir_metadata()
+                .map(|m| m.dev())
+                .map_err(|e| HostError::io(path.display(), e))
+        };
+        let vassals_apart = device(&containers, host_root)? != device(&vassals, vassals_dir)?;
         Ok(Self {
             layout,
-            containers: store.containers()?,
+            containers,
             store,
-            vassals: open_ambient(vassals_dir)?,
+            vassals,
             vassals_synced: Default::default(),
+            filesystems_synced: Default::default(),
+            vassals_apart,
             vassals_path: vassals_dir.to_path_buf(),
             give_to_container: rustix::process::geteuid().is_root(),
         })
@@ -112,6 +126,48 @@ impl LocalHost {
         let dir = subdir(parent, name, label, true)?;
         self.give(&dir, uid, label)?;
         Ok(dir)
+    }
+
+    /// Writes `vassal` to the new file `temp` in the vassals directory (synced when `sync`),
+    /// with an mtime past the one of the vassal `name` it will replace.
+    fn write_vassal_temp(
+        &self,
+        temp: &str,
+        name: &str,
+        vassal: &RenderedVassal,
+        sync: bool,
+    ) -> io::Result<()> {
+        let mut options = OpenOptions::new();
+        options
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .follow(FollowSymlinks::No);
+        let mut file = self.vassals.open_with(temp, &options)?;
+        file.write_all(vassal.as_str().as_bytes())?;
+        if sync {
+            file.sync_all()?;
+        }
+        // The Emperor notices a change by the file's mtime in whole seconds: a second
+        // restart within the same second must still move it forward.
+        if let Ok(previous) = self.vassals.metadata(name).and_then(|m| m.modified()) {
+            let previous = previous.into_std();
+            let now = SystemTime::now();
+            if whole_seconds(previous) >= whole_seconds(now) {
+                let bumped = UNIX_EPOCH + Duration::from_secs(whole_seconds(previous) + 1);
+                file.into_std().set_modified(bumped)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `syncfs` of the homes' filesystem, and of the vassals directory's if it is another.
+    fn sync_filesystems(&self) -> io::Result<()> {
+        rustix::fs::syncfs(self.containers.open(".")?)?;
+        if self.vassals_apart {
+            rustix::fs::syncfs(self.vassals.open(".")?)?;
+        }
+        Ok(())
     }
 
     /// The image directories of a storage container, if it ever had an image.
@@ -405,31 +461,9 @@ impl HostExecutor for LocalHost {
     fn restart(&self, uid: Uid, vassal: &RenderedVassal) -> Result<(), HostError> {
         let name = format!("{uid}.ini");
         let label = self.vassals_path.join(&name).display().to_string();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let temp = format!(".{uid}.ini.{}.{nanos}.tmp", std::process::id());
-        let mut options = OpenOptions::new();
-        options
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .follow(FollowSymlinks::No);
+        let temp = vassal_temp_name(uid);
         let write = || -> io::Result<()> {
-            let mut file = self.vassals.open_with(&temp, &options)?;
-            file.write_all(vassal.as_str().as_bytes())?;
-            file.sync_all()?;
-            // The Emperor notices a change by the file's mtime in whole seconds: a second
-            // restart within the same second must still move it forward.
-            if let Ok(previous) = self.vassals.metadata(&name).and_then(|m| m.modified()) {
-                let previous = previous.into_std();
-                let now = SystemTime::now();
-                if whole_seconds(previous) >= whole_seconds(now) {
-                    let bumped = UNIX_EPOCH + Duration::from_secs(whole_seconds(previous) + 1);
-                    file.into_std().set_modified(bumped)?;
-                }
-            }
+            self.write_vassal_temp(&temp, &name, vassal, true)?;
             self.vassals.rename(&temp, &self.vassals, &name)?;
             self.vassals_synced.sync(|| sync_dir(&self.vassals))?;
             Ok(())
@@ -438,6 +472,85 @@ impl HostExecutor for LocalHost {
             let _ = self.vassals.remove_file(&temp);
             HostError::io(label, e)
         })
+    }
+
+    fn stage_vassal(&self, uid: Uid, vassal: &RenderedVassal) -> Result<Staged, HostError> {
+        let name = format!("{uid}.ini");
+        let label = self.vassals_path.join(&name).display().to_string();
+        let temp = vassal_temp_name(uid);
+        let dir = self
+            .vassals
+            .try_clone()
+            .map_err(|e| HostError::io(&label, e))?;
+        if let Err(e) = self.write_vassal_temp(&temp, &name, vassal, false) {
+            let _ = self.vassals.remove_file(&temp);
+            return Err(HostError::io(label, e));
+        }
+        Ok(Staged {
+            dir,
+            temp,
+            name,
+            label,
+        })
+    }
+
+    fn stage_authorized_keys(
+        &self,
+        uid: Uid,
+        keys: &[crate::domain::authorized_key::AuthorizedKey],
+    ) -> Result<Staged, HostError> {
+        let home = self.home(uid, true)?;
+        let owner = self.image_owner(uid)?;
+        crate::host::authorized_keys::stage(&home, &home_label(uid), keys, owner)
+    }
+
+    fn publish(&self, mut staged: Vec<Staged>) -> Vec<Result<(), HostError>> {
+        if staged.is_empty() {
+            return Vec::new();
+        }
+        let every = |e: &io::Error, staged: &[Staged]| {
+            staged
+                .iter()
+                .map(|s| {
+                    Err(HostError::io(
+                        &s.label,
+                        io::Error::new(e.kind(), e.to_string()),
+                    ))
+                })
+                .collect()
+        };
+        // the staged files' data, before any of them is renamed over what it replaces
+        if let Err(e) = self.filesystems_synced.sync(|| self.sync_filesystems()) {
+            return every(&e, &staged);
+        }
+        let mut results: Vec<Result<(), HostError>> = staged
+            .iter_mut()
+            .map(|s| {
+                let renamed = rustix::fs::renameat(&s.dir, &s.temp, &s.dir, &s.name);
+                renamed.map_err(io::Error::from).map_or_else(
+                    |e| {
+                        Err(crate::host::authorized_keys::rename_error(
+                            s.label.clone(),
+                            e,
+                        ))
+                    },
+                    |()| {
+                        s.temp.clear();
+                        Ok(())
+                    },
+                )
+            })
+            .collect();
+        // the renames
+        if let Err(e) = self.filesystems_synced.sync(|| self.sync_filesystems()) {
+            let failed: Vec<Result<(), HostError>> = every(&e, &staged);
+            for (result, failure) in results.iter_mut().zip(failed) {
+                if result.is_ok() {
+                    *result = failure;
+                }
+            }
+        }
+        results
     }
 
     fn rename_image(
@@ -614,6 +727,14 @@ impl HostExecutor for LocalHost {
             images_bytes,
         })
     }
+}
+
+fn vassal_temp_name(uid: Uid) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(".{uid}.ini.{}.{nanos}.tmp", std::process::id())
 }
 
 /// Makes a rename in `dir` durable. Directory capabilities may be O_PATH descriptors, which

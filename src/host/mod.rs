@@ -181,6 +181,26 @@ pub struct Skipped {
     pub why: String,
 }
 
+/// A file written under a temporary name in `dir` and not yet synced:
+/// [`HostExecutor::publish`] makes a batch of them durable and renames each into place. One
+/// dropped unpublished is removed.
+pub struct Staged {
+    pub(crate) dir: cap_std::fs::Dir,
+    /// Emptied once renamed.
+    pub(crate) temp: String,
+    pub(crate) name: String,
+    /// The file as messages name it.
+    pub label: String,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.temp.is_empty() {
+            let _ = self.dir.remove_file(&self.temp);
+        }
+    }
+}
+
 /// What must happen on a container host. Implementations are blocking; the worker calls
 /// them off the async runtime.
 pub trait HostExecutor: Send + Sync + 'static {
@@ -269,6 +289,23 @@ pub trait HostExecutor: Send + Sync + 'static {
         uid: Uid,
         keys: &[crate::domain::authorized_key::AuthorizedKey],
     ) -> Result<(), HostError>;
+
+    /// What [`HostExecutor::write_authorized_keys`] writes, staged for
+    /// [`HostExecutor::publish`] (`.ssh` is made and checked the same way).
+    fn stage_authorized_keys(
+        &self,
+        uid: Uid,
+        keys: &[crate::domain::authorized_key::AuthorizedKey],
+    ) -> Result<Staged, HostError>;
+
+    /// What [`HostExecutor::restart`] writes, staged for [`HostExecutor::publish`].
+    fn stage_vassal(&self, uid: Uid, vassal: &vassal::RenderedVassal) -> Result<Staged, HostError>;
+
+    /// Makes the staged files durable (one sync for them all), renames each into place in
+    /// order, and makes the renames durable (one more sync): a batch of restarts costs two
+    /// syncs rather than a few per restart. Returns each file's outcome, in order; a failed
+    /// sync fails every file it covers.
+    fn publish(&self, staged: Vec<Staged>) -> Vec<Result<(), HostError>>;
 
     /// How many bytes the home of `uid` holds, and the images (installed and kept previous)
     /// it stores. A missing home or store counts as nothing.

@@ -15,12 +15,14 @@
 mod extension_cap;
 mod formats;
 mod open_path;
+mod pool;
 
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::{Dir, Permissions, PermissionsExt};
@@ -227,8 +229,11 @@ fn joined(parts: &[&OsStr]) -> PathBuf {
     parts.iter().collect()
 }
 
-struct Extractor<'a> {
-    root: &'a Dir,
+struct Extractor {
+    /// The target directory.
+    root: Arc<Dir>,
+    /// Creates the small files, when its threads could be started.
+    pool: Option<pool::Pool>,
     owner: Option<u32>,
     limits: Limits,
     written: Written,
@@ -238,7 +243,7 @@ struct Extractor<'a> {
     other: Findings,
 }
 
-impl<'a> Extractor<'a> {
+impl Extractor {
     fn chown_fd(&self, fd: impl std::os::fd::AsFd) -> io::Result<()> {
         chown(fd, self.owner)
     }
@@ -297,18 +302,16 @@ impl<'a> Extractor<'a> {
     }
 
     /// The directory `parents` (created as needed), from those `open` keeps.
-    fn parent<'o>(
+    fn parent(
         &self,
-        open: &'o mut OpenPath,
+        open: &mut OpenPath,
         parents: &[&OsStr],
         member: &Path,
-    ) -> Result<&'o Dir, UnpackError>
-    where
-        'a: 'o,
-    {
-        open.enter(self.root, parents, |dir, depth| {
+    ) -> Result<Arc<Dir>, UnpackError> {
+        open.enter(&self.root, parents, |dir, depth| {
             self.step_into(dir, parents, depth, member)
         })
+        .cloned()
     }
 
     /// Opens the directory `parts` (creating it as needed) from the root, step by step.
@@ -318,20 +321,6 @@ impl<'a> Extractor<'a> {
             dir = self.step_into(&dir, parts, depth, member)?;
         }
         Ok(dir)
-    }
-
-    /// Makes room for a non-directory member: an earlier file or link of the same name goes,
-    /// a directory is never replaced.
-    fn clear_name(&self, dir: &Dir, name: &OsStr, member: &Path) -> Result<(), UnpackError> {
-        match dir.symlink_metadata(name) {
-            Ok(meta) if meta.is_dir() => Err(UnpackError::Corrupt(format!(
-                "the member '{}' would replace a directory",
-                member.display()
-            ))),
-            Ok(_) => Ok(dir.remove_file(name)?),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Makes `name` in `dir` with `make`; when the name is taken, by a file or link of an
@@ -346,7 +335,7 @@ impl<'a> Extractor<'a> {
     ) -> Result<T, UnpackError> {
         match make() {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.clear_name(dir, name, member)?;
+                clear_name(dir, name, member)?;
                 Ok(make()?)
             }
             made => Ok(made?),
@@ -358,6 +347,52 @@ impl<'a> Extractor<'a> {
             self.setid.add(member.display().to_string());
         }
         mode & 0o1777
+    }
+
+    /// A small file, read whole and handed to the pool to create.
+    fn pooled_file(
+        &mut self,
+        entry: &mut impl Read,
+        dir: Arc<Dir>,
+        parts: &[&OsStr],
+        member: &Path,
+        mode: u32,
+        size: u64,
+    ) -> Result<(), UnpackError> {
+        let room = self.limits.max_bytes.saturating_sub(self.written.bytes);
+        let mut content = Vec::with_capacity(usize::try_from(size.min(room)).unwrap_or(0));
+        entry
+            .take(room.saturating_add(1))
+            .read_to_end(&mut content)
+            .map_err(|e| {
+                UnpackError::Corrupt(format!(
+                    "'{}' is cut short or damaged: {e}",
+                    member.display()
+                ))
+            })?;
+        let copied = content.len() as u64;
+        if copied > room {
+            return Err(UnpackError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
+        }
+        self.written.bytes += copied;
+        let mode = self.safe_mode(mode, member);
+        let (Some(pool), Some(name)) = (self.pool.as_mut(), parts.last()) else {
+            unreachable!("a pooled file has a pool and a name");
+        };
+        let path = *pool.prefixes(parts).last().expect("a member has a name");
+        pool.create(
+            path,
+            pool::Work {
+                dir,
+                name: name.to_os_string(),
+                member: member.to_path_buf(),
+                content,
+                mode,
+                owner: self.owner,
+            },
+        )
     }
 
     fn file(
@@ -504,22 +539,36 @@ impl<'a> Extractor<'a> {
             return Ok(()); // the archive's own root, `./`
         };
         let (mode, link_target) = mode_and_link_target(entry)?;
+        if let Some(pool) = self.pool.as_mut() {
+            // a path the pool may still be writing is touched only once it is written
+            pool.before(&parts)?;
+            if kind == EntryType::Link {
+                pool.before(&member_components(&link_target).unwrap_or_default())?;
+            }
+        }
+        let size = entry.size();
         match kind {
+            EntryType::Regular | EntryType::Continuous
+                if self.pool.is_some() && size <= pool::POOLED_FILE_BYTES =>
+            {
+                let dir = self.parent(open, parents, &member)?;
+                self.pooled_file(entry, dir, &parts, &member, mode, size)
+            }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let dir = self.parent(open, parents, &member)?;
-                self.file(entry, dir, name, &member, mode)
+                self.file(entry, &dir, name, &member, mode)
             }
             EntryType::Directory => {
                 let dir = self.parent(open, parents, &member)?;
-                self.directory(dir, name, &member, &parts, mode)
+                self.directory(&dir, name, &member, &parts, mode)
             }
             EntryType::Symlink => {
                 let dir = self.parent(open, parents, &member)?;
-                self.symlink(dir, name, &member, &link_target)
+                self.symlink(&dir, name, &member, &link_target)
             }
             EntryType::Link => {
                 let dir = self.parent(open, parents, &member)?;
-                self.hard_link(dir, name, &member, &link_target)
+                self.hard_link(&dir, name, &member, &link_target)
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 self.devices.add(member.display().to_string());
@@ -533,6 +582,9 @@ impl<'a> Extractor<'a> {
     }
 
     fn finish(mut self) -> Result<Written, UnpackError> {
+        if let Some(pool) = self.pool.as_mut() {
+            pool.idle()?;
+        }
         // Directory modes last, deepest first, so a read-only directory did not stop its children.
         self.directory_modes
             .sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
@@ -560,6 +612,20 @@ impl<'a> Extractor<'a> {
             self.written.entries, self.written.bytes
         )));
         Ok(self.written)
+    }
+}
+
+/// Makes room for a non-directory member: an earlier file or link of the same name goes,
+/// a directory is never replaced.
+fn clear_name(dir: &Dir, name: &OsStr, member: &Path) -> Result<(), UnpackError> {
+    match dir.symlink_metadata(name) {
+        Ok(meta) if meta.is_dir() => Err(UnpackError::Corrupt(format!(
+            "the member '{}' would replace a directory",
+            member.display()
+        ))),
+        Ok(_) => Ok(dir.remove_file(name)?),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -677,7 +743,9 @@ fn extract(
     let (stream, format) = formats::tar_stream(archive)?;
     let mut archive = tar::Archive::new(ExtensionCap::new(stream));
     let mut extractor = Extractor {
-        root: target,
+        root: Arc::new(target.try_clone()?),
+        // without its threads, every file is written here
+        pool: pool::Pool::new().ok(),
         owner,
         limits,
         written: Written {
@@ -701,7 +769,7 @@ fn extract(
 
 fn extract_members(
     archive: &mut tar::Archive<impl Read>,
-    extractor: &mut Extractor<'_>,
+    extractor: &mut Extractor,
     progress: &Progress<'_>,
 ) -> Result<(), UnpackError> {
     let entries = archive

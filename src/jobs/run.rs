@@ -1,6 +1,7 @@
 //! Running one job: the steps of each task, each written to the operation log (an `events`
 //! row, a line in `<home>/logs/emperor.log`, and the job's report).
 
+mod batch;
 mod images;
 mod progress;
 
@@ -44,6 +45,9 @@ pub enum JobError {
     Invalid(String),
     #[error("the job panicked: {0}")]
     Panic(String),
+    /// A statement for a whole batch of jobs failed (each of them fails with its words).
+    #[error("database: {0}")]
+    Batch(String),
     /// The lease expired and another worker holds the job now.
     #[error("the job was taken over by another worker")]
     Lost,
@@ -147,6 +151,22 @@ struct Log<'a> {
     pending: std::cell::RefCell<Vec<Step>>,
     /// When the executor renamed a restart's new vassal into place.
     vassal_written: std::cell::Cell<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Set for a restart run in a batch ([`batch`]).
+    batched: Option<Batched>,
+}
+
+/// What a restart run in a batch leaves for the batch: its files staged rather than written,
+/// and what its vassal boots, recorded when the batch marks it done.
+#[derive(Default)]
+struct Batched {
+    staged: std::cell::RefCell<Vec<crate::host::Staged>>,
+    /// What the staged vassal boots, unless already recorded (`kind`, fallback reason).
+    boot: std::cell::RefCell<Option<(&'static str, Option<String>)>>,
+    /// The attempt has written to the database (alarms): its boot is recorded before its
+    /// vassal is staged, as a single restart's is.
+    wrote: std::cell::Cell<bool>,
+    /// What the staged vassal boots, once it is staged.
+    staged_boot: std::cell::Cell<Option<&'static str>>,
 }
 
 impl Log<'_> {
@@ -171,6 +191,9 @@ impl Log<'_> {
     ) -> Result<T, JobError> {
         let steps = self.pending_steps();
         let subject = self.subject.map(|s| (s.customer, s.container));
+        if let Some(batched) = &self.batched {
+            batched.wrote.set(true);
+        }
         let mut conn = self.runner.pool.get()?;
         let done = conn.transaction(|conn| {
             if !jobs::hold_and_log(conn, self.job.id, &self.runner.worker, subject, &steps)? {
@@ -242,6 +265,11 @@ impl Log<'_> {
     }
 }
 
+/// The detail of a restart's `vassal` step.
+fn vassal_written(boot_kind: &str) -> String {
+    format!("written; the Emperor restarts the container (root: {boot_kind})")
+}
+
 /// Fails with the job's deadline once it has passed, naming what was about to happen.
 fn in_time(deadline: &Deadline, target: &str) -> Result<(), HostError> {
     deadline.check().map_err(|passed| HostError::PastDeadline {
@@ -294,6 +322,7 @@ impl Runner {
             }),
             pending: Default::default(),
             vassal_written: Default::default(),
+            batched: None,
         };
         let Some(facts) = facts else {
             log.step("skip", "", Outcome::Ok, "the container no longer exists");
@@ -528,15 +557,36 @@ impl Runner {
         // nothing is recorded or written once the deadline has passed
         let vassal_name = format!("{uid}.ini");
         in_time(deadline, &vassal_name)?;
-        // the container row says what the vassal about to be written boots; under the lease,
-        // so a worker that lost the job cannot write it late
-        log.record_boot(&jobs::Boot {
-            kind: boot.kind(),
-            fallback_reason: reason.as_deref(),
-        })?;
+        match &log.batched {
+            // recorded with the batch's outcome, once the vassal is durable
+            Some(batched) if !batched.wrote.get() => {
+                *batched.boot.borrow_mut() = Some((boot.kind(), reason.clone()));
+            }
+            // the container row says what the vassal about to be written boots; under the
+            // lease, so a worker that lost the job cannot write it late
+            _ => log.record_boot(&jobs::Boot {
+                kind: boot.kind(),
+                fallback_reason: reason.as_deref(),
+            })?,
+        }
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);
         let vassal = self.outcome(log, "render vassal", "", vassal, boot.kind())?;
+        if let Some(batched) = &log.batched {
+            // the batch publishes it and logs the step
+            let staged =
+                in_time(deadline, &vassal_name).and_then(|()| self.host.stage_vassal(uid, &vassal));
+            let staged = match staged {
+                Ok(staged) => staged,
+                Err(e) => {
+                    log.step("vassal", &vassal_name, Outcome::Error, &e.to_string());
+                    return Err(e.into());
+                }
+            };
+            batched.staged.borrow_mut().push(staged);
+            batched.staged_boot.set(Some(boot.kind()));
+            return Ok(());
+        }
         let result = in_time(deadline, &vassal_name).and_then(|()| self.host.restart(uid, &vassal));
         if result.is_ok() {
             log.vassal_written.set(Some(chrono::Utc::now()));
@@ -546,10 +596,7 @@ impl Runner {
             "vassal",
             &vassal_name,
             result,
-            &format!(
-                "written; the Emperor restarts the container (root: {})",
-                boot.kind()
-            ),
+            &vassal_written(boot.kind()),
         )?;
         Ok(())
     }
@@ -580,7 +627,14 @@ impl Runner {
             self.raise_alarms_once(log, "ssh key alarm", Severity::Warning, &skipped)?;
         }
         let target = format!("{}/.ssh/{FILE}", home_label(uid));
-        match self.host.write_authorized_keys(uid, &keys) {
+        let written = match &log.batched {
+            Some(batched) => self
+                .host
+                .stage_authorized_keys(uid, &keys)
+                .map(|staged| batched.staged.borrow_mut().push(staged)),
+            None => self.host.write_authorized_keys(uid, &keys),
+        };
+        match written {
             Ok(()) => log.step(
                 "ssh keys",
                 &target,

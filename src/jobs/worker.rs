@@ -36,9 +36,16 @@ pub struct JobRunLabels {
 /// How often an idle worker looks at the notifications its connection received.
 pub const LISTEN_TICK: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// How many restarts a worker claims at once per free slot: they wait for a slot under their
-/// lease, so a thousand queued restarts cost a few dozen claims rather than hundreds.
-pub const CLAIM_AHEAD: usize = 16;
+/// How many restarts a worker claims at once per free slot: they run as batches
+/// ([`Runner::run_restarts`]), so a thousand queued restarts cost a few dozen claims and
+/// batches rather than hundreds of each.
+pub const CLAIM_AHEAD: usize = 64;
+
+/// The most restarts one batch runs.
+pub const MAX_BATCH: usize = 256;
+
+/// A claimed job, and when the claim that took it was sent (its lease runs from no earlier).
+type Claimed = (Job, std::time::Instant);
 
 pub struct Worker {
     runner: Arc<Runner>,
@@ -130,7 +137,7 @@ impl Worker {
             }
         }
         tracing::info!(worker = %self.name(), running = running.len(), "job worker stopping");
-        self.release(claimed.drain(..).map(|job| job.id).collect())
+        self.release(claimed.drain(..).map(|(job, _)| job.id).collect())
             .await;
         while !running.is_empty() {
             tokio::select! {
@@ -143,9 +150,9 @@ impl Worker {
     /// Starts claimed jobs in the free slots, and claims more when the claimed ones are all
     /// started and a batch of slots is free (idle, or at least half free): a claim walks every
     /// container with unfinished jobs, so it is not made again after every job that ends.
-    /// Restarts are claimed up to [`CLAIM_AHEAD`] times the free slots and wait here for a
-    /// slot under their lease; other jobs, which run longer, are claimed only for free slots.
-    async fn fill(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Job>, slots: usize) {
+    /// Restarts are claimed up to [`CLAIM_AHEAD`] times the free slots and shared out over
+    /// them as batches; other jobs, which run longer, are claimed only for free slots.
+    async fn fill(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Claimed>, slots: usize) {
         loop {
             self.start(running, claimed, slots);
             let free = slots - running.len();
@@ -153,6 +160,7 @@ impl Worker {
                 return;
             }
             let limit = free * CLAIM_AHEAD;
+            let claimed_at = std::time::Instant::now();
             let jobs = match self.claim(limit).await {
                 Ok(jobs) => jobs,
                 Err(e) => {
@@ -164,7 +172,7 @@ impl Worker {
             let mut other = Vec::new();
             for (n, job) in jobs.into_iter().enumerate() {
                 if n < free || job.kind == JobKind::Restart {
-                    claimed.push_back(job);
+                    claimed.push_back((job, claimed_at));
                 } else {
                     other.push(job.id);
                 }
@@ -180,13 +188,27 @@ impl Worker {
         }
     }
 
-    /// Starts claimed jobs, oldest first, while a slot is free.
-    fn start(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Job>, slots: usize) {
+    /// Starts claimed jobs, oldest first, while a slot is free. Restarts waiting in a row run
+    /// as one batch in one slot, the waiting ones shared out over the free slots.
+    fn start(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Claimed>, slots: usize) {
+        let batchable =
+            |job: &Job| job.kind == JobKind::Restart && job.attempts <= job.max_attempts;
         while running.len() < slots {
-            let Some(job) = claimed.pop_front() else {
+            let Some((job, claimed_at)) = claimed.pop_front() else {
                 return;
             };
-            running.spawn(self.execute(job));
+            if !batchable(&job) {
+                running.spawn(self.execute(job));
+                continue;
+            }
+            let share = (claimed.len() + 1)
+                .div_ceil(slots - running.len())
+                .min(MAX_BATCH);
+            let mut batch = vec![job];
+            while batch.len() < share && claimed.front().is_some_and(|(next, _)| batchable(next)) {
+                batch.extend(claimed.pop_front().map(|(next, _)| next));
+            }
+            running.spawn(self.execute_restarts(batch, claimed_at));
         }
     }
 
@@ -268,6 +290,51 @@ impl Worker {
         }
     }
 
+    /// Runs restarts claimed no earlier than `claimed_at` as one batch, then records each
+    /// one's outcome as [`settle`] does. The batch renames nothing into place once a tenth of
+    /// the lease is left of the claim's.
+    fn execute_restarts(
+        &self,
+        batch: Vec<Job>,
+        claimed_at: std::time::Instant,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let runner = self.runner.clone();
+        let backoff = self.settings.backoff;
+        let lease = self.settings.lease;
+        let lease_safe = claimed_at + lease.saturating_sub(lease / 10);
+        async move {
+            let settled = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let results = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    runner.run_restarts(&batch, lease_safe)
+                }))
+                .unwrap_or_else(|panic| {
+                    let message = panic_message(panic.as_ref());
+                    batch
+                        .iter()
+                        .map(|_| Err(JobError::Panic(message.clone())))
+                        .collect()
+                });
+                let seconds = started.elapsed().as_secs_f64();
+                for (job, result) in batch.iter().zip(results) {
+                    observe(job, &result, seconds);
+                    let span = tracing::info_span!(
+                        "job",
+                        id = job.id.0,
+                        kind = %job.kind,
+                        attempt = job.attempts
+                    );
+                    let _entered = span.enter();
+                    record(&runner, job, result, backoff);
+                }
+            })
+            .await;
+            if let Err(e) = settled {
+                tracing::error!(error = %e, "a batch's thread died");
+            }
+        }
+    }
+
     fn execute(&self, job: Job) -> impl Future<Output = ()> + Send + 'static {
         let runner = self.runner.clone();
         let backoff = self.settings.backoff;
@@ -283,26 +350,33 @@ impl Worker {
 /// Runs the job once, a panic caught as its error, and times it in [`JOB_RUN_SECONDS`].
 fn timed_attempt(runner: &Runner, job: &Job) -> Result<(), JobError> {
     let started = std::time::Instant::now();
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(job)));
-    let outcome = match &result {
-        Ok(Ok(())) => "done",
-        Ok(Err(JobError::Lost)) => "lost",
-        _ => "failed",
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(job)))
+        .unwrap_or_else(|panic| Err(JobError::Panic(panic_message(panic.as_ref()))));
+    observe(job, &result, started.elapsed().as_secs_f64());
+    result
+}
+
+/// Times an attempt in [`JOB_RUN_SECONDS`].
+fn observe(job: &Job, result: &Result<(), JobError>, seconds: f64) {
+    let outcome = match result {
+        Ok(()) => "done",
+        Err(JobError::Lost) => "lost",
+        Err(_) => "failed",
     };
     JOB_RUN_SECONDS
         .get_or_create(&JobRunLabels {
             kind: job.kind.to_string(),
             outcome,
         })
-        .observe(started.elapsed().as_secs_f64());
-    result.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        Err(JobError::Panic(message))
-    })
+        .observe(seconds);
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Runs one attempt, catching a panic, and records what became of it. Everything the attempt
@@ -318,6 +392,12 @@ fn settle(runner: &Runner, job: &Job, backoff: std::time::Duration) {
     } else {
         timed_attempt(runner, job)
     };
+    record(runner, job, result, backoff);
+}
+
+/// Records what became of an attempt: nothing more when it is done or lost, else a
+/// cancellation, a retry or a failure.
+fn record(runner: &Runner, job: &Job, result: Result<(), JobError>, backoff: std::time::Duration) {
     let error = match result {
         Ok(()) => {
             tracing::info!("job done");

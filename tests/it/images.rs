@@ -289,6 +289,57 @@ fn a_hard_link_to_a_file_outside_the_image_is_refused() {
 }
 
 #[test]
+fn a_later_member_of_a_name_wins_and_links_reach_files_written_just_before_as_with_tar() {
+    let home = Home::new();
+    // many small files, so the threads creating them are busy when the later members come
+    let names: Vec<String> = (0..300).map(|n| format!("etc/f{n}")).collect();
+    let mut members: Vec<Member> = vec![Member::Dir("etc")];
+    members.extend(names.iter().map(|n| Member::File(n, b"first", 0o644)));
+    members.extend([
+        Member::File("etc/twice", b"first", 0o644),
+        Member::File("etc/twice", b"second", 0o600),
+        Member::File("etc/linked", b"target", 0o644),
+        Member::HardLink("etc/hard", "etc/linked"),
+        Member::File("etc/becomes-link", b"file", 0o644),
+        Member::Symlink("etc/becomes-link", "f1"),
+        Member::Symlink("etc/becomes-file", "f2"),
+        Member::File("etc/becomes-file", b"file", 0o640),
+        Member::File("etc/f299", b"last", 0o644),
+    ]);
+    home.install(&archive(&members)).unwrap();
+    let image = home.image();
+    let read = |name: &str| std::fs::read(image.join(name)).unwrap();
+    assert_eq!(read("etc/twice"), b"second");
+    let mode = |name: &str| std::fs::symlink_metadata(image.join(name)).unwrap().mode() & 0o7777;
+    assert_eq!(mode("etc/twice"), 0o600);
+    assert_eq!(read("etc/hard"), b"target");
+    let inode = |name: &str| std::fs::metadata(image.join(name)).unwrap().ino();
+    assert_eq!(inode("etc/hard"), inode("etc/linked"));
+    assert_eq!(
+        std::fs::read_link(image.join("etc/becomes-link")).unwrap(),
+        Path::new("f1")
+    );
+    assert_eq!(read("etc/becomes-file"), b"file");
+    assert_eq!(mode("etc/becomes-file"), 0o640);
+    assert_eq!(read("etc/f299"), b"last");
+    assert_eq!(read("etc/f0"), b"first");
+    let files = std::fs::read_dir(image.join("etc")).unwrap().count();
+    assert_eq!(files, 300 + 5);
+
+    // a file whose name is later needed as a directory refuses the archive, as before
+    let refused = home
+        .install(&archive(&[
+            Member::File("etc", b"file", 0o644),
+            Member::File("etc/passwd", b"root", 0o644),
+        ]))
+        .unwrap_err();
+    assert!(
+        matches!(refused, ImageError::Unpack(UnpackError::Corrupt(_))),
+        "{refused}"
+    );
+}
+
+#[test]
 fn device_nodes_and_fifos_are_skipped_and_setid_bits_dropped_each_reported() {
     let home = Home::new();
     let done = home

@@ -88,6 +88,14 @@ pub fn container(conn: &mut PgConnection, id: ContainerId) -> QueryResult<Option
         .optional()
 }
 
+/// The containers among `ids` that exist, in no particular order.
+pub fn containers(
+    conn: &mut PgConnection,
+    ids: &[ContainerId],
+) -> QueryResult<Vec<ContainerFacts>> {
+    facts_query!().filter(containers::id.eq_any(ids)).load(conn)
+}
+
 /// Every container of a server, by id.
 pub fn on_server(conn: &mut PgConnection, server: ServerId) -> QueryResult<Vec<ContainerFacts>> {
     facts_query!()

@@ -95,14 +95,8 @@ pub enum ServerScope {
     Only(Vec<ServerId>),
 }
 
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// The statement [`claim`] runs: `$1` worker, `$2` lease seconds, `$3` servers (null: all),
-/// `$4` kinds, `$5` limit.
+/// `$4` kinds, `$5` limit. It returns the claimed rows whole, oldest first.
 pub const CLAIM: &str = "WITH RECURSIVE heads (container_id, id) AS ( \
          (SELECT container_id, id FROM jobs \
           WHERE state IN ('queued', 'retrying', 'running') AND container_id IS NOT NULL \
@@ -112,7 +106,8 @@ pub const CLAIM: &str = "WITH RECURSIVE heads (container_id, id) AS ( \
              SELECT container_id, id FROM jobs \
              WHERE state IN ('queued', 'retrying', 'running') \
                AND container_id > h.container_id \
-             ORDER BY container_id, id LIMIT 1) next) \
+             ORDER BY container_id, id LIMIT 1) next), \
+     claimed AS ( \
      UPDATE jobs SET state = 'running', locked_by = $1, \
             locked_until = now() + make_interval(secs => $2), \
             attempts = attempts + 1, started_at = coalesce(started_at, now()) \
@@ -131,7 +126,8 @@ pub const CLAIM: &str = "WITH RECURSIVE heads (container_id, id) AS ( \
          ORDER BY j.id \
          LIMIT $5 \
          FOR UPDATE SKIP LOCKED) \
-     RETURNING id";
+     RETURNING jobs.*) \
+     SELECT * FROM claimed ORDER BY id";
 
 /// Takes up to `limit` runnable jobs for `worker`, oldest first, with a lease of `lease`.
 ///
@@ -154,21 +150,12 @@ pub fn claim(
         ServerScope::All => None,
         ServerScope::Only(ids) => Some(ids.iter().map(|s| s.0).collect()),
     };
-    let claimed: Vec<Claimed> = diesel::sql_query(CLAIM)
+    diesel::sql_query(CLAIM)
         .bind::<Text, _>(worker)
         .bind::<Double, _>(lease.as_secs_f64())
         .bind::<Nullable<Array<Integer>>, _>(servers)
         .bind::<Array<Text>, _>(kinds)
         .bind::<BigInt, _>(limit)
-        .load(conn)?;
-    if claimed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<JobId> = claimed.iter().map(|c| JobId(c.id)).collect();
-    jobs::table
-        .filter(jobs::id.eq_any(ids))
-        .order(jobs::id)
-        .select(Job::as_select())
         .load(conn)
 }
 
@@ -333,6 +320,85 @@ pub fn hold_log_and_record_boot(
     .bind::<Nullable<Text>, _>(boot.fallback_reason)
     .get_result(conn)?;
     Ok(held.n == 1)
+}
+
+/// One restart of a batch that [`finish_restarts`] marks done.
+#[derive(Debug, serde::Serialize)]
+pub struct FinishedRestart {
+    pub id: JobId,
+    /// The job's container and its customer, if the container still exists.
+    pub customer_id: Option<CustomerId>,
+    pub container_id: Option<ContainerId>,
+    /// Its last steps, as [`hold_and_log`] takes them.
+    pub steps: serde_json::Value,
+    /// What the vassal boots, when its boot is recorded here (as `host_facts::record_boot`
+    /// takes it), and why it falls back.
+    pub boot_kind: Option<&'static str>,
+    pub fallback_reason: Option<String>,
+    pub vassal_written_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The statement [`finish_restarts`] runs: `$1` worker, `$2` the restarts as a JSON array of
+/// [`FinishedRestart`]. The containers are locked in id order first, so two batches (or a
+/// batch and a change to several containers) cannot deadlock.
+pub const FINISH_RESTARTS: &str = "WITH input AS ( \
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(id bigint, customer_id int, \
+             container_id int, steps jsonb, boot_kind text, fallback_reason text, \
+             vassal_written_at timestamptz)), \
+     held AS ( \
+         UPDATE jobs j SET report = j.report || i.steps, \
+                vassal_written_at = coalesce(i.vassal_written_at, j.vassal_written_at), \
+                state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, \
+                error = NULL \
+         FROM input i \
+         WHERE j.id = i.id AND j.locked_by = $1 AND j.state = 'running' \
+         RETURNING j.id), \
+     logged AS ( \
+         INSERT INTO events (kind, actor, customer_id, container_id, job_id, action, target, \
+                             outcome, detail, at) \
+         SELECT 'operation', $1, i.customer_id, i.container_id, i.id, s.step, s.target, \
+                s.outcome, s.detail, s.at \
+         FROM input i JOIN held h ON h.id = i.id, jsonb_to_recordset(i.steps) \
+              AS s(step text, target text, outcome text, detail text, at timestamptz) \
+         RETURNING 1), \
+     locked AS ( \
+         SELECT c.id FROM containers c \
+         WHERE c.id IN (SELECT i.container_id FROM input i JOIN held h ON h.id = i.id \
+                        WHERE i.boot_kind IS NOT NULL) \
+         ORDER BY c.id FOR NO KEY UPDATE), \
+     booted AS ( \
+         UPDATE containers c SET fallback_reason = i.fallback_reason, restarted_at = now(), \
+                booted_kind = i.boot_kind, \
+                booted_custom_distro_id = CASE WHEN i.boot_kind IN ('custom', 'fallback') \
+                                               THEN c.custom_distro_id END \
+         FROM input i \
+         WHERE c.id = i.container_id AND i.boot_kind IS NOT NULL \
+           AND c.id IN (SELECT id FROM locked) \
+         RETURNING 1) \
+     SELECT id FROM held";
+
+/// Marks a batch of restarts done with their last steps, recording what each container boots
+/// and when its vassal was written, in one statement: only the restarts `worker` still holds
+/// change anything. Returns the ids of those.
+pub fn finish_restarts(
+    conn: &mut PgConnection,
+    worker: &str,
+    restarts: &[FinishedRestart],
+) -> QueryResult<Vec<JobId>> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    if restarts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let input = serde_json::to_value(restarts).expect("plain values serialise");
+    let held: Vec<Held> = diesel::sql_query(FINISH_RESTARTS)
+        .bind::<Text, _>(worker)
+        .bind::<Jsonb, _>(input)
+        .load(conn)?;
+    Ok(held.into_iter().map(|h| JobId(h.id)).collect())
 }
 
 /// Whether an earlier attempt of the job recorded `step` (e.g. stored its alarms).

@@ -8,6 +8,7 @@
 //! deeper parent is opened step by step from the deepest kept one, holding one more.
 
 use std::ffi::{OsStr, OsString};
+use std::sync::Arc;
 
 use cap_std::fs::Dir;
 
@@ -19,10 +20,11 @@ pub const MAX_KEPT_DIRS: usize = 32;
 #[derive(Default)]
 pub struct OpenPath {
     names: Vec<OsString>,
-    /// `dirs[i]` is the directory `names[..=i]` below the root.
-    dirs: Vec<Dir>,
+    /// `dirs[i]` is the directory `names[..=i]` below the root. Shared, so the threads
+    /// writing files can hold a parent after the walk has moved on.
+    dirs: Vec<Arc<Dir>>,
     /// The parent of the last member, when it lies deeper than what is kept.
-    deep: Option<Dir>,
+    deep: Option<Arc<Dir>>,
 }
 
 impl OpenPath {
@@ -31,10 +33,10 @@ impl OpenPath {
     /// `parents[..depth]`.
     pub fn enter<'d>(
         &'d mut self,
-        root: &'d Dir,
+        root: &'d Arc<Dir>,
         parents: &[&OsStr],
         step: impl Fn(&Dir, usize) -> Result<Dir, UnpackError>,
-    ) -> Result<&'d Dir, UnpackError> {
+    ) -> Result<&'d Arc<Dir>, UnpackError> {
         let shared = self
             .names
             .iter()
@@ -48,7 +50,7 @@ impl OpenPath {
         for (depth, name) in parents.iter().enumerate().take(kept).skip(shared) {
             let next = step(self.dirs.last().unwrap_or(root), depth)?;
             self.names.push(name.to_os_string());
-            self.dirs.push(next);
+            self.dirs.push(Arc::new(next));
         }
         let deepest = self.dirs.last().unwrap_or(root);
         if parents.len() == kept {
@@ -58,7 +60,7 @@ impl OpenPath {
         for depth in kept + 1..parents.len() {
             dir = step(&dir, depth)?;
         }
-        Ok(self.deep.insert(dir))
+        Ok(self.deep.insert(Arc::new(dir)))
     }
 }
 
@@ -73,7 +75,7 @@ mod tests {
     /// Counts the directories opened by `enter` while creating them as needed.
     fn opened_for(
         open: &mut OpenPath,
-        root: &Dir,
+        root: &Arc<Dir>,
         path: &str,
         opened: &RefCell<Vec<String>>,
     ) -> usize {
@@ -94,7 +96,7 @@ mod tests {
     #[test]
     fn only_the_components_past_the_shared_prefix_are_opened() {
         let tmp = tempfile::tempdir().unwrap();
-        let root = Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap();
+        let root = Arc::new(Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap());
         let opened = RefCell::new(Vec::new());
         let mut open = OpenPath::default();
         assert_eq!(opened_for(&mut open, &root, "usr/share/doc", &opened), 3);
@@ -112,7 +114,7 @@ mod tests {
     #[test]
     fn a_parent_deeper_than_what_is_kept_holds_at_most_one_more_directory() {
         let tmp = tempfile::tempdir().unwrap();
-        let root = Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap();
+        let root = Arc::new(Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap());
         let opened = RefCell::new(Vec::new());
         let mut open = OpenPath::default();
         let deep = vec!["d"; MAX_KEPT_DIRS + 10].join("/");
