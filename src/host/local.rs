@@ -32,10 +32,6 @@ pub struct LocalHost {
     vassals_path: PathBuf,
     /// Restarts renaming vassals at the same time share one fsync of the directory.
     vassals_synced: super::group_sync::GroupSync,
-    /// Batches publishing staged files at the same time share each `syncfs`.
-    filesystems_synced: super::group_sync::GroupSync,
-    /// Whether the vassals directory is on another filesystem than the homes.
-    vassals_apart: bool,
     /// Running as root: new directories are given to the container's uid.
     give_to_container: bool,
 }
@@ -54,20 +50,12 @@ impl LocalHost {
         let store = Store::open(&root, layout.root())?;
         let containers = store.containers()?;
         let vassals = open_ambient(vassals_dir)?;
-        let device = |dir: &Dir, path: &Path| {
-            dir.dir_metadata()
-                .map(|m| m.dev())
-                .map_err(|e| HostError::io(path.display(), e))
-        };
-        let vassals_apart = device(&containers, host_root)? != device(&vassals, vassals_dir)?;
         Ok(Self {
             layout,
             containers,
             store,
             vassals,
             vassals_synced: Default::default(),
-            filesystems_synced: Default::default(),
-            vassals_apart,
             vassals_path: vassals_dir.to_path_buf(),
             give_to_container: rustix::process::geteuid().is_root(),
         })
@@ -161,11 +149,25 @@ impl LocalHost {
         Ok(())
     }
 
-    /// `syncfs` of the homes' filesystem, and of the vassals directory's if it is another.
-    fn sync_filesystems(&self) -> io::Result<()> {
-        rustix::fs::syncfs(self.containers.open(".")?)?;
-        if self.vassals_apart {
-            rustix::fs::syncfs(self.vassals.open(".")?)?;
+    /// The data of one staged file, through the descriptor of its directory. Only our own
+    /// files are flushed: a filesystem-wide `syncfs` would also wait for whatever customers
+    /// have written in their homes.
+    fn sync_staged(staged: &Staged) -> io::Result<()> {
+        staged.dir.open(&staged.temp)?.sync_data()
+    }
+
+    /// One `fsync` of each directory the batch renamed into (the vassals directory once,
+    /// each home's `.ssh` once), so the renames are durable.
+    fn sync_directories(staged: &[Staged]) -> io::Result<()> {
+        let mut synced = std::collections::HashSet::new();
+        for s in staged {
+            let stat = rustix::fs::fstat(&s.dir)?;
+            if synced.insert((stat.st_dev, stat.st_ino)) {
+                // the directory may be held by an `O_PATH` descriptor, which cannot be synced
+                use rustix::fs::{Mode, OFlags};
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                rustix::fs::fsync(rustix::fs::openat(&s.dir, ".", flags, Mode::empty())?)?;
+            }
         }
         Ok(())
     }
@@ -520,12 +522,12 @@ impl HostExecutor for LocalHost {
                 .collect()
         };
         // the staged files' data, before any of them is renamed over what it replaces
-        if let Err(e) = self.filesystems_synced.sync(|| self.sync_filesystems()) {
-            return every(&e, &staged);
-        }
         let mut results: Vec<Result<(), HostError>> = staged
             .iter_mut()
             .map(|s| {
+                if let Err(e) = Self::sync_staged(s) {
+                    return Err(HostError::io(&s.label, e));
+                }
                 let renamed = rustix::fs::renameat(&s.dir, &s.temp, &s.dir, &s.name);
                 renamed.map_err(io::Error::from).map_or_else(
                     |e| {
@@ -542,7 +544,7 @@ impl HostExecutor for LocalHost {
             })
             .collect();
         // the renames
-        if let Err(e) = self.filesystems_synced.sync(|| self.sync_filesystems()) {
+        if let Err(e) = Self::sync_directories(&staged) {
             let failed: Vec<Result<(), HostError>> = every(&e, &staged);
             for (result, failure) in results.iter_mut().zip(failed) {
                 if result.is_ok() {

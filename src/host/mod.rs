@@ -301,10 +301,10 @@ pub trait HostExecutor: Send + Sync + 'static {
     /// What [`HostExecutor::restart`] writes, staged for [`HostExecutor::publish`].
     fn stage_vassal(&self, uid: Uid, vassal: &vassal::RenderedVassal) -> Result<Staged, HostError>;
 
-    /// Makes the staged files durable (one sync for them all), renames each into place in
-    /// order, and makes the renames durable (one more sync): a batch of restarts costs two
-    /// syncs rather than a few per restart. Returns each file's outcome, in order; a failed
-    /// sync fails every file it covers.
+    /// Syncs each staged file's data and renames it into place, in order, then makes the
+    /// renames durable with one `fsync` per directory: a batch of restarts syncs the vassals
+    /// directory once. Returns each file's outcome, in order; a failed directory sync fails
+    /// every file of the batch.
     fn publish(&self, staged: Vec<Staged>) -> Vec<Result<(), HostError>>;
 
     /// How many bytes the home of `uid` holds, and the images (installed and kept previous)
