@@ -113,6 +113,31 @@ pub fn storage_off(uid: impl std::fmt::Display) -> Ask {
     }
 }
 
+/// Deleting a container (staff, on a customer's behalf or for the platform).
+pub fn delete_container(uid: impl std::fmt::Display, name: &str) -> Ask {
+    Ask {
+        question: format!("Delete the container '{name}' ({uid})?"),
+        consequence: "The container and its configuration are deleted. This cannot be undone."
+            .into(),
+        action: format!("/staff/containers/{uid}/delete"),
+        fields: Vec::new(),
+        button: "Delete the container",
+        back: format!("/staff/containers/{uid}/edit"),
+    }
+}
+
+/// Deleting a platform distro.
+pub fn delete_platform_distro(id: impl std::fmt::Display, name: &str) -> Ask {
+    Ask {
+        question: format!("Delete the distro '{name}'?"),
+        consequence: "The platform distro is deleted. This cannot be undone.".into(),
+        action: format!("/staff/distros/{id}/delete"),
+        fields: Vec::new(),
+        button: "Delete the distro",
+        back: format!("/staff/distros/{id}/edit"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_given;

@@ -524,6 +524,21 @@ async fn an_admin_creates_edits_and_deletes_a_container_within_the_rules() {
 
     let before = counts(&app);
     let (status, _, page) = submit(&root, &format!("/staff/containers/{uid}/delete"), &[]).await;
+    assert_eq!(
+        status, 200,
+        "without JavaScript a delete asks first: {page}"
+    );
+    assert!(
+        page.contains("This cannot be undone") && page.contains("name=\"confirmed\""),
+        "{page}"
+    );
+    assert_eq!(counts(&app), before, "asking changes nothing");
+    let (status, _, page) = submit(
+        &root,
+        &format!("/staff/containers/{uid}/delete"),
+        &[("confirmed", "1")],
+    )
+    .await;
     assert_eq!(status, 409, "{page}");
     assert!(page.contains("pending job(s)"), "{page}");
     assert!(page.contains("(restart)"), "{page}");
@@ -531,8 +546,12 @@ async fn an_admin_creates_edits_and_deletes_a_container_within_the_rules() {
 
     app.sql("UPDATE jobs SET state = 'done', finished_at = now()")
         .unwrap();
-    let (status, location, _) =
-        submit(&root, &format!("/staff/containers/{uid}/delete"), &[]).await;
+    let (status, location, _) = submit(
+        &root,
+        &format!("/staff/containers/{uid}/delete"),
+        &[("confirmed", "1")],
+    )
+    .await;
     assert_eq!(
         (status, location.as_str()),
         (303, "/staff/containers?done=deleted")
@@ -565,7 +584,7 @@ async fn a_container_delete_names_the_distros_it_stores_and_the_one_it_boots() {
     let (status, _, page) = submit(
         &root,
         &format!("/staff/containers/{}/delete", store.uid()),
-        &[],
+        &[("confirmed", "1")],
     )
     .await;
     assert_eq!(status, 409, "{page}");
@@ -577,7 +596,7 @@ async fn a_container_delete_names_the_distros_it_stores_and_the_one_it_boots() {
     let (status, _, page) = submit(
         &root,
         &format!("/staff/containers/{}/delete", web.uid()),
-        &[],
+        &[("confirmed", "1")],
     )
     .await;
     assert_eq!(status, 409, "{page}");
@@ -689,7 +708,12 @@ async fn a_retired_distro_is_no_longer_offered_and_is_deleted_only_when_unused()
     assert!(page.contains("retired"), "{page}");
 
     let before = counts(&app);
-    let (status, _, page) = submit(&root, &format!("/staff/distros/{id}/delete"), &[]).await;
+    let (status, _, page) = submit(
+        &root,
+        &format!("/staff/distros/{id}/delete"),
+        &[("confirmed", "1")],
+    )
+    .await;
     assert_eq!(status, 409, "{page}");
     assert!(
         page.contains(&format!("{} &#39;alice-old&#39;", old.uid()))
@@ -702,7 +726,12 @@ async fn a_retired_distro_is_no_longer_offered_and_is_deleted_only_when_unused()
         old.id
     ))
     .unwrap();
-    let (status, location, _) = submit(&root, &format!("/staff/distros/{id}/delete"), &[]).await;
+    let (status, location, _) = submit(
+        &root,
+        &format!("/staff/distros/{id}/delete"),
+        &[("confirmed", "1")],
+    )
+    .await;
     assert_eq!(
         (status, location.as_str()),
         (303, "/staff/distros?done=deleted")

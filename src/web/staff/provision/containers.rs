@@ -384,9 +384,16 @@ pub async fn delete(
     admin: Admin,
     state: web::Data<AppState>,
     uid: web::Path<String>,
+    confirmation: web::Form<crate::web::confirm::Confirmation>,
 ) -> Result<HttpResponse, AppError> {
     let id = container_id(&state, &uid)?;
     let layout = admin.0.layout();
+    if !confirmation.given() {
+        let (container, _, _) = current(&state, id).await?;
+        let uid = Uid::of(state.config.base_uid, id).get();
+        let ask = crate::web::confirm::delete_container(uid, &container.name);
+        return crate::web::confirm::page(layout, ask);
+    }
     let by = By::Staff(admin.0);
     let base_uid = state.config.base_uid;
     let deleted = db::run(&state.pool, move |conn| {

@@ -250,9 +250,18 @@ pub async fn delete(
     admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    confirmation: web::Form<crate::web::confirm::Confirmation>,
 ) -> Result<HttpResponse, AppError> {
     let id = distro_id(&id)?;
     let layout = admin.0.layout();
+    if !confirmation.given() {
+        let distro = db::run(&state.pool, move |conn| {
+            distros::find(conn, id)?.ok_or(crate::error::Error::NotFound)
+        })
+        .await?;
+        let ask = crate::web::confirm::delete_platform_distro(id.0, &distro.name);
+        return crate::web::confirm::page(layout, ask);
+    }
     let by = By::Staff(admin.0);
     let base_uid = state.config.base_uid;
     let deleted = db::run(&state.pool, move |conn| {
