@@ -434,72 +434,137 @@ async fn staff_edit_check_and_delete_a_customers_distro_with_a_confirmation() {
     );
 }
 
+/// Sends the form whose button `css` selects; the page it leads to, and its notice.
+async fn submitted(browser: &crate::browser::Browser, css: &str) -> (url::Url, String) {
+    let c = &browser.client;
+    let from = c.current_url().await.unwrap();
+    browser.click(css).await;
+    for _ in 0..600 {
+        let now = c.current_url().await.unwrap();
+        if now != from && now.query().is_some_and(|q| q.contains("done=")) {
+            let notice = c.find(Locator::Css("p.flash.ok")).await.unwrap();
+            return (now, notice.text().await.unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{css} led nowhere from {from}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn in_chromium_a_support_member_turns_storage_on_creates_a_distro_and_restarts_for_the_customer()
+async fn in_chromium_a_support_member_finds_the_customer_turns_storage_on_installs_maps_and_restarts_for_her()
  {
     let s = shop().await;
     let (store, web) = (s.store.uid(), s.web.uid());
+    let tarball = busybox_rootfs(Path::new(BUSYBOX), &[("web", web as u32)]).unwrap();
+    let archive = s.app.var_dir.path().join("rootfs.tar.gz");
+    std::fs::write(&archive, &tarball).unwrap();
     let browser = crate::browser::Browser::start().await;
     let c = &browser.client;
     browser
         .log_in(&s.app.url("/login"), "helpdesk", "staff-password")
         .await;
-    c.goto(&s.app.url(&format!("/staff/containers/{store}/act")))
+    // a fragment of her e-mail in the top bar lands on the customer, then on her container
+    c.find(Locator::Css("form.staff-search input[name=q]"))
+        .await
+        .unwrap()
+        .send_keys("alice@exa\u{E007}")
         .await
         .unwrap();
-    browser.click("#storage button[type=submit]").await;
-    let notice = c
-        .wait()
-        .for_element(Locator::Css("p.flash.ok"))
+    c.wait()
+        .for_url(
+            &url::Url::parse(
+                &s.app
+                    .url(&format!("/staff/customers/{}", s.store.customer_id())),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
-    assert!(
-        notice
-            .text()
-            .await
-            .unwrap()
-            .contains("now stores custom distros")
-    );
+    browser
+        .click(&format!("a[href='/staff/containers/{store}']"))
+        .await;
+    browser
+        .click(&format!("a[href='/staff/containers/{store}/act']"))
+        .await;
+
+    let (_, notice) = submitted(&browser, "#storage button[type=submit]").await;
+    assert!(notice.contains("now stores custom distros"), "{notice}");
     drain(&s.app).await;
     browser.fill("name", "tiny").await;
     browser.fill("path", "bb").await;
-    browser.click("#new-distro button[type=submit]").await;
-    let notice = c
-        .wait()
-        .for_element(Locator::Css("p.flash.ok"))
+    let (distro_page, notice) = submitted(&browser, "#new-distro button[type=submit]").await;
+    assert!(notice.contains("was created"), "{notice}");
+    assert!(distro_page.path().starts_with("/staff/custom-distros/"));
+    let id: i64 = distro_page
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // the busybox image, uploaded from the distro's staff page
+    c.find(Locator::Id("archive"))
+        .await
+        .unwrap()
+        .send_keys(archive.to_str().unwrap())
         .await
         .unwrap();
-    assert!(notice.text().await.unwrap().contains("was created"));
-    assert!(
-        c.current_url()
-            .await
-            .unwrap()
-            .path()
-            .starts_with("/staff/custom-distros/")
-    );
+    submitted(&browser, "form:has(#archive) button[type=submit]").await;
+    drain(&s.app).await;
+    c.goto(distro_page.as_str()).await.unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//strong[@id='image-state'][.='ready']"))
+        .await
+        .unwrap();
 
+    // her web container boots it, then restarts
     c.goto(&s.app.url(&format!("/staff/containers/{web}/act")))
         .await
         .unwrap();
-    browser.click("#restart button[type=submit]").await;
-    let notice = c
-        .wait()
-        .for_element(Locator::Css("p.flash.ok"))
-        .await
-        .unwrap();
-    assert!(notice.text().await.unwrap().contains("restart is queued"));
+    browser
+        .click(&format!("#custom_distro option[value='{id}']"))
+        .await;
+    submitted(
+        &browser,
+        &format!("form[action='/staff/containers/{web}/boot'] button[type=submit]"),
+    )
+    .await;
+    let (_, notice) = submitted(&browser, "#restart button[type=submit]").await;
+    assert!(notice.contains("restart is queued"), "{notice}");
     drain(&s.app).await;
     browser.stop().await;
+    assert!(vassal(&s.app, web).contains(&format!("distropanel/images/{store}/bb ")));
 
     let alice = Browser::customer(&s.app, "alice").await;
     let (_, page) = alice.get_text(&format!("/containers/{web}")).await;
     assert!(page.contains("done by staff member helpdesk for customer ACME"));
-    assert_eq!(
+    let audited = |action: &str| {
         scalar(
             &s.app,
-            "SELECT count(*) AS n FROM events WHERE kind = 'audit' AND by_staff \
-             AND actor = 'helpdesk'"
+            &format!(
+                "SELECT count(*) AS n FROM events WHERE kind = 'audit' AND by_staff \
+                 AND actor = 'helpdesk' AND action = '{action}'"
+            ),
+        )
+    };
+    let (operations, audits) = (
+        scalar(
+            &s.app,
+            "SELECT count(*) AS n FROM events WHERE kind = 'operation' AND by_staff",
         ),
-        3
+        scalar(
+            &s.app,
+            "SELECT count(*) AS n FROM events WHERE kind = 'audit' AND by_staff",
+        ),
     );
+    assert_eq!(
+        operations, audits,
+        "every line the customer reads has its audit twin"
+    );
+    assert!(
+        audits >= 5,
+        "storage, create, install, boot and restart: {audits}"
+    );
+    assert!(audited("restart") >= 1);
 }
