@@ -215,12 +215,19 @@ pub struct PlatformDistroListing {
     pub containers: i64,
 }
 
-pub fn platform_distros(conn: &mut PgConnection) -> QueryResult<Vec<PlatformDistroListing>> {
+/// A window of the platform distros by name: `limit` rows from `offset`.
+pub fn platform_distros(
+    conn: &mut PgConnection,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<PlatformDistroListing>> {
     diesel::sql_query(
         "SELECT d.id, d.name, d.path, d.note, \
                 (SELECT count(*) FROM containers c WHERE c.distro_id = d.id) AS containers \
-         FROM distros d ORDER BY d.name, d.id",
+         FROM distros d ORDER BY d.name, d.id OFFSET $1 LIMIT $2",
     )
+    .bind::<BigInt, _>(offset)
+    .bind::<BigInt, _>(limit)
     .load(conn)
 }
 

@@ -61,6 +61,9 @@ struct DistrosPage {
     layout: Layout,
     customers: Vec<Choice>,
     platform: Vec<PlatformDistroListing>,
+    /// The platform distros page by themselves: `platform_page=N` next to the other filters.
+    platform_previous: Option<String>,
+    platform_next: Option<String>,
     custom: Vec<CustomRow>,
     pager: Pager,
 }
@@ -69,6 +72,7 @@ struct DistrosPage {
 #[serde(default)]
 struct ListQuery {
     customer: String,
+    platform_page: String,
     #[serde(flatten)]
     table: TableQuery,
 }
@@ -119,21 +123,44 @@ pub async fn list(
         offset: window.offset(),
         limit: window.limit_probe(),
     };
-    let (customers, platform, custom) = db::run(&state.pool, move |conn| {
+    let platform_page = query
+        .platform_page
+        .trim()
+        .parse::<i64>()
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
+    let platform_offset = (platform_page - 1) * PER_PAGE;
+    let (customers, mut platform, custom) = db::run(&state.pool, move |conn| {
         Ok::<_, AppError>((
             staff_views::customer_choices(conn)?,
-            staff_views::platform_distros(conn)?,
+            staff_views::platform_distros(conn, platform_offset, PER_PAGE + 1)?,
             staff_views::custom_distros(conn, customer, custom_window)?,
         ))
     })
     .await?;
     let filters = query_string(&[("customer", query.customer.trim().to_owned())]);
     let pager = window.pager("/staff/distros", &filters, custom.len(), COLUMNS);
+    let platform_link = |page: i64| {
+        let pairs = [
+            ("customer", query.customer.trim().to_owned()),
+            ("sort", query.table.sort.trim().to_owned()),
+            ("dir", query.table.dir.trim().to_owned()),
+            ("page", query.table.page.trim().to_owned()),
+            ("platform_page", page.to_string()),
+        ];
+        format!("/staff/distros?{}#platform-distros", query_string(&pairs))
+    };
+    let platform_next =
+        (platform.len() as i64 > PER_PAGE).then(|| platform_link(platform_page + 1));
+    let platform_previous = (platform_page > 1).then(|| platform_link(platform_page - 1));
+    platform.truncate(PER_PAGE as usize);
     let base_uid = state.config.base_uid;
     html(&DistrosPage {
         layout: staff.layout(),
         customers: customer_menu(customers, customer),
         platform,
+        platform_previous,
+        platform_next,
         custom: custom
             .into_iter()
             .take(PER_PAGE as usize)
