@@ -152,8 +152,20 @@ impl LocalHost {
     /// The data of one staged file, through the descriptor of its directory. Only our own
     /// files are flushed: a filesystem-wide `syncfs` would also wait for whatever customers
     /// have written in their homes.
+    /// The staged name lies in a directory the container's user may write (its `.ssh`), so
+    /// what is there now may not be the file written: never follow a link, never wait on a
+    /// fifo, and sync only a regular file.
     fn sync_staged(staged: &Staged) -> io::Result<()> {
-        staged.dir.open(&staged.temp)?.sync_data()
+        use rustix::fs::{FileType, Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = rustix::fs::openat(&staged.dir, staged.temp.as_str(), flags, Mode::empty())?;
+        if FileType::from_raw_mode(rustix::fs::fstat(&file)?.st_mode) != FileType::RegularFile {
+            return Err(io::Error::other(
+                "was replaced by something that is not a regular file",
+            ));
+        }
+        rustix::fs::fdatasync(&file)?;
+        Ok(())
     }
 
     /// One `fsync` of each directory the batch renamed into (the vassals directory once,

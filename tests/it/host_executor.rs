@@ -331,3 +331,48 @@ async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blo
     assert!(host.append_log(uid(&estate.storage), "x").is_err());
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn a_staged_key_file_swapped_for_a_fifo_fails_its_publish_without_blocking() {
+    use distropanel::domain::ids::ContainerId;
+    use distropanel::domain::values::Uid;
+    use distropanel::host::HostExecutor;
+    use distropanel::host::local::LocalHost;
+
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    restart(&app, &estate.web);
+    drain(&app).await;
+    let host = LocalHost::open(app.host_root.path(), &config(&app).vassals_dir).unwrap();
+    let uid = Uid::of(crate::helpers::BASE_UID, ContainerId(estate.web.id as i32));
+    let ssh = home(&app, estate.web.uid()).join(".ssh");
+    let keys_before = std::fs::read(ssh.join("uwsgi_authorized_keys")).ok();
+
+    let staged = host.stage_authorized_keys(uid, &[]).unwrap();
+    // the customer replaces the staged file in their own .ssh with a fifo before it is synced
+    let temp = std::fs::read_dir(&ssh)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap() != "uwsgi_authorized_keys")
+        .expect("the staged file");
+    std::fs::remove_file(&temp).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&temp)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let results = host.publish(vec![staged]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(
+        matches!(&results[..], [Err(e)] if e.to_string().contains("not a regular file")),
+        "{results:?}"
+    );
+    assert_eq!(
+        std::fs::read(ssh.join("uwsgi_authorized_keys")).ok(),
+        keys_before,
+        "the key file in place is untouched"
+    );
+}
