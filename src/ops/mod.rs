@@ -6,10 +6,9 @@
 pub mod containers;
 
 use diesel::PgConnection;
-use diesel::prelude::*;
 
 use crate::db::models::event::NewEvent;
-use crate::db::schema::events;
+use crate::db::queries::events;
 use crate::domain::ids::{ContainerId, CustomerId, JobId, UserId};
 use crate::domain::staff_role::StaffRole;
 use crate::error::Error;
@@ -39,15 +38,6 @@ pub struct Actor {
 pub struct OnBehalf {
     pub role: StaffRole,
     pub company: String,
-}
-
-/// An event with the staff flag, which the operation log and the audit trail both read.
-#[derive(Insertable)]
-#[diesel(table_name = events)]
-struct Marked<'a> {
-    #[diesel(embed)]
-    event: NewEvent<'a>,
-    by_staff: bool,
 }
 
 impl Actor {
@@ -121,20 +111,10 @@ impl Actor {
             detail: &detail,
             ip: Some(&self.address),
         };
-        let by_staff = self.staff.is_some();
-        let mut rows = vec![Marked {
-            event: line("operation"),
-            by_staff,
-        }];
-        if by_staff {
-            rows.push(Marked {
-                event: line("audit"),
-                by_staff,
-            });
-        }
-        diesel::insert_into(events::table)
-            .values(&rows)
-            .execute(conn)?;
+        match self.staff {
+            None => events::insert_marked(conn, &[line("operation")], false)?,
+            Some(_) => events::insert_marked(conn, &[line("operation"), line("audit")], true)?,
+        };
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ pub struct Event {
     pub ip: Option<String>,
 }
 
-#[derive(Debug, Default, Insertable)]
+#[derive(Debug, Default, Clone, Insertable)]
 #[diesel(table_name = events)]
 pub struct NewEvent<'a> {
     pub kind: &'a str,
