@@ -176,13 +176,18 @@ pub async fn list(
             return Err(AppError::NotFound);
         }
         let (offset, limit) = range.map_or((0, None), |r| (r.offset, Some(r.limit)));
-        let found = alarms::list(conn, customer, &filter, offset, limit)?;
-        let total = if with_total {
-            Some(alarms::count(conn, customer, &filter)?)
-        } else {
-            None
-        };
-        Ok((found, total))
+        if !with_total {
+            return Ok((alarms::list(conn, customer, &filter, offset, limit)?, None));
+        }
+        // the list and its total from one snapshot: hosts add alarms while we read
+        conn.build_transaction()
+            .repeatable_read()
+            .read_only()
+            .run(|conn| {
+                let found = alarms::list(conn, customer, &filter, offset, limit)?;
+                let total = alarms::count(conn, customer, &filter)?;
+                Ok::<_, AppError>((found, Some(total)))
+            })
     })
     .await?;
     let mut views: Vec<AlarmView> = found.into_iter().map(|a| view(a, base_uid)).collect();
