@@ -943,14 +943,19 @@ mod in_chromium {
         browser.click("main form button[type=submit]").await;
     }
 
+    /// The text of the element `css` selects, once there; a page that navigates between
+    /// finding the element and reading it is read again.
     async fn text_of(c: &Client, css: &str) -> String {
-        c.wait()
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        for _ in 0..50 {
+            let element = c.wait().for_element(Locator::Css(css)).await.unwrap();
+            match element.text().await {
+                Ok(text) => return text,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+        panic!("{css} kept going stale");
     }
 
     async fn sign_out(c: &Client, app: &TestApp) {
