@@ -114,9 +114,10 @@ impl From<Unavailable> for Error {
     fn from(unavailable: Unavailable) -> Self {
         match unavailable {
             panicked @ Unavailable::Panicked(_) => Error::Internal(panicked.into()),
-            Unavailable::Pool(_) | Unavailable::Down | Unavailable::Cancelled(_) => {
-                Error::Unavailable
-            }
+            Unavailable::Pool(_)
+            | Unavailable::Down
+            | Unavailable::Lost
+            | Unavailable::Cancelled(_) => Error::Unavailable,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the actix worker threads. Only this module writes SQL.
 
 pub mod bootstrap;
+pub mod connection;
 pub mod health;
 pub mod models;
 pub mod queries;
@@ -12,21 +13,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+pub type PgPooled = PooledConnection<connection::Manager>;
 
 /// A connection pool and what it knows of its database's health (see [`health`]). It derefs to
 /// the r2d2 pool, for callers that take connections themselves.
 #[derive(Clone)]
 pub struct PgPool {
-    pool: Pool<ConnectionManager<PgConnection>>,
+    pool: Pool<connection::Manager>,
     health: Arc<health::Health>,
 }
 
 impl Deref for PgPool {
-    type Target = Pool<ConnectionManager<PgConnection>>;
+    type Target = Pool<connection::Manager>;
 
     fn deref(&self) -> &Self::Target {
         &self.pool
@@ -51,6 +52,8 @@ pub enum Unavailable {
     Down,
     #[error("a database task was cancelled: {0}")]
     Cancelled(String),
+    #[error("the database closed the connection during a statement")]
+    Lost,
     #[error("a database task panicked: {0}")]
     Panicked(String),
 }
@@ -66,7 +69,7 @@ impl Unavailable {
 }
 
 pub fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
-    let manager = ConnectionManager::<PgConnection>::new(url);
+    let manager = connection::Manager::new(url);
     let pool = Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
@@ -83,7 +86,7 @@ pub fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
 /// costs no round trip (no test query): a broken connection fails its statement and is
 /// replaced.
 pub fn worker_pool(url: &str, name: &str) -> anyhow::Result<PgPool> {
-    let manager = ConnectionManager::<PgConnection>::new(url);
+    let manager = connection::Manager::new(url);
     let pool = Pool::builder()
         .max_size(1)
         .min_idle(Some(1))
@@ -102,7 +105,7 @@ pub fn worker_pool(url: &str, name: &str) -> anyhow::Result<PgPool> {
 /// A connection for a long read (an upload streamed back), opened on demand and closed once
 /// idle.
 pub fn on_demand_pool(url: &str, name: &str) -> anyhow::Result<PgPool> {
-    let manager = ConnectionManager::<PgConnection>::new(url);
+    let manager = connection::Manager::new(url);
     let pool = Pool::builder()
         .max_size(1)
         .min_idle(Some(0))
@@ -134,15 +137,15 @@ struct Listening {
     application_name: String,
 }
 
-impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Listening {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+impl diesel::r2d2::CustomizeConnection<connection::Connection, diesel::r2d2::Error> for Listening {
+    fn on_acquire(&self, conn: &mut connection::Connection) -> Result<(), diesel::r2d2::Error> {
         set_application_name(conn, &self.application_name)?;
         // A worker's commits need not wait for the WAL flush: a job whose outcome a database
         // crash loses runs again (jobs are idempotent), and what a job writes on the host is
         // durable before the job is marked done. Everyone else's commits stay synchronous.
         use diesel::RunQueryDsl;
         diesel::sql_query("SET synchronous_commit = off")
-            .execute(conn)
+            .execute(&mut **conn)
             .map_err(diesel::r2d2::Error::QueryError)?;
         queries::jobs::listen(conn).map_err(diesel::r2d2::Error::QueryError)
     }
@@ -153,8 +156,8 @@ struct Named {
     application_name: String,
 }
 
-impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Named {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+impl diesel::r2d2::CustomizeConnection<connection::Connection, diesel::r2d2::Error> for Named {
+    fn on_acquire(&self, conn: &mut connection::Connection) -> Result<(), diesel::r2d2::Error> {
         set_application_name(conn, &self.application_name)
     }
 }
@@ -248,14 +251,18 @@ where
     let span = tracing::Span::current();
     let outcome = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut conn = taken.get()?;
-        Ok(work(&mut conn))
+        let mut conn = taken.get().map_err(Unavailable::Pool)?;
+        let done = work(&mut conn);
+        if done.is_err() && conn.lost() {
+            return Err(Unavailable::Lost);
+        }
+        Ok(done)
     })
     .await
     .map_err(Unavailable::of_task)?;
-    outcome.unwrap_or_else(|e: diesel::r2d2::PoolError| {
+    outcome.unwrap_or_else(|unavailable| {
         health::lost(pool);
-        Err(Unavailable::Pool(e).into())
+        Err(unavailable.into())
     })
 }
 
@@ -280,7 +287,7 @@ async fn answers(pool: &PgPool, timeout: Duration) -> bool {
         let Ok(mut conn) = pool.get_timeout(timeout) else {
             return false;
         };
-        diesel::sql_query("SELECT 1").execute(&mut conn).is_ok()
+        diesel::sql_query("SELECT 1").execute(&mut **conn).is_ok()
     })
     .await
     .unwrap_or(false)

@@ -1,8 +1,9 @@
 //! The number of SQL statements a request runs does not grow with the rows it reads: no query
 //! per container, per distro or per alarm; and the lists take one for who is calling and one
 //! for the rows. Counted with diesel's instrumentation, per database, so tests running alongside
-//! do not disturb the count; the pool's `SELECT 1` check of a connection it hands out is not
-//! the request's and is left out. The statements of the lists' steady path are prepared once
+//! do not disturb the count; the pool's `SELECT 1` check of a connection that sat idle for
+//! seconds is not the request's and is left out (`scripts/bench-pages` shows none is run on a
+//! busy path). The statements of the lists' steady path are prepared once
 //! per connection, not parsed and planned on every request.
 
 use std::collections::{HashMap, HashSet};
