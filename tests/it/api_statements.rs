@@ -195,7 +195,8 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_container_lists_take_one_statement_for_the_caller_and_one_for_the_rows() {
+async fn the_container_lists_and_the_dashboard_take_a_statement_for_the_caller_and_one_or_two_for_the_page()
+ {
     count_statements();
     let w = world().await;
     grow(&w, 200);
@@ -216,6 +217,12 @@ async fn the_container_lists_take_one_statement_for_the_caller_and_one_for_the_r
         status
     })
     .await;
+    let dashboard = steady(&w, || async {
+        let (status, page) = alice.get_text("/dashboard").await;
+        assert!(page.contains("new alarm"), "{page}");
+        status
+    })
+    .await;
     let basic = steady(&w, || async {
         let sent = client.get(&url).basic_auth("alice", Some("alice-password"));
         sent.send().await.unwrap().status().as_u16()
@@ -229,12 +236,15 @@ async fn the_container_lists_take_one_statement_for_the_caller_and_one_for_the_r
     assert_eq!(
         [
             ("GET /containers (session)", page),
+            ("GET /dashboard (session)", dashboard),
             ("GET /api/containers (Basic)", basic),
             ("GET /api/containers (bearer)", bearer)
         ],
         [
             // the top bar's job indicator is the one more a page with counts may take
             ("GET /containers (session)", 3),
+            // the summary with its counts, and the job list
+            ("GET /dashboard (session)", 3),
             ("GET /api/containers (Basic)", 2),
             ("GET /api/containers (bearer)", 2)
         ]
@@ -242,7 +252,7 @@ async fn the_container_lists_take_one_statement_for_the_caller_and_one_for_the_r
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_container_lists_run_statements_prepared_once_per_connection() {
+async fn the_container_lists_and_the_dashboard_run_statements_prepared_once_per_connection() {
     count_statements();
     let w = world().await;
     grow(&w, 20);
@@ -257,8 +267,10 @@ async fn the_container_lists_run_statements_prepared_once_per_connection() {
     let url = w.app.url("/api/containers");
     let client = &w.app.client;
     let requests = || async {
-        let (status, page) = alice.get_text("/containers").await;
-        assert_eq!(status, 200, "{page}");
+        for page in ["/containers", "/dashboard"] {
+            let (status, page) = alice.get_text(page).await;
+            assert_eq!(status, 200, "{page}");
+        }
         for tags in [None, Some("t1,t2")] {
             let url = match tags {
                 Some(tags) => format!("{url}?tags={tags}"),

@@ -110,17 +110,37 @@ pub fn views_for_customer(
     query.load(conn)
 }
 
-/// A container as its customer's list shows it: its view, why its last restart fell back to
-/// the default distro (if it did), and how many of its jobs are pending.
-#[derive(Debug, Clone)]
+/// A container as its customer's lists show it (the page and the API): only the columns they
+/// show, with why its last restart fell back to the default distro (if it did), how many of
+/// its jobs are pending, and what its last restart booted.
+#[derive(Debug, Clone, Queryable)]
 pub struct ListedContainer {
-    pub view: ContainerView,
+    pub id: ContainerId,
+    pub name: String,
+    pub memory_mb: i32,
+    pub storage_mb: i32,
+    pub uuid: uuid::Uuid,
+    pub distro_id: Option<DistroId>,
+    pub custom_distro_id: Option<CustomDistroId>,
+    pub custom_distros_storage: bool,
+    pub tags: Vec<Option<String>>,
+    pub server_name: String,
+    pub server_address: String,
+    pub distro_name: Option<String>,
+    pub custom_distro_name: Option<String>,
     pub fallback_reason: Option<String>,
     pub pending_jobs: i64,
     /// What its last recorded restart booted: `none`, `platform`, `custom` or `fallback`.
     pub booted_kind: Option<String>,
     /// The custom distro that restart booted or fell back from, unless deleted since.
     pub booted_custom_name: Option<String>,
+}
+
+impl ListedContainer {
+    /// The schema forbids NULL elements, so flattening loses nothing.
+    pub fn tags(&self) -> Vec<String> {
+        self.tags.iter().flatten().cloned().collect()
+    }
 }
 
 super::fixed_sql_expression!(
@@ -138,9 +158,17 @@ super::fixed_sql_expression!(
     "(SELECT b.name FROM custom_distros b WHERE b.id = containers.booted_custom_distro_id)"
 );
 
-/// The columns of [`listed_for_customer`], in [`ListedRow`]'s order.
+/// The columns of [`listed_for_customer`], in [`ListedContainer`]'s order.
 type ListedColumns = (
-    diesel::dsl::AsSelect<Container, diesel::pg::Pg>,
+    containers::id,
+    containers::name,
+    containers::memory_mb,
+    containers::storage_mb,
+    containers::uuid,
+    containers::distro_id,
+    containers::custom_distro_id,
+    containers::custom_distros_storage,
+    containers::tags,
     servers::name,
     servers::address,
     diesel::dsl::Nullable<distros::name>,
@@ -153,7 +181,15 @@ type ListedColumns = (
 
 fn listed_columns() -> ListedColumns {
     (
-        Container::as_select(),
+        containers::id,
+        containers::name,
+        containers::memory_mb,
+        containers::storage_mb,
+        containers::uuid,
+        containers::distro_id,
+        containers::custom_distro_id,
+        containers::custom_distros_storage,
+        containers::tags,
         servers::name,
         servers::address,
         distros::name.nullable(),
@@ -191,47 +227,13 @@ pub fn listed_for_customer(
     customer: CustomerId,
     tags: Option<&[String]>,
 ) -> QueryResult<Vec<ListedContainer>> {
-    let rows: Vec<ListedRow> = match tags {
-        None => listed_query(customer).load(conn)?,
+    match tags {
+        None => listed_query(customer).load(conn),
         Some(tags) => {
             let wanted: Vec<Option<String>> = tags.iter().cloned().map(Some).collect();
             listed_query(customer)
                 .filter(containers::tags.overlaps_with(wanted))
-                .load(conn)?
-        }
-    };
-    Ok(rows.into_iter().map(ListedContainer::from).collect())
-}
-
-/// A row of [`listed_for_customer`], in its select's order.
-type ListedRow = (
-    Container,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<String>,
-    Option<String>,
-);
-
-impl From<ListedRow> for ListedContainer {
-    fn from(
-        (container, server, address, distro, custom, fallback, pending, kind, booted): ListedRow,
-    ) -> Self {
-        ListedContainer {
-            view: ContainerView {
-                container,
-                server_name: server,
-                server_address: address,
-                distro_name: distro,
-                custom_distro_name: custom,
-            },
-            fallback_reason: fallback,
-            pending_jobs: pending,
-            booted_kind: kind,
-            booted_custom_name: booted,
+                .load(conn)
         }
     }
 }

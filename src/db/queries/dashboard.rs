@@ -39,42 +39,15 @@ pub fn job_counts(conn: &mut PgConnection, customer: CustomerId) -> QueryResult<
 }
 
 /// How many alarms of one level are new to the user.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct NewAlarms {
     pub level: i16,
     pub count: i64,
 }
 
-/// The customer's alarms raised after `seen` (all of them when never seen), by level. Each of
-/// the two shapes is prepared once per connection.
-pub fn new_alarms(
-    conn: &mut PgConnection,
-    customer: CustomerId,
-    seen: Option<DateTime<Utc>>,
-) -> QueryResult<Vec<NewAlarms>> {
-    use crate::db::schema::alarms;
-    use diesel::dsl::count_star;
-    let of_customer = alarms::customer_id.eq(customer);
-    match seen {
-        None => alarms::table
-            .filter(of_customer)
-            .group_by(alarms::level)
-            .select((alarms::level, count_star()))
-            .order(alarms::level)
-            .load(conn),
-        Some(seen) => alarms::table
-            .filter(of_customer)
-            .filter(alarms::unix.gt(seen))
-            .group_by(alarms::level)
-            .select((alarms::level, count_star()))
-            .order(alarms::level)
-            .load(conn),
-    }
-}
-
 /// One storage container's use against its quota: measured by its server's agent when it
 /// reported, else the sum of its images' recorded sizes.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName, serde::Deserialize)]
 pub struct StorageUse {
     #[diesel(sql_type = Int4)]
     pub container: i32,
@@ -101,14 +74,6 @@ pub fn storage_use(conn: &mut PgConnection, customer: CustomerId) -> QueryResult
     )
     .bind::<Int4, _>(customer.0)
     .load(conn)
-}
-
-/// When the user last opened the alarms page.
-pub fn alarms_seen_at(conn: &mut PgConnection, user: UserId) -> QueryResult<Option<DateTime<Utc>>> {
-    users::table
-        .find(user)
-        .select(users::alarms_seen_at)
-        .first(conn)
 }
 
 /// The user opened the alarms page: what is there now is no longer new.
@@ -139,4 +104,129 @@ pub fn active_jobs(
         .limit(limit)
         .select(Job::as_select())
         .load(conn)
+}
+
+/// Everything the dashboard shows but its job list, read in one statement that is prepared once
+/// per connection.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub seen: Option<DateTime<Utc>>,
+    pub counts: JobCounts,
+    /// The containers whose last restart fell back, with why, oldest container first.
+    pub fallbacks: Vec<Fallback>,
+    pub alarms: Vec<NewAlarms>,
+    pub storage: Vec<StorageUse>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Fallback {
+    pub container: i32,
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, QueryableByName)]
+struct SummaryRow {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    seen: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    pending: i64,
+    #[diesel(sql_type = BigInt)]
+    failed: i64,
+    #[diesel(sql_type = diesel::sql_types::Json)]
+    fallbacks: serde_json::Value,
+    #[diesel(sql_type = diesel::sql_types::Json)]
+    alarms: serde_json::Value,
+    #[diesel(sql_type = diesel::sql_types::Json)]
+    storage: serde_json::Value,
+}
+
+/// The statement of [`summary`]: its SQL is fixed and its type static, so diesel keeps it
+/// prepared (a raw `sql_query` is parsed and planned on every run).
+#[derive(diesel::query_builder::QueryId)]
+struct SummaryQuery {
+    customer: i32,
+    user: i32,
+    failed_after: DateTime<Utc>,
+    pending: Vec<&'static str>,
+}
+
+impl diesel::query_builder::Query for SummaryQuery {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<C> RunQueryDsl<C> for SummaryQuery {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for SummaryQuery {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH p AS (SELECT ");
+        out.push_bind_param::<Int4, _>(&self.customer)?;
+        out.push_sql("::int4 AS customer, ");
+        out.push_bind_param::<Int4, _>(&self.user)?;
+        out.push_sql("::int4 AS user_id, ");
+        out.push_bind_param::<Timestamptz, _>(&self.failed_after)?;
+        out.push_sql("::timestamptz AS failed_after, ");
+        out.push_bind_param::<diesel::sql_types::Array<Text>, _>(&self.pending)?;
+        out.push_sql(
+            "::text[] AS pending), \
+             seen AS (SELECT u.alarms_seen_at AS at FROM users u, p WHERE u.id = p.user_id), \
+             counts AS ( \
+               SELECT count(*) FILTER (WHERE j.state = ANY(p.pending)) AS pending, \
+                      count(*) FILTER (WHERE j.state = 'failed') AS failed \
+               FROM jobs j, p WHERE j.customer_id = p.customer \
+                 AND (j.state = ANY(p.pending) \
+                      OR (j.state = 'failed' AND j.finished_at > p.failed_after))) \
+             SELECT (SELECT at FROM seen) AS seen, counts.pending, counts.failed, \
+               (SELECT COALESCE(json_agg(json_build_object( \
+                    'container', c.id, 'name', c.name, 'reason', c.fallback_reason) \
+                    ORDER BY c.id), '[]') \
+                FROM containers c, p \
+                WHERE c.customer_id = p.customer AND c.fallback_reason IS NOT NULL) AS fallbacks, \
+               (SELECT COALESCE(json_agg(json_build_object('level', a.level, 'count', a.n) \
+                    ORDER BY a.level), '[]') \
+                FROM (SELECT al.level, count(*) AS n FROM alarms al, p \
+                      WHERE al.customer_id = p.customer \
+                        AND al.unix > COALESCE((SELECT at FROM seen), '-infinity') \
+                      GROUP BY al.level) a) AS alarms, \
+               (SELECT COALESCE(json_agg(json_build_object( \
+                    'container', c.id, 'name', c.name, 'quota_mb', c.storage_mb, \
+                    'used_bytes', COALESCE(u.home_bytes + u.images_bytes, \
+                        (SELECT COALESCE(sum(d.image_bytes), 0) FROM custom_distros d \
+                         WHERE d.container_id = c.id))::int8, \
+                    'measured_at', u.measured_at) ORDER BY c.name, c.id), '[]') \
+                FROM containers c LEFT JOIN container_disk_use u ON u.container_id = c.id, p \
+                WHERE c.customer_id = p.customer AND c.custom_distros_storage) AS storage \
+             FROM counts",
+        );
+        Ok(())
+    }
+}
+
+/// The dashboard's summary for the customer and the signed-in user (see [`Summary`]).
+pub fn summary(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    user: UserId,
+) -> QueryResult<Summary> {
+    let row: SummaryRow = SummaryQuery {
+        customer: customer.0,
+        user: user.0,
+        failed_after: Utc::now() - FAILED_SHOWN_FOR,
+        pending: crate::db::queries::api_jobs::PENDING.to_vec(),
+    }
+    .get_result(conn)?;
+    let json = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
+    Ok(Summary {
+        seen: row.seen,
+        counts: JobCounts {
+            pending: row.pending,
+            failed: row.failed,
+        },
+        fallbacks: serde_json::from_value(row.fallbacks).map_err(json)?,
+        alarms: serde_json::from_value(row.alarms).map_err(json)?,
+        storage: serde_json::from_value(row.storage).map_err(json)?,
+    })
 }

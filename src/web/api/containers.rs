@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
-use crate::db::queries::containers::ContainerView;
+use crate::db::queries::containers::{ContainerView, ListedContainer};
 use crate::db::queries::{api_jobs, containers};
 use crate::domain::commands::{ContainerFields, UpdateContainer};
 use crate::domain::ids::{ContainerId, CustomerId};
@@ -114,6 +114,26 @@ fn summary(view: &ContainerView, base_uid: u32, pending: i64) -> ContainerSummar
     }
 }
 
+fn listed_summary(listed: ListedContainer, base_uid: u32) -> ContainerSummary {
+    ContainerSummary {
+        uid: Uid::of(base_uid, listed.id).get(),
+        hostname: hostname(&listed.name),
+        ip: ip(listed.id),
+        memory: listed.memory_mb,
+        storage: listed.storage_mb,
+        uuid: listed.uuid,
+        distro: listed.distro_id.map(|d| d.0),
+        custom_distro: listed.custom_distro_id.map(|d| d.0),
+        tags: listed.tags(),
+        name: listed.name,
+        distro_name: listed.distro_name,
+        custom_distro_name: listed.custom_distro_name,
+        server: listed.server_name,
+        server_address: listed.server_address,
+        pending_jobs: listed.pending_jobs,
+    }
+}
+
 fn detail(view: ContainerView, base_uid: u32, pending: i64) -> ContainerDetail {
     let summary = summary(&view, base_uid, pending);
     let c = view.container;
@@ -175,8 +195,8 @@ pub async fn list(
     })
     .await?;
     let shown: Vec<_> = listed
-        .iter()
-        .map(|listed| summary(&listed.view, base_uid, listed.pending_jobs))
+        .into_iter()
+        .map(|listed| listed_summary(listed, base_uid))
         .collect();
     Ok(HttpResponse::Ok().json(shown))
 }

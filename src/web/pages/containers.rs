@@ -49,37 +49,63 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(live);
 }
 
-/// What a container boots, in words.
-fn boots(view: &ContainerView) -> String {
-    match (&view.custom_distro_name, &view.distro_name) {
-        (Some(custom), _) => format!("custom distro “{custom}”"),
-        (None, Some(default)) => format!("default distro “{default}”"),
-        (None, None) => "no distro".into(),
+/// What a container is set to boot: whether a custom distro is mapped, its name, and the
+/// default distro's.
+struct BootSetting<'a> {
+    mapped: bool,
+    custom: Option<&'a str>,
+    default: Option<&'a str>,
+}
+
+impl<'a> BootSetting<'a> {
+    fn of_view(view: &'a ContainerView) -> Self {
+        BootSetting {
+            mapped: view.container.custom_distro_id.is_some(),
+            custom: view.custom_distro_name.as_deref(),
+            default: view.distro_name.as_deref(),
+        }
+    }
+
+    fn of_listed(listed: &'a ListedContainer) -> Self {
+        BootSetting {
+            mapped: listed.custom_distro_id.is_some(),
+            custom: listed.custom_distro_name.as_deref(),
+            default: listed.distro_name.as_deref(),
+        }
+    }
+
+    /// What it boots, in words.
+    fn boots(&self) -> String {
+        match (self.custom, self.default) {
+            (Some(custom), _) => format!("custom distro “{custom}”"),
+            (None, Some(default)) => format!("default distro “{default}”"),
+            (None, None) => "no distro".into(),
+        }
+    }
+
+    /// What the last restart booted, and what the next one will boot when that differs.
+    fn runs(&self, last: Option<&LastBoot>) -> (String, Option<String>) {
+        let booted = words::booted(last, self.default);
+        let same = last.is_some_and(|l| match l.kind.as_deref() {
+            Some("custom") | Some("fallback") => {
+                self.mapped && l.custom_name.as_deref() == self.custom
+            }
+            Some("platform") | Some("none") => !self.mapped,
+            _ => false,
+        });
+        (booted, (!same).then(|| self.boots()))
     }
 }
 
-/// What the last restart booted, and what the next one will boot when that differs.
 /// What the listed container's last recorded restart booted, if one was recorded or it fell back.
 fn last_boot(listed: &ListedContainer) -> Option<LastBoot> {
     (listed.booted_kind.is_some() || listed.fallback_reason.is_some()).then(|| LastBoot {
-        container: listed.view.container.id,
-        name: listed.view.container.name.clone(),
+        container: listed.id,
+        name: listed.name.clone(),
         kind: listed.booted_kind.clone(),
         custom_name: listed.booted_custom_name.clone(),
         fallback_reason: listed.fallback_reason.clone(),
     })
-}
-
-fn runs(view: &ContainerView, last: Option<&LastBoot>) -> (String, Option<String>) {
-    let booted = words::booted(last, view.distro_name.as_deref());
-    let same = last.is_some_and(|l| match l.kind.as_deref() {
-        Some("custom") | Some("fallback") => {
-            view.container.custom_distro_id.is_some() && l.custom_name == view.custom_distro_name
-        }
-        Some("platform") | Some("none") => view.container.custom_distro_id.is_none(),
-        _ => false,
-    });
-    (booted, (!same).then(|| boots(view)))
 }
 
 struct ContainerRow {
@@ -116,17 +142,16 @@ async fn list(customer: Customer, state: web::Data<AppState>) -> Result<HttpResp
     let rows = listed
         .into_iter()
         .map(|listed| {
-            let v = &listed.view;
             let last = last_boot(&listed);
-            let (booted, next) = runs(v, last.as_ref());
+            let (booted, next) = BootSetting::of_listed(&listed).runs(last.as_ref());
             ContainerRow {
                 booted,
                 next,
-                uid: Uid::of(base_uid, v.container.id).get(),
-                name: v.container.name.clone(),
-                server: v.server_name.clone(),
+                uid: Uid::of(base_uid, listed.id).get(),
+                name: listed.name,
+                server: listed.server_name,
                 fallback: listed.fallback_reason,
-                storage: v.container.custom_distros_storage,
+                storage: listed.custom_distros_storage,
                 pending: listed.pending_jobs,
             }
         })
@@ -297,14 +322,14 @@ fn log_row(e: Event) -> LogRow {
 fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> ContainerPage {
     let c = &loaded.view.container;
     let current = c.custom_distro_id;
-    let (booted, next) = runs(&loaded.view, loaded.last.as_ref());
+    let (booted, next) = BootSetting::of_view(&loaded.view).runs(loaded.last.as_ref());
     let jobs: Vec<JobRow> = loaded.jobs.into_iter().map(job_row).collect();
     ContainerPage {
         layout: layout.with_jobs(loaded.counts),
         uid: Uid::of(base_uid, c.id).get(),
         name: c.name.clone(),
         server: loaded.view.server_name.clone(),
-        boots: boots(&loaded.view),
+        boots: BootSetting::of_view(&loaded.view).boots(),
         booted,
         next,
         default_distro: loaded.view.distro_name.clone(),

@@ -11,7 +11,6 @@ use diesel::PgConnection;
 use crate::AppState;
 use crate::auth::guard::Customer;
 use crate::db;
-use crate::db::queries::container_pages;
 use crate::db::queries::dashboard::{self, JobCounts};
 use crate::domain::ids::CustomerId;
 use crate::domain::values::Uid;
@@ -84,27 +83,19 @@ struct DashboardPage {
 }
 
 struct Loaded {
-    lasts: Vec<container_pages::LastBoot>,
-    alarms: Vec<dashboard::NewAlarms>,
-    seen: Option<chrono::DateTime<chrono::Utc>>,
+    summary: dashboard::Summary,
     jobs: Vec<crate::db::models::job::Job>,
-    storage: Vec<dashboard::StorageUse>,
-    counts: JobCounts,
 }
 
+/// Two statements: the summary, and the job list.
 fn load(
     conn: &mut PgConnection,
     customer: CustomerId,
     user: crate::domain::ids::UserId,
 ) -> Result<Loaded, AppError> {
-    let seen = dashboard::alarms_seen_at(conn, user)?;
     Ok(Loaded {
-        lasts: container_pages::last_boots(conn, customer)?,
-        alarms: dashboard::new_alarms(conn, customer, seen)?,
-        seen,
+        summary: dashboard::summary(conn, customer, user)?,
         jobs: dashboard::active_jobs(conn, customer, JOBS_SHOWN)?,
-        storage: dashboard::storage_use(conn, customer)?,
-        counts: dashboard::job_counts(conn, customer)?,
     })
 }
 
@@ -149,21 +140,19 @@ fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> DashboardPage {
         .into_iter()
         .map(|j| job_item(j, base_uid))
         .collect();
+    let summary = loaded.summary;
     DashboardPage {
-        layout: layout.with_jobs(loaded.counts),
-        fallbacks: loaded
-            .lasts
+        layout: layout.with_jobs(summary.counts),
+        fallbacks: summary
+            .fallbacks
             .into_iter()
-            .filter_map(|l| {
-                let why = l.fallback_reason?;
-                Some(Fallback {
-                    uid: Uid::of(base_uid, l.container).get(),
-                    name: l.name,
-                    why: why.lines().collect::<Vec<_>>().join("; "),
-                })
+            .map(|f| Fallback {
+                uid: Uid::of(base_uid, crate::domain::ids::ContainerId(f.container)).get(),
+                name: f.name,
+                why: f.reason.lines().collect::<Vec<_>>().join("; "),
             })
             .collect(),
-        alarms: loaded
+        alarms: summary
             .alarms
             .into_iter()
             .map(|a| AlarmCount {
@@ -172,13 +161,13 @@ fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> DashboardPage {
                 count: words::count(a.count, "new alarm", "new alarms"),
             })
             .collect(),
-        seen: loaded
+        seen: summary
             .seen
             .map(|at| format!("Raised since you last opened the alarms, on {}.", when(at)))
             .unwrap_or_else(|| "All of them: you have not opened the alarms yet.".into()),
-        pending: loaded.counts.pending > 0,
+        pending: summary.counts.pending > 0,
         jobs,
-        storage: loaded
+        storage: summary
             .storage
             .into_iter()
             .map(|s| storage_bar(s, base_uid))
