@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::api_client::{Answer, World, world};
+use crate::api_client::{Answer, World, world, world_with};
 use crate::host_fixtures::{drain, home, installed_image};
 use crate::images::{Member, archive};
 
@@ -117,13 +117,18 @@ async fn a_customer_uploads_an_image_and_the_host_unpacks_and_checks_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_of_several_chunk_rows_is_stored_whole_and_in_order() {
-    let w = world().await;
+    let limit = 40 << 20;
+    let w = world_with(|config| {
+        config.images.max_archive_bytes = limit;
+        config.quotas = distropanel::config::Quotas::for_archives(limit);
+    })
+    .await;
     let id = storage_with_distro(&w).await;
-    // a gzip header, then bytes that never repeat within a row: two full rows and a part,
-    // within the tests' 8 MiB limit
+    // a gzip header, then bytes that never repeat within a row: two full 16 MiB rows and a
+    // part
     let mut body = vec![0x1f, 0x8b, 0x08, 0x00];
     let mut x: u32 = 0x9e37_79b9;
-    body.extend((0..(8 << 20) - 5_000).map(|_| {
+    body.extend((0..(33 << 20) - 5_000).map(|_| {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
@@ -140,7 +145,7 @@ async fn an_upload_of_several_chunk_rows_is_stored_whole_and_in_order() {
              || encode(sha256(string_agg(data, ''::bytea ORDER BY seq)), 'hex') \
              FROM image_upload_chunks"
         ),
-        format!("2 rows, {} bytes, seq 0..1, {digest}", body.len())
+        format!("3 rows, {} bytes, seq 0..2, {digest}", body.len())
     );
     assert_eq!(
         w.app
