@@ -1,8 +1,8 @@
 //! An upload's body on its way into PostgreSQL: its first bytes are sniffed before anything is
 //! stored, then it is cut into chunk rows. Up to [`STORING_AT_ONCE`] chunks are stored at once,
 //! each on its own connection, while the next one is received, and each is hashed, in order, on
-//! the blocking pool. At most `STORING_AT_ONCE + 1` chunks are held in memory, whatever the
-//! upload's size.
+//! the blocking pool. At most `STORING_AT_ONCE + 1` chunk buffers are held in memory, whatever
+//! the upload's size, and they are reused from one chunk to the next.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,8 +20,10 @@ use crate::error::Error;
 use crate::ops::fair_use;
 use crate::ops::images::{Destination, too_large};
 
-/// Bytes stored per row while an upload streams in (the most a row may hold).
-const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes stored per row while an upload streams in (the most a row may hold). Large rows keep
+/// the per-row costs (a transaction, the quota check, a few round trips) small against the
+/// bytes; the memory held is a few of them.
+const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Chunks being stored at once. Two keep PostgreSQL writing one while the other's bytes cross
 /// the socket, and the quota check of one while the other is written.
@@ -75,30 +77,36 @@ where
     B: AsRef<[u8]>,
 {
     let mut body = std::pin::pin!(body);
-    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
+    let mut pending = store.empty_buffer();
     let mut total = 0u64;
     let mut sniffed = false;
     loop {
         let next = body.next().await;
         let ended = next.is_none();
-        if let Some(piece) = next {
-            let piece = piece.map_err(|_| broke_off())?;
-            let piece = piece.as_ref();
-            total += piece.len() as u64;
-            if total > limit {
-                return Err(too_large(limit));
+        let piece = match &next {
+            Some(piece) => piece.as_ref().map_err(|_| broke_off())?.as_ref(),
+            None => &[],
+        };
+        total += piece.len() as u64;
+        if total > limit {
+            return Err(too_large(limit));
+        }
+        let mut rest = piece;
+        loop {
+            let taken = rest.len().min(CHUNK_BYTES - pending.len());
+            pending.extend_from_slice(&rest[..taken]);
+            rest = &rest[taken..];
+            if !sniffed && (pending.len() >= SNIFF_BYTES || (ended && total > 0)) {
+                archive_format::sniff(&pending).ok_or_else(not_an_archive)?;
+                sniffed = true;
             }
-            pending.extend_from_slice(piece);
-        }
-        if !sniffed && (pending.len() >= SNIFF_BYTES || (ended && total > 0)) {
-            archive_format::sniff(&pending).ok_or_else(not_an_archive)?;
-            sniffed = true;
-        }
-        while pending.len() >= CHUNK_BYTES || (ended && !pending.is_empty()) {
-            let rest = pending.split_off(pending.len().min(CHUNK_BYTES));
-            let full = std::mem::replace(&mut pending, rest);
-            store.push(full).await?;
-            pending.reserve(CHUNK_BYTES);
+            if pending.len() == CHUNK_BYTES || (ended && !pending.is_empty()) {
+                store.push(std::mem::take(&mut pending)).await?;
+                pending = store.empty_buffer();
+            }
+            if rest.is_empty() {
+                break;
+            }
         }
         if ended {
             break;
@@ -121,7 +129,9 @@ struct Storer {
     /// The hash of the chunks before the one being hashed, or of all when none is.
     hasher: Option<Sha256>,
     hashing: Option<JoinHandle<Sha256>>,
-    storing: VecDeque<JoinHandle<Result<(), Error>>>,
+    storing: VecDeque<JoinHandle<Result<Arc<Vec<u8>>, Error>>>,
+    /// A chunk buffer stored and hashed, to be filled again.
+    spare: Option<Vec<u8>>,
 }
 
 impl Storer {
@@ -133,7 +143,15 @@ impl Storer {
             hasher: Some(Sha256::new()),
             hashing: None,
             storing: VecDeque::with_capacity(STORING_AT_ONCE),
+            spare: None,
         }
+    }
+
+    /// An empty buffer for the next chunk: the spare one, or a new one.
+    fn empty_buffer(&mut self) -> Vec<u8> {
+        self.spare
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES))
     }
 
     /// The hash of every chunk pushed so far.
@@ -144,12 +162,18 @@ impl Storer {
         Ok(self.hasher.take().unwrap_or_default())
     }
 
-    /// Waits for the oldest chunk being stored.
+    /// Waits for the oldest chunk being stored; its buffer becomes the spare one once it is
+    /// hashed too.
     async fn stored_oldest(&mut self) -> Result<(), Error> {
-        match self.storing.pop_front() {
-            Some(storing) => storing.await.map_err(Error::internal)?,
-            None => Ok(()),
+        let Some(storing) = self.storing.pop_front() else {
+            return Ok(());
+        };
+        let stored = storing.await.map_err(Error::internal)??;
+        if let Ok(mut buffer) = Arc::try_unwrap(stored) {
+            buffer.clear();
+            self.spare = Some(buffer);
         }
+        Ok(())
     }
 
     /// Waits for every chunk being stored, whatever becomes of each.
@@ -202,7 +226,7 @@ async fn store_chunk(
     into: Destination,
     at: i32,
     data: Arc<Vec<u8>>,
-) -> Result<(), Error> {
+) -> Result<Arc<Vec<u8>>, Error> {
     db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let bytes = data.len() as u64;
@@ -211,7 +235,8 @@ async fn store_chunk(
             fair_use::may_store_upload(conn, into.customer, bytes, &into.quotas)?;
             image_uploads::count_bytes(conn, into.upload, bytes)?;
             Ok::<_, Error>(())
-        })
+        })?;
+        Ok(data)
     })
     .await
 }

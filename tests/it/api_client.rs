@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{Made, TestApp, spawn_app};
+use crate::helpers::{Made, TestApp, spawn_app_with};
 
 /// A JSON answer: status, headers and body (`Value::Null` when the body is not JSON).
 #[derive(Debug)]
@@ -158,7 +158,12 @@ pub struct World {
 }
 
 pub async fn world() -> World {
-    let app = spawn_app().await;
+    world_with(|_| {}).await
+}
+
+/// [`world`] with its configuration adjusted first.
+pub async fn world_with(adjust: impl FnOnce(&mut distropanel::config::Config)) -> World {
+    let app = spawn_app_with(adjust).await;
     app.customer("alice");
     app.customer("bob");
     app.server("s1");

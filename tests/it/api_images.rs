@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::api_client::{Answer, World, world};
+use crate::api_client::{Answer, World, world, world_with};
 use crate::host_fixtures::{drain, home, installed_image};
 use crate::images::{Member, archive};
 
@@ -27,6 +27,16 @@ fn busybox_image(w: &World) -> Vec<u8> {
 /// job sets up).
 async fn storage_with_distro(w: &World) -> i64 {
     w.custom_distro("alice", &w.images, "tiny", "bb").await
+}
+
+/// A world whose uploads may hold several 16 MiB chunk rows (up to 40 MiB).
+async fn world_taking_several_chunk_rows() -> World {
+    let limit = 40 << 20;
+    world_with(|config| {
+        config.images.max_archive_bytes = limit;
+        config.quotas = distropanel::config::Quotas::for_archives(limit);
+    })
+    .await
 }
 
 async fn upload(w: &World, id: i64, bytes: Vec<u8>, query: &str) -> Answer {
@@ -117,13 +127,13 @@ async fn a_customer_uploads_an_image_and_the_host_unpacks_and_checks_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_of_several_chunk_rows_is_stored_whole_and_in_order() {
-    let w = world().await;
+    let w = world_taking_several_chunk_rows().await;
     let id = storage_with_distro(&w).await;
-    // a gzip header, then bytes that never repeat within a row: two full rows and a part,
-    // within the tests' 8 MiB limit
+    // a gzip header, then bytes that never repeat within a row: two full 16 MiB rows and a
+    // part
     let mut body = vec![0x1f, 0x8b, 0x08, 0x00];
     let mut x: u32 = 0x9e37_79b9;
-    body.extend((0..(8 << 20) - 5_000).map(|_| {
+    body.extend((0..(33 << 20) - 5_000).map(|_| {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
@@ -140,7 +150,7 @@ async fn an_upload_of_several_chunk_rows_is_stored_whole_and_in_order() {
              || encode(sha256(string_agg(data, ''::bytea ORDER BY seq)), 'hex') \
              FROM image_upload_chunks"
         ),
-        format!("2 rows, {} bytes, seq 0..1, {digest}", body.len())
+        format!("3 rows, {} bytes, seq 0..2, {digest}", body.len())
     );
     assert_eq!(
         w.app
@@ -220,7 +230,7 @@ async fn an_archive_over_the_size_limit_is_refused_declared_or_streamed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_cancelled_midway_leaves_no_chunk_behind() {
-    let w = world().await;
+    let w = world_taking_several_chunk_rows().await;
     let id = storage_with_distro(&w).await;
     let before = w.app.snapshot();
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", w.app.port))
@@ -229,11 +239,11 @@ async fn an_upload_cancelled_midway_leaves_no_chunk_behind() {
     let auth = base64_basic("alice", "alice-password");
     let head = format!(
         "PUT /api/custom_distro/{id}/image HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n",
-        7 << 20
+        33 << 20
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut body = vec![0x1f, 0x8b, 0x08]; // a gzip stream, as far as its first bytes tell
-    body.resize(5 << 20, 7);
+    body.resize(20 << 20, 7); // more than a chunk row
     stream.write_all(&body).await.unwrap();
     // chunks are stored as they come
     let started = std::time::Instant::now();

@@ -390,7 +390,7 @@ async fn an_upload_completes_only_with_its_digest_and_its_chunks_are_bounded() {
     refused(
         w.app.sql(
             "INSERT INTO image_upload_chunks (upload_id, seq, data)
-             SELECT id, 0, decode(repeat('00', 4194305), 'hex') FROM image_uploads",
+             SELECT id, 0, decode(repeat('00', 16777217), 'hex') FROM image_uploads",
         ),
         "image_upload_chunks_data_check",
     );

@@ -1,6 +1,7 @@
 //! Image archives received through the API, stored in chunks until the host unpacks them.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Bytea, Integer};
 
 use crate::db::schema::{image_upload_chunks, image_uploads};
 use crate::domain::ids::{CustomDistroId, UploadId};
@@ -20,19 +21,45 @@ pub fn commit_without_flush(conn: &mut PgConnection) -> QueryResult<()> {
     Ok(())
 }
 
-/// Stores chunk `seq` of an upload.
+/// Stores chunk `seq` of an upload through `COPY ... FROM STDIN (FORMAT binary)`, written in
+/// slices: neither a bind parameter nor libpq's send buffer holds a copy of the whole chunk.
 pub fn insert_chunk(
     conn: &mut PgConnection,
     upload: UploadId,
     seq: i32,
     data: &[u8],
 ) -> QueryResult<()> {
-    diesel::insert_into(image_upload_chunks::table)
-        .values((
-            image_upload_chunks::upload_id.eq(upload),
-            image_upload_chunks::seq.eq(seq),
-            image_upload_chunks::data.eq(data),
-        ))
+    const SLICE: usize = 256 * 1024;
+    let length = i32::try_from(data.len())
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    diesel::copy_from(image_upload_chunks::table)
+        .from_raw_data(
+            (
+                image_upload_chunks::upload_id,
+                image_upload_chunks::seq,
+                image_upload_chunks::data,
+            ),
+            |out: &mut dyn std::io::Write| -> QueryResult<()> {
+                let mut head = Vec::with_capacity(64);
+                head.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+                head.extend_from_slice(&0i32.to_be_bytes()); // flags
+                head.extend_from_slice(&0i32.to_be_bytes()); // header extension
+                head.extend_from_slice(&3i16.to_be_bytes()); // fields in the row
+                head.extend_from_slice(&8i32.to_be_bytes());
+                head.extend_from_slice(&upload.0.to_be_bytes());
+                head.extend_from_slice(&4i32.to_be_bytes());
+                head.extend_from_slice(&seq.to_be_bytes());
+                head.extend_from_slice(&length.to_be_bytes());
+                let io = |e| diesel::result::Error::SerializationError(Box::new(e));
+                out.write_all(&head).map_err(io)?;
+                for slice in data.chunks(SLICE) {
+                    out.write_all(slice).map_err(io)?;
+                }
+                out.write_all(&(-1i16).to_be_bytes()).map_err(io)?; // end of data
+                Ok(())
+            },
+        )
+        .with_format(diesel::pg::CopyFormat::Binary)
         .execute(conn)?;
     Ok(())
 }
@@ -94,11 +121,24 @@ pub fn find_complete(
         .optional()
 }
 
-/// Chunk `seq` of an upload; `None` past the last one.
-pub fn chunk(conn: &mut PgConnection, upload: UploadId, seq: i32) -> QueryResult<Option<Vec<u8>>> {
+diesel::define_sql_function! {
+    /// PostgreSQL's `substring(bytes, start, count)`, with `start` counted from 1. On chunks
+    /// (stored uncompressed) it reads only the part asked for.
+    fn substring(bytes: Bytea, start: Integer, count: Integer) -> Bytea;
+}
+
+/// At most `len` bytes of chunk `seq` of an upload from `offset` on, empty past its end;
+/// `None` past the last chunk.
+pub fn chunk_part(
+    conn: &mut PgConnection,
+    upload: UploadId,
+    seq: i32,
+    offset: i32,
+    len: i32,
+) -> QueryResult<Option<Vec<u8>>> {
     image_upload_chunks::table
         .find((upload, seq))
-        .select(image_upload_chunks::data)
+        .select(substring(image_upload_chunks::data, offset + 1, len))
         .first(conn)
         .optional()
 }

@@ -58,38 +58,65 @@ pub(super) struct Install<'a> {
 /// An archive to unpack, and its length when known before it is read.
 type Opened = (Box<dyn Read + Send>, Option<u64>);
 
-/// Reads an upload back chunk by chunk, one short query per chunk, each on a connection taken
-/// for it from the worker's side pool (opened on demand, closed when idle), so the unpack holds
-/// no connection between two chunks.
+/// Reads an upload back in parts of at most [`READ_BYTES`] of its chunk rows, one short query
+/// per part, each on a connection taken for it from the worker's side pool (opened on demand,
+/// closed when idle), so the unpack holds no connection between two parts and never a whole
+/// chunk row.
 struct UploadReader {
     pool: PgPool,
     upload: UploadId,
-    next: i32,
-    chunk: Vec<u8>,
+    /// The chunk row and the offset in it of the next part.
+    next: (i32, i32),
+    part: Vec<u8>,
     at: usize,
+}
+
+const READ_BYTES: i32 = 4 * 1024 * 1024;
+
+impl UploadReader {
+    fn new(pool: PgPool, upload: UploadId) -> Self {
+        UploadReader {
+            pool,
+            upload,
+            next: (0, 0),
+            part: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// Reads the next part; `false` past the last chunk row.
+    fn read_part(&mut self) -> io::Result<bool> {
+        let mut conn = self.pool.get().map_err(io::Error::other)?;
+        loop {
+            let (seq, offset) = self.next;
+            let part = image_uploads::chunk_part(&mut conn, self.upload, seq, offset, READ_BYTES)
+                .map_err(io::Error::other)?;
+            match part {
+                None => return Ok(false),
+                Some(part) if part.is_empty() => self.next = (seq + 1, 0),
+                Some(part) => {
+                    let read = i32::try_from(part.len()).map_err(io::Error::other)?;
+                    self.next = if read < READ_BYTES {
+                        (seq + 1, 0)
+                    } else {
+                        (seq, offset + read)
+                    };
+                    self.part = part;
+                    self.at = 0;
+                    return Ok(true);
+                }
+            }
+        }
+    }
 }
 
 impl Read for UploadReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == self.chunk.len() {
-            match self
-                .pool
-                .get()
-                .map_err(io::Error::other)
-                .and_then(|mut conn| {
-                    image_uploads::chunk(&mut conn, self.upload, self.next)
-                        .map_err(io::Error::other)
-                })? {
-                Some(chunk) => {
-                    self.chunk = chunk;
-                    self.at = 0;
-                    self.next += 1;
-                }
-                None => return Ok(0),
-            }
+        if self.at == self.part.len() && !self.read_part()? {
+            return Ok(0);
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        let n = buf.len().min(self.part.len() - self.at);
+        buf[..n].copy_from_slice(&self.part[self.at..self.at + n]);
         self.at += n;
         Ok(n)
     }
@@ -353,13 +380,7 @@ impl Runner {
             Outcome::Ok,
             &format!("{bytes} bytes to unpack"),
         );
-        let reader = UploadReader {
-            pool: self.streams.clone(),
-            upload,
-            next: 0,
-            chunk: Vec::new(),
-            at: 0,
-        };
+        let reader = UploadReader::new(self.streams.clone(), upload);
         Ok((Box::new(reader), u64::try_from(bytes).ok()))
     }
 
