@@ -328,7 +328,10 @@ async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blo
     );
     let started = std::time::Instant::now();
     assert!(host.log_tail(uid(&estate.storage), 300).is_err());
-    assert!(host.append_log(uid(&estate.storage), "x").is_err());
+    assert!(
+        host.append_log(uid(&estate.storage), &["x".to_owned()])
+            .is_err()
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
