@@ -246,9 +246,7 @@ impl LocalHost {
             }
         }
         let synced = phases::time(Phase::SyncDirs, || {
-            filesystems
-                .iter()
-                .try_for_each(|filesystem| rustix::fs::syncfs(filesystem))
+            filesystems.iter().try_for_each(rustix::fs::syncfs)
         });
         if let Err(e) = synced {
             fail_the_rest(&mut results, staged, &io::Error::from(e));
