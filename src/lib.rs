@@ -11,6 +11,7 @@ pub mod error;
 pub mod host;
 pub mod jobs;
 pub mod ops;
+pub mod phases;
 pub mod telemetry;
 pub mod web;
 

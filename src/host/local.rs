@@ -23,6 +23,7 @@ use crate::host::{
     DiskUse, HostError, HostExecutor, ImageCheck, ImageRef, Skipped, Staged, check, home_label,
     image, unpack, usage,
 };
+use crate::phases::{self, Phase};
 
 pub struct LocalHost {
     layout: HostLayout,
@@ -149,9 +150,7 @@ impl LocalHost {
         Ok(())
     }
 
-    /// The data of one staged file, through the descriptor of its directory. Only our own
-    /// files are flushed: a filesystem-wide `syncfs` would also wait for whatever customers
-    /// have written in their homes.
+    /// The data of one staged file, through the descriptor of its directory.
     /// The staged name lies in a directory the container's user may write (its `.ssh`), so
     /// what is there now may not be the file written: never follow a link, never wait on a
     /// fifo, and sync only a regular file.
@@ -160,11 +159,20 @@ impl LocalHost {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let file = rustix::fs::openat(&staged.dir, staged.temp.as_str(), flags, Mode::empty())?;
         if FileType::from_raw_mode(rustix::fs::fstat(&file)?.st_mode) != FileType::RegularFile {
-            return Err(io::Error::other(
-                "was replaced by something that is not a regular file",
-            ));
+            return Err(not_regular());
         }
         rustix::fs::fdatasync(&file)?;
+        Ok(())
+    }
+
+    /// Whether the staged name still holds a regular file, looked at without opening it.
+    fn still_regular(staged: &Staged) -> io::Result<()> {
+        use rustix::fs::{AtFlags, FileType};
+        let stat =
+            rustix::fs::statat(&staged.dir, staged.temp.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(not_regular());
+        }
         Ok(())
     }
 
@@ -175,13 +183,75 @@ impl LocalHost {
         for s in staged {
             let stat = rustix::fs::fstat(&s.dir)?;
             if synced.insert((stat.st_dev, stat.st_ino)) {
-                // the directory may be held by an `O_PATH` descriptor, which cannot be synced
-                use rustix::fs::{Mode, OFlags};
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-                rustix::fs::fsync(rustix::fs::openat(&s.dir, ".", flags, Mode::empty())?)?;
+                rustix::fs::fsync(open_synchronisable(&s.dir)?)?;
             }
         }
         Ok(())
+    }
+
+    /// A descriptor of each filesystem the staged files lie on, for `syncfs`.
+    fn filesystems(staged: &[Staged]) -> io::Result<Vec<rustix::fd::OwnedFd>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for s in staged {
+            if seen.insert(rustix::fs::fstat(&s.dir)?.st_dev) {
+                found.push(open_synchronisable(&s.dir)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Each file's data synced on its own, then each directory renamed into: a few files
+    /// cost a few syncs, and nothing else on the filesystem is waited for.
+    fn publish_each(staged: &mut [Staged]) -> Vec<Result<(), HostError>> {
+        let mut results: Vec<Result<(), HostError>> = staged
+            .iter_mut()
+            .map(|s| {
+                phases::time(Phase::SyncFiles, || Self::sync_staged(s))
+                    .map_err(|e| HostError::io(&s.label, e))
+                    .and_then(|()| rename_staged(s))
+            })
+            .collect();
+        if let Err(e) = phases::time(Phase::SyncDirs, || Self::sync_directories(staged)) {
+            fail_the_rest(&mut results, staged, &e);
+        }
+        results
+    }
+
+    /// The whole filesystem synced twice: once for the staged files' data, before any is
+    /// renamed over what it replaces, once for the renames. A large batch costs two syncs
+    /// rather than three per restart, at the price of also waiting for what others wrote.
+    fn publish_together(staged: &mut [Staged]) -> Vec<Result<(), HostError>> {
+        let mut results: Vec<Result<(), HostError>> = staged
+            .iter()
+            .map(|s| Self::still_regular(s).map_err(|e| HostError::io(&s.label, e)))
+            .collect();
+        let synced = phases::time(Phase::SyncFiles, || -> io::Result<_> {
+            let filesystems = Self::filesystems(staged)?;
+            for filesystem in &filesystems {
+                rustix::fs::syncfs(filesystem)?;
+            }
+            Ok(filesystems)
+        });
+        let filesystems = match synced {
+            Ok(filesystems) => filesystems,
+            Err(e) => {
+                fail_the_rest(&mut results, staged, &e);
+                return results;
+            }
+        };
+        for (result, s) in results.iter_mut().zip(staged.iter_mut()) {
+            if result.is_ok() {
+                *result = rename_staged(s);
+            }
+        }
+        let synced = phases::time(Phase::SyncDirs, || {
+            filesystems.iter().try_for_each(rustix::fs::syncfs)
+        });
+        if let Err(e) = synced {
+            fail_the_rest(&mut results, staged, &io::Error::from(e));
+        }
+        results
     }
 
     /// The image directories of a storage container, if it ever had an image.
@@ -266,6 +336,51 @@ impl LocalHost {
             self.give(&file, uid, &label)?;
         }
         Ok(file)
+    }
+}
+
+/// From how many staged files [`HostExecutor::publish`] syncs whole filesystems rather than
+/// each file and directory.
+const SYNC_TOGETHER_FROM: usize = 16;
+
+fn not_regular() -> io::Error {
+    io::Error::other("was replaced by something that is not a regular file")
+}
+
+/// The directory itself, opened for syncing: a directory capability may be an `O_PATH`
+/// descriptor, which cannot be synced.
+fn open_synchronisable(dir: &Dir) -> io::Result<rustix::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, ".", flags, Mode::empty())?)
+}
+
+/// Renames a staged file into place.
+fn rename_staged(s: &mut Staged) -> Result<(), HostError> {
+    let renamed = phases::time(Phase::Rename, || {
+        rustix::fs::renameat(&s.dir, &s.temp, &s.dir, &s.name)
+    });
+    match renamed {
+        Ok(()) => {
+            s.temp.clear();
+            Ok(())
+        }
+        Err(e) => Err(crate::host::authorized_keys::rename_error(
+            s.label.clone(),
+            io::Error::from(e),
+        )),
+    }
+}
+
+/// Fails every file not failed yet with `error`: a sync covering them all failed.
+fn fail_the_rest(results: &mut [Result<(), HostError>], staged: &[Staged], error: &io::Error) {
+    for (result, s) in results.iter_mut().zip(staged) {
+        if result.is_ok() {
+            *result = Err(HostError::io(
+                &s.label,
+                io::Error::new(error.kind(), error.to_string()),
+            ));
+        }
     }
 }
 
@@ -519,52 +634,11 @@ impl HostExecutor for LocalHost {
     }
 
     fn publish(&self, mut staged: Vec<Staged>) -> Vec<Result<(), HostError>> {
-        if staged.is_empty() {
-            return Vec::new();
+        if staged.len() < SYNC_TOGETHER_FROM {
+            Self::publish_each(&mut staged)
+        } else {
+            Self::publish_together(&mut staged)
         }
-        let every = |e: &io::Error, staged: &[Staged]| {
-            staged
-                .iter()
-                .map(|s| {
-                    Err(HostError::io(
-                        &s.label,
-                        io::Error::new(e.kind(), e.to_string()),
-                    ))
-                })
-                .collect()
-        };
-        // the staged files' data, before any of them is renamed over what it replaces
-        let mut results: Vec<Result<(), HostError>> = staged
-            .iter_mut()
-            .map(|s| {
-                if let Err(e) = Self::sync_staged(s) {
-                    return Err(HostError::io(&s.label, e));
-                }
-                let renamed = rustix::fs::renameat(&s.dir, &s.temp, &s.dir, &s.name);
-                renamed.map_err(io::Error::from).map_or_else(
-                    |e| {
-                        Err(crate::host::authorized_keys::rename_error(
-                            s.label.clone(),
-                            e,
-                        ))
-                    },
-                    |()| {
-                        s.temp.clear();
-                        Ok(())
-                    },
-                )
-            })
-            .collect();
-        // the renames
-        if let Err(e) = Self::sync_directories(&staged) {
-            let failed: Vec<Result<(), HostError>> = every(&e, &staged);
-            for (result, failure) in results.iter_mut().zip(failed) {
-                if result.is_ok() {
-                    *result = failure;
-                }
-            }
-        }
-        results
     }
 
     fn rename_image(
@@ -596,10 +670,13 @@ impl HostExecutor for LocalHost {
         }
     }
 
-    fn append_log(&self, uid: Uid, line: &str) -> Result<(), HostError> {
+    fn append_log(&self, uid: Uid, lines: &[String]) -> Result<(), HostError> {
         let mut file = self.emperor_log(uid, true)?;
-        let mut text = line.replace(['\n', '\r'], " ");
-        text.push('\n');
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(&line.replace(['\n', '\r'], " "));
+            text.push('\n');
+        }
         file.write_all(text.as_bytes())
             .map_err(|e| HostError::io(format!("{}/logs/emperor.log", home_label(uid)), e))
     }

@@ -233,8 +233,8 @@ pub trait HostExecutor: Send + Sync + 'static {
     /// missing one counts as deleted.
     fn purge_image(&self, storage: Uid, path: &DistroPath) -> Result<(), HostError>;
 
-    /// Appends one line to `<home>/logs/emperor.log`.
-    fn append_log(&self, uid: Uid, line: &str) -> Result<(), HostError>;
+    /// Appends lines to `<home>/logs/emperor.log`, in one write.
+    fn append_log(&self, uid: Uid, lines: &[String]) -> Result<(), HostError>;
 
     /// Whether `<home>/bin/uwsgi` exists (reached without following a link), where a
     /// container's Emperor looks for uwsgi first.
@@ -301,10 +301,11 @@ pub trait HostExecutor: Send + Sync + 'static {
     /// What [`HostExecutor::restart`] writes, staged for [`HostExecutor::publish`].
     fn stage_vassal(&self, uid: Uid, vassal: &vassal::RenderedVassal) -> Result<Staged, HostError>;
 
-    /// Syncs each staged file's data and renames it into place, in order, then makes the
-    /// renames durable with one `fsync` per directory: a batch of restarts syncs the vassals
-    /// directory once. Returns each file's outcome, in order; a failed directory sync fails
-    /// every file of the batch.
+    /// Makes each staged file's data durable and renames it into place, in order, then makes
+    /// the renames durable: a few files with a sync of each and one `fsync` per directory, a
+    /// larger batch with one `syncfs` of each filesystem before the renames and one after.
+    /// Only a regular file is renamed into place. Returns each file's outcome, in order; a
+    /// failed sync of the renames fails every file of the batch.
     fn publish(&self, staged: Vec<Staged>) -> Vec<Result<(), HostError>>;
 
     /// How many bytes the home of `uid` holds, and the images (installed and kept previous)

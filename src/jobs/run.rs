@@ -27,6 +27,7 @@ use crate::host::fetch::Fetcher;
 use crate::host::vassal::{Boot, VassalTemplate};
 use crate::host::{HostError, HostExecutor, home_label};
 use crate::jobs::{Task, TaskError};
+use crate::phases::{self, Phase};
 
 /// Why an attempt did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +168,9 @@ struct Batched {
     wrote: std::cell::Cell<bool>,
     /// What the staged vassal boots, once it is staged.
     staged_boot: std::cell::Cell<Option<&'static str>>,
+    /// Lines for the emperor log not yet appended: written together, before the attempt's
+    /// next database write and before the batch marks it done.
+    lines: std::cell::RefCell<Vec<String>>,
 }
 
 impl Log<'_> {
@@ -194,6 +198,7 @@ impl Log<'_> {
         if let Some(batched) = &self.batched {
             batched.wrote.set(true);
         }
+        self.write_lines();
         let mut conn = self.runner.pool.get()?;
         let done = conn.transaction(|conn| {
             if !jobs::hold_and_log(conn, self.job.id, &self.runner.worker, subject, &steps)? {
@@ -213,6 +218,7 @@ impl Log<'_> {
         let steps = self.pending_steps();
         let subject = self.subject.expect("a restart has a container");
         let subject = (subject.customer, subject.container);
+        self.write_lines();
         let mut conn = self.runner.pool.get()?;
         let held = jobs::hold_log_and_record_boot(
             &mut conn,
@@ -256,10 +262,31 @@ impl Log<'_> {
         serde_json::Value::Array(steps)
     }
 
+    /// Appends the line to `<home>/logs/emperor.log`: at once, or for a batched restart with
+    /// its other lines ([`Log::write_lines`]).
     fn emperor_log(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
         let Some(subject) = self.subject else { return };
         let line = log_line(self.job, action, target, outcome, detail);
-        if let Err(e) = self.runner.host.append_log(subject.uid, &line) {
+        match &self.batched {
+            Some(batched) => batched.lines.borrow_mut().push(line),
+            None => self.append_lines(subject.uid, &[line]),
+        }
+    }
+
+    /// Appends the lines a batched restart has logged so far, in one write.
+    fn write_lines(&self) {
+        let (Some(subject), Some(batched)) = (self.subject, &self.batched) else {
+            return;
+        };
+        let lines = std::mem::take(&mut *batched.lines.borrow_mut());
+        if !lines.is_empty() {
+            self.append_lines(subject.uid, &lines);
+        }
+    }
+
+    fn append_lines(&self, uid: Uid, lines: &[String]) {
+        let appended = phases::time(Phase::Log, || self.runner.host.append_log(uid, lines));
+        if let Err(e) = appended {
             tracing::warn!(job = self.job.id.0, error = %e, "could not write the emperor log");
         }
     }
@@ -435,7 +462,7 @@ impl Runner {
     }
 
     fn ensure_home(&self, log: &Log, uid: Uid) -> Result<(), JobError> {
-        let skipped = self.host.ensure_home(uid);
+        let skipped = phases::time(Phase::Home, || self.host.ensure_home(uid));
         let skipped = self.outcome(log, "home", &home_label(uid), skipped, "ready")?;
         for s in skipped {
             log.step("home", &s.path, Outcome::Warning, &s.why);
@@ -484,7 +511,7 @@ impl Runner {
             self.keep_storage_dir(log, uid)?;
         }
         self.write_ssh_keys(log, uid, facts)?;
-        let boot = self.decide_boot(log, facts)?;
+        let boot = phases::time(Phase::Boot, || self.decide_boot(log, facts))?;
         self.write_vassal(log, uid, facts, boot, deadline)
     }
 
@@ -569,6 +596,7 @@ impl Runner {
                 fallback_reason: reason.as_deref(),
             })?,
         }
+        let staging = std::time::Instant::now();
         let spec = super::vassal_spec(facts, self.base_uid, boot.clone());
         let vassal = self.template.render(self.host.layout(), &spec);
         let vassal = self.outcome(log, "render vassal", "", vassal, boot.kind())?;
@@ -585,6 +613,7 @@ impl Runner {
             };
             batched.staged.borrow_mut().push(staged);
             batched.staged_boot.set(Some(boot.kind()));
+            phases::add(Phase::Vassal, staging);
             return Ok(());
         }
         let result = in_time(deadline, &vassal_name).and_then(|()| self.host.restart(uid, &vassal));
@@ -627,13 +656,13 @@ impl Runner {
             self.raise_alarms_once(log, "ssh key alarm", Severity::Warning, &skipped)?;
         }
         let target = format!("{}/.ssh/{FILE}", home_label(uid));
-        let written = match &log.batched {
+        let written = phases::time(Phase::Keys, || match &log.batched {
             Some(batched) => self
                 .host
                 .stage_authorized_keys(uid, &keys)
                 .map(|staged| batched.staged.borrow_mut().push(staged)),
             None => self.host.write_authorized_keys(uid, &keys),
-        };
+        });
         match written {
             Ok(()) => log.step(
                 "ssh keys",
@@ -731,7 +760,7 @@ impl Runner {
         let line = log_line(job, "gave up", "", Outcome::Error, error);
         let _ = self
             .host
-            .append_log(Uid::of(self.base_uid, facts.id), &line);
+            .append_log(Uid::of(self.base_uid, facts.id), &[line]);
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ use crate::db::queries::jobs::{self, AfterFailure};
 use crate::domain::ids::JobId;
 use crate::jobs::queue::{self, QueueSettings};
 use crate::jobs::run::{JobError, Runner};
+use crate::phases::Phase;
 
 /// How long job attempts ran, by kind and outcome (`done`, `failed`, `lost`); `/metrics`
 /// exports it.
@@ -273,7 +274,9 @@ impl Worker {
         let runner = self.runner.clone();
         let settings = self.settings.clone();
         tokio::task::spawn_blocking(move || {
-            queue::claim(&runner.pool, &runner.worker, &settings, limit)
+            crate::phases::time(Phase::Claim, || {
+                queue::claim(&runner.pool, &runner.worker, &settings, limit)
+            })
         })
         .await?
     }

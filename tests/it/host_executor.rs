@@ -328,7 +328,10 @@ async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blo
     );
     let started = std::time::Instant::now();
     assert!(host.log_tail(uid(&estate.storage), 300).is_err());
-    assert!(host.append_log(uid(&estate.storage), "x").is_err());
+    assert!(
+        host.append_log(uid(&estate.storage), &["x".to_owned()])
+            .is_err()
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
@@ -374,5 +377,57 @@ async fn a_staged_key_file_swapped_for_a_fifo_fails_its_publish_without_blocking
         std::fs::read(ssh.join("uwsgi_authorized_keys")).ok(),
         keys_before,
         "the key file in place is untouched"
+    );
+}
+
+#[tokio::test]
+async fn in_a_batch_synced_as_a_whole_a_staged_file_swapped_for_a_fifo_fails_alone_without_blocking()
+ {
+    use distropanel::domain::ids::ContainerId;
+    use distropanel::domain::values::Uid;
+    use distropanel::host::HostExecutor;
+    use distropanel::host::local::LocalHost;
+
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    restart(&app, &estate.web);
+    drain(&app).await;
+    let host = LocalHost::open(app.host_root.path(), &config(&app).vassals_dir).unwrap();
+    let uid = Uid::of(crate::helpers::BASE_UID, ContainerId(estate.web.id as i32));
+    let ssh = home(&app, estate.web.uid()).join(".ssh");
+
+    // enough files that the batch syncs the filesystem rather than each file
+    let staged: Vec<_> = (0..20)
+        .map(|_| host.stage_authorized_keys(uid, &[]).unwrap())
+        .collect();
+    let mut temps: Vec<_> = std::fs::read_dir(&ssh)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "uwsgi_authorized_keys")
+        .collect();
+    assert_eq!(temps.len(), 20);
+    temps.sort();
+    let swapped = temps.pop().unwrap();
+    std::fs::remove_file(&swapped).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&swapped)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let results = host.publish(staged);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(failed.len(), 1, "{results:?}");
+    assert!(
+        failed[0].to_string().contains("not a regular file"),
+        "{results:?}"
+    );
+    assert!(
+        std::fs::symlink_metadata(ssh.join("uwsgi_authorized_keys"))
+            .unwrap()
+            .is_file()
     );
 }

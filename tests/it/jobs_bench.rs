@@ -57,6 +57,7 @@ async fn bench_restarts_of_a_thousand_containers() {
     config.jobs.poll = Duration::from_millis(20);
     let worker = local_worker(&config, ServerScope::All).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    distropanel::phases::reset();
     let started = Instant::now();
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;
@@ -86,6 +87,10 @@ async fn bench_restarts_of_a_thousand_containers() {
         enqueue_time.as_secs_f64() * 1000.0,
         elapsed.as_secs_f64(),
         containers as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "bench-restarts: where the batches' time went (thread time summed over the slots, count): {}",
+        distropanel::phases::summary()
     );
 }
 

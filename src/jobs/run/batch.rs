@@ -14,6 +14,7 @@ use crate::domain::values::Uid;
 use crate::host::deadline::Deadline;
 use crate::host::home_label;
 use crate::jobs::Task;
+use crate::phases::{self, Phase};
 
 use super::{Batched, JobError, Log, Outcome, Runner, Subject, Subjected, vassal_written};
 
@@ -32,7 +33,15 @@ impl Runner {
     /// `lease_safe`, before which the claim's lease cannot have run out: past it, the batch's
     /// jobs are left to whoever holds them now ([`JobError::Lost`]). Blocking.
     pub fn run_restarts(&self, restarts: &[Job], lease_safe: Instant) -> Vec<Result<(), JobError>> {
+        let started = Instant::now();
+        let results = self.run_batch(restarts, lease_safe);
+        phases::add(Phase::Batch, started);
+        results
+    }
+
+    fn run_batch(&self, restarts: &[Job], lease_safe: Instant) -> Vec<Result<(), JobError>> {
         let ids: Vec<_> = restarts.iter().filter_map(|job| job.container_id).collect();
+        let read = Instant::now();
         let facts = match self
             .pool
             .get()
@@ -48,6 +57,7 @@ impl Runner {
                     .collect();
             }
         };
+        phases::add(Phase::Facts, read);
         let facts: HashMap<_, _> = facts.into_iter().map(|f| (f.id, f)).collect();
         let mut members: Vec<Member> = restarts
             .iter()
@@ -69,6 +79,9 @@ impl Runner {
                 jobs = restarts.len(),
                 "a batch of restarts ran as long as its lease: nothing written, left to the lease"
             );
+            for member in &members {
+                member.log.write_lines();
+            }
             // dropping what was staged removes it
             return members
                 .into_iter()
@@ -106,6 +119,9 @@ impl Runner {
                     member.result = Some(Err(self.failed(&member.log, e.into())));
                 }
             }
+        }
+        for member in &members {
+            member.log.write_lines();
         }
         self.finish_batch(&mut members);
         members
@@ -213,11 +229,12 @@ impl Runner {
         if finished.is_empty() {
             return;
         }
-        let held = self
-            .pool
-            .get()
-            .map_err(JobError::from)
-            .and_then(|mut conn| Ok(jobs::finish_restarts(&mut conn, &self.worker, &finished)?));
+        let held = phases::time(Phase::Finish, || {
+            self.pool
+                .get()
+                .map_err(JobError::from)
+                .and_then(|mut conn| Ok(jobs::finish_restarts(&mut conn, &self.worker, &finished)?))
+        });
         match held {
             Ok(held) => {
                 for member in members.iter_mut().filter(|m| m.result.is_none()) {
