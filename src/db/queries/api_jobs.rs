@@ -10,6 +10,33 @@ use crate::domain::ids::{ContainerId, CustomerId, JobId};
 /// States of a job that has not finished.
 pub const PENDING: [&str; 3] = ["queued", "running", "retrying"];
 
+super::fixed_sql_expression!(
+    /// The job is in one of the [`PENDING`] states, written out in the SQL: with the states
+    /// bound as an array, PostgreSQL plans a prepared statement anew on every run, since only
+    /// the values show how few jobs are pending.
+    pub IsPending: diesel::sql_types::Bool,
+    on jobs::state,
+    IS_PENDING_SQL
+);
+
+/// [`IsPending`]'s SQL, for statements written out whole.
+pub const IS_PENDING_SQL: &str = "jobs.state IN ('queued', 'running', 'retrying')";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_pending_names_every_pending_state_and_no_other() {
+        let listed = IS_PENDING_SQL
+            .split_once("IN (")
+            .and_then(|(_, rest)| rest.strip_suffix(')'))
+            .unwrap();
+        let states: Vec<&str> = listed.split(", ").map(|s| s.trim_matches('\'')).collect();
+        assert_eq!(states, PENDING);
+    }
+}
+
 /// The customer's newest jobs, optionally of one container.
 pub fn for_customer(
     conn: &mut PgConnection,
@@ -51,7 +78,7 @@ pub fn pending_counts(
 ) -> QueryResult<Vec<(Option<ContainerId>, i64)>> {
     let pending = jobs::table
         .filter(jobs::customer_id.eq(customer))
-        .filter(jobs::state.eq_any(PENDING))
+        .filter(IsPending)
         .group_by(jobs::container_id)
         .select((jobs::container_id, count_star()));
     match container {

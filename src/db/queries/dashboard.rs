@@ -21,7 +21,7 @@ pub const FAILED_SHOWN_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// The top bar's counts, in one statement that is prepared once per connection: it reads only
 /// the customer's pending jobs and those finished within [`FAILED_SHOWN_FOR`].
 pub fn job_counts(conn: &mut PgConnection, customer: CustomerId) -> QueryResult<JobCounts> {
-    use crate::db::queries::api_jobs::PENDING;
+    use crate::db::queries::api_jobs::IsPending;
     use crate::db::schema::jobs;
     use diesel::dsl::count;
     let shown_after = Utc::now() - FAILED_SHOWN_FOR;
@@ -30,9 +30,9 @@ pub fn job_counts(conn: &mut PgConnection, customer: CustomerId) -> QueryResult<
         .and(jobs::finished_at.assume_not_null().gt(shown_after));
     jobs::table
         .filter(jobs::customer_id.eq(customer))
-        .filter(jobs::state.eq_any(PENDING).or(failed))
+        .filter(IsPending.or(failed))
         .select((
-            count(jobs::id).aggregate_filter(jobs::state.eq_any(PENDING)),
+            count(jobs::id).aggregate_filter(IsPending),
             count(jobs::id).aggregate_filter(failed),
         ))
         .get_result(conn)
@@ -96,8 +96,7 @@ pub fn active_jobs(
     jobs::table
         .filter(jobs::customer_id.eq(customer))
         .filter(
-            jobs::state
-                .eq_any(crate::db::queries::api_jobs::PENDING)
+            crate::db::queries::api_jobs::IsPending
                 .or(jobs::state.eq("failed").and(jobs::finished_at.gt(day_ago))),
         )
         .order(jobs::id.desc())
@@ -148,7 +147,6 @@ struct SummaryQuery {
     customer: i32,
     user: i32,
     failed_after: DateTime<Utc>,
-    pending: Vec<&'static str>,
 }
 
 impl diesel::query_builder::Query for SummaryQuery {
@@ -168,17 +166,16 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for SummaryQuery {
         out.push_bind_param::<Int4, _>(&self.user)?;
         out.push_sql("::int4 AS user_id, ");
         out.push_bind_param::<Timestamptz, _>(&self.failed_after)?;
-        out.push_sql("::timestamptz AS failed_after, ");
-        out.push_bind_param::<diesel::sql_types::Array<Text>, _>(&self.pending)?;
         out.push_sql(
-            "::text[] AS pending), \
+            "::timestamptz AS failed_after), \
              seen AS (SELECT u.alarms_seen_at AS at FROM users u, p WHERE u.id = p.user_id), \
              counts AS ( \
-               SELECT count(*) FILTER (WHERE j.state = ANY(p.pending)) AS pending, \
-                      count(*) FILTER (WHERE j.state = 'failed') AS failed \
-               FROM jobs j, p WHERE j.customer_id = p.customer \
-                 AND (j.state = ANY(p.pending) \
-                      OR (j.state = 'failed' AND j.finished_at > p.failed_after))) \
+               SELECT count(*) FILTER (WHERE jobs.state IN ('queued', 'running', 'retrying')) \
+                        AS pending, \
+                      count(*) FILTER (WHERE jobs.state = 'failed') AS failed \
+               FROM jobs, p WHERE jobs.customer_id = p.customer \
+                 AND (jobs.state IN ('queued', 'running', 'retrying') \
+                      OR (jobs.state = 'failed' AND jobs.finished_at > p.failed_after))) \
              SELECT (SELECT at FROM seen) AS seen, counts.pending, counts.failed, \
                (SELECT COALESCE(json_agg(json_build_object( \
                     'container', c.id, 'name', c.name, 'reason', c.fallback_reason) \
@@ -215,7 +212,6 @@ pub fn summary(
         customer: customer.0,
         user: user.0,
         failed_after: Utc::now() - FAILED_SHOWN_FOR,
-        pending: crate::db::queries::api_jobs::PENDING.to_vec(),
     }
     .get_result(conn)?;
     let json = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
@@ -229,4 +225,21 @@ pub fn summary(
         alarms: serde_json::from_value(row.alarms).map_err(json)?,
         storage: serde_json::from_value(row.storage).map_err(json)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_the_same_pending_states_as_the_top_bar() {
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&SummaryQuery {
+            customer: 1,
+            user: 1,
+            failed_after: Utc::now(),
+        })
+        .to_string();
+        let pending = crate::db::queries::api_jobs::IS_PENDING_SQL;
+        assert_eq!(sql.matches(pending).count(), 2, "{sql}");
+    }
 }

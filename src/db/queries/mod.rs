@@ -39,7 +39,7 @@ pub mod users;
 /// diesel's `sql()` literal, a statement using it keeps a static identity, so it is prepared
 /// once per connection and not parsed and planned on every run.
 macro_rules! fixed_sql_expression {
-    ($(#[$meta:meta])* $vis:vis $name:ident: $st:ty, on $column:path, $sql:literal) => {
+    ($(#[$meta:meta])* $vis:vis $name:ident: $st:ty, on $column:path, $sql:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
         $vis struct $name;
