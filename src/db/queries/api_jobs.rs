@@ -22,21 +22,6 @@ super::fixed_sql_expression!(
 /// [`IsPending`]'s SQL, for statements written out whole.
 pub const IS_PENDING_SQL: &str = "jobs.state IN ('queued', 'running', 'retrying')";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn is_pending_names_every_pending_state_and_no_other() {
-        let listed = IS_PENDING_SQL
-            .split_once("IN (")
-            .and_then(|(_, rest)| rest.strip_suffix(')'))
-            .unwrap();
-        let states: Vec<&str> = listed.split(", ").map(|s| s.trim_matches('\'')).collect();
-        assert_eq!(states, PENDING);
-    }
-}
-
 /// The customer's newest jobs, optionally of one container.
 pub fn for_customer(
     conn: &mut PgConnection,
@@ -84,5 +69,20 @@ pub fn pending_counts(
     match container {
         Some(container) => pending.filter(jobs::container_id.eq(container)).load(conn),
         None => pending.load(conn),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_pending_names_every_pending_state_and_no_other() {
+        let listed = IS_PENDING_SQL
+            .split_once("IN (")
+            .and_then(|(_, rest)| rest.strip_suffix(')'))
+            .unwrap();
+        let states: Vec<&str> = listed.split(", ").map(|s| s.trim_matches('\'')).collect();
+        assert_eq!(states, PENDING);
     }
 }
