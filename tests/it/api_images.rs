@@ -30,7 +30,7 @@ async fn storage_with_distro(w: &World) -> i64 {
 }
 
 /// A world whose uploads may hold several 16 MiB chunk rows (up to 40 MiB).
-async fn world_taking_several_chunk_rows() -> World {
+pub(crate) async fn world_taking_several_chunk_rows() -> World {
     let limit = 40 << 20;
     world_with(|config| {
         config.images.max_archive_bytes = limit;

@@ -152,7 +152,7 @@ async fn an_xz_and_a_zstd_image_install_from_the_distro_page_and_a_junk_file_is_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_cancelled_in_flight_stores_nothing_and_the_previous_image_stays() {
-    let w = world().await;
+    let w = crate::api_images::world_taking_several_chunk_rows().await;
     let id = w.custom_distro("alice", &w.images, "tiny", "bb").await;
     let tar = busybox_tar(&w);
     let installed = w
@@ -174,9 +174,10 @@ async fn an_upload_cancelled_in_flight_stores_nothing_and_the_previous_image_sta
     assert_eq!(digest, sha256(&tar));
     let jobs_before = w.app.count("jobs");
 
-    // a 6 MiB archive over a line that takes 512 KiB a second: time to press Cancel
+    // a 32 MiB archive (two 16 MiB chunk rows) over a line that takes 4 MiB a second: the
+    // first row is stored after about 4 s, and there are 4 s left to press Cancel
     let mut big = xz(&tar);
-    big.resize(6 << 20, 0x5a);
+    big.resize(32 << 20, 0x5a);
     let files = tempfile::tempdir().unwrap();
     let path = file(&files, "big.tar.xz", &big);
     let browser = alice_in_a_browser(&w).await;
@@ -188,7 +189,7 @@ async fn an_upload_cancelled_in_flight_stores_nothing_and_the_previous_image_sta
         "Network.emulateNetworkConditions",
         json!({
             "offline": false, "latency": 0,
-            "downloadThroughput": -1, "uploadThroughput": 512 * 1024
+            "downloadThroughput": -1, "uploadThroughput": 4 << 20
         }),
     )
     .await;
