@@ -296,13 +296,9 @@ async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blo
     use distropanel::domain::ids::ContainerId;
     use distropanel::domain::values::Uid;
     use distropanel::host::HostExecutor;
-    use distropanel::host::local::LocalHost;
 
     let app = spawn_app().await;
-    let estate = estate(&app);
-    restart(&app, &estate.web);
-    drain(&app).await;
-    let host = LocalHost::open(app.host_root.path(), &config(&app).vassals_dir).unwrap();
+    let (estate, host) = after_a_restart_of_web(&app).await;
     let uid = |made: &crate::helpers::Made| {
         Uid::of(crate::helpers::BASE_UID, ContainerId(made.id as i32))
     };
@@ -319,13 +315,7 @@ async fn the_log_tail_starts_at_a_line_and_a_planted_fifo_is_refused_without_blo
     let fifo = home(&app, estate.storage.uid()).join("logs/emperor.log");
     std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&fifo);
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let started = std::time::Instant::now();
     assert!(host.log_tail(uid(&estate.storage), 300).is_err());
     assert!(
@@ -340,13 +330,9 @@ async fn a_staged_key_file_swapped_for_a_fifo_fails_its_publish_without_blocking
     use distropanel::domain::ids::ContainerId;
     use distropanel::domain::values::Uid;
     use distropanel::host::HostExecutor;
-    use distropanel::host::local::LocalHost;
 
     let app = spawn_app().await;
-    let estate = estate(&app);
-    restart(&app, &estate.web);
-    drain(&app).await;
-    let host = LocalHost::open(app.host_root.path(), &config(&app).vassals_dir).unwrap();
+    let (estate, host) = after_a_restart_of_web(&app).await;
     let uid = Uid::of(crate::helpers::BASE_UID, ContainerId(estate.web.id as i32));
     let ssh = home(&app, estate.web.uid()).join(".ssh");
     let keys_before = std::fs::read(ssh.join("uwsgi_authorized_keys")).ok();
@@ -359,13 +345,7 @@ async fn a_staged_key_file_swapped_for_a_fifo_fails_its_publish_without_blocking
         .find(|p| p.file_name().unwrap() != "uwsgi_authorized_keys")
         .expect("the staged file");
     std::fs::remove_file(&temp).unwrap();
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&temp)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&temp);
     let started = std::time::Instant::now();
     let results = host.publish(vec![staged]);
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
@@ -386,13 +366,9 @@ async fn in_a_batch_synced_as_a_whole_a_staged_file_swapped_for_a_fifo_fails_alo
     use distropanel::domain::ids::ContainerId;
     use distropanel::domain::values::Uid;
     use distropanel::host::HostExecutor;
-    use distropanel::host::local::LocalHost;
 
     let app = spawn_app().await;
-    let estate = estate(&app);
-    restart(&app, &estate.web);
-    drain(&app).await;
-    let host = LocalHost::open(app.host_root.path(), &config(&app).vassals_dir).unwrap();
+    let (estate, host) = after_a_restart_of_web(&app).await;
     let uid = Uid::of(crate::helpers::BASE_UID, ContainerId(estate.web.id as i32));
     let ssh = home(&app, estate.web.uid()).join(".ssh");
 
@@ -409,13 +385,7 @@ async fn in_a_batch_synced_as_a_whole_a_staged_file_swapped_for_a_fifo_fails_alo
     temps.sort();
     let swapped = temps.pop().unwrap();
     std::fs::remove_file(&swapped).unwrap();
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&swapped)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&swapped);
     let started = std::time::Instant::now();
     let results = host.publish(staged);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
@@ -430,4 +400,17 @@ async fn in_a_batch_synced_as_a_whole_a_staged_file_swapped_for_a_fifo_fails_alo
             .unwrap()
             .is_file()
     );
+}
+
+/// The estate once `web` has restarted, and a host executor over the app's host root.
+async fn after_a_restart_of_web(
+    app: &crate::helpers::TestApp,
+) -> (Estate, distropanel::host::local::LocalHost) {
+    let estate = estate(app);
+    restart(app, &estate.web);
+    drain(app).await;
+    let host =
+        distropanel::host::local::LocalHost::open(app.host_root.path(), &config(app).vassals_dir)
+            .unwrap();
+    (estate, host)
 }

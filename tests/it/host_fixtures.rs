@@ -233,3 +233,15 @@ pub fn changes(before: &[String], after: &[String]) -> Vec<String> {
         .map(|l| format!("+ {l}"));
     gone.chain(new).collect()
 }
+
+/// Plants a fifo at `path`, as a customer can in their home.
+pub fn mkfifo(path: &std::path::Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+}

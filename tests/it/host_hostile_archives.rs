@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::api_client::World;
 use crate::helpers::TestApp;
+use crate::host_fixtures::mkfifo;
 use crate::images::{Home, Member, archive};
 
 const CHILD: &str = "DISTROPANEL_TEST_CHILD";
@@ -136,17 +137,6 @@ fn passed(limit: Duration, work: &'static str) -> Deadline {
         limit,
         work,
     )
-}
-
-fn mkfifo(path: &Path) {
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        path,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o644),
-        0,
-    )
-    .unwrap();
 }
 
 /// Runs `work` on a thread of its own and waits for it at most `limit`: a regression that

@@ -113,7 +113,8 @@ pub fn views_for_customer(
 /// A container as its customer's lists show it (the page and the API): only the columns they
 /// show, with why its last restart fell back to the default distro (if it did), how many of
 /// its jobs are pending, and what its last restart booted.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = containers, check_for_backend(diesel::pg::Pg))]
 pub struct ListedContainer {
     pub id: ContainerId,
     pub name: String,
@@ -124,15 +125,25 @@ pub struct ListedContainer {
     pub custom_distro_id: Option<CustomDistroId>,
     pub custom_distros_storage: bool,
     pub tags: Vec<Option<String>>,
+    #[diesel(select_expression = servers::name)]
     pub server_name: String,
+    #[diesel(select_expression = servers::address)]
     pub server_address: String,
+    #[diesel(select_expression = distros::name.nullable())]
+    #[diesel(select_expression_type = diesel::dsl::Nullable<distros::name>)]
     pub distro_name: Option<String>,
+    #[diesel(select_expression = custom_distros::name.nullable())]
+    #[diesel(select_expression_type = diesel::dsl::Nullable<custom_distros::name>)]
     pub custom_distro_name: Option<String>,
     pub fallback_reason: Option<String>,
+    #[diesel(select_expression = PendingJobs)]
+    #[diesel(select_expression_type = PendingJobs)]
     pub pending_jobs: i64,
     /// What its last recorded restart booted: `none`, `platform`, `custom` or `fallback`.
     pub booted_kind: Option<String>,
     /// The custom distro that restart booted or fell back from, unless deleted since.
+    #[diesel(select_expression = BootedCustomName)]
+    #[diesel(select_expression_type = BootedCustomName)]
     pub booted_custom_name: Option<String>,
 }
 
@@ -145,7 +156,7 @@ impl ListedContainer {
 
 super::fixed_sql_expression!(
     /// The pending jobs of the row's container, counted on the partial index of pending jobs.
-    PendingJobs: diesel::sql_types::BigInt,
+    pub PendingJobs: diesel::sql_types::BigInt,
     on containers::id,
     "(SELECT count(*) FROM jobs j WHERE j.container_id = containers.id \
        AND j.state IN ('queued', 'running', 'retrying'))"
@@ -153,59 +164,17 @@ super::fixed_sql_expression!(
 
 super::fixed_sql_expression!(
     /// The name of the custom distro the row's container last booted or fell back from.
-    BootedCustomName: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    pub BootedCustomName: diesel::sql_types::Nullable<diesel::sql_types::Text>,
     on containers::booted_custom_distro_id,
     "(SELECT b.name FROM custom_distros b WHERE b.id = containers.booted_custom_distro_id)"
 );
-
-/// The columns of [`listed_for_customer`], in [`ListedContainer`]'s order.
-type ListedColumns = (
-    containers::id,
-    containers::name,
-    containers::memory_mb,
-    containers::storage_mb,
-    containers::uuid,
-    containers::distro_id,
-    containers::custom_distro_id,
-    containers::custom_distros_storage,
-    containers::tags,
-    servers::name,
-    servers::address,
-    diesel::dsl::Nullable<distros::name>,
-    diesel::dsl::Nullable<custom_distros::name>,
-    containers::fallback_reason,
-    PendingJobs,
-    containers::booted_kind,
-    BootedCustomName,
-);
-
-fn listed_columns() -> ListedColumns {
-    (
-        containers::id,
-        containers::name,
-        containers::memory_mb,
-        containers::storage_mb,
-        containers::uuid,
-        containers::distro_id,
-        containers::custom_distro_id,
-        containers::custom_distros_storage,
-        containers::tags,
-        servers::name,
-        servers::address,
-        distros::name.nullable(),
-        custom_distros::name.nullable(),
-        containers::fallback_reason,
-        PendingJobs,
-        containers::booted_kind,
-        BootedCustomName,
-    )
-}
 
 /// The customer's containers as the lists show them, oldest first. Its type is static, so the
 /// statement is prepared once per connection (a boxed query would be planned on every run).
 #[diesel::dsl::auto_type(no_type_alias)]
 fn listed_query(customer: CustomerId) -> _ {
-    let columns: ListedColumns = listed_columns();
+    let columns: diesel::dsl::AsSelect<ListedContainer, diesel::pg::Pg> =
+        ListedContainer::as_select();
     containers::table
         .inner_join(servers::table)
         .left_join(distros::table)
