@@ -158,8 +158,8 @@ super::fixed_sql_expression!(
     /// The pending jobs of the row's container, counted on the partial index of pending jobs.
     pub PendingJobs: diesel::sql_types::BigInt,
     on containers::id,
-    "(SELECT count(*) FROM jobs j WHERE j.container_id = containers.id \
-       AND j.state IN ('queued', 'running', 'retrying'))"
+    "(SELECT count(*) FROM jobs WHERE jobs.container_id = containers.id \
+       AND jobs.state IN ('queued', 'running', 'retrying'))"
 );
 
 super::fixed_sql_expression!(
@@ -372,4 +372,19 @@ pub fn renew_alarm_key(
     .returning(containers::alarm_key.assume_not_null())
     .get_result(conn)
     .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lists_count_the_same_pending_states_as_the_top_bar() {
+        let sql =
+            diesel::debug_query::<diesel::pg::Pg, _>(&listed_query(CustomerId(1))).to_string();
+        assert!(
+            sql.contains(crate::db::queries::api_jobs::IS_PENDING_SQL),
+            "{sql}"
+        );
+    }
 }
