@@ -24,36 +24,54 @@ pub fn write(
     home_label: &str,
     keys: &[AuthorizedKey],
     owner: Option<u32>,
-) -> Result<(), HostError> {
+) -> Result<KeysFile, HostError> {
     let ssh_label = format!("{home_label}/{SSH_DIR}");
     let ssh = ssh_dir(home, &ssh_label)?;
-    unpack::chown(&ssh, owner).map_err(|e| HostError::io(&ssh_label, e))?;
+    give(&ssh, owner).map_err(|e| HostError::io(&ssh_label, e))?;
 
     let label = format!("{ssh_label}/{FILE}");
+    let text = text_of(keys);
+    if in_place(&ssh, text.as_bytes(), owner) {
+        return Ok(KeysFile::Unchanged);
+    }
     let temp = temp_name();
-    let written = write_temp(&ssh, &temp, keys, owner, true)
+    let written = write_temp(&ssh, &temp, &text, owner, true)
         .and_then(|()| rustix::fs::renameat(&ssh, &temp, &ssh, FILE).map_err(io::Error::from));
     if let Err(error) = written {
         let _ = ssh.remove_file(&temp);
         return Err(rename_error(label, error));
     }
-    sync_dir(&ssh).map_err(|e| HostError::io(label, e))
+    sync_dir(&ssh).map_err(|e| HostError::io(label, e))?;
+    Ok(KeysFile::Written)
+}
+
+/// What [`write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysFile {
+    Written,
+    /// The file already held exactly these keys, as [`write`] leaves it: nothing was written
+    /// and nothing waited for a sync.
+    Unchanged,
 }
 
 /// What [`write`] does up to the rename: the keys are written to a fresh file in `.ssh`, not
 /// yet synced; [`Staged::publish`](crate::host::Staged) renames it into place once a sync has
 /// made it durable. A directory already at the file's name is refused here, as [`write`]
-/// refuses it at the rename.
+/// refuses it at the rename. `None` when the file already holds exactly these keys.
 pub fn stage(
     home: &Dir,
     home_label: &str,
     keys: &[AuthorizedKey],
     owner: Option<u32>,
-) -> Result<crate::host::Staged, HostError> {
+) -> Result<Option<crate::host::Staged>, HostError> {
     let ssh_label = format!("{home_label}/{SSH_DIR}");
     let ssh = ssh_dir(home, &ssh_label)?;
-    unpack::chown(&ssh, owner).map_err(|e| HostError::io(&ssh_label, e))?;
+    give(&ssh, owner).map_err(|e| HostError::io(&ssh_label, e))?;
     let label = format!("{ssh_label}/{FILE}");
+    let text = text_of(keys);
+    if in_place(&ssh, text.as_bytes(), owner) {
+        return Ok(None);
+    }
     match ssh.symlink_metadata(FILE) {
         Ok(meta) if meta.is_dir() => {
             return Err(HostError::refused(
@@ -64,16 +82,70 @@ pub fn stage(
         _ => {}
     }
     let temp = temp_name();
-    if let Err(error) = write_temp(&ssh, &temp, keys, owner, false) {
+    if let Err(error) = write_temp(&ssh, &temp, &text, owner, false) {
         let _ = ssh.remove_file(&temp);
         return Err(HostError::io(label, error));
     }
-    Ok(crate::host::Staged {
+    Ok(Some(crate::host::Staged {
         dir: ssh,
         temp,
         name: FILE.to_owned(),
         label,
-    })
+    }))
+}
+
+/// The file's text: one line per key.
+fn text_of(keys: &[AuthorizedKey]) -> String {
+    let mut text = String::new();
+    for key in keys {
+        text.push_str(key.as_str());
+        text.push('\n');
+    }
+    text
+}
+
+/// `.ssh` given to the container, unless it already has it.
+fn give(ssh: &Dir, owner: Option<u32>) -> io::Result<()> {
+    if let Some(id) = owner {
+        let (uid, gid) = (rustix::fs::Uid::from_raw(id), rustix::fs::Gid::from_raw(id));
+        crate::host::give_unless_owned(ssh, uid, gid)?;
+    }
+    Ok(())
+}
+
+/// Whether `.ssh/uwsgi_authorized_keys` already is what [`write`] would leave: exactly `text`,
+/// in a regular file of its own (one link), mode 0600, owned by `owner`. Then a restart has
+/// nothing to write and no sync to wait for. The file is opened without following a link and
+/// without blocking, so a fifo or a device planted there is never waited on; what it is comes
+/// from the opened descriptor, not from an earlier look.
+fn in_place(ssh: &Dir, text: &[u8], owner: Option<u32>) -> bool {
+    use cap_std::fs::MetadataExt;
+    use std::io::Read;
+
+    let mut options = OpenOptions::new();
+    options.read(true).follow(FollowSymlinks::No).custom_flags(
+        rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOCTTY.bits() as i32,
+    );
+    let Ok(file) = ssh.open_with(FILE, &options) else {
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    let owned = owner.is_none_or(|id| meta.uid() == id && meta.gid() == id);
+    if !meta.is_file()
+        || meta.nlink() != 1
+        || meta.mode() & 0o7777 != 0o600
+        || !owned
+        || meta.len() != text.len() as u64
+    {
+        return false;
+    }
+    let mut found = Vec::with_capacity(text.len() + 1);
+    match file.take(text.len() as u64 + 1).read_to_end(&mut found) {
+        Ok(_) => found == text,
+        Err(_) => false,
+    }
 }
 
 /// A failed rename over the keys file: a directory there is refused, anything else is an
@@ -139,13 +211,7 @@ fn temp_name() -> String {
 
 /// Writes the keys to a new file `temp` in `ssh`: created, never opened through a link,
 /// owned by `owner`, mode 0600, and with `sync` on disk before it is renamed.
-fn write_temp(
-    ssh: &Dir,
-    temp: &str,
-    keys: &[AuthorizedKey],
-    owner: Option<u32>,
-    sync: bool,
-) -> io::Result<()> {
+fn write_temp(ssh: &Dir, temp: &str, text: &str, owner: Option<u32>, sync: bool) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options
         .write(true)
@@ -153,11 +219,6 @@ fn write_temp(
         .mode(0o600)
         .follow(FollowSymlinks::No);
     let mut file = ssh.open_with(temp, &options)?;
-    let mut text = String::new();
-    for key in keys {
-        text.push_str(key.as_str());
-        text.push('\n');
-    }
     file.write_all(text.as_bytes())?;
     unpack::chown(&file, owner)?;
     rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(0o600))?;
@@ -201,7 +262,7 @@ mod tests {
             self.root.path().join(name)
         }
 
-        fn write(&self, keys: &[&str]) -> Result<(), HostError> {
+        fn write(&self, keys: &[&str]) -> Result<KeysFile, HostError> {
             let keys: Vec<AuthorizedKey> = keys
                 .iter()
                 .map(|k| AuthorizedKey::parse(k).unwrap())
@@ -236,6 +297,52 @@ mod tests {
         home.write(&[]).unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
         assert_eq!(home.entries("home/.ssh"), ["uwsgi_authorized_keys"]);
+    }
+
+    #[test]
+    fn the_same_keys_again_leave_the_file_as_it_is() {
+        let home = Home::new();
+        assert_eq!(home.write(&[KEY]).unwrap(), KeysFile::Written);
+        let file = home.path("home/.ssh/uwsgi_authorized_keys");
+        let inode = std::fs::metadata(&file).unwrap().ino();
+        assert_eq!(home.write(&[KEY]).unwrap(), KeysFile::Unchanged);
+        assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode);
+        assert_eq!(home.write(&[]).unwrap(), KeysFile::Written);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+    }
+
+    #[test]
+    fn the_same_text_with_another_mode_or_a_second_link_is_written_again() {
+        let home = Home::new();
+        home.write(&[KEY]).unwrap();
+        let file = home.path("home/.ssh/uwsgi_authorized_keys");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(home.write(&[KEY]).unwrap(), KeysFile::Written);
+        assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o7777, 0o600);
+
+        let elsewhere = home.path("outside/keys");
+        std::fs::hard_link(&file, &elsewhere).unwrap();
+        assert_eq!(home.write(&[KEY]).unwrap(), KeysFile::Written);
+        assert_eq!(std::fs::metadata(&elsewhere).unwrap().nlink(), 1);
+    }
+
+    #[test]
+    fn a_fifo_planted_as_the_file_is_not_waited_on_and_is_replaced() {
+        let home = Home::new();
+        home.write(&[]).unwrap();
+        let file = home.path("home/.ssh/uwsgi_authorized_keys");
+        std::fs::remove_file(&file).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &file,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        // an empty text and an empty fifo would look alike by their size alone
+        assert_eq!(home.write(&[]).unwrap(), KeysFile::Written);
+        assert!(std::fs::symlink_metadata(&file).unwrap().is_file());
     }
 
     #[test]

@@ -79,9 +79,7 @@ impl LocalHost {
     fn give(&self, fd: impl rustix::fd::AsFd, uid: Uid, label: &str) -> Result<(), HostError> {
         if self.give_to_container {
             let (u, g) = Self::owner(uid)?;
-            // directory capabilities may be O_PATH descriptors, which fchown refuses
-            rustix::fs::chownat(fd, "", Some(u), Some(g), rustix::fs::AtFlags::EMPTY_PATH)
-                .map_err(|e| HostError::io(label, io::Error::from(e)))?;
+            crate::host::give_unless_owned(fd, u, g).map_err(|e| HostError::io(label, e))?;
         }
         Ok(())
     }
@@ -627,7 +625,7 @@ impl HostExecutor for LocalHost {
         &self,
         uid: Uid,
         keys: &[crate::domain::authorized_key::AuthorizedKey],
-    ) -> Result<Staged, HostError> {
+    ) -> Result<Option<Staged>, HostError> {
         let home = self.home(uid, true)?;
         let owner = self.image_owner(uid)?;
         crate::host::authorized_keys::stage(&home, &home_label(uid), keys, owner)
@@ -792,7 +790,7 @@ impl HostExecutor for LocalHost {
         &self,
         uid: Uid,
         keys: &[crate::domain::authorized_key::AuthorizedKey],
-    ) -> Result<(), HostError> {
+    ) -> Result<crate::host::authorized_keys::KeysFile, HostError> {
         let home = self.home(uid, true)?;
         let owner = self.image_owner(uid)?;
         crate::host::authorized_keys::write(&home, &home_label(uid), keys, owner)

@@ -30,6 +30,23 @@ use anyhow::Context;
 use crate::domain::image_source::{HomeFile, Sha256Hex};
 use crate::domain::values::{DistroPath, Uid};
 
+/// Gives what `fd` opens to `uid:gid` unless it already belongs to them, and says what it found
+/// before. A chown writes the inode even when nothing changes, and on a busy host that write
+/// waits for the filesystem's journal; every restart would pay it for each directory of the home.
+pub(crate) fn give_unless_owned(
+    fd: impl rustix::fd::AsFd,
+    uid: rustix::fs::Uid,
+    gid: rustix::fs::Gid,
+) -> io::Result<rustix::fs::Stat> {
+    use rustix::fs::{AtFlags, chownat, statat};
+    // directory capabilities may be O_PATH descriptors, which fchown and fstat refuse
+    let stat = statat(&fd, "", AtFlags::EMPTY_PATH)?;
+    if stat.st_uid != uid.as_raw() || stat.st_gid != gid.as_raw() {
+        chownat(&fd, "", Some(uid), Some(gid), AtFlags::EMPTY_PATH)?;
+    }
+    Ok(stat)
+}
+
 /// The executor for this machine and the vassal template, as configured (blocking work done
 /// off the runtime).
 pub async fn open_local(
@@ -283,20 +300,22 @@ pub trait HostExecutor: Send + Sync + 'static {
 
     /// Replaces `<home>/.ssh/uwsgi_authorized_keys` with these keys, one a line (no keys: an
     /// empty file), atomically, mode 0600, owned by the container, never through a link: a
-    /// link or anything but a directory at `.ssh` is refused and nothing is written.
+    /// link or anything but a directory at `.ssh` is refused and nothing is written. A file
+    /// that already is exactly that is left as it is ([`authorized_keys::KeysFile::Unchanged`]).
     fn write_authorized_keys(
         &self,
         uid: Uid,
         keys: &[crate::domain::authorized_key::AuthorizedKey],
-    ) -> Result<(), HostError>;
+    ) -> Result<authorized_keys::KeysFile, HostError>;
 
     /// What [`HostExecutor::write_authorized_keys`] writes, staged for
-    /// [`HostExecutor::publish`] (`.ssh` is made and checked the same way).
+    /// [`HostExecutor::publish`] (`.ssh` is made and checked the same way); `None` when the
+    /// file in place already is exactly that.
     fn stage_authorized_keys(
         &self,
         uid: Uid,
         keys: &[crate::domain::authorized_key::AuthorizedKey],
-    ) -> Result<Staged, HostError>;
+    ) -> Result<Option<Staged>, HostError>;
 
     /// What [`HostExecutor::restart`] writes, staged for [`HostExecutor::publish`].
     fn stage_vassal(&self, uid: Uid, vassal: &vassal::RenderedVassal) -> Result<Staged, HostError>;

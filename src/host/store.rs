@@ -17,7 +17,7 @@
 use std::io;
 
 use cap_fs_ext::DirExt;
-use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, MetadataExt, PermissionsExt};
+use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, PermissionsExt};
 
 use crate::domain::values::Uid;
 use crate::host::HostError;
@@ -118,18 +118,14 @@ impl Maker {
             .map_err(|e| not_a_plain_dir(parent, name, self.label(name), e))?;
         if self.as_root {
             let fix = || -> io::Result<()> {
-                let root = rustix::fs::Uid::ROOT;
-                let group = rustix::fs::Gid::ROOT;
-                rustix::fs::chownat(
+                let found = crate::host::give_unless_owned(
                     &dir,
-                    "",
-                    Some(root),
-                    Some(group),
-                    rustix::fs::AtFlags::EMPTY_PATH,
+                    rustix::fs::Uid::ROOT,
+                    rustix::fs::Gid::ROOT,
                 )?;
-                let opened = dir.open(".")?;
-                if opened.metadata()?.mode() & 0o7777 != mode {
-                    opened.set_permissions(cap_std::fs::Permissions::from_mode(mode))?;
+                if found.st_mode & 0o7777 != mode {
+                    dir.open(".")?
+                        .set_permissions(cap_std::fs::Permissions::from_mode(mode))?;
                 }
                 Ok(())
             };

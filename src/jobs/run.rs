@@ -21,7 +21,7 @@ use crate::db::queries::{events, host_alarms, host_facts, jobs};
 use crate::domain::authorized_key::AuthorizedKey;
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
-use crate::host::authorized_keys::FILE;
+use crate::host::authorized_keys::{FILE, KeysFile};
 use crate::host::deadline::Deadline;
 use crate::host::fetch::Fetcher;
 use crate::host::vassal::{Boot, VassalTemplate};
@@ -657,18 +657,30 @@ impl Runner {
         }
         let target = format!("{}/.ssh/{FILE}", home_label(uid));
         let written = phases::time(Phase::Keys, || match &log.batched {
-            Some(batched) => self
-                .host
-                .stage_authorized_keys(uid, &keys)
-                .map(|staged| batched.staged.borrow_mut().push(staged)),
+            Some(batched) => self.host.stage_authorized_keys(uid, &keys).map(|staged| {
+                let Some(staged) = staged else {
+                    return KeysFile::Unchanged;
+                };
+                batched.staged.borrow_mut().push(staged);
+                KeysFile::Written
+            }),
             None => self.host.write_authorized_keys(uid, &keys),
         });
         match written {
-            Ok(()) => log.step(
+            Ok(KeysFile::Written) => log.step(
                 "ssh keys",
                 &target,
                 Outcome::Ok,
                 &format!("{} written, mode 0600, owned by the container", keys.len()),
+            ),
+            Ok(KeysFile::Unchanged) => log.step(
+                "ssh keys",
+                &target,
+                Outcome::Ok,
+                &format!(
+                    "{} already in place; the file was left as it is",
+                    keys.len()
+                ),
             ),
             Err(HostError::Refused { why, .. }) => {
                 log.step("ssh keys", &target, Outcome::Warning, &why)

@@ -337,7 +337,10 @@ async fn a_staged_key_file_swapped_for_a_fifo_fails_its_publish_without_blocking
     let ssh = home(&app, estate.web.uid()).join(".ssh");
     let keys_before = std::fs::read(ssh.join("uwsgi_authorized_keys")).ok();
 
-    let staged = host.stage_authorized_keys(uid, &[]).unwrap();
+    let staged = host
+        .stage_authorized_keys(uid, &[a_key_web_lacks()])
+        .unwrap()
+        .expect("web has no key yet: the file changes");
     // the customer replaces the staged file in their own .ssh with a fifo before it is synced
     let temp = std::fs::read_dir(&ssh)
         .unwrap()
@@ -374,7 +377,11 @@ async fn in_a_batch_synced_as_a_whole_a_staged_file_swapped_for_a_fifo_fails_alo
 
     // enough files that the batch syncs the filesystem rather than each file
     let staged: Vec<_> = (0..20)
-        .map(|_| host.stage_authorized_keys(uid, &[]).unwrap())
+        .map(|_| {
+            host.stage_authorized_keys(uid, &[a_key_web_lacks()])
+                .unwrap()
+                .expect("web has no key yet: the file changes")
+        })
         .collect();
     let mut temps: Vec<_> = std::fs::read_dir(&ssh)
         .unwrap()
@@ -413,4 +420,12 @@ async fn after_a_restart_of_web(
         distropanel::host::local::LocalHost::open(app.host_root.path(), &config(app).vassals_dir)
             .unwrap();
     (estate, host)
+}
+
+/// A key the estate's web container does not have: staging it changes its key file.
+fn a_key_web_lacks() -> distropanel::domain::authorized_key::AuthorizedKey {
+    distropanel::domain::authorized_key::AuthorizedKey::parse(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFwcT/jWokBqcEoJIzm+JGfvqcxPCg0OQB5y+KIurrHX alice@home",
+    )
+    .unwrap()
 }
