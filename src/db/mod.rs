@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod connection;
+pub mod fixed;
 pub mod health;
 pub mod models;
 pub mod queries;

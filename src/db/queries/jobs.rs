@@ -7,6 +7,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
 
+use crate::db::fixed;
 use crate::db::models::job::{Job, JobKind, NewJob};
 use crate::db::schema::jobs;
 use crate::domain::ids::{ContainerId, CustomerId, JobId, ServerId};
@@ -150,26 +151,29 @@ pub fn claim(
         ServerScope::All => None,
         ServerScope::Only(ids) => Some(ids.iter().map(|s| s.0).collect()),
     };
-    diesel::sql_query(CLAIM)
-        .bind::<Text, _>(worker)
-        .bind::<Double, _>(lease.as_secs_f64())
-        .bind::<Nullable<Array<Integer>>, _>(servers)
-        .bind::<Array<Text>, _>(kinds)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
+    fixed::statement(CLAIM, |q| {
+        q.bind::<Text, _>(worker)
+            .bind::<Double, _>(lease.as_secs_f64())
+            .bind::<Nullable<Array<Integer>>, _>(servers)
+            .bind::<Array<Text>, _>(kinds)
+            .bind::<BigInt, _>(limit)
+    })
+    .load(conn)
 }
 
 /// Extends the leases of the jobs `worker` is running. A job whose row its own attempt has
 /// locked (waiting inside a transaction) is skipped rather than waited for: nobody can claim a
 /// locked row anyway, and the worker loop must not stall.
 pub fn extend_leases(conn: &mut PgConnection, worker: &str, lease: Duration) -> QueryResult<usize> {
-    diesel::sql_query(
+    fixed::statement(
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $2) \
          WHERE id IN (SELECT id FROM jobs WHERE locked_by = $1 AND state = 'running' \
                       FOR UPDATE SKIP LOCKED)",
+        |q| {
+            q.bind::<Text, _>(worker)
+                .bind::<Double, _>(lease.as_secs_f64())
+        },
     )
-    .bind::<Text, _>(worker)
-    .bind::<Double, _>(lease.as_secs_f64())
     .execute(conn)
 }
 
@@ -177,13 +181,12 @@ pub fn extend_leases(conn: &mut PgConnection, worker: &str, lease: Duration) -> 
 /// workers), their claim not counted as an attempt.
 pub fn release(conn: &mut PgConnection, worker: &str, ids: &[JobId]) -> QueryResult<usize> {
     let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-    diesel::sql_query(
+    fixed::statement(
         "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, \
                 attempts = greatest(attempts - 1, 0) \
          WHERE id = ANY($2) AND locked_by = $1 AND state = 'running'",
+        |q| q.bind::<Text, _>(worker).bind::<Array<BigInt>, _>(ids),
     )
-    .bind::<Text, _>(worker)
-    .bind::<Array<BigInt>, _>(ids)
     .execute(conn)
 }
 
@@ -291,7 +294,7 @@ pub fn hold_log_and_record_boot(
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let held: Held = diesel::sql_query(
+    let held: Held = fixed::statement(
         "WITH held AS ( \
              UPDATE jobs SET report = report || $3::jsonb \
              WHERE id = $1 AND locked_by = $2 AND state = 'running' \
@@ -310,14 +313,16 @@ pub fn hold_log_and_record_boot(
              WHERE id = $5 AND EXISTS (SELECT 1 FROM held) \
              RETURNING 1) \
          SELECT count(*) AS n FROM held",
+        |q| {
+            q.bind::<BigInt, _>(job.0)
+                .bind::<Text, _>(worker)
+                .bind::<Jsonb, _>(steps)
+                .bind::<Integer, _>(subject.0.0)
+                .bind::<Integer, _>(subject.1.0)
+                .bind::<Text, _>(boot.kind)
+                .bind::<Nullable<Text>, _>(boot.fallback_reason)
+        },
     )
-    .bind::<BigInt, _>(job.0)
-    .bind::<Text, _>(worker)
-    .bind::<Jsonb, _>(steps)
-    .bind::<Integer, _>(subject.0.0)
-    .bind::<Integer, _>(subject.1.0)
-    .bind::<Text, _>(boot.kind)
-    .bind::<Nullable<Text>, _>(boot.fallback_reason)
     .get_result(conn)?;
     Ok(held.n == 1)
 }
@@ -394,10 +399,10 @@ pub fn finish_restarts(
         return Ok(Vec::new());
     }
     let input = serde_json::to_value(restarts).expect("plain values serialise");
-    let held: Vec<Held> = diesel::sql_query(FINISH_RESTARTS)
-        .bind::<Text, _>(worker)
-        .bind::<Jsonb, _>(input)
-        .load(conn)?;
+    let held: Vec<Held> = fixed::statement(FINISH_RESTARTS, |q| {
+        q.bind::<Text, _>(worker).bind::<Jsonb, _>(input)
+    })
+    .load(conn)?;
     Ok(held.into_iter().map(|h| JobId(h.id)).collect())
 }
 
