@@ -48,6 +48,29 @@ pub const MAX_BATCH: usize = 256;
 /// A claimed job, and when the claim that took it was sent (its lease runs from no earlier).
 type Claimed = (Job, std::time::Instant);
 
+/// When the worker claims next. A claim walks every container with unfinished jobs, so it is
+/// made when something may have become runnable, not after every job that ends: when a
+/// notification comes, at each poll (retries whose backoff ran out, leases of a worker that
+/// died), and after a job ends if the last claim may have missed something because of what
+/// was running or waiting then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Now,
+    /// When a running job ends: its slot is free, or a job behind it may be claimable.
+    WhenAJobEnds,
+    /// At the next notification or poll.
+    Later,
+}
+
+impl Due {
+    fn after_a_job_ended(self) -> Self {
+        match self {
+            Due::Later => Due::Later,
+            Due::Now | Due::WhenAJobEnds => Due::Now,
+        }
+    }
+}
+
 pub struct Worker {
     runner: Arc<Runner>,
     settings: QueueSettings,
@@ -116,6 +139,9 @@ impl Worker {
         let mut report = tokio::time::interval(self.report_every);
         report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reporting: JoinSet<()> = JoinSet::new();
+        let mut poll = tokio::time::interval(self.settings.poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut due = Due::Now;
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.name(), slots, "job worker started");
         loop {
@@ -125,16 +151,20 @@ impl Worker {
                 _ = &mut shutdown => break,
                 _ = std::future::ready(()) => {}
             }
-            self.fill(&mut running, &mut claimed, slots).await;
+            if due != Due::Later {
+                due = self.fill(&mut running, &mut claimed, slots).await;
+            }
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                Some(_) = running.join_next(), if !running.is_empty() => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {
+                    due = due.after_a_job_ended();
+                }
                 _ = heartbeat.tick() => self.heartbeat().await,
                 _ = report.tick() => self.start_report(&mut reporting),
                 Some(_) = reporting.join_next(), if !reporting.is_empty() => {}
-                _ = tokio::time::sleep(self.settings.poll) => {}
-                _ = self.notified(), if claimed.is_empty() => {}
+                _ = poll.tick() => due = Due::Now,
+                _ = self.notified(), if claimed.is_empty() => due = Due::Now,
             }
         }
         tracing::info!(worker = %self.name(), running = running.len(), "job worker stopping");
@@ -153,20 +183,28 @@ impl Worker {
     /// container with unfinished jobs, so it is not made again after every job that ends.
     /// Restarts are claimed up to [`CLAIM_AHEAD`] times the free slots and shared out over
     /// them as batches; other jobs, which run longer, are claimed only for free slots.
-    async fn fill(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Claimed>, slots: usize) {
+    async fn fill(
+        &self,
+        running: &mut JoinSet<()>,
+        claimed: &mut VecDeque<Claimed>,
+        slots: usize,
+    ) -> Due {
         loop {
             self.start(running, claimed, slots);
             let free = slots - running.len();
             if free == 0 || !(running.is_empty() || free * 2 >= slots) {
-                return;
+                return Due::WhenAJobEnds;
             }
+            // a job queued behind one this worker runs, on the same container, is not
+            // claimable until that one ends
+            let behind_running = !running.is_empty();
             let limit = free * CLAIM_AHEAD;
             let claimed_at = std::time::Instant::now();
             let jobs = match self.claim(limit).await {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming jobs failed");
-                    return;
+                    return Due::Later;
                 }
             };
             let full = jobs.len() == limit;
@@ -184,7 +222,11 @@ impl Worker {
             if !full {
                 // nothing more is runnable now: start what was claimed and wait
                 self.start(running, claimed, slots);
-                return;
+                return if behind_running || !claimed.is_empty() {
+                    Due::WhenAJobEnds
+                } else {
+                    Due::Later
+                };
             }
         }
     }
