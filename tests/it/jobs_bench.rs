@@ -334,6 +334,7 @@ async fn bench_scale_reboots_over_fifty_agents() {
         .await;
     assert_eq!(created.status, 201, "{created:?}");
     let bearer = format!("Bearer {}", created.json["token"].as_str().unwrap());
+    distropanel::phases::reset();
     let started = Instant::now();
     let mut posting = tokio::task::JoinSet::new();
     for part in uids.chunks(uids.len().div_ceil(clients)) {
@@ -369,13 +370,47 @@ async fn bench_scale_reboots_over_fifty_agents() {
         agent.stop().await;
     }
     let (p50, p99) = done_latency(&mut conn);
+    let [queued, ran, settled] = phase_medians(&mut conn);
     println!(
-        "bench-scale: {servers} agents, {total} containers, {clients} API clients: accepted {total} reboots in {:.2} s ({:.0}/s); enqueue->done p50 {p50:.0} ms, p99 {p99:.0} ms; drained after {:.2} s; peak connections {peak_db} to the database ({peak_all} on the server, max_connections {})",
+        "bench-scale: {servers} agents, {total} containers, {clients} API clients: accepted {total} reboots in {:.2} s ({:.0}/s); enqueue->done p50 {p50:.0} ms, p99 {p99:.0} ms (medians: enqueue->claimed {queued:.1} ms, claimed->vassal {ran:.1} ms, vassal->done {settled:.1} ms); drained after {:.2} s; peak connections {peak_db} to the database ({peak_all} on the server, max_connections {})",
         accepted.as_secs_f64(),
         total as f64 / accepted.as_secs_f64(),
         drained.as_secs_f64(),
         app.scalar("SELECT current_setting('max_connections')"),
     );
+    println!(
+        "bench-scale: where the agents' time went (thread time summed over all agents, count): {}",
+        distropanel::phases::summary()
+    );
+}
+
+/// The medians, in milliseconds, of a done restart's three stretches: from its creation to
+/// its claim, from the claim to its vassal's rename, and from there to its end.
+fn phase_medians(conn: &mut PgConnection) -> [f64; 3] {
+    #[derive(QueryableByName)]
+    struct Medians {
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        queued: f64,
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        ran: f64,
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        settled: f64,
+    }
+    let ms = |from: &str, to: &str| {
+        format!(
+            "percentile_cont(0.5) WITHIN GROUP \
+             (ORDER BY extract(epoch FROM {to} - {from})::float8 * 1000)"
+        )
+    };
+    let row: Medians = diesel::sql_query(format!(
+        "SELECT {} AS queued, {} AS ran, {} AS settled FROM jobs WHERE state = 'done'",
+        ms("created_at", "started_at"),
+        ms("started_at", "vassal_written_at"),
+        ms("vassal_written_at", "finished_at"),
+    ))
+    .get_result(conn)
+    .unwrap();
+    [row.queued, row.ran, row.settled]
 }
 
 /// p50 and p99 from a job's creation to its end, in milliseconds.
