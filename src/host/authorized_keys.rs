@@ -115,13 +115,18 @@ fn give(ssh: &Dir, owner: Option<u32>) -> io::Result<()> {
 
 /// Whether `.ssh/uwsgi_authorized_keys` already is what [`write`] would leave: exactly `text`,
 /// in a regular file of its own (one link), mode 0600, owned by `owner`. Then a restart has
-/// nothing to write and no sync to wait for. The file is opened without following a link and
-/// without blocking, so a fifo or a device planted there is never waited on; what it is comes
-/// from the opened descriptor, not from an earlier look.
+/// nothing to write and no sync to wait for. Only a regular file is opened, without following a
+/// link and without blocking, so a fifo swapped in meanwhile is never waited on; what it is
+/// comes from the opened descriptor, not from the earlier look.
 fn in_place(ssh: &Dir, text: &[u8], owner: Option<u32>) -> bool {
     use cap_std::fs::MetadataExt;
     use std::io::Read;
 
+    // anything but a regular file is rewritten without being opened at all; the descriptor
+    // below is what decides, in case the entry changed since
+    if !ssh.symlink_metadata(FILE).is_ok_and(|meta| meta.is_file()) {
+        return false;
+    }
     let mut options = OpenOptions::new();
     options.read(true).follow(FollowSymlinks::No).custom_flags(
         rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOCTTY.bits() as i32,
