@@ -49,10 +49,10 @@ pub const MAX_BATCH: usize = 256;
 type Claimed = (Job, std::time::Instant);
 
 /// When the worker claims next. A claim walks every container with unfinished jobs, so it is
-/// made when something may have become runnable, not after every job that ends: when a
-/// notification comes, at each poll (retries whose backoff ran out, leases of a worker that
-/// died), and after a job ends if the last claim may have missed something because of what
-/// was running or waiting then.
+/// made when something may have become runnable, not at every wakeup of the worker (a
+/// heartbeat, a report): when a notification comes, at each poll (retries whose backoff ran
+/// out, leases of a worker that died), and after a job ends unless the last claim found
+/// nothing while nothing ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Due {
     Now,
@@ -195,8 +195,8 @@ impl Worker {
             if free == 0 || !(running.is_empty() || free * 2 >= slots) {
                 return Due::WhenAJobEnds;
             }
-            // a job queued behind one this worker runs, on the same container, is not
-            // claimable until that one ends
+            // a claim takes only the first unfinished job of each container: the jobs queued
+            // behind the ones it took, or behind the ones running, become claimable as those end
             let behind_running = !running.is_empty();
             let limit = free * CLAIM_AHEAD;
             let claimed_at = std::time::Instant::now();
@@ -204,10 +204,11 @@ impl Worker {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming jobs failed");
-                    return Due::Later;
+                    return Due::WhenAJobEnds;
                 }
             };
             let full = jobs.len() == limit;
+            let took_some = !jobs.is_empty();
             let mut other = Vec::new();
             for (n, job) in jobs.into_iter().enumerate() {
                 if n < free || job.kind == JobKind::Restart {
@@ -222,7 +223,7 @@ impl Worker {
             if !full {
                 // nothing more is runnable now: start what was claimed and wait
                 self.start(running, claimed, slots);
-                return if behind_running || !claimed.is_empty() {
+                return if took_some || behind_running || !claimed.is_empty() {
                     Due::WhenAJobEnds
                 } else {
                     Due::Later

@@ -281,3 +281,51 @@ async fn a_link_planted_as_the_key_file_is_replaced_and_what_it_pointed_at_is_un
                 )))
     );
 }
+
+#[tokio::test]
+async fn a_restart_with_the_same_keys_leaves_the_key_file_as_it_is_and_says_so() {
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    let uid = estate.web.uid();
+    let path = format!("/api/containers/{uid}");
+    app.api("kratos")
+        .post(&path, json!({"ssh_keys": [ED25519]}))
+        .await;
+    drain(&app).await;
+    let file = key_file(&app, uid);
+    let written = std::fs::metadata(&file).unwrap().ino();
+
+    let again = restart(&app, &estate.web);
+    drain(&app).await;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().ino(),
+        written,
+        "not replaced"
+    );
+    let lines = report(&app, &again);
+    assert!(
+        lines
+            .iter()
+            .any(|(_, m)| m.ends_with("ok: 1 already in place; the file was left as it is")),
+        "{lines:?}"
+    );
+
+    // the customer changes the file's mode in their home: the next restart writes it again
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let rewritten = restart(&app, &estate.web);
+    drain(&app).await;
+    let lines = report(&app, &rewritten);
+    assert!(
+        lines
+            .iter()
+            .any(|(_, m)| m.ends_with("ok: 1 written, mode 0600, owned by the container")),
+        "{lines:?}"
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_ne!(meta.ino(), written, "replaced");
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        format!("{ED25519}\n")
+    );
+}

@@ -129,3 +129,30 @@ async fn a_worker_with_many_slots_keeps_each_containers_jobs_in_order_on_one_con
     let _ = stop.send(());
     running.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_job_queued_behind_another_of_its_container_runs_as_that_one_ends_not_at_the_poll() {
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    let mut config = config(&app);
+    config.jobs.poll = Duration::from_secs(60);
+    let (stop, running) = start(local_worker(&config, ServerScope::All).await.unwrap());
+    // the worker claims once at start, finds nothing, and waits for a minute
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // one transaction: a single notification, and a claim can only take the first
+    let mut conn = app.conn();
+    diesel::Connection::transaction::<_, diesel::result::Error, _>(&mut conn, |conn| {
+        enqueue(conn, &estate.storage, |c| jobs::ensure_storage_dir(c))?;
+        enqueue(conn, &estate.storage, |c| jobs::restart(c))?;
+        Ok(())
+    })
+    .unwrap();
+    let took = done(&app, 2, Duration::from_secs(30)).await;
+    assert!(
+        took < Duration::from_secs(3),
+        "the second job was claimed when the first ended, not at the poll ({took:?})"
+    );
+    let _ = stop.send(());
+    running.await.unwrap();
+}
