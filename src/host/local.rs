@@ -385,14 +385,19 @@ fn fail_the_rest(results: &mut [Result<(), HostError>], staged: &[Staged], error
 /// Opens `name` in `parent` as a directory without following a link, creating it first when
 /// `create`. A link or a non-directory in its place is refused and left alone.
 fn subdir(parent: &Dir, name: &str, label: &str, create: bool) -> Result<Dir, HostError> {
-    if create {
-        let mut builder = DirBuilder::new();
-        builder.mode(0o755);
-        match parent.create_dir_with(name, &builder) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(HostError::io(label, e)),
-        }
+    // opened first: a directory that exists (every restart's case) costs a lookup, not a
+    // mkdir, which locks the parent (`containers/`, shared by every home) for writing
+    match parent.open_dir_nofollow(name) {
+        Ok(dir) => return Ok(dir),
+        Err(e) if create && e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(explain_open(parent, name, label, e)),
+    }
+    let mut builder = DirBuilder::new();
+    builder.mode(0o755);
+    match parent.create_dir_with(name, &builder) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(HostError::io(label, e)),
     }
     parent
         .open_dir_nofollow(name)

@@ -106,16 +106,23 @@ impl Maker {
     /// A directory of distropanel's: created with `mode`, and when running as root given to
     /// root with exactly that mode, whatever it was before.
     fn root_dir(&self, parent: &Dir, name: &str, mode: u32) -> Result<Dir, HostError> {
-        let mut builder = DirBuilder::new();
-        builder.mode(mode);
-        match parent.create_dir_with(name, &builder) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(HostError::io(self.label(name), e)),
-        }
-        let dir = parent
-            .open_dir_nofollow(name)
-            .map_err(|e| not_a_plain_dir(parent, name, self.label(name), e))?;
+        // opened first: an existing directory costs a lookup, not a mkdir locking the parent
+        let dir = match parent.open_dir_nofollow(name) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut builder = DirBuilder::new();
+                builder.mode(mode);
+                match parent.create_dir_with(name, &builder) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(HostError::io(self.label(name), e)),
+                }
+                parent
+                    .open_dir_nofollow(name)
+                    .map_err(|e| not_a_plain_dir(parent, name, self.label(name), e))?
+            }
+            Err(e) => return Err(not_a_plain_dir(parent, name, self.label(name), e)),
+        };
         if self.as_root {
             let fix = || -> io::Result<()> {
                 let found = crate::host::give_unless_owned(
