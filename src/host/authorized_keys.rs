@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
-use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, OpenOptions, OpenOptionsExt};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 
 use crate::domain::authorized_key::AuthorizedKey;
 use crate::host::{HostError, unpack};
@@ -170,13 +170,7 @@ pub(crate) fn rename_error(label: String, error: io::Error) -> HostError {
 
 /// `.ssh` in `home`, created (0700) when missing, opened without following a link.
 fn ssh_dir(home: &Dir, label: &str) -> Result<Dir, HostError> {
-    let mut builder = DirBuilder::new();
-    builder.mode(0o700);
-    match home.create_dir_with(SSH_DIR, &builder) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(HostError::io(label, e)),
-    }
+    crate::host::make_dir(home, SSH_DIR, 0o700).map_err(|e| HostError::io(label, e))?;
     // looked at first, so a fifo or a device there is never opened at all
     match home.symlink_metadata(SSH_DIR) {
         Ok(meta) if meta.is_symlink() => {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, File, MetadataExt, OpenOptions, OpenOptionsExt};
+use cap_std::fs::{Dir, File, MetadataExt, OpenOptions, OpenOptionsExt};
 
 use crate::domain::image_source::{HomeFile, Sha256Hex};
 use crate::domain::values::{DistroPath, Uid};
@@ -392,13 +392,7 @@ fn subdir(parent: &Dir, name: &str, label: &str, create: bool) -> Result<Dir, Ho
         Err(e) if create && e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(explain_open(parent, name, label, e)),
     }
-    let mut builder = DirBuilder::new();
-    builder.mode(0o755);
-    match parent.create_dir_with(name, &builder) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(HostError::io(label, e)),
-    }
+    crate::host::make_dir(parent, name, 0o755).map_err(|e| HostError::io(label, e))?;
     parent
         .open_dir_nofollow(name)
         .map_err(|e| explain_open(parent, name, label, e))

@@ -30,6 +30,18 @@ use anyhow::Context;
 use crate::domain::image_source::{HomeFile, Sha256Hex};
 use crate::domain::values::{DistroPath, Uid};
 
+/// Makes the directory `name` in `parent` with `mode`. An entry already there is left as it
+/// is: what it is gets checked when it is opened, without following a link.
+pub(crate) fn make_dir(parent: &cap_std::fs::Dir, name: &str, mode: u32) -> io::Result<()> {
+    use cap_std::fs::DirBuilderExt;
+    let mut builder = cap_std::fs::DirBuilder::new();
+    builder.mode(mode);
+    match parent.create_dir_with(name, &builder) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Gives what `fd` opens to `uid:gid` unless it already belongs to them, and says what it found
 /// before. A chown writes the inode even when nothing changes, and on a busy host that write
 /// waits for the filesystem's journal; every restart would pay it for each directory of the home.

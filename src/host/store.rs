@@ -17,7 +17,7 @@
 use std::io;
 
 use cap_fs_ext::DirExt;
-use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, PermissionsExt};
+use cap_std::fs::{Dir, PermissionsExt};
 
 use crate::domain::values::Uid;
 use crate::host::HostError;
@@ -110,13 +110,8 @@ impl Maker {
         let dir = match parent.open_dir_nofollow(name) {
             Ok(dir) => dir,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let mut builder = DirBuilder::new();
-                builder.mode(mode);
-                match parent.create_dir_with(name, &builder) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(HostError::io(self.label(name), e)),
-                }
+                crate::host::make_dir(parent, name, mode)
+                    .map_err(|e| HostError::io(self.label(name), e))?;
                 parent
                     .open_dir_nofollow(name)
                     .map_err(|e| not_a_plain_dir(parent, name, self.label(name), e))?

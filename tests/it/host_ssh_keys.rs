@@ -33,6 +33,14 @@ fn report(app: &TestApp, job: &distropanel::db::models::job::Job) -> Vec<(String
         .collect()
 }
 
+/// Fails unless one of the report's lines ends with `ending`.
+fn assert_a_line_ends_with(lines: &[(String, String)], ending: &str) {
+    assert!(
+        lines.iter().any(|(_, message)| message.ends_with(ending)),
+        "no line ends with {ending:?}: {lines:?}"
+    );
+}
+
 /// Every vassal file on the host, as one text.
 fn all_vassals(app: &TestApp) -> String {
     let dir = app.host_root.path().join("etc/uwsgi/vassals");
@@ -302,24 +310,18 @@ async fn a_restart_with_the_same_keys_leaves_the_key_file_as_it_is_and_says_so()
         written,
         "not replaced"
     );
-    let lines = report(&app, &again);
-    assert!(
-        lines
-            .iter()
-            .any(|(_, m)| m.ends_with("ok: 1 already in place; the file was left as it is")),
-        "{lines:?}"
+    assert_a_line_ends_with(
+        &report(&app, &again),
+        "ok: 1 already in place; the file was left as it is",
     );
 
     // the customer changes the file's mode in their home: the next restart writes it again
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let rewritten = restart(&app, &estate.web);
     drain(&app).await;
-    let lines = report(&app, &rewritten);
-    assert!(
-        lines
-            .iter()
-            .any(|(_, m)| m.ends_with("ok: 1 written, mode 0600, owned by the container")),
-        "{lines:?}"
+    assert_a_line_ends_with(
+        &report(&app, &rewritten),
+        "ok: 1 written, mode 0600, owned by the container",
     );
     let meta = std::fs::metadata(&file).unwrap();
     assert_ne!(meta.ino(), written, "replaced");

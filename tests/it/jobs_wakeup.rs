@@ -39,15 +39,26 @@ async fn done(app: &TestApp, count: i64, limit: Duration) -> Duration {
     started.elapsed()
 }
 
+/// A worker started on an empty queue: it claims once, finds nothing, and would next look
+/// in a minute unless something wakes it.
+async fn an_idle_worker_polling_once_a_minute(
+    app: &TestApp,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut config = config(app);
+    config.jobs.poll = Duration::from_secs(60);
+    let started = start(local_worker(&config, ServerScope::All).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    started
+}
+
 #[tokio::test]
 async fn a_reboot_wakes_an_idle_worker_long_before_its_poll_and_records_the_vassal_time() {
     let app = spawn_app().await;
     let estate = estate(&app);
-    let mut config = config(&app);
-    config.jobs.poll = Duration::from_secs(60);
-    let (stop, running) = start(local_worker(&config, ServerScope::All).await.unwrap());
-    // the worker claims once at start, finds nothing, and waits for a minute
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (stop, running) = an_idle_worker_polling_once_a_minute(&app).await;
 
     let answer = app
         .api("kratos")
@@ -134,11 +145,7 @@ async fn a_worker_with_many_slots_keeps_each_containers_jobs_in_order_on_one_con
 async fn a_job_queued_behind_another_of_its_container_runs_as_that_one_ends_not_at_the_poll() {
     let app = spawn_app().await;
     let estate = estate(&app);
-    let mut config = config(&app);
-    config.jobs.poll = Duration::from_secs(60);
-    let (stop, running) = start(local_worker(&config, ServerScope::All).await.unwrap());
-    // the worker claims once at start, finds nothing, and waits for a minute
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (stop, running) = an_idle_worker_polling_once_a_minute(&app).await;
 
     // one transaction: a single notification, and a claim can only take the first
     let mut conn = app.conn();
