@@ -2,6 +2,7 @@
 //! row, a line in `<home>/logs/emperor.log`, and the job's report).
 
 mod batch;
+pub use batch::BatchOutcome;
 mod images;
 mod progress;
 

@@ -17,7 +17,7 @@ use crate::db::models::job::{Job, JobKind};
 use crate::db::queries::jobs::{self, AfterFailure};
 use crate::domain::ids::JobId;
 use crate::jobs::queue::{self, QueueSettings};
-use crate::jobs::run::{JobError, Runner};
+use crate::jobs::run::{BatchOutcome, JobError, Runner};
 use crate::phases::Phase;
 
 /// How long job attempts ran, by kind and outcome (`done`, `failed`, `lost`); `/metrics`
@@ -51,22 +51,27 @@ type Claimed = (Job, std::time::Instant);
 /// When the worker claims next. A claim walks every container with unfinished jobs, so it is
 /// made when something may have become runnable, not at every wakeup of the worker (a
 /// heartbeat, a report): when a notification comes, at each poll (retries whose backoff ran
-/// out, leases of a worker that died), and after a job ends unless the last claim found
-/// nothing while nothing ran.
+/// out, leases of a worker that died), and as a job ends when a claim is owed or the job says
+/// one is worth making.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Due {
     Now,
-    /// When a running job ends: its slot is free, or a job behind it may be claimable.
+    /// When a running job ends: the last claim was skipped or cut short (slots were busy, the
+    /// claim failed, or it took as many as it asked for), so runnable jobs may be waiting.
     WhenAJobEnds,
-    /// At the next notification or poll.
+    /// At the next notification or poll, or as a job ends that says a job waits behind it.
+    /// The last claim took every runnable job, so what became runnable since is a new job (its
+    /// notification comes), a retry or a dead worker's lease (the poll), or a job queued behind
+    /// one of this worker's own (it ends saying so: [`crate::jobs::run::BatchOutcome`]).
     Later,
 }
 
 impl Due {
-    fn after_a_job_ended(self) -> Self {
+    /// `claim_again`: the job that ended says a claim is worth making now.
+    fn after_a_job_ended(self, claim_again: bool) -> Self {
         match self {
-            Due::Later => Due::Later,
-            Due::Now | Due::WhenAJobEnds => Due::Now,
+            Due::Later if !claim_again => Due::Later,
+            Due::Now | Due::WhenAJobEnds | Due::Later => Due::Now,
         }
     }
 }
@@ -133,7 +138,8 @@ impl Worker {
     /// Runs until `shutdown` resolves, then waits for the jobs it is running.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let slots = self.settings.slots.max(1);
-        let mut running: JoinSet<()> = JoinSet::new();
+        // each running job resolves to whether a claim is worth making as it ends
+        let mut running: JoinSet<bool> = JoinSet::new();
         let mut claimed = VecDeque::new();
         let mut heartbeat = tokio::time::interval(self.settings.lease / 3);
         let mut report = tokio::time::interval(self.report_every);
@@ -151,14 +157,17 @@ impl Worker {
                 _ = &mut shutdown => break,
                 _ = std::future::ready(()) => {}
             }
-            if due != Due::Later {
+            if due == Due::Later {
+                self.start(&mut running, &mut claimed, slots);
+            } else {
                 due = self.fill(&mut running, &mut claimed, slots).await;
             }
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                Some(_) = running.join_next(), if !running.is_empty() => {
-                    due = due.after_a_job_ended();
+                Some(ended) = running.join_next(), if !running.is_empty() => {
+                    // a task that died (it logged why) may have left anything behind
+                    due = due.after_a_job_ended(ended.unwrap_or(true));
                 }
                 _ = heartbeat.tick() => self.heartbeat().await,
                 _ = report.tick() => self.start_report(&mut reporting),
@@ -185,7 +194,7 @@ impl Worker {
     /// them as batches; other jobs, which run longer, are claimed only for free slots.
     async fn fill(
         &self,
-        running: &mut JoinSet<()>,
+        running: &mut JoinSet<bool>,
         claimed: &mut VecDeque<Claimed>,
         slots: usize,
     ) -> Due {
@@ -196,8 +205,8 @@ impl Worker {
                 return Due::WhenAJobEnds;
             }
             // a claim takes only the first unfinished job of each container: the jobs queued
-            // behind the ones it took, or behind the ones running, become claimable as those end
-            let behind_running = !running.is_empty();
+            // behind the ones it took, or behind the ones running, become claimable as those
+            // end, which say so
             let limit = free * CLAIM_AHEAD;
             let claimed_at = std::time::Instant::now();
             let jobs = match self.claim(limit).await {
@@ -208,7 +217,6 @@ impl Worker {
                 }
             };
             let full = jobs.len() == limit;
-            let took_some = !jobs.is_empty();
             let mut other = Vec::new();
             for (n, job) in jobs.into_iter().enumerate() {
                 if n < free || job.kind == JobKind::Restart {
@@ -217,13 +225,15 @@ impl Worker {
                     other.push(job.id);
                 }
             }
-            if !other.is_empty() {
+            let gave_back = !other.is_empty();
+            if gave_back {
                 self.release(other).await;
             }
             if !full {
-                // nothing more is runnable now: start what was claimed and wait
+                // nothing more is runnable now but what was given back for want of a slot:
+                // start what was claimed and wait
                 self.start(running, claimed, slots);
-                return if took_some || behind_running || !claimed.is_empty() {
+                return if gave_back {
                     Due::WhenAJobEnds
                 } else {
                     Due::Later
@@ -234,7 +244,7 @@ impl Worker {
 
     /// Starts claimed jobs, oldest first, while a slot is free. Restarts waiting in a row run
     /// as one batch in one slot, the waiting ones shared out over the free slots.
-    fn start(&self, running: &mut JoinSet<()>, claimed: &mut VecDeque<Claimed>, slots: usize) {
+    fn start(&self, running: &mut JoinSet<bool>, claimed: &mut VecDeque<Claimed>, slots: usize) {
         let batchable =
             |job: &Job| job.kind == JobKind::Restart && job.attempts <= job.max_attempts;
         while running.len() < slots {
@@ -343,7 +353,7 @@ impl Worker {
         &self,
         batch: Vec<Job>,
         claimed_at: std::time::Instant,
-    ) -> impl Future<Output = ()> + Send + 'static {
+    ) -> impl Future<Output = bool> + Send + 'static {
         let runner = self.runner.clone();
         let backoff = self.settings.backoff;
         let lease = self.settings.lease;
@@ -351,18 +361,21 @@ impl Worker {
         async move {
             let settled = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
-                let results = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     runner.run_restarts(&batch, lease_safe)
                 }))
                 .unwrap_or_else(|panic| {
                     let message = panic_message(panic.as_ref());
-                    batch
-                        .iter()
-                        .map(|_| Err(JobError::Panic(message.clone())))
-                        .collect()
+                    BatchOutcome {
+                        results: batch
+                            .iter()
+                            .map(|_| Err(JobError::Panic(message.clone())))
+                            .collect(),
+                        claim_again: true,
+                    }
                 });
                 let seconds = started.elapsed().as_secs_f64();
-                for (job, result) in batch.iter().zip(results) {
+                for (job, result) in batch.iter().zip(outcome.results) {
                     observe(job, &result, seconds);
                     let span = tracing::info_span!(
                         "job",
@@ -373,15 +386,19 @@ impl Worker {
                     let _entered = span.enter();
                     record(&runner, job, result, backoff);
                 }
+                outcome.claim_again
             })
             .await;
-            if let Err(e) = settled {
+            settled.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "a batch's thread died");
-            }
+                true
+            })
         }
     }
 
-    fn execute(&self, job: Job) -> impl Future<Output = ()> + Send + 'static {
+    /// Runs one job as [`settle`] does. As it ends, a claim is always worth making: what it
+    /// did (an install queues restarts, a failure lets the job behind it run) is not tracked.
+    fn execute(&self, job: Job) -> impl Future<Output = bool> + Send + 'static {
         let runner = self.runner.clone();
         let backoff = self.settings.backoff;
         async move {
@@ -389,6 +406,7 @@ impl Worker {
             if let Err(e) = settled {
                 tracing::error!(error = %e, "a job's thread died");
             }
+            true
         }
     }
 }

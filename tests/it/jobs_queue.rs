@@ -102,6 +102,51 @@ async fn one_containers_jobs_run_in_order_different_containers_in_parallel() {
 }
 
 #[tokio::test]
+async fn a_batch_of_restarts_marked_done_says_which_have_a_job_waiting_behind() {
+    let app = spawn_app().await;
+    let estate = estate(&app);
+    let mut conn = app.conn();
+    let web_restart = restart(&app, &estate.web);
+    let storage_restart = restart(&app, &estate.storage);
+    enqueue(&mut conn, &estate.storage, |c| jobs::ensure_storage_dir(c)).unwrap();
+    let lease = Duration::from_secs(60);
+    let claimed = queue::claim(&mut conn, "w1", &ServerScope::All, &KINDS, 10, lease).unwrap();
+    assert_eq!(claimed.len(), 2, "the first job of each container");
+
+    let finished = |job: &distropanel::db::models::job::Job| queue::FinishedRestart {
+        id: job.id,
+        customer_id: job.customer_id,
+        container_id: job.container_id,
+        steps: serde_json::json!([]),
+        boot_kind: None,
+        fallback_reason: None,
+        vassal_written_at: None,
+    };
+    let batch = [finished(&web_restart), finished(&storage_restart)];
+    // a worker that does not hold them marks nothing
+    assert!(
+        queue::finish_restarts(&mut conn, "w2", &batch)
+            .unwrap()
+            .is_empty()
+    );
+    let mut held = queue::finish_restarts(&mut conn, "w1", &batch).unwrap();
+    held.sort_by_key(|h| h.id);
+    assert_eq!(
+        held,
+        vec![
+            queue::HeldRestart {
+                id: web_restart.id,
+                behind: false
+            },
+            queue::HeldRestart {
+                id: storage_restart.id,
+                behind: true
+            },
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_job_whose_worker_died_is_taken_again_when_its_lease_expires() {
     let app = spawn_app().await;
     let estate = estate(&app);

@@ -345,7 +345,9 @@ pub struct FinishedRestart {
 
 /// The statement [`finish_restarts`] runs: `$1` worker, `$2` the restarts as a JSON array of
 /// [`FinishedRestart`]. The containers are locked in id order first, so two batches (or a
-/// batch and a change to several containers) cannot deadlock.
+/// batch and a change to several containers) cannot deadlock. Each restart marked done comes
+/// back with whether a job of its container waits behind it (the statement's snapshot still
+/// sees the restart itself running, so it never counts as waiting).
 pub const FINISH_RESTARTS: &str = "WITH input AS ( \
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(id bigint, customer_id int, \
              container_id int, steps jsonb, boot_kind text, fallback_reason text, \
@@ -380,30 +382,36 @@ pub const FINISH_RESTARTS: &str = "WITH input AS ( \
          WHERE c.id = i.container_id AND i.boot_kind IS NOT NULL \
            AND c.id IN (SELECT id FROM locked) \
          RETURNING 1) \
-     SELECT id FROM held";
+     SELECT h.id, EXISTS (SELECT 1 FROM input i JOIN jobs b ON b.container_id = i.container_id \
+                          WHERE i.id = h.id AND b.state IN ('queued', 'retrying')) AS behind \
+     FROM held h";
+
+/// A restart [`finish_restarts`] marked done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct HeldRestart {
+    #[diesel(sql_type = BigInt)]
+    pub id: JobId,
+    /// A job of its container was queued (or waits to retry) behind it, and can be claimed now.
+    #[diesel(sql_type = Bool)]
+    pub behind: bool,
+}
 
 /// Marks a batch of restarts done with their last steps, recording what each container boots
 /// and when its vassal was written, in one statement: only the restarts `worker` still holds
-/// change anything. Returns the ids of those.
+/// change anything. Returns those.
 pub fn finish_restarts(
     conn: &mut PgConnection,
     worker: &str,
     restarts: &[FinishedRestart],
-) -> QueryResult<Vec<JobId>> {
-    #[derive(QueryableByName)]
-    struct Held {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
+) -> QueryResult<Vec<HeldRestart>> {
     if restarts.is_empty() {
         return Ok(Vec::new());
     }
     let input = serde_json::to_value(restarts).expect("plain values serialise");
-    let held: Vec<Held> = fixed::statement(FINISH_RESTARTS, |q| {
+    fixed::statement(FINISH_RESTARTS, |q| {
         q.bind::<Text, _>(worker).bind::<Jsonb, _>(input)
     })
-    .load(conn)?;
-    Ok(held.into_iter().map(|h| JobId(h.id)).collect())
+    .load(conn)
 }
 
 /// Whether an earlier attempt of the job recorded `step` (e.g. stored its alarms).

@@ -18,6 +18,13 @@ use crate::phases::{self, Phase};
 
 use super::{Batched, JobError, Log, Outcome, Runner, Subject, Subjected, vassal_written};
 
+/// What became of a batch: each restart's outcome, in order, and whether the worker should
+/// claim as the batch ends (a job waits behind one of its restarts, or one did not end done).
+pub struct BatchOutcome {
+    pub results: Vec<Result<(), JobError>>,
+    pub claim_again: bool,
+}
+
 /// A restart of the batch, and how far it got.
 struct Member<'a> {
     log: Log<'a>,
@@ -32,14 +39,26 @@ impl Runner {
     /// batch and returns each one's outcome, in order. Nothing is renamed into place after
     /// `lease_safe`, before which the claim's lease cannot have run out: past it, the batch's
     /// jobs are left to whoever holds them now ([`JobError::Lost`]). Blocking.
-    pub fn run_restarts(&self, restarts: &[Job], lease_safe: Instant) -> Vec<Result<(), JobError>> {
+    pub fn run_restarts(&self, restarts: &[Job], lease_safe: Instant) -> BatchOutcome {
         let started = Instant::now();
-        let results = self.run_batch(restarts, lease_safe);
+        let mut behind = false;
+        let results = self.run_batch(restarts, lease_safe, &mut behind);
         phases::add(Phase::Batch, started);
-        results
+        // a restart that did not end done may be retried or fail for good, which lets a job
+        // queued behind it run: only a batch done in full knows nothing waits behind it
+        let claim_again = behind || results.iter().any(Result::is_err);
+        BatchOutcome {
+            results,
+            claim_again,
+        }
     }
 
-    fn run_batch(&self, restarts: &[Job], lease_safe: Instant) -> Vec<Result<(), JobError>> {
+    fn run_batch(
+        &self,
+        restarts: &[Job],
+        lease_safe: Instant,
+        behind: &mut bool,
+    ) -> Vec<Result<(), JobError>> {
         let ids: Vec<_> = restarts.iter().filter_map(|job| job.container_id).collect();
         let read = Instant::now();
         let facts = match self
@@ -123,7 +142,7 @@ impl Runner {
         for member in &members {
             member.log.write_lines();
         }
-        self.finish_batch(&mut members);
+        *behind = self.finish_batch(&mut members);
         members
             .into_iter()
             .map(|m| m.result.unwrap_or(Ok(())))
@@ -207,8 +226,9 @@ impl Runner {
     }
 
     /// Marks every member still on its way done, in one statement; one the worker no longer
-    /// holds is lost, and a failed statement fails them all (they run again).
-    fn finish_batch(&self, members: &mut [Member]) {
+    /// holds is lost, and a failed statement fails them all (they run again). True when a job
+    /// waits behind one of those marked done.
+    fn finish_batch(&self, members: &mut [Member]) -> bool {
         let finished: Vec<jobs::FinishedRestart> = members
             .iter()
             .filter(|m| m.result.is_none())
@@ -227,7 +247,7 @@ impl Runner {
             })
             .collect();
         if finished.is_empty() {
-            return;
+            return false;
         }
         let held = phases::time(Phase::Finish, || {
             self.pool
@@ -238,19 +258,21 @@ impl Runner {
         match held {
             Ok(held) => {
                 for member in members.iter_mut().filter(|m| m.result.is_none()) {
-                    member.result = Some(if held.contains(&member.log.job.id) {
+                    member.result = Some(if held.iter().any(|h| h.id == member.log.job.id) {
                         member.log.pending.borrow_mut().clear();
                         Ok(())
                     } else {
                         Err(JobError::Lost)
                     });
                 }
+                held.iter().any(|h| h.behind)
             }
             Err(e) => {
                 let message = e.to_string();
                 for member in members.iter_mut().filter(|m| m.result.is_none()) {
                     member.result = Some(Err(JobError::Batch(message.clone())));
                 }
+                true
             }
         }
     }
