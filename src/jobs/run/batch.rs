@@ -25,6 +25,19 @@ pub struct BatchOutcome {
     pub claim_again: bool,
 }
 
+impl BatchOutcome {
+    /// `behind`: a job waits behind one of the restarts marked done.
+    fn new(results: Vec<Result<(), JobError>>, behind: bool) -> Self {
+        // a restart that did not end done may be retried or fail for good, which lets a job
+        // queued behind it run: only a batch done in full knows nothing waits behind it
+        let claim_again = behind || results.iter().any(Result::is_err);
+        BatchOutcome {
+            results,
+            claim_again,
+        }
+    }
+}
+
 /// A restart of the batch, and how far it got.
 struct Member<'a> {
     log: Log<'a>,
@@ -41,24 +54,12 @@ impl Runner {
     /// jobs are left to whoever holds them now ([`JobError::Lost`]). Blocking.
     pub fn run_restarts(&self, restarts: &[Job], lease_safe: Instant) -> BatchOutcome {
         let started = Instant::now();
-        let mut behind = false;
-        let results = self.run_batch(restarts, lease_safe, &mut behind);
+        let outcome = self.run_batch(restarts, lease_safe);
         phases::add(Phase::Batch, started);
-        // a restart that did not end done may be retried or fail for good, which lets a job
-        // queued behind it run: only a batch done in full knows nothing waits behind it
-        let claim_again = behind || results.iter().any(Result::is_err);
-        BatchOutcome {
-            results,
-            claim_again,
-        }
+        outcome
     }
 
-    fn run_batch(
-        &self,
-        restarts: &[Job],
-        lease_safe: Instant,
-        behind: &mut bool,
-    ) -> Vec<Result<(), JobError>> {
+    fn run_batch(&self, restarts: &[Job], lease_safe: Instant) -> BatchOutcome {
         let ids: Vec<_> = restarts.iter().filter_map(|job| job.container_id).collect();
         let read = Instant::now();
         let facts = match self
@@ -70,10 +71,10 @@ impl Runner {
             Ok(facts) => facts,
             Err(e) => {
                 let message = e.to_string();
-                return restarts
+                let failed = restarts
                     .iter()
-                    .map(|_| Err(JobError::Batch(message.clone())))
-                    .collect();
+                    .map(|_| Err(JobError::Batch(message.clone())));
+                return BatchOutcome::new(failed.collect(), false);
             }
         };
         phases::add(Phase::Facts, read);
@@ -102,10 +103,10 @@ impl Runner {
                 member.log.write_lines();
             }
             // dropping what was staged removes it
-            return members
+            let left = members
                 .into_iter()
-                .map(|m| m.result.unwrap_or(Err(JobError::Lost)))
-                .collect();
+                .map(|m| m.result.unwrap_or(Err(JobError::Lost)));
+            return BatchOutcome::new(left.collect(), false);
         }
         let published = self.host.publish(staged);
         let written_at = chrono::Utc::now();
@@ -142,11 +143,9 @@ impl Runner {
         for member in &members {
             member.log.write_lines();
         }
-        *behind = self.finish_batch(&mut members);
-        members
-            .into_iter()
-            .map(|m| m.result.unwrap_or(Ok(())))
-            .collect()
+        let behind = self.finish_batch(&mut members);
+        let results = members.into_iter().map(|m| m.result.unwrap_or(Ok(())));
+        BatchOutcome::new(results.collect(), behind)
     }
 
     /// The steps of one restart of the batch, up to its staged files.
