@@ -1,6 +1,5 @@
 //! Jobs as their customer reads them through the API. (The queue itself is `jobs.rs`.)
 
-use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use crate::db::models::job::Job;
@@ -52,24 +51,6 @@ pub fn find_for_customer(
         .select(Job::as_select())
         .first(conn)
         .optional()
-}
-
-/// How many unfinished jobs each of the customer's containers has (absent: none); with
-/// `container`, only that one.
-pub fn pending_counts(
-    conn: &mut PgConnection,
-    customer: CustomerId,
-    container: Option<ContainerId>,
-) -> QueryResult<Vec<(Option<ContainerId>, i64)>> {
-    let pending = jobs::table
-        .filter(jobs::customer_id.eq(customer))
-        .filter(IsPending)
-        .group_by(jobs::container_id)
-        .select((jobs::container_id, count_star()));
-    match container {
-        Some(container) => pending.filter(jobs::container_id.eq(container)).load(conn),
-        None => pending.load(conn),
-    }
 }
 
 #[cfg(test)]

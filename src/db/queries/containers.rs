@@ -207,11 +207,15 @@ pub fn listed_for_customer(
     }
 }
 
-pub fn view_for_customer(
-    conn: &mut PgConnection,
-    customer: CustomerId,
-    id: ContainerId,
-) -> QueryResult<Option<ContainerView>> {
+/// The customer's container `id` with its server and distros beside it, or nothing.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn one_viewed(customer: CustomerId, id: ContainerId) -> _ {
+    let of_customer: diesel::dsl::And<
+        diesel::dsl::Eq<containers::id, ContainerId>,
+        diesel::dsl::Eq<containers::customer_id, CustomerId>,
+    > = containers::id
+        .eq(id)
+        .and(containers::customer_id.eq(customer));
     containers::table
         .inner_join(servers::table)
         .left_join(distros::table)
@@ -220,14 +224,55 @@ pub fn view_for_customer(
                 .nullable()
                 .eq(containers::custom_distro_id)),
         )
-        .filter(
-            containers::id
-                .eq(id)
-                .and(containers::customer_id.eq(customer)),
-        )
+        .filter(of_customer)
+}
+
+pub fn view_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+) -> QueryResult<Option<ContainerView>> {
+    one_viewed(customer, id)
         .select(view_columns())
         .first(conn)
         .optional()
+}
+
+/// As [`view_for_customer`], with how many of the container's jobs are pending, in the same
+/// statement.
+pub fn view_with_pending_for_customer(
+    conn: &mut PgConnection,
+    customer: CustomerId,
+    id: ContainerId,
+) -> QueryResult<Option<(ContainerView, i64)>> {
+    let (columns, pending) = (view_columns(), PendingJobs);
+    one_viewed(customer, id)
+        .select((
+            columns.0, columns.1, columns.2, columns.3, columns.4, pending,
+        ))
+        .first::<(
+            Container,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+        )>(conn)
+        .optional()
+        .map(|row| {
+            row.map(
+                |(container, server_name, server_address, distro, custom, pending)| {
+                    let view = ContainerView {
+                        container,
+                        server_name,
+                        server_address,
+                        distro_name: distro,
+                        custom_distro_name: custom,
+                    };
+                    (view, pending)
+                },
+            )
+        })
 }
 
 /// The customer's container, locked until the transaction ends.

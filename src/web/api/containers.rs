@@ -1,7 +1,6 @@
 //! `/api/containers`: a customer's containers, their settings, and the changes that restart
 //! them (storage toggle, distro, custom distro, ssh keys, reboot).
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,8 +11,8 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::guard::ApiCaller;
 use crate::db;
+use crate::db::queries::containers;
 use crate::db::queries::containers::{ContainerView, ListedContainer};
-use crate::db::queries::{api_jobs, containers};
 use crate::domain::commands::{ContainerFields, UpdateContainer};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::domain::values::Uid;
@@ -157,12 +156,6 @@ fn detail(view: ContainerView, base_uid: u32, pending: i64) -> ContainerDetail {
     }
 }
 
-fn pending_map(rows: Vec<(Option<ContainerId>, i64)>) -> HashMap<ContainerId, i64> {
-    rows.into_iter()
-        .filter_map(|(id, n)| id.map(|id| (id, n)))
-        .collect()
-}
-
 /// `?tags=a,b`: containers carrying any of the tags. A tag no container can carry (empty,
 /// with control characters) matches nothing.
 fn tags_filter(query: &QueryMap) -> Option<Vec<String>> {
@@ -207,13 +200,9 @@ fn load_detail(
     id: ContainerId,
     base_uid: u32,
 ) -> Result<ContainerDetail, AppError> {
-    let view = containers::view_for_customer(conn, customer, id)?.ok_or(AppError::NotFound)?;
-    let pending = pending_map(api_jobs::pending_counts(conn, customer, Some(id))?);
-    Ok(detail(
-        view,
-        base_uid,
-        pending.get(&id).copied().unwrap_or(0),
-    ))
+    let (view, pending) = containers::view_with_pending_for_customer(conn, customer, id)?
+        .ok_or(AppError::NotFound)?;
+    Ok(detail(view, base_uid, pending))
 }
 
 #[utoipa::path(get, path = "/api/containers/{uid}", operation_id = "containers_show", tag = "containers",
