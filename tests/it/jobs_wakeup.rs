@@ -11,7 +11,7 @@ use distropanel::jobs;
 use distropanel::jobs::worker::local_worker;
 use serde_json::json;
 
-use crate::helpers::{Made, TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 use crate::host_fixtures::*;
 
 /// Starts `worker`; the returned sender stops it.
@@ -145,49 +145,33 @@ async fn a_worker_with_many_slots_keeps_each_containers_jobs_in_order_on_one_con
 
 #[tokio::test]
 async fn a_job_queued_behind_another_of_its_container_runs_as_that_one_ends_not_at_the_poll() {
-    let app = spawn_app().await;
-    let estate = estate(&app);
-    runs_as_the_one_ahead_ends(
-        &app,
-        &estate.storage,
-        |c| jobs::ensure_storage_dir(c),
-        |c| jobs::restart(c),
-    )
-    .await;
+    runs_as_the_one_ahead_ends(|c| jobs::ensure_storage_dir(c), |c| jobs::restart(c)).await;
 }
 
 #[tokio::test]
 async fn a_job_queued_behind_a_restart_runs_as_the_restart_ends_not_at_the_poll() {
-    let app = spawn_app().await;
-    let estate = estate(&app);
     // restarts run as batches, which end by saying whether a job waits behind one of theirs
-    runs_as_the_one_ahead_ends(
-        &app,
-        &estate.storage,
-        |c| jobs::restart(c),
-        |c| jobs::ensure_storage_dir(c),
-    )
-    .await;
+    runs_as_the_one_ahead_ends(|c| jobs::restart(c), |c| jobs::ensure_storage_dir(c)).await;
 }
 
-/// Queues `ahead` then `behind` for `container` in one transaction (one notification, and a
-/// claim can only take the first) before an idle worker that polls once a minute: both are
-/// done within seconds.
+/// Queues `ahead` then `behind` for a storage container in one transaction (one notification,
+/// and a claim can only take the first) before an idle worker that polls once a minute: both
+/// are done within seconds.
 async fn runs_as_the_one_ahead_ends(
-    app: &TestApp,
-    container: &Made,
     ahead: impl FnOnce(&Container) -> NewJob,
     behind: impl FnOnce(&Container) -> NewJob,
 ) {
-    let (stop, running) = an_idle_worker_polling_once_a_minute(app).await;
+    let app = spawn_app().await;
+    let container = estate(&app).storage;
+    let (stop, running) = an_idle_worker_polling_once_a_minute(&app).await;
     let mut conn = app.conn();
     diesel::Connection::transaction::<_, diesel::result::Error, _>(&mut conn, |conn| {
-        enqueue(conn, container, ahead)?;
-        enqueue(conn, container, behind)?;
+        enqueue(conn, &container, ahead)?;
+        enqueue(conn, &container, behind)?;
         Ok(())
     })
     .unwrap();
-    let took = done(app, 2, Duration::from_secs(30)).await;
+    let took = done(&app, 2, Duration::from_secs(30)).await;
     assert!(
         took < Duration::from_secs(3),
         "the job behind was claimed when the one ahead ended, not at the poll ({took:?})"

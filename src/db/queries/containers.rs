@@ -245,11 +245,11 @@ pub fn view_with_pending_for_customer(
     customer: CustomerId,
     id: ContainerId,
 ) -> QueryResult<Option<(ContainerView, i64)>> {
-    let (columns, pending) = (view_columns(), PendingJobs);
+    // a nested select (the view's tuple, then the count) does not load into a nested tuple
+    // when the view holds a `Selectable`, so its columns are spread out here
+    let (container, server, address, distro, custom) = view_columns();
     one_viewed(customer, id)
-        .select((
-            columns.0, columns.1, columns.2, columns.3, columns.4, pending,
-        ))
+        .select((container, server, address, distro, custom, PendingJobs))
         .first::<(
             Container,
             String,
