@@ -68,6 +68,10 @@ pub struct Settings {
     #[arg(long, env = "DISTROPANEL_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Customers' container rows kept in memory for the lists, over all customers (0: none).
+    #[arg(long, env = "DISTROPANEL_LIST_ROWS", default_value_t = 20_000)]
+    pub list_rows: usize,
+
     /// Log format.
     #[arg(long, env = "DISTROPANEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -364,6 +368,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub db_pool: u32,
     pub workers: Option<usize>,
+    /// Container rows the lists keep in memory, over all customers.
+    pub list_rows: usize,
     pub vassal_template: Option<PathBuf>,
     pub local_servers: LocalServers,
     pub jobs: JobSettings,
@@ -544,6 +550,7 @@ impl Settings {
             secure_cookies: self.secure_cookies,
             db_pool: self.db_pool,
             workers: self.workers,
+            list_rows: self.list_rows,
             vassal_template: self.vassal_template.as_deref().map(absolute).transpose()?,
             local_servers: LocalServers::parse(self.local_servers.as_deref()),
             jobs,

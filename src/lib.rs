@@ -41,6 +41,8 @@ pub struct AppState {
     pub vassal_template: Arc<VassalTemplate>,
     /// Login limits and the bound on password verifications.
     pub login_gate: Arc<auth::throttle::LoginGate>,
+    /// Customers' container lists, kept between requests.
+    pub container_lists: Arc<web::container_lists::ContainerLists>,
 }
 
 /// A bound, not yet running, web server.
@@ -70,12 +72,14 @@ impl Application {
         let job_retention = config.jobs.retention;
         let audit_retention = config.audit_retention;
         let login_gate = Arc::new(auth::throttle::LoginGate::new(&config.login));
+        let container_lists = web::container_lists::ContainerLists::new(config.list_rows);
         let state = aweb::Data::new(AppState {
             pool: pool.clone(),
             config,
             host,
             vassal_template,
             login_gate: login_gate.clone(),
+            container_lists,
         });
         // one per process, shared by every worker: the key of its fingerprints dies with it
         let verified_credentials = aweb::Data::new(auth::basic::CredentialCache::new());

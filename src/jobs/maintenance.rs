@@ -1,10 +1,10 @@
 //! Housekeeping every web node does now and then: dropping image uploads no job will read,
 //! finished jobs older than the retention (their steps stay in the operation log), and audit
-//! entries older than theirs.
+//! entries older than theirs, and folding each customer's list changes into one row.
 
 use std::time::Duration;
 
-use crate::db::queries::{audit, image_uploads, jobs};
+use crate::db::queries::{audit, image_uploads, jobs, list_changes};
 use crate::db::{self, PgPool};
 use crate::error::Error;
 
@@ -20,6 +20,8 @@ pub struct Swept {
     pub uploads: usize,
     pub jobs: usize,
     pub audit: usize,
+    /// List change rows folded into others.
+    pub list_changes: usize,
 }
 
 /// One sweep; `retention` of `None` keeps finished jobs forever.
@@ -43,10 +45,12 @@ pub async fn sweep(pool: &PgPool, retention: Option<Duration>) -> Result<Swept, 
             }
         }
     }
+    let list_changes = db::run(pool, |conn| list_changes::fold(conn).map_err(Error::from)).await?;
     Ok(Swept {
         uploads,
         jobs: pruned,
         audit: 0,
+        list_changes,
     })
 }
 
@@ -88,11 +92,13 @@ pub async fn sweep_forever(
                 uploads: 0,
                 jobs: 0,
                 audit: 0,
+                list_changes: _,
             }) => {}
             Ok(swept) => tracing::info!(
                 uploads = swept.uploads,
                 jobs = swept.jobs,
                 audit = swept.audit,
+                list_changes = swept.list_changes,
                 "dropped abandoned image uploads, old finished jobs and old audit entries"
             ),
             Err(error) => tracing::warn!(?error, "the maintenance sweep failed"),

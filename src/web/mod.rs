@@ -5,6 +5,7 @@ mod actor;
 pub mod api;
 pub mod assets;
 pub mod confirm;
+pub mod container_lists;
 pub mod csrf;
 pub mod error;
 pub mod extract;

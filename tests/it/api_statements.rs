@@ -241,8 +241,9 @@ async fn the_container_lists_and_the_dashboard_take_a_statement_for_the_caller_a
             ("GET /api/containers (bearer)", bearer)
         ],
         [
-            // the top bar's job indicator is the one more a page with counts may take
-            ("GET /containers (session)", 3),
+            // the list's state, with the top bar's job counts, and rows kept since the last
+            // change (the first load reads them)
+            ("GET /containers (session)", 2),
             // the summary with its counts, and the job list
             ("GET /dashboard (session)", 3),
             ("GET /api/containers (Basic)", 2),

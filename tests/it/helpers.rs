@@ -241,6 +241,7 @@ pub fn test_config(db: &TestDb, host_root: &Path, var_dir: &Path) -> Config {
         secure_cookies: false,
         db_pool: 4,
         workers: Some(2),
+        list_rows: 20_000,
         vassal_template: None,
         local_servers: distropanel::config::LocalServers::All,
         jobs: distropanel::config::JobSettings {

@@ -61,4 +61,5 @@ mod auth_throttle;
 mod jobs_bench;
 mod jobs_serve;
 mod jobs_wakeup;
+mod lists_kept;
 mod staff_provision;

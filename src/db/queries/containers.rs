@@ -111,8 +111,9 @@ pub fn views_for_customer(
 }
 
 /// A container as its customer's lists show it (the page and the API): only the columns they
-/// show, with why its last restart fell back to the default distro (if it did), how many of
-/// its jobs are pending, and what its last restart booted.
+/// show, with why its last restart fell back to the default distro (if it did) and what its
+/// last restart booted. Its pending jobs are read apart, since lists of these are kept: the
+/// triggers of `list_changes` must notice a change to every column read here.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = containers, check_for_backend(diesel::pg::Pg))]
 pub struct ListedContainer {
@@ -136,9 +137,6 @@ pub struct ListedContainer {
     #[diesel(select_expression_type = diesel::dsl::Nullable<custom_distros::name>)]
     pub custom_distro_name: Option<String>,
     pub fallback_reason: Option<String>,
-    #[diesel(select_expression = PendingJobs)]
-    #[diesel(select_expression_type = PendingJobs)]
-    pub pending_jobs: i64,
     /// What its last recorded restart booted: `none`, `platform`, `custom` or `fallback`.
     pub booted_kind: Option<String>,
     /// The custom distro that restart booted or fell back from, unless deleted since.
@@ -151,6 +149,11 @@ impl ListedContainer {
     /// The schema forbids NULL elements, so flattening loses nothing.
     pub fn tags(&self) -> Vec<String> {
         self.tags.iter().flatten().cloned().collect()
+    }
+
+    /// Whether it has any of `wanted`, as SQL's `tags && wanted` finds it.
+    pub fn has_any_tag(&self, wanted: &[String]) -> bool {
+        self.tags.iter().flatten().any(|tag| wanted.contains(tag))
     }
 }
 
@@ -194,17 +197,8 @@ fn listed_query(customer: CustomerId) -> _ {
 pub fn listed_for_customer(
     conn: &mut PgConnection,
     customer: CustomerId,
-    tags: Option<&[String]>,
 ) -> QueryResult<Vec<ListedContainer>> {
-    match tags {
-        None => listed_query(customer).load(conn),
-        Some(tags) => {
-            let wanted: Vec<Option<String>> = tags.iter().cloned().map(Some).collect();
-            listed_query(customer)
-                .filter(containers::tags.overlaps_with(wanted))
-                .load(conn)
-        }
-    }
+    listed_query(customer).load(conn)
 }
 
 /// The customer's container `id` with its server and distros beside it, or nothing.
@@ -424,9 +418,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_lists_count_the_same_pending_states_as_the_top_bar() {
-        let sql =
-            diesel::debug_query::<diesel::pg::Pg, _>(&listed_query(CustomerId(1))).to_string();
+    fn a_containers_detail_counts_the_same_pending_states_as_the_top_bar() {
+        let query = one_viewed(CustomerId(1), ContainerId(1)).select(PendingJobs);
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
         assert!(
             sql.contains(crate::db::queries::api_jobs::IS_PENDING_SQL),
             "{sql}"

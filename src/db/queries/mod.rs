@@ -20,6 +20,7 @@ pub mod host_reports;
 pub mod image_uploads;
 pub mod images;
 pub mod jobs;
+pub mod list_changes;
 pub mod login_attempts;
 pub mod metrics;
 pub mod overview;

@@ -1,8 +1,10 @@
 //! `/api/containers`: a customer's containers, their settings, and the changes that restart
 //! them (storage toggle, distro, custom distro, ssh keys, reboot).
 
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,7 @@ use crate::error::Error;
 use crate::ops::{self, Actor};
 use crate::web::api::input::{JsonBody, QueryMap, nullable, present};
 use crate::web::api::{container_of_uid, epoch};
+use crate::web::container_lists::ListedRows;
 
 /// Kept here too: the other API modules turn the same constraints into refusals.
 use crate::web::error::{ApiError, AppError};
@@ -113,7 +116,7 @@ fn summary(view: &ContainerView, base_uid: u32, pending: i64) -> ContainerSummar
     }
 }
 
-fn listed_summary(listed: ListedContainer, base_uid: u32) -> ContainerSummary {
+fn listed_summary(listed: &ListedContainer, pending: i64, base_uid: u32) -> ContainerSummary {
     ContainerSummary {
         uid: Uid::of(base_uid, listed.id).get(),
         hostname: hostname(&listed.name),
@@ -124,12 +127,12 @@ fn listed_summary(listed: ListedContainer, base_uid: u32) -> ContainerSummary {
         distro: listed.distro_id.map(|d| d.0),
         custom_distro: listed.custom_distro_id.map(|d| d.0),
         tags: listed.tags(),
-        name: listed.name,
-        distro_name: listed.distro_name,
-        custom_distro_name: listed.custom_distro_name,
-        server: listed.server_name,
-        server_address: listed.server_address,
-        pending_jobs: listed.pending_jobs,
+        name: listed.name.clone(),
+        distro_name: listed.distro_name.clone(),
+        custom_distro_name: listed.custom_distro_name.clone(),
+        server: listed.server_name.clone(),
+        server_address: listed.server_address.clone(),
+        pending_jobs: pending,
     }
 }
 
@@ -179,19 +182,58 @@ pub async fn list(
     let customer = caller.customer()?;
     let base_uid = state.config.base_uid;
     let tags = tags_filter(&query);
-    let listed = db::run(&state.pool, move |conn| {
-        Ok::<_, AppError>(containers::listed_for_customer(
-            conn,
-            customer,
-            tags.as_deref(),
-        )?)
-    })
-    .await?;
-    let shown: Vec<_> = listed
-        .into_iter()
-        .map(|listed| listed_summary(listed, base_uid))
-        .collect();
-    Ok(HttpResponse::Ok().json(shown))
+    let list = state
+        .container_lists
+        .of_customer(&state.pool, customer)
+        .await?;
+    let parts = json_up_to_pending(&list.rows, base_uid)?;
+    let mut body =
+        String::with_capacity(parts.iter().map(|part| part.len() + 24).sum::<usize>() + 2);
+    body.push('[');
+    for (listed, part) in list.rows.iter().zip(parts) {
+        if tags
+            .as_deref()
+            .is_some_and(|tags| !listed.has_any_tag(tags))
+        {
+            continue;
+        }
+        if body.len() > 1 {
+            body.push(',');
+        }
+        body.push_str(part);
+        // writing to a String cannot fail
+        let _ = write!(body, "{}}}", list.pending_jobs(listed.id));
+    }
+    body.push(']');
+    Ok(HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(body))
+}
+
+/// The tail of a [`ContainerSummary`]'s JSON when it has no pending job: `pending_jobs` is its
+/// last field, so a list can be written from the rest, kept, and each row's count.
+const NO_PENDING_TAIL: &str = "\"pending_jobs\":0}";
+
+/// Each row's JSON up to its pending job count, made once per list read and kept with it.
+fn json_up_to_pending(rows: &ListedRows, base_uid: u32) -> Result<&[Box<str>], AppError> {
+    if let Some(parts) = rows.api_json.get() {
+        return Ok(parts);
+    }
+    let parts = rows
+        .iter()
+        .map(|listed| {
+            let whole = serde_json::to_string(&listed_summary(listed, 0, base_uid))
+                .map_err(|error| AppError::Internal(error.into()))?;
+            let cut = whole.len() - "0}".len();
+            if !whole.ends_with(NO_PENDING_TAIL) {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "a container's JSON does not end with its pending jobs"
+                )));
+            }
+            Ok(Box::from(&whole[..cut]))
+        })
+        .collect::<Result<Box<[Box<str>]>, AppError>>()?;
+    Ok(rows.api_json.get_or_init(|| parts))
 }
 
 fn load_detail(

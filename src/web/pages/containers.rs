@@ -108,56 +108,54 @@ fn last_boot(listed: &ListedContainer) -> Option<LastBoot> {
     })
 }
 
-struct ContainerRow {
+struct ContainerRow<'a> {
     uid: i64,
-    name: String,
-    server: String,
+    name: &'a str,
+    server: &'a str,
     /// What its last restart booted, in words.
     booted: String,
     /// What its next restart boots, when that is not what it runs.
     next: Option<String>,
-    fallback: Option<String>,
+    fallback: Option<&'a str>,
     storage: bool,
     pending: i64,
 }
 
 #[derive(Template)]
 #[template(path = "containers.html")]
-struct ContainersPage {
+struct ContainersPage<'a> {
     layout: Layout,
-    containers: Vec<ContainerRow>,
+    containers: Vec<ContainerRow<'a>>,
 }
 
 #[get("/containers")]
 async fn list(customer: Customer, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let customer_id = customer.customer_id;
     let base_uid = state.config.base_uid;
-    let (listed, counts) = db::run(&state.pool, move |conn| {
-        let listed = containers::listed_for_customer(conn, customer_id, None)?;
-        // the top bar's indicator: one statement
-        let counts = dashboard::job_counts(conn, customer_id)?;
-        Ok::<_, AppError>((listed, counts))
-    })
-    .await?;
-    let rows = listed
-        .into_iter()
+    let list = state
+        .container_lists
+        .of_customer(&state.pool, customer_id)
+        .await?;
+    let rows = list
+        .rows
+        .iter()
         .map(|listed| {
-            let last = last_boot(&listed);
-            let (booted, next) = BootSetting::of_listed(&listed).runs(last.as_ref());
+            let last = last_boot(listed);
+            let (booted, next) = BootSetting::of_listed(listed).runs(last.as_ref());
             ContainerRow {
                 booted,
                 next,
                 uid: Uid::of(base_uid, listed.id).get(),
-                name: listed.name,
-                server: listed.server_name,
-                fallback: listed.fallback_reason,
+                name: &listed.name,
+                server: &listed.server_name,
+                fallback: listed.fallback_reason.as_deref(),
                 storage: listed.custom_distros_storage,
-                pending: listed.pending_jobs,
+                pending: list.pending_jobs(listed.id),
             }
         })
         .collect();
     html(&ContainersPage {
-        layout: customer.layout().with_jobs(counts),
+        layout: customer.layout().with_jobs(list.counts),
         containers: rows,
     })
 }

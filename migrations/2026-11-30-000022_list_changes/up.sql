@@ -1,0 +1,130 @@
+-- Every committed change to what a customer's container lists show (the page and the API)
+-- adds a row here for that customer, in the same transaction. The sum of a customer's
+-- `changes` therefore grows with every such commit and with nothing else, so a list kept in
+-- memory with the sum it was read after is current exactly while the sum is unchanged.
+-- Writers only insert, so no writer ever waits for another here; the sweep folds a customer's
+-- rows into one row holding their sum, which leaves the sum as it was.
+-- No foreign key: deleting a customer deletes its containers, whose trigger notes a change
+-- for a customer already gone. Ids are never reused; the sweep drops such rows.
+CREATE TABLE list_changes (
+    customer_id INTEGER NOT NULL,
+    changes     BIGINT NOT NULL DEFAULT 1 CHECK (changes > 0)
+);
+CREATE INDEX list_changes_customer_idx ON list_changes (customer_id) INCLUDE (changes);
+
+-- A container's columns that change on every restart and that no list shows.
+CREATE FUNCTION listed_container(c containers) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT to_jsonb(c) - '{restarted_at,last_reboot,updated_at}'::text[]
+$$;
+
+CREATE FUNCTION list_changes_of_added_containers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO list_changes (customer_id) SELECT DISTINCT customer_id FROM added;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER containers_listed_on_insert AFTER INSERT ON containers
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_added_containers();
+
+CREATE FUNCTION list_changes_of_removed_containers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO list_changes (customer_id) SELECT DISTINCT customer_id FROM removed;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER containers_listed_on_delete AFTER DELETE ON containers
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_removed_containers();
+
+CREATE FUNCTION list_changes_of_updated_containers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO list_changes (customer_id)
+    SELECT DISTINCT owner.id
+    FROM before_rows b
+    JOIN after_rows a ON a.id = b.id
+    CROSS JOIN LATERAL (VALUES (b.customer_id), (a.customer_id)) AS owner (id)
+    WHERE listed_container(b) IS DISTINCT FROM listed_container(a);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER containers_listed_on_update AFTER UPDATE ON containers
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_updated_containers();
+
+-- the lists show each container's custom distro (mapped, and last booted) by name
+CREATE FUNCTION list_changes_of_custom_distros() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO list_changes (customer_id) SELECT DISTINCT customer_id FROM added;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO list_changes (customer_id) SELECT DISTINCT customer_id FROM removed;
+    ELSE
+        INSERT INTO list_changes (customer_id)
+        SELECT DISTINCT owner.id
+        FROM before_rows b
+        JOIN after_rows a ON a.id = b.id
+        CROSS JOIN LATERAL (VALUES (b.customer_id), (a.customer_id)) AS owner (id)
+        WHERE b IS DISTINCT FROM a;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER custom_distros_listed_on_insert AFTER INSERT ON custom_distros
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_custom_distros();
+CREATE TRIGGER custom_distros_listed_on_delete AFTER DELETE ON custom_distros
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_custom_distros();
+CREATE TRIGGER custom_distros_listed_on_update AFTER UPDATE ON custom_distros
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_custom_distros();
+
+-- the lists show each container's server (name, address) and default distro (name); a deleted
+-- server or distro changes its containers, whose own trigger notes it
+CREATE FUNCTION list_changes_of_servers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO list_changes (customer_id)
+    SELECT DISTINCT c.customer_id
+    FROM before_rows b
+    JOIN after_rows a ON a.id = b.id
+    JOIN containers c ON c.server_id = a.id
+    WHERE b IS DISTINCT FROM a;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER servers_listed_on_update AFTER UPDATE ON servers
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_servers();
+
+CREATE FUNCTION list_changes_of_distros() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO list_changes (customer_id)
+    SELECT DISTINCT c.customer_id
+    FROM before_rows b
+    JOIN after_rows a ON a.id = b.id
+    JOIN containers c ON c.distro_id = a.id
+    WHERE b IS DISTINCT FROM a;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER distros_listed_on_update AFTER UPDATE ON distros
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_distros();
+
+-- The lists count a container's pending jobs by the job's customer: a job of a container is
+-- that container's customer's.
+ALTER TABLE jobs ADD CONSTRAINT jobs_container_customer_fkey
+    FOREIGN KEY (container_id, customer_id) REFERENCES containers (id, customer_id)
+    ON DELETE CASCADE;
+ALTER TABLE jobs ADD CONSTRAINT jobs_container_has_customer
+    CHECK (container_id IS NULL OR customer_id IS NOT NULL);
+
+-- The top bar and the dashboard count a customer's failed jobs of the last day, and the
+-- dashboard lists its containers that fell back and its storage containers: each reads only
+-- its few rows, not every failed job nor every container of the customer.
+CREATE INDEX jobs_failed_customer_idx ON jobs (customer_id, finished_at) WHERE state = 'failed';
+CREATE INDEX containers_fallback_customer_idx ON containers (customer_id)
+    WHERE fallback_reason IS NOT NULL;
+CREATE INDEX containers_storage_customer_idx ON containers (customer_id)
+    WHERE custom_distros_storage;
