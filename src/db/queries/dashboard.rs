@@ -84,37 +84,29 @@ pub fn mark_alarms_seen(conn: &mut PgConnection, user: UserId) -> QueryResult<()
     Ok(())
 }
 
-/// The customer's jobs that run or wait, and those that failed in the last day, newest first.
-pub fn active_jobs(
-    conn: &mut PgConnection,
-    customer: CustomerId,
-    limit: i64,
-) -> QueryResult<Vec<crate::db::models::job::Job>> {
-    use crate::db::models::job::Job;
-    use crate::db::schema::jobs;
-    let day_ago = Utc::now() - FAILED_SHOWN_FOR;
-    jobs::table
-        .filter(jobs::customer_id.eq(customer))
-        .filter(
-            crate::db::queries::api_jobs::IsPending
-                .or(jobs::state.eq("failed").and(jobs::finished_at.gt(day_ago))),
-        )
-        .order(jobs::id.desc())
-        .limit(limit)
-        .select(Job::as_select())
-        .load(conn)
-}
-
-/// Everything the dashboard shows but its job list, read in one statement that is prepared once
-/// per connection.
+/// Everything the dashboard shows, read in one statement that is prepared once per connection.
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub seen: Option<DateTime<Utc>>,
     pub counts: JobCounts,
+    /// The newest of the jobs counted (those that run or wait, and those that failed in the
+    /// last day), newest first.
+    pub jobs: Vec<ActiveJob>,
     /// The containers whose last restart fell back, with why, oldest container first.
     pub fallbacks: Vec<Fallback>,
     pub alarms: Vec<NewAlarms>,
     pub storage: Vec<StorageUse>,
+}
+
+/// A job as the dashboard lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ActiveJob {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub container: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -133,6 +125,8 @@ struct SummaryRow {
     #[diesel(sql_type = BigInt)]
     failed: i64,
     #[diesel(sql_type = diesel::sql_types::Json)]
+    jobs: serde_json::Value,
+    #[diesel(sql_type = diesel::sql_types::Json)]
     fallbacks: serde_json::Value,
     #[diesel(sql_type = diesel::sql_types::Json)]
     alarms: serde_json::Value,
@@ -147,6 +141,7 @@ struct SummaryQuery {
     customer: i32,
     user: i32,
     failed_after: DateTime<Utc>,
+    jobs_shown: i64,
 }
 
 impl diesel::query_builder::Query for SummaryQuery {
@@ -166,17 +161,28 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for SummaryQuery {
         out.push_bind_param::<Int4, _>(&self.user)?;
         out.push_sql("::int4 AS user_id, ");
         out.push_bind_param::<Timestamptz, _>(&self.failed_after)?;
+        out.push_sql("::timestamptz AS failed_after, ");
+        out.push_bind_param::<BigInt, _>(&self.jobs_shown)?;
         out.push_sql(
-            "::timestamptz AS failed_after), \
+            "::int8 AS jobs_shown), \
              seen AS (SELECT u.alarms_seen_at AS at FROM users u, p WHERE u.id = p.user_id), \
+             active AS ( \
+               SELECT jobs.id, jobs.kind, jobs.state, jobs.container_id, jobs.created_at, \
+                      jobs.error \
+               FROM jobs, p WHERE jobs.customer_id = p.customer \
+                 AND (jobs.state IN ('queued', 'running', 'retrying') \
+                      OR (jobs.state = 'failed' AND jobs.finished_at > p.failed_after))), \
              counts AS ( \
                SELECT count(*) FILTER (WHERE jobs.state IN ('queued', 'running', 'retrying')) \
                         AS pending, \
                       count(*) FILTER (WHERE jobs.state = 'failed') AS failed \
-               FROM jobs, p WHERE jobs.customer_id = p.customer \
-                 AND (jobs.state IN ('queued', 'running', 'retrying') \
-                      OR (jobs.state = 'failed' AND jobs.finished_at > p.failed_after))) \
+               FROM active AS jobs) \
              SELECT (SELECT at FROM seen) AS seen, counts.pending, counts.failed, \
+               (SELECT COALESCE(json_agg(json_build_object( \
+                    'id', a.id, 'kind', a.kind, 'state', a.state, 'container', a.container_id, \
+                    'created_at', a.created_at, 'error', a.error) ORDER BY a.id DESC), '[]') \
+                FROM (SELECT * FROM active ORDER BY id DESC \
+                      LIMIT (SELECT jobs_shown FROM p)) a) AS jobs, \
                (SELECT COALESCE(json_agg(json_build_object( \
                     'container', c.id, 'name', c.name, 'reason', c.fallback_reason) \
                     ORDER BY c.id), '[]') \
@@ -207,11 +213,13 @@ pub fn summary(
     conn: &mut PgConnection,
     customer: CustomerId,
     user: UserId,
+    jobs_shown: i64,
 ) -> QueryResult<Summary> {
     let row: SummaryRow = SummaryQuery {
         customer: customer.0,
         user: user.0,
         failed_after: Utc::now() - FAILED_SHOWN_FOR,
+        jobs_shown,
     }
     .get_result(conn)?;
     let json = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
@@ -221,6 +229,7 @@ pub fn summary(
             pending: row.pending,
             failed: row.failed,
         },
+        jobs: serde_json::from_value(row.jobs).map_err(json)?,
         fallbacks: serde_json::from_value(row.fallbacks).map_err(json)?,
         alarms: serde_json::from_value(row.alarms).map_err(json)?,
         storage: serde_json::from_value(row.storage).map_err(json)?,
@@ -237,6 +246,7 @@ mod tests {
             customer: 1,
             user: 1,
             failed_after: Utc::now(),
+            jobs_shown: 20,
         })
         .to_string();
         let pending = crate::db::queries::api_jobs::IS_PENDING_SQL;

@@ -6,13 +6,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
-use diesel::PgConnection;
 
 use crate::AppState;
 use crate::auth::guard::Customer;
 use crate::db;
 use crate::db::queries::dashboard::{self, JobCounts};
-use crate::domain::ids::CustomerId;
 use crate::domain::values::Uid;
 use crate::web::error::AppError;
 use crate::web::htmx;
@@ -82,23 +80,6 @@ struct DashboardPage {
     pending: bool,
 }
 
-struct Loaded {
-    summary: dashboard::Summary,
-    jobs: Vec<crate::db::models::job::Job>,
-}
-
-/// Two statements: the summary, and the job list.
-fn load(
-    conn: &mut PgConnection,
-    customer: CustomerId,
-    user: crate::domain::ids::UserId,
-) -> Result<Loaded, AppError> {
-    Ok(Loaded {
-        summary: dashboard::summary(conn, customer, user)?,
-        jobs: dashboard::active_jobs(conn, customer, JOBS_SHOWN)?,
-    })
-}
-
 fn storage_bar(s: dashboard::StorageUse, base_uid: u32) -> StorageBar {
     let quota = i64::from(s.quota_mb).saturating_mul(1024 * 1024);
     let percent = (s.used_bytes.saturating_mul(100))
@@ -122,25 +103,26 @@ fn storage_bar(s: dashboard::StorageUse, base_uid: u32) -> StorageBar {
     }
 }
 
-fn job_item(job: crate::db::models::job::Job, base_uid: u32) -> JobItem {
+fn job_item(job: dashboard::ActiveJob, base_uid: u32) -> JobItem {
     JobItem {
-        id: job.id.0,
-        kind: crate::web::words::job_kind(job.kind.as_str()),
+        id: job.id,
+        kind: crate::web::words::job_kind(&job.kind),
         failed: job.state == "failed",
         state: job.state,
-        container_uid: job.container_id.map(|c| Uid::of(base_uid, c).get()),
+        container_uid: job
+            .container
+            .map(|c| Uid::of(base_uid, crate::domain::ids::ContainerId(c)).get()),
         created: when(job.created_at),
         error: words::plain(&job.error.unwrap_or_default()),
     }
 }
 
-fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> DashboardPage {
-    let jobs: Vec<JobItem> = loaded
+fn page(layout: Layout, base_uid: u32, summary: dashboard::Summary) -> DashboardPage {
+    let jobs: Vec<JobItem> = summary
         .jobs
         .into_iter()
         .map(|j| job_item(j, base_uid))
         .collect();
-    let summary = loaded.summary;
     DashboardPage {
         layout: layout.with_jobs(summary.counts),
         fallbacks: summary
@@ -178,8 +160,11 @@ fn page(layout: Layout, base_uid: u32, loaded: Loaded) -> DashboardPage {
 async fn loaded_page(state: &AppState, customer: &Customer) -> Result<DashboardPage, AppError> {
     let customer_id = customer.customer_id;
     let user = customer.session.user_id;
-    let loaded = db::run(&state.pool, move |conn| load(conn, customer_id, user)).await?;
-    Ok(page(customer.layout(), state.config.base_uid, loaded))
+    let summary = db::run(&state.pool, move |conn| {
+        dashboard::summary(conn, customer_id, user, JOBS_SHOWN).map_err(AppError::from)
+    })
+    .await?;
+    Ok(page(customer.layout(), state.config.base_uid, summary))
 }
 
 #[get("/dashboard")]
