@@ -8,6 +8,7 @@
 //! never kept.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::db::queries::containers::{self, ListedContainer};
@@ -69,6 +70,17 @@ struct Store {
 pub struct ContainerLists {
     store: Mutex<Store>,
     max_rows: usize,
+    /// Requests served from kept rows, and those that read the rows.
+    served_kept: AtomicU64,
+    read_afresh: AtomicU64,
+}
+
+/// How the lists have been served since the process started, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListsServed {
+    pub kept: u64,
+    pub read: u64,
+    pub rows_kept: usize,
 }
 
 impl ContainerLists {
@@ -76,6 +88,8 @@ impl ContainerLists {
         Arc::new(Self {
             store: Mutex::new(Store::default()),
             max_rows,
+            served_kept: AtomicU64::new(0),
+            read_afresh: AtomicU64::new(0),
         })
     }
 
@@ -94,8 +108,12 @@ impl ContainerLists {
                 counts,
             } = list_changes::state(conn, customer)?;
             let rows = match lists.kept(customer, version) {
-                Some(rows) => rows,
+                Some(rows) => {
+                    lists.served_kept.fetch_add(1, Ordering::Relaxed);
+                    rows
+                }
                 None => {
+                    lists.read_afresh.fetch_add(1, Ordering::Relaxed);
                     let rows = Arc::new(ListedRows {
                         rows: containers::listed_for_customer(conn, customer)?,
                         api_json: OnceLock::new(),
@@ -161,6 +179,14 @@ impl ContainerLists {
     /// How many rows are kept, over all customers.
     pub fn kept_rows(&self) -> usize {
         self.store().rows
+    }
+
+    pub fn served(&self) -> ListsServed {
+        ListsServed {
+            kept: self.served_kept.load(Ordering::Relaxed),
+            read: self.read_afresh.load(Ordering::Relaxed),
+            rows_kept: self.kept_rows(),
+        }
     }
 }
 

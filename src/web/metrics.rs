@@ -25,6 +25,7 @@ use crate::auth::extract;
 use crate::db;
 use crate::db::models::user::Role;
 use crate::db::queries::metrics::{JobCount, ServerQueue};
+use crate::web::container_lists::ListsServed;
 use crate::web::error::AppError;
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -165,6 +166,7 @@ pub async fn scrape(
     .await?;
     let mut now = scrape_time(&jobs, &queues, &state.pool.state());
     register_reports(&mut now, &beats, &uses, state.config.base_uid);
+    register_lists(&mut now, state.container_lists.served());
     let mut text = String::new();
     encode_registry(&mut text, &metrics.registry)
         .and_then(|()| encode_registry(&mut text, &now))
@@ -233,6 +235,34 @@ fn scrape_time(jobs: &[JobCount], queues: &[ServerQueue], pool: &diesel::r2d2::S
         gauge(pool.idle_connections),
     );
     registry
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListLabels {
+    rows: &'static str,
+}
+
+/// How this node served the container lists: from kept rows or read afresh, and the rows kept.
+fn register_lists(registry: &mut Registry, served: ListsServed) {
+    let lists = Family::<ListLabels, Counter>::default();
+    lists
+        .get_or_create(&ListLabels { rows: "kept" })
+        .inc_by(served.kept);
+    lists
+        .get_or_create(&ListLabels { rows: "read" })
+        .inc_by(served.read);
+    registry.register(
+        "container_lists_served",
+        "Container lists served by this node, from rows kept in memory or read afresh",
+        lists,
+    );
+    let kept = Gauge::<i64>::default();
+    kept.set(i64::try_from(served.rows_kept).unwrap_or(i64::MAX));
+    registry.register(
+        "container_list_rows_kept",
+        "Container rows this node keeps in memory for the lists, over all customers",
+        kept,
+    );
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -223,3 +223,26 @@ async fn from_elsewhere_metrics_need_a_staff_token() {
     let scraped = scrape(staff.request(reqwest::Method::GET, "/metrics")).await;
     assert!(value(&scraped, "distropanel_db_pool_connections", &[]).is_some());
 }
+
+#[tokio::test]
+async fn an_operator_sees_how_often_the_container_lists_were_served_from_memory() {
+    let w = world().await;
+    let alice = w.app.api("alice");
+    let served = |s: &Scrape, rows| {
+        value(
+            s,
+            "distropanel_container_lists_served_total",
+            &[("rows", rows)],
+        )
+        .unwrap_or(0.0)
+    };
+    let before = scrape_from_loopback(&w.app).await;
+    for _ in 0..3 {
+        assert_eq!(alice.get("/api/containers").await.status, 200);
+    }
+    let after = scrape_from_loopback(&w.app).await;
+    assert_eq!(served(&after, "read") - served(&before, "read"), 1.0);
+    assert_eq!(served(&after, "kept") - served(&before, "kept"), 2.0);
+    let rows = value(&after, "distropanel_container_list_rows_kept", &[]);
+    assert_eq!(rows, Some(4.0), "alice's four containers");
+}
