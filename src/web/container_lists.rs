@@ -18,13 +18,15 @@ use crate::db::{self, PgPool};
 use crate::domain::ids::{ContainerId, CustomerId};
 use crate::error::Error;
 
-/// A customer's containers as read once, with what the API made of them.
-#[derive(Debug)]
+/// A customer's containers as read once, with what the page and the API made of them.
+#[derive(Debug, Default)]
 pub struct ListedRows {
     pub rows: Vec<ListedContainer>,
     /// Each row as `GET /api/containers` shows it, up to its pending jobs: made on first use
     /// and kept with the rows, since they are what it depends on.
     pub api_json: OnceLock<Box<[Box<str>]>>,
+    /// Each row of the containers page, up to its pending jobs, kept the same way.
+    pub page_html: OnceLock<Box<[Box<str>]>>,
 }
 
 impl std::ops::Deref for ListedRows {
@@ -116,7 +118,7 @@ impl ContainerLists {
                     lists.read_afresh.fetch_add(1, Ordering::Relaxed);
                     let rows = Arc::new(ListedRows {
                         rows: containers::listed_for_customer(conn, customer)?,
-                        api_json: OnceLock::new(),
+                        ..ListedRows::default()
                     });
                     lists.keep(customer, version, Arc::clone(&rows));
                     rows
@@ -238,7 +240,7 @@ mod tests {
     fn rows(n: i32) -> Arc<ListedRows> {
         Arc::new(ListedRows {
             rows: (1..=n).map(row).collect(),
-            api_json: OnceLock::new(),
+            ..ListedRows::default()
         })
     }
 

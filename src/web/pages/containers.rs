@@ -2,6 +2,8 @@
 //! boots, its storage flag, restarts, jobs, alarms and operation log. Every form works without
 //! JavaScript (POST, then a redirect back); htmx swaps the container's section in place.
 
+use std::fmt::Write as _;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -27,6 +29,7 @@ use crate::ops::Actor;
 use crate::ops::containers as container_ops;
 use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::confirm;
+use crate::web::container_lists::ListedRows;
 use crate::web::error::AppError;
 use crate::web::htmx;
 use crate::web::pages::alarms::AlarmRow;
@@ -108,6 +111,9 @@ fn last_boot(listed: &ListedContainer) -> Option<LastBoot> {
     })
 }
 
+/// A row of the containers page up to its pending jobs (`_container_row.html`).
+#[derive(Template)]
+#[template(path = "_container_row.html")]
 struct ContainerRow<'a> {
     uid: i64,
     name: &'a str,
@@ -118,14 +124,39 @@ struct ContainerRow<'a> {
     next: Option<String>,
     fallback: Option<&'a str>,
     storage: bool,
-    pending: i64,
 }
 
 #[derive(Template)]
 #[template(path = "containers.html")]
-struct ContainersPage<'a> {
+struct ContainersPage {
     layout: Layout,
-    containers: Vec<ContainerRow<'a>>,
+    /// The table's rows, written from kept parts and each container's pending jobs.
+    rows: String,
+}
+
+/// Each row of the page up to its pending jobs, made once per list read and kept with it.
+fn rows_up_to_pending(rows: &ListedRows, base_uid: u32) -> Result<&[Box<str>], AppError> {
+    if let Some(parts) = rows.page_html.get() {
+        return Ok(parts);
+    }
+    let parts = rows
+        .iter()
+        .map(|listed| {
+            let last = last_boot(listed);
+            let (booted, next) = BootSetting::of_listed(listed).runs(last.as_ref());
+            let row = ContainerRow {
+                booted,
+                next,
+                uid: Uid::of(base_uid, listed.id).get(),
+                name: &listed.name,
+                server: &listed.server_name,
+                fallback: listed.fallback_reason.as_deref(),
+                storage: listed.custom_distros_storage,
+            };
+            Ok(row.render()?.into_boxed_str())
+        })
+        .collect::<Result<Box<[Box<str>]>, AppError>>()?;
+    Ok(rows.page_html.get_or_init(|| parts))
 }
 
 #[get("/containers")]
@@ -136,27 +167,19 @@ async fn list(customer: Customer, state: web::Data<AppState>) -> Result<HttpResp
         .container_lists
         .of_customer(&state.pool, customer_id)
         .await?;
-    let rows = list
-        .rows
-        .iter()
-        .map(|listed| {
-            let last = last_boot(listed);
-            let (booted, next) = BootSetting::of_listed(listed).runs(last.as_ref());
-            ContainerRow {
-                booted,
-                next,
-                uid: Uid::of(base_uid, listed.id).get(),
-                name: &listed.name,
-                server: &listed.server_name,
-                fallback: listed.fallback_reason.as_deref(),
-                storage: listed.custom_distros_storage,
-                pending: list.pending_jobs(listed.id),
-            }
-        })
-        .collect();
+    let parts = rows_up_to_pending(&list.rows, base_uid)?;
+    let mut rows = String::with_capacity(parts.iter().map(|part| part.len() + 48).sum());
+    for (listed, part) in list.rows.iter().zip(parts) {
+        rows.push_str(part);
+        // writing to a String cannot fail
+        let _ = match list.pending_jobs(listed.id) {
+            0 => writeln!(rows, r#"<span class="muted">none</span></td></tr>"#),
+            n => writeln!(rows, r#"<span class="pending">{n}</span></td></tr>"#),
+        };
+    }
     html(&ContainersPage {
         layout: customer.layout().with_jobs(list.counts),
-        containers: rows,
+        rows,
     })
 }
 
