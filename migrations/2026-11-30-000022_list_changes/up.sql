@@ -4,8 +4,8 @@
 -- memory with the sum it was read after is current exactly while the sum is unchanged.
 -- Writers only insert, so no writer ever waits for another here; the sweep folds a customer's
 -- rows into one row holding their sum, which leaves the sum as it was.
--- No foreign key: deleting a customer deletes its containers, whose trigger notes a change
--- for a customer already gone. Ids are never reused; the sweep drops such rows.
+-- No foreign key: a change's row takes no lock on its customer's row. Customer ids are never
+-- reused, and the sweep drops the rows of customers gone.
 CREATE TABLE list_changes (
     customer_id INTEGER NOT NULL,
     changes     BIGINT NOT NULL DEFAULT 1 CHECK (changes > 0)
