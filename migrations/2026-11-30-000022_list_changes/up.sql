@@ -12,48 +12,12 @@ CREATE TABLE list_changes (
 );
 CREATE INDEX list_changes_customer_idx ON list_changes (customer_id) INCLUDE (changes);
 
--- A container's columns that change on every restart and that no list shows.
-CREATE FUNCTION listed_container(c containers) RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT to_jsonb(c) - '{restarted_at,last_reboot,updated_at}'::text[]
-$$;
-
-CREATE FUNCTION list_changes_of_added_containers() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO list_changes (customer_id) SELECT DISTINCT customer_id FROM added;
-    RETURN NULL;
-END;
-$$;
-CREATE TRIGGER containers_listed_on_insert AFTER INSERT ON containers
-    REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_added_containers();
-
-CREATE FUNCTION list_changes_of_removed_containers() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO list_changes (customer_id) SELECT DISTINCT customer_id FROM removed;
-    RETURN NULL;
-END;
-$$;
-CREATE TRIGGER containers_listed_on_delete AFTER DELETE ON containers
-    REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_removed_containers();
-
-CREATE FUNCTION list_changes_of_updated_containers() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO list_changes (customer_id)
-    SELECT DISTINCT owner.id
-    FROM before_rows b
-    JOIN after_rows a ON a.id = b.id
-    CROSS JOIN LATERAL (VALUES (b.customer_id), (a.customer_id)) AS owner (id)
-    WHERE listed_container(b) IS DISTINCT FROM listed_container(a);
-    RETURN NULL;
-END;
-$$;
-CREATE TRIGGER containers_listed_on_update AFTER UPDATE ON containers
-    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_updated_containers();
-
--- the lists show each container's custom distro (mapped, and last booted) by name
-CREATE FUNCTION list_changes_of_custom_distros() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Rows a customer owns (containers, custom distros): their owners count a change when a
+-- statement inserts or deletes such a row, or changes it in a column other than the trigger's
+-- arguments (columns that no list shows and that a restart touches every time).
+CREATE FUNCTION list_changes_of_owned_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    unlisted text[] := COALESCE(TG_ARGV, '{}');
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO list_changes (customer_id) SELECT DISTINCT customer_id FROM added;
@@ -65,52 +29,57 @@ BEGIN
         FROM before_rows b
         JOIN after_rows a ON a.id = b.id
         CROSS JOIN LATERAL (VALUES (b.customer_id), (a.customer_id)) AS owner (id)
-        WHERE b IS DISTINCT FROM a;
+        WHERE to_jsonb(b) - unlisted IS DISTINCT FROM to_jsonb(a) - unlisted;
     END IF;
     RETURN NULL;
 END;
 $$;
+
+CREATE TRIGGER containers_listed_on_insert AFTER INSERT ON containers
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_owned_rows();
+CREATE TRIGGER containers_listed_on_delete AFTER DELETE ON containers
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_owned_rows();
+CREATE TRIGGER containers_listed_on_update AFTER UPDATE ON containers
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION list_changes_of_owned_rows('restarted_at', 'last_reboot', 'updated_at');
+
+-- the lists show each container's custom distro (mapped, and last booted) by name
 CREATE TRIGGER custom_distros_listed_on_insert AFTER INSERT ON custom_distros
     REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_custom_distros();
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_owned_rows();
 CREATE TRIGGER custom_distros_listed_on_delete AFTER DELETE ON custom_distros
     REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_custom_distros();
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_owned_rows();
 CREATE TRIGGER custom_distros_listed_on_update AFTER UPDATE ON custom_distros
     REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_custom_distros();
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_owned_rows();
 
--- the lists show each container's server (name, address) and default distro (name); a deleted
--- server or distro changes its containers, whose own trigger notes it
-CREATE FUNCTION list_changes_of_servers() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Rows that containers name (servers by server_id, platform distros by distro_id, the
+-- trigger's argument): the customers whose containers name a changed row count a change. A
+-- deleted one changes its containers, whose own trigger counts it.
+CREATE FUNCTION list_changes_of_named_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO list_changes (customer_id)
-    SELECT DISTINCT c.customer_id
-    FROM before_rows b
-    JOIN after_rows a ON a.id = b.id
-    JOIN containers c ON c.server_id = a.id
-    WHERE b IS DISTINCT FROM a;
+    EXECUTE format(
+        'INSERT INTO list_changes (customer_id)
+         SELECT DISTINCT c.customer_id
+         FROM before_rows b
+         JOIN after_rows a ON a.id = b.id
+         JOIN containers c ON c.%I = a.id
+         WHERE b IS DISTINCT FROM a',
+        TG_ARGV[0]);
     RETURN NULL;
 END;
 $$;
+
 CREATE TRIGGER servers_listed_on_update AFTER UPDATE ON servers
     REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_servers();
-
-CREATE FUNCTION list_changes_of_distros() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO list_changes (customer_id)
-    SELECT DISTINCT c.customer_id
-    FROM before_rows b
-    JOIN after_rows a ON a.id = b.id
-    JOIN containers c ON c.distro_id = a.id
-    WHERE b IS DISTINCT FROM a;
-    RETURN NULL;
-END;
-$$;
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_named_rows('server_id');
 CREATE TRIGGER distros_listed_on_update AFTER UPDATE ON distros
     REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_distros();
+    FOR EACH STATEMENT EXECUTE FUNCTION list_changes_of_named_rows('distro_id');
 
 -- The lists count a container's pending jobs by the job's customer: a job of a container is
 -- that container's customer's.

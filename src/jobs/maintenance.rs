@@ -20,7 +20,7 @@ pub struct Swept {
     pub uploads: usize,
     pub jobs: usize,
     pub audit: usize,
-    /// List change rows folded into others.
+    /// How many rows fewer `list_changes` has after folding.
     pub list_changes: usize,
 }
 
@@ -99,7 +99,8 @@ pub async fn sweep_forever(
                 jobs = swept.jobs,
                 audit = swept.audit,
                 list_changes = swept.list_changes,
-                "dropped abandoned image uploads, old finished jobs and old audit entries"
+                "dropped abandoned image uploads, old finished jobs and old audit entries, and \
+                 folded list changes"
             ),
             Err(error) => tracing::warn!(?error, "the maintenance sweep failed"),
         }

@@ -22,11 +22,48 @@ use crate::error::Error;
 #[derive(Debug, Default)]
 pub struct ListedRows {
     pub rows: Vec<ListedContainer>,
-    /// Each row as `GET /api/containers` shows it, up to its pending jobs: made on first use
-    /// and kept with the rows, since they are what it depends on.
-    pub api_json: OnceLock<Box<[Box<str>]>>,
-    /// Each row of the containers page, up to its pending jobs, kept the same way.
-    pub page_html: OnceLock<Box<[Box<str>]>>,
+    /// Each row as `GET /api/containers` shows it, up to its pending jobs.
+    api_json: OnceLock<Rendered>,
+    /// Each row of the containers page, up to its pending jobs.
+    page_html: OnceLock<Rendered>,
+}
+
+/// Each row, rendered: one text per row, in order.
+type Rendered = Box<[Box<str>]>;
+
+impl ListedRows {
+    /// Each row's JSON up to its pending jobs, made by `render` on first use and kept with the
+    /// rows, since they are all it depends on.
+    pub fn api_json<E>(
+        &self,
+        render: impl FnMut(&ListedContainer) -> Result<Box<str>, E>,
+    ) -> Result<&[Box<str>], E> {
+        self.kept_rendering(&self.api_json, render)
+    }
+
+    /// Each row's HTML up to its pending jobs, kept the same way.
+    pub fn page_html<E>(
+        &self,
+        render: impl FnMut(&ListedContainer) -> Result<Box<str>, E>,
+    ) -> Result<&[Box<str>], E> {
+        self.kept_rendering(&self.page_html, render)
+    }
+
+    fn kept_rendering<'a, E>(
+        &'a self,
+        kept: &'a OnceLock<Rendered>,
+        render: impl FnMut(&ListedContainer) -> Result<Box<str>, E>,
+    ) -> Result<&'a [Box<str>], E> {
+        if let Some(rendered) = kept.get() {
+            return Ok(rendered);
+        }
+        let rendered = self
+            .rows
+            .iter()
+            .map(render)
+            .collect::<Result<Rendered, E>>()?;
+        Ok(kept.get_or_init(|| rendered))
+    }
 }
 
 impl std::ops::Deref for ListedRows {

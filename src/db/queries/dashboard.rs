@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz};
 
 use crate::db::schema::users;
-use crate::domain::ids::{CustomerId, UserId};
+use crate::domain::ids::{ContainerId, CustomerId, UserId};
 
 /// Jobs that run or wait, and jobs that failed in the last day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable)]
@@ -104,7 +104,7 @@ pub struct ActiveJob {
     pub id: i64,
     pub kind: String,
     pub state: String,
-    pub container: Option<i32>,
+    pub container: Option<ContainerId>,
     pub created_at: DateTime<Utc>,
     pub error: Option<String>,
 }

@@ -60,7 +60,7 @@ pub fn state(conn: &mut PgConnection, customer: CustomerId) -> QueryResult<ListS
 
 /// Folds each customer's rows into one that holds their sum, so reading a version stays one
 /// short index scan; the sums stay as they were. Rows of customers gone are dropped. How many
-/// rows it removed.
+/// rows fewer the table has.
 pub fn fold(conn: &mut PgConnection) -> QueryResult<usize> {
     #[derive(QueryableByName)]
     struct Removed {

@@ -22,7 +22,6 @@ use crate::error::Error;
 use crate::ops::{self, Actor};
 use crate::web::api::input::{JsonBody, QueryMap, nullable, present};
 use crate::web::api::{container_of_uid, epoch};
-use crate::web::container_lists::ListedRows;
 
 /// Kept here too: the other API modules turn the same constraints into refusals.
 use crate::web::error::{ApiError, AppError};
@@ -186,7 +185,9 @@ pub async fn list(
         .container_lists
         .of_customer(&state.pool, customer)
         .await?;
-    let parts = json_up_to_pending(&list.rows, base_uid)?;
+    let parts = list
+        .rows
+        .api_json(|listed| json_up_to_pending(listed, base_uid))?;
     let mut body =
         String::with_capacity(parts.iter().map(|part| part.len() + 24).sum::<usize>() + 2);
     body.push('[');
@@ -214,26 +215,16 @@ pub async fn list(
 /// last field, so a list can be written from the rest, kept, and each row's count.
 const NO_PENDING_TAIL: &str = "\"pending_jobs\":0}";
 
-/// Each row's JSON up to its pending job count, made once per list read and kept with it.
-fn json_up_to_pending(rows: &ListedRows, base_uid: u32) -> Result<&[Box<str>], AppError> {
-    if let Some(parts) = rows.api_json.get() {
-        return Ok(parts);
+/// A row's JSON up to its pending job count.
+fn json_up_to_pending(listed: &ListedContainer, base_uid: u32) -> Result<Box<str>, AppError> {
+    let whole = serde_json::to_string(&listed_summary(listed, 0, base_uid))
+        .map_err(|error| AppError::Internal(error.into()))?;
+    match whole.strip_suffix(NO_PENDING_TAIL) {
+        Some(head) => Ok(format!("{head}\"pending_jobs\":").into_boxed_str()),
+        None => Err(AppError::Internal(anyhow::anyhow!(
+            "a container's JSON does not end with its pending jobs"
+        ))),
     }
-    let parts = rows
-        .iter()
-        .map(|listed| {
-            let whole = serde_json::to_string(&listed_summary(listed, 0, base_uid))
-                .map_err(|error| AppError::Internal(error.into()))?;
-            let cut = whole.len() - "0}".len();
-            if !whole.ends_with(NO_PENDING_TAIL) {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "a container's JSON does not end with its pending jobs"
-                )));
-            }
-            Ok(Box::from(&whole[..cut]))
-        })
-        .collect::<Result<Box<[Box<str>]>, AppError>>()?;
-    Ok(rows.api_json.get_or_init(|| parts))
 }
 
 fn load_detail(

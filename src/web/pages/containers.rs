@@ -29,7 +29,6 @@ use crate::ops::Actor;
 use crate::ops::containers as container_ops;
 use crate::web::api::jobs::{ReportLine, report_lines};
 use crate::web::confirm;
-use crate::web::container_lists::ListedRows;
 use crate::web::error::AppError;
 use crate::web::htmx;
 use crate::web::pages::alarms::AlarmRow;
@@ -134,29 +133,20 @@ struct ContainersPage {
     rows: String,
 }
 
-/// Each row of the page up to its pending jobs, made once per list read and kept with it.
-fn rows_up_to_pending(rows: &ListedRows, base_uid: u32) -> Result<&[Box<str>], AppError> {
-    if let Some(parts) = rows.page_html.get() {
-        return Ok(parts);
-    }
-    let parts = rows
-        .iter()
-        .map(|listed| {
-            let last = last_boot(listed);
-            let (booted, next) = BootSetting::of_listed(listed).runs(last.as_ref());
-            let row = ContainerRow {
-                booted,
-                next,
-                uid: Uid::of(base_uid, listed.id).get(),
-                name: &listed.name,
-                server: &listed.server_name,
-                fallback: listed.fallback_reason.as_deref(),
-                storage: listed.custom_distros_storage,
-            };
-            Ok(row.render()?.into_boxed_str())
-        })
-        .collect::<Result<Box<[Box<str>]>, AppError>>()?;
-    Ok(rows.page_html.get_or_init(|| parts))
+/// A row of the page up to its pending jobs.
+fn row_up_to_pending(listed: &ListedContainer, base_uid: u32) -> Result<Box<str>, AppError> {
+    let last = last_boot(listed);
+    let (booted, next) = BootSetting::of_listed(listed).runs(last.as_ref());
+    let row = ContainerRow {
+        booted,
+        next,
+        uid: Uid::of(base_uid, listed.id).get(),
+        name: &listed.name,
+        server: &listed.server_name,
+        fallback: listed.fallback_reason.as_deref(),
+        storage: listed.custom_distros_storage,
+    };
+    Ok(row.render()?.into_boxed_str())
 }
 
 #[get("/containers")]
@@ -167,7 +157,9 @@ async fn list(customer: Customer, state: web::Data<AppState>) -> Result<HttpResp
         .container_lists
         .of_customer(&state.pool, customer_id)
         .await?;
-    let parts = rows_up_to_pending(&list.rows, base_uid)?;
+    let parts = list
+        .rows
+        .page_html(|listed| row_up_to_pending(listed, base_uid))?;
     let mut rows = String::with_capacity(parts.iter().map(|part| part.len() + 48).sum());
     for (listed, part) in list.rows.iter().zip(parts) {
         rows.push_str(part);

@@ -109,9 +109,7 @@ fn job_item(job: dashboard::ActiveJob, base_uid: u32) -> JobItem {
         kind: crate::web::words::job_kind(&job.kind),
         failed: job.state == "failed",
         state: job.state,
-        container_uid: job
-            .container
-            .map(|c| Uid::of(base_uid, crate::domain::ids::ContainerId(c)).get()),
+        container_uid: job.container.map(|c| Uid::of(base_uid, c).get()),
         created: when(job.created_at),
         error: words::plain(&job.error.unwrap_or_default()),
     }
